@@ -1,0 +1,80 @@
+"""Client operations, as both the session stream and the unary RPCs run them.
+
+Writes become log commands; reads run against this member's tree, and a
+read that sets a watch registers it in the same step, so no change can slip
+between the read and the watch.
+"""
+
+from __future__ import annotations
+
+from coord.tree import Code, Tree, TreeError
+from coord.watches import Kind, Watcher, WatchRegistry
+from coord.wire import log_pb2
+from coord_client import paths
+from coord_client.wire import client_pb2 as pb
+
+WRITES = frozenset({"create", "delete", "set_data", "multi", "check"})
+READS = frozenset({"get_data", "exists", "get_children", "sync", "add_watch", "remove_watch"})
+
+_REMOVE_KINDS = {
+    pb.ANY: tuple(Kind),
+    pb.DATA: (Kind.DATA,),
+    pb.CHILDREN: (Kind.CHILD,),
+    pb.PERSISTENT_WATCH: (Kind.PERSISTENT,),
+    pb.PERSISTENT_RECURSIVE_WATCH: (Kind.RECURSIVE,),
+}
+_ADD_KINDS = {pb.PERSISTENT: Kind.PERSISTENT, pb.PERSISTENT_RECURSIVE: Kind.RECURSIVE}
+
+
+def command(kind: str, op, session_id: int, xid: int = 0) -> log_pb2.Command:
+    """A write request as the log carries it (the unary-only session
+    reference stays out of the log)."""
+    cmd = log_pb2.Command(session_id=session_id, xid=xid, **{kind: op})
+    if kind != "check":
+        getattr(cmd, kind).ClearField("session")
+    return cmd
+
+
+def _valid_path(path: str) -> str:
+    error = paths.path_error(path)
+    if error:
+        raise TreeError(Code.BAD_ARGUMENTS, error)
+    return path
+
+
+def read(tree: Tree, watches: WatchRegistry, kind: str, op, watcher: Watcher | None):
+    """Run a read now; raises TreeError for a refused one."""
+    wants_watch = watcher is not None and getattr(op, "watch", False)
+    if kind == "get_data":
+        response = tree.get_data(op.path)
+        if wants_watch:
+            watches.add(Kind.DATA, op.path, watcher)
+        return response
+    if kind == "exists":
+        response = tree.exists(op.path)
+        if wants_watch:
+            watches.add(Kind.DATA, op.path, watcher)
+        return response
+    if kind == "get_children":
+        response = tree.get_children(op.path)
+        if wants_watch:
+            watches.add(Kind.CHILD, op.path, watcher)
+        return response
+    if kind == "sync":
+        return pb.SyncResponse(path=_valid_path(op.path), zxid=tree.zxid)
+    if kind == "add_watch":
+        mode = _ADD_KINDS.get(op.mode)
+        if mode is None:
+            raise TreeError(Code.BAD_ARGUMENTS, f"unknown watch mode {op.mode}")
+        if watcher is None:
+            raise TreeError(Code.BAD_ARGUMENTS, "a watch needs a session stream")
+        watches.add(mode, _valid_path(op.path), watcher)
+        return pb.AddWatchResponse()
+    if kind == "remove_watch":
+        kinds = _REMOVE_KINDS.get(op.kind)
+        if kinds is None:
+            raise TreeError(Code.BAD_ARGUMENTS, f"unknown watch kind {op.kind}")
+        if watcher is not None:
+            watches.remove(kinds, _valid_path(op.path), watcher)
+        return pb.RemoveWatchResponse()
+    raise TreeError(Code.UNIMPLEMENTED, f"unknown operation {kind}")

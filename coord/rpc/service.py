@@ -1,0 +1,182 @@
+"""The coord.v1 gRPC service: the session stream and the unary RPCs.
+
+Unary errors are gRPC statuses with a machine-readable reason: the status
+details start with the ErrorCode name (``NO_NODE: no node /a``) and the
+trailing metadata carries it as ``coord-error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import grpc
+
+from coord.replica import Replica
+from coord.rpc import ops
+from coord.rpc.session_stream import SessionStream
+from coord.tree import TreeError
+from coord.wire import log_pb2
+from coord_client.wire import client_pb2 as pb
+from coord_client.wire import client_pb2_grpc
+
+STATUS_OF = {
+    pb.NO_NODE: grpc.StatusCode.NOT_FOUND,
+    pb.NODE_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    pb.BAD_VERSION: grpc.StatusCode.FAILED_PRECONDITION,
+    pb.NOT_EMPTY: grpc.StatusCode.FAILED_PRECONDITION,
+    pb.NO_CHILDREN_FOR_EPHEMERALS: grpc.StatusCode.FAILED_PRECONDITION,
+    pb.BAD_ARGUMENTS: grpc.StatusCode.INVALID_ARGUMENT,
+    pb.DATA_TOO_LARGE: grpc.StatusCode.INVALID_ARGUMENT,
+    pb.SESSION_EXPIRED: grpc.StatusCode.UNAUTHENTICATED,
+    pb.NOT_READY: grpc.StatusCode.UNAVAILABLE,
+    pb.CONNECTION_LOSS: grpc.StatusCode.UNAVAILABLE,
+    pb.OPERATION_TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,
+    pb.UNIMPLEMENTED: grpc.StatusCode.UNIMPLEMENTED,
+}
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: pb.Error) -> None:
+    reason = pb.ErrorCode.Name(error.code)
+    await context.abort(
+        STATUS_OF.get(error.code, grpc.StatusCode.FAILED_PRECONDITION),
+        f"{reason}: {error.message}",
+        trailing_metadata=(("coord-error", reason),),
+    )
+
+
+class _CallWatcher:
+    """The watcher of one Watch call: events go to that call's queue."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[pb.WatchEvent] = asyncio.Queue()
+
+    def deliver(self, event: pb.WatchEvent) -> None:
+        self.queue.put_nowait(event)
+
+
+class CoordService(client_pb2_grpc.CoordServicer):
+    def __init__(self, replica: Replica, address: str) -> None:
+        self.replica = replica
+        self.address = address
+
+    async def Session(self, request_iterator, context):  # noqa: N802 (gRPC's names)
+        await SessionStream(self.replica, context).run()
+
+    # ---------------------------------------------------------- sessions
+
+    def _session(self, ref: pb.SessionRef) -> int:
+        """The id of a live session named by a unary request, or 0 for none."""
+        if not ref.session_id:
+            return 0
+        session = self.replica.tree.sessions.get(ref.session_id)
+        if session is None or session.password != ref.password:
+            raise TreeError(pb.SESSION_EXPIRED, f"session 0x{ref.session_id:x} has expired")
+        self.replica.tracker.touch(ref.session_id)
+        return ref.session_id
+
+    async def OpenSession(self, request, context):  # noqa: N802
+        if request.timeout_ms < 0:
+            await _abort(context, pb.Error(code=pb.BAD_ARGUMENTS, message="negative timeout"))
+        timeout_ms = self.replica.limits.negotiate(request.timeout_ms)
+        command = log_pb2.Command(
+            open_session=log_pb2.OpenSession(timeout_ms=timeout_ms, password=os.urandom(16))
+        )
+        return await self._write(command, context)
+
+    async def CloseSession(self, request, context):  # noqa: N802
+        session_id = await self._named_session(request, context)
+        command = log_pb2.Command(session_id=session_id, close_session=log_pb2.CloseSession())
+        return await self._write(command, context)
+
+    async def KeepAlive(self, request, context):  # noqa: N802
+        session_id = await self._named_session(request, context)
+        return pb.KeepAliveResponse(timeout_ms=self.replica.tree.sessions[session_id].timeout_ms)
+
+    async def _optional_session(self, ref: pb.SessionRef, context) -> int:
+        try:
+            return self._session(ref)
+        except TreeError as err:
+            await _abort(context, err.to_wire())
+
+    async def _named_session(self, ref: pb.SessionRef, context) -> int:
+        session_id = await self._optional_session(ref, context)
+        if not session_id:
+            await _abort(context, pb.Error(code=pb.BAD_ARGUMENTS, message="no session named"))
+        return session_id
+
+    # ------------------------------------------------------------ writes
+
+    async def _write(self, command: log_pb2.Command, context):
+        applied = await self.replica.submit(command)
+        if not applied.ok:
+            await _abort(context, applied.result)
+        return applied.result
+
+    async def _write_op(self, kind: str, request, context):
+        session_id = await self._optional_session(request.session, context)
+        return await self._write(ops.command(kind, request, session_id), context)
+
+    async def Create(self, request, context):  # noqa: N802
+        return await self._write_op("create", request, context)
+
+    async def Delete(self, request, context):  # noqa: N802
+        return await self._write_op("delete", request, context)
+
+    async def SetData(self, request, context):  # noqa: N802
+        return await self._write_op("set_data", request, context)
+
+    async def Multi(self, request, context):  # noqa: N802
+        """A failed transaction is an answer, not an error: its per-op
+        results say which op failed, as on the stream."""
+        session_id = await self._optional_session(request.session, context)
+        applied = await self.replica.submit(ops.command("multi", request, session_id))
+        return applied.result
+
+    # ------------------------------------------------------------- reads
+
+    async def _read(self, kind: str, request, context):
+        if getattr(request, "watch", False):
+            await _abort(
+                context,
+                pb.Error(
+                    code=pb.BAD_ARGUMENTS,
+                    message="one-shot watches need the Session stream; use Watch or Session",
+                ),
+            )
+        try:
+            if hasattr(request, "session"):
+                self._session(request.session)
+            if not await self.replica.caught_up(getattr(request, "min_zxid", 0), 5.0):
+                raise TreeError(pb.NOT_READY, "member is behind the zxid asked for")
+            return ops.read(self.replica.tree, self.replica.watches, kind, request, None)
+        except TreeError as err:
+            await _abort(context, err.to_wire())
+
+    async def GetData(self, request, context):  # noqa: N802
+        return await self._read("get_data", request, context)
+
+    async def Exists(self, request, context):  # noqa: N802
+        return await self._read("exists", request, context)
+
+    async def GetChildren(self, request, context):  # noqa: N802
+        return await self._read("get_children", request, context)
+
+    async def Sync(self, request, context):  # noqa: N802
+        return await self._read("sync", request, context)
+
+    async def Watch(self, request, context):  # noqa: N802
+        await self._optional_session(request.session, context)
+        watcher = _CallWatcher()
+        try:
+            ops.read(self.replica.tree, self.replica.watches, "add_watch", request, watcher)
+        except TreeError as err:
+            await _abort(context, err.to_wire())
+        try:
+            while True:
+                yield await watcher.queue.get()
+        finally:
+            self.replica.watches.remove_watcher(watcher)
+
+    async def Status(self, request, context):  # noqa: N802
+        return pb.StatusResponse(members=[self.replica.status(self.address)])

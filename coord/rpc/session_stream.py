@@ -1,0 +1,223 @@
+"""One client's session stream: requests in; responses and events out, in order.
+
+A session's requests complete in the order they were sent, as on a
+ZooKeeper connection: writes are proposed at once (many in flight), and a
+read runs when every request before it has completed, so it sees the
+session's own writes. Everything bound for the client goes through one
+outbox; the writer sends whatever has gathered as one frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import deque
+from dataclasses import dataclass
+
+import grpc
+
+from coord.replica import Replica
+from coord.rpc import ops
+from coord.sessions import LocalSession
+from coord.tree import Applied, TreeError
+from coord.wire import log_pb2
+from coord_client.wire import client_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_TIMEOUT_S = 5.0
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """A request waiting for its turn to answer."""
+
+    xid: int
+    kind: str
+    op: object
+    future: asyncio.Future[Applied] | None  # None for reads: they run at the head
+
+
+def _error(code: int, message: str) -> pb.Error:
+    return pb.Error(code=code, message=message)
+
+
+class SessionStream:
+    def __init__(self, replica: Replica, context: grpc.aio.ServicerContext) -> None:
+        self.replica = replica
+        self.context = context
+        self.local: LocalSession | None = None
+        self._outbox: list[pb.ServerMessage] = []
+        self._wakeup = asyncio.Event()
+        self._in_flight: deque[_InFlight] = deque()
+        self._ending = False
+
+    def send(self, message: pb.ServerMessage) -> None:
+        self._outbox.append(message)
+        self._wakeup.set()
+
+    def _end(self, message: pb.ServerMessage) -> None:
+        """Send a last message, then end the stream."""
+        self.send(message)
+        self._ending = True
+
+    # ------------------------------------------------------------- the call
+
+    async def run(self) -> None:
+        first = await self.context.read()
+        if first is grpc.aio.EOF:
+            return
+        if not first.messages or first.messages[0].WhichOneof("kind") != "connect":
+            await self.context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "BAD_ARGUMENTS: the first message must be connect"
+            )
+        await self._connect(first.messages[0].connect)
+        if not self._ending:
+            for message in first.messages[1:]:
+                self._handle(message)
+        reader = asyncio.create_task(self._read())
+        try:
+            await self._write()
+        finally:
+            reader.cancel()
+            if self.local is not None:
+                self.replica.detach(self.local, self.send)
+
+    async def _read(self) -> None:
+        try:
+            while not self._ending:
+                frame = await self.context.read()
+                if frame is grpc.aio.EOF:
+                    break
+                for message in frame.messages:
+                    if self._ending:
+                        break
+                    self._handle(message)
+        except (asyncio.CancelledError, grpc.RpcError):
+            pass
+        self._ending = True
+        self._wakeup.set()
+
+    async def _write(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if self._outbox:
+                frame = pb.ServerFrame(messages=self._outbox)
+                self._outbox = []
+                await self.context.write(frame)
+            if self._ending and not self._outbox:
+                return
+
+    # ----------------------------------------------------------- handshake
+
+    async def _connect(self, connect: pb.Connect) -> None:
+        replica = self.replica
+        if connect.timeout_ms < 0:
+            self._end(pb.ServerMessage(session_error=_error(pb.BAD_ARGUMENTS, "negative timeout")))
+            return
+        if not await replica.caught_up(connect.last_zxid, CATCH_UP_TIMEOUT_S):
+            message = f"member has applied zxid {replica.tree.zxid}, client saw {connect.last_zxid}"
+            self._end(pb.ServerMessage(session_error=_error(pb.NOT_READY, message)))
+            return
+        if connect.session_id == 0:
+            timeout_ms = replica.limits.negotiate(connect.timeout_ms)
+            applied = await replica.submit(
+                log_pb2.Command(
+                    open_session=log_pb2.OpenSession(timeout_ms=timeout_ms, password=os.urandom(16))
+                )
+            )
+            opened = applied.result
+            session_id, password = opened.session_id, opened.password
+        else:
+            session = replica.tree.sessions.get(connect.session_id)
+            if session is None or session.password != connect.password:
+                message = f"session 0x{connect.session_id:x} has expired"
+                self._end(pb.ServerMessage(session_error=_error(pb.SESSION_EXPIRED, message)))
+                return
+            session_id, password = session.session_id, session.password
+            timeout_ms = session.timeout_ms
+        self.local = replica.attach(session_id, timeout_ms, self.send)
+        self.send(
+            pb.ServerMessage(
+                connected=pb.Connected(
+                    session_id=session_id,
+                    password=password,
+                    timeout_ms=timeout_ms,
+                    zxid=replica.tree.zxid,
+                    member_id=replica.member_id,
+                )
+            )
+        )
+
+    # ------------------------------------------------------------ requests
+
+    def _handle(self, message: pb.ClientMessage) -> None:
+        replica = self.replica
+        replica.tracker.touch(self.local.session_id)
+        kind = message.WhichOneof("kind")
+        if kind == "request":
+            self._request(message.request)
+        elif kind == "ping":
+            self.send(pb.ServerMessage(pong=pb.Pong(zxid=replica.tree.zxid)))
+        elif kind == "close":
+            close = log_pb2.Command(
+                session_id=self.local.session_id, close_session=log_pb2.CloseSession()
+            )
+            self._enqueue(_InFlight(0, "close", None, replica.submit(close)))
+        else:
+            error = _error(pb.BAD_ARGUMENTS, f"unexpected message {kind!r} in a session")
+            self._end(pb.ServerMessage(session_error=error))
+
+    def _request(self, request: pb.Request) -> None:
+        kind = request.WhichOneof("op")
+        op = getattr(request, kind) if kind else None
+        future = None
+        if kind in ops.WRITES:
+            future = self.replica.submit(ops.command(kind, op, self.local.session_id, request.xid))
+        self._enqueue(_InFlight(request.xid, kind, op, future))
+
+    def _enqueue(self, item: _InFlight) -> None:
+        self._in_flight.append(item)
+        if item.future is not None:
+            item.future.add_done_callback(lambda _: self._pump())
+        self._pump()
+
+    def _pump(self) -> None:
+        """Answer, in order, every request at the head that can be answered."""
+        while self._in_flight:
+            head = self._in_flight[0]
+            if head.future is not None and not head.future.done():
+                return
+            self._in_flight.popleft()
+            if head.kind == "close":
+                self._end(pb.ServerMessage(closed=pb.Closed()))
+                return
+            self.send(pb.ServerMessage(response=self._answer(head)))
+
+    def _answer(self, item: _InFlight) -> pb.Response:
+        replica = self.replica
+        response = pb.Response(xid=item.xid)
+        if item.future is not None:
+            if item.future.cancelled():
+                response.error.CopyFrom(_error(pb.CONNECTION_LOSS, "member stopping"))
+            else:
+                _fill(response, item.kind, item.future.result().result)
+        elif item.kind in ops.READS:
+            try:
+                result = ops.read(replica.tree, replica.watches, item.kind, item.op, self.local)
+            except TreeError as err:
+                result = err.to_wire()
+            _fill(response, item.kind, result)
+        else:
+            response.error.CopyFrom(_error(pb.BAD_ARGUMENTS, "request has no known operation"))
+        response.zxid = replica.tree.zxid
+        return response
+
+
+def _fill(response: pb.Response, kind: str, result) -> None:
+    if isinstance(result, pb.Error):
+        response.error.CopyFrom(result)
+    else:
+        getattr(response, kind).CopyFrom(result)

@@ -1,0 +1,220 @@
+"""One LevelDB (plyvel) per member: the log, the applied state, identity.
+
+Keys (big-endian integers, so byte order is numeric order):
+
+| key              | value                                        | written            |
+| ---------------- | -------------------------------------------- | ------------------ |
+| ``m/format``     | ``FORMAT``: refuses a foreign directory      | once               |
+| ``m/applied``    | last applied slot and zxid                   | with the state     |
+| ``l/<slot>``     | a chosen (or accepted) log entry             | synced, in batches |
+| ``n/<path>``     | a znode: Stat fields, sequence counter, data | at apply           |
+| ``s/<id>``       | a session: timeout and password              | at apply           |
+
+A log entry is fsynced before anything that depends on it is acknowledged.
+The state a batch of applies produced and the applied position go to disk in
+one atomic LevelDB batch, so a restart neither loses nor replays a change.
+
+All writes go through one writer thread that merges whatever queued while it
+was busy into one LevelDB batch, synced if any part asked for it: group
+commit, and the event loop never waits on an fsync.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+
+import plyvel
+
+from coord.tree import Session, Tree, Znode
+
+FORMAT = b"coord-1"
+_FORMAT_KEY = b"m/format"
+_APPLIED_KEY = b"m/applied"
+_LOG = b"l/"
+_NODE = b"n/"
+_SESSION = b"s/"
+_U64 = struct.Struct(">Q")
+_APPLIED = struct.Struct(">QQ")
+_ZNODE = struct.Struct(">qqqqqiiiqq")
+_SESSION_REC = struct.Struct(">i")
+_LOG_END = b"l0"  # the first key after every l/ key
+
+Ops = list[tuple[bytes, bytes | None]]  # (key, value), or (key, None) to delete
+
+
+class StorageError(Exception):
+    """The data directory cannot be used; the message says why, in one line."""
+
+
+def encode_znode(node: Znode) -> bytes:
+    return (
+        _ZNODE.pack(
+            node.czxid, node.mzxid, node.pzxid, node.ctime, node.mtime,
+            node.version, node.cversion, node.aversion, node.ephemeral_owner, node.sequence,
+        )
+        + node.data
+    )  # fmt: skip
+
+
+def decode_znode(raw: bytes) -> Znode:
+    czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, owner, sequence = (
+        _ZNODE.unpack_from(raw)
+    )
+    return Znode(
+        raw[_ZNODE.size :], czxid, mzxid, pzxid, ctime, mtime,
+        version, cversion, aversion, owner, sequence,
+    )  # fmt: skip
+
+
+def _log_key(slot: int) -> bytes:
+    return _LOG + _U64.pack(slot)
+
+
+class _Writer(threading.Thread):
+    """The one thread that writes: merges queued batches, syncs once."""
+
+    def __init__(self, db: plyvel.DB) -> None:
+        super().__init__(name="coord-storage-writer", daemon=True)
+        self._db = db
+        self._cond = threading.Condition()
+        self._queue: list[tuple[Ops, bool, Future]] = []
+        self._closed = False
+
+    def submit(self, ops: Ops, sync: bool) -> Future:
+        future: Future = Future()
+        with self._cond:
+            if self._closed:
+                raise StorageError("storage is closed")
+            self._queue.append((ops, sync, future))
+            self._cond.notify()
+        return future
+
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                work, self._queue = self._queue, []
+                if not work and self._closed:
+                    return
+            try:
+                with self._db.write_batch(sync=any(sync for _, sync, _ in work)) as batch:
+                    for ops, _, _ in work:
+                        for key, value in ops:
+                            if value is None:
+                                batch.delete(key)
+                            else:
+                                batch.put(key, value)
+            except Exception as err:  # a disk that fails fails every waiter
+                for _, _, future in work:
+                    future.set_exception(err)
+            else:
+                for _, _, future in work:
+                    future.set_result(None)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self.join()
+
+
+class Storage:
+    """The member's disk. Log writes are synced; state writes ride on them."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self._db = self._open(self.data_dir)
+        self._writer = _Writer(self._db)
+        self._writer.start()
+
+    @staticmethod
+    def _open(data_dir: Path) -> plyvel.DB:
+        if data_dir.exists() and not data_dir.is_dir():
+            raise StorageError(f"data dir {data_dir} is not a directory")
+        fresh = not data_dir.exists() or not any(data_dir.iterdir())
+        if not fresh and not (data_dir / "CURRENT").exists():
+            raise StorageError(f"data dir {data_dir} is not empty and holds no coord data")
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            db = plyvel.DB(str(data_dir), create_if_missing=fresh, paranoid_checks=True)
+        except plyvel.IOError as err:
+            reason = "in use by another process" if "lock" in str(err).lower() else str(err)
+            raise StorageError(f"cannot open data dir {data_dir}: {reason}") from None
+        except (plyvel.Error, OSError) as err:
+            raise StorageError(f"cannot open data dir {data_dir}: {err}") from None
+        found = db.get(_FORMAT_KEY)
+        if found is None and fresh:
+            db.put(_FORMAT_KEY, FORMAT, sync=True)
+        elif found != FORMAT:
+            db.close()
+            raise StorageError(f"data dir {data_dir} holds data of another format ({found!r})")
+        return db
+
+    def close(self) -> None:
+        """Finish queued writes, then close the database."""
+        self._writer.close()
+        self._db.close()
+
+    # ----------------------------------------------------------------- log
+
+    def append(self, entries: Iterable[tuple[int, bytes]]) -> Future:
+        """Write log entries durably; the future resolves once fsynced."""
+        return self._writer.submit([(_log_key(slot), value) for slot, value in entries], sync=True)
+
+    def log_entries(self, start: int) -> Iterator[tuple[int, bytes]]:
+        """Entries from slot `start` on, in slot order."""
+        for key, value in self._db.iterator(start=_log_key(start), stop=_LOG_END):
+            yield _U64.unpack(key[len(_LOG) :])[0], value
+
+    def last_log_slot(self) -> int:
+        for key in self._db.iterator(start=_LOG, stop=_LOG_END, reverse=True, include_value=False):
+            return _U64.unpack(key[len(_LOG) :])[0]
+        return 0
+
+    # --------------------------------------------------------------- state
+
+    def save_applied(self, tree: Tree, slot: int, drop_slots: Iterable[int] = ()) -> Future:
+        """Persist what the tree changed and the position it reached, as one
+        atomic batch; optionally drop log entries the state now covers.
+
+        The batch is built here, in the caller's thread, from the tree as it
+        is now. It is not synced by itself: the log entries it derives from
+        are, and LevelDB keeps batches in order.
+        """
+        nodes, sessions = tree.take_dirty()
+        ops: Ops = []
+        for path in nodes:
+            node = tree.nodes.get(path)
+            ops.append((_NODE + path.encode(), None if node is None else encode_znode(node)))
+        for session_id in sessions:
+            session = tree.sessions.get(session_id)
+            record = (
+                None
+                if session is None
+                else _SESSION_REC.pack(session.timeout_ms) + session.password
+            )
+            ops.append((_SESSION + _U64.pack(session_id), record))
+        ops.append((_APPLIED_KEY, _APPLIED.pack(slot, tree.zxid)))
+        ops.extend((_log_key(dropped), None) for dropped in drop_slots)
+        return self._writer.submit(ops, sync=False)
+
+    def load(self, tree: Tree) -> int:
+        """Fill `tree` from disk; returns the last applied slot."""
+        raw = self._db.get(_APPLIED_KEY)
+        slot, zxid = _APPLIED.unpack(raw) if raw else (0, 0)
+        nodes = {
+            key[len(_NODE) :].decode(): decode_znode(value)
+            for key, value in self._db.iterator(prefix=_NODE)
+        }
+        sessions = {}
+        for key, value in self._db.iterator(prefix=_SESSION):
+            session_id = _U64.unpack(key[len(_SESSION) :])[0]
+            (timeout_ms,) = _SESSION_REC.unpack_from(value)
+            sessions[session_id] = Session(session_id, timeout_ms, value[_SESSION_REC.size :])
+        tree.load(nodes, sessions, zxid)
+        return slot

@@ -1,0 +1,447 @@
+"""The znode tree: a pure, deterministic state machine (SPEC §4).
+
+``Tree.apply(zxid, time_ms, command)`` is the only way state changes. It has
+no I/O, no clock and no randomness: the leader stamps ``time_ms`` into the
+log, and every member applying the same commands in the same order computes
+the same tree, the same results (errors included) and the same sequential
+names. Validation happens here, at apply time, so the leader needs no
+bookkeeping of outstanding changes.
+
+Besides the result, every apply reports the changes it made as watch events,
+and the tree remembers which nodes and sessions it touched so that storage
+can persist exactly those, together with the applied position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from coord.wire import log_pb2
+from coord_client import paths
+from coord_client.wire import client_pb2 as pb
+
+Code = pb.ErrorCode
+DEFAULT_MAX_DATA_BYTES = 1 << 20
+
+
+class EventType(IntEnum):
+    CREATED = pb.CREATED
+    DELETED = pb.DELETED
+    CHANGED = pb.CHANGED
+    CHILD = pb.CHILD
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A change one apply made, as a watch sees it."""
+
+    type: EventType
+    path: str
+
+
+class TreeError(Exception):
+    """A request the tree refuses; it carries the wire error code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def to_wire(self) -> pb.Error:
+        return pb.Error(code=self.code, message=self.message)
+
+
+@dataclass(slots=True)
+class Znode:
+    data: bytes
+    czxid: int
+    mzxid: int
+    pzxid: int
+    ctime: int
+    mtime: int
+    version: int = 0
+    cversion: int = 0
+    aversion: int = 0
+    ephemeral_owner: int = 0
+    # Children ever created under this node: the next sequential suffix.
+    # ZooKeeper 3.8 numbers by creations, so this parts ways with cversion
+    # (creations and deletions) after the first delete.
+    sequence: int = 0
+    children: set[str] = field(default_factory=set)
+
+    def stat(self) -> pb.Stat:
+        return pb.Stat(
+            czxid=self.czxid,
+            mzxid=self.mzxid,
+            pzxid=self.pzxid,
+            ctime=self.ctime,
+            mtime=self.mtime,
+            version=self.version,
+            cversion=self.cversion,
+            aversion=self.aversion,
+            ephemeral_owner=self.ephemeral_owner,
+            data_length=len(self.data),
+            num_children=len(self.children),
+        )
+
+    def copy(self) -> Znode:
+        return Znode(
+            self.data, self.czxid, self.mzxid, self.pzxid, self.ctime, self.mtime,
+            self.version, self.cversion, self.aversion, self.ephemeral_owner,
+            self.sequence, set(self.children),
+        )  # fmt: skip
+
+
+@dataclass(slots=True)
+class Session:
+    session_id: int
+    timeout_ms: int
+    password: bytes
+    ephemerals: set[str] = field(default_factory=set)
+
+    def copy(self) -> Session:
+        return Session(self.session_id, self.timeout_ms, self.password, set(self.ephemerals))
+
+
+@dataclass(slots=True)
+class Applied:
+    """What one command did: its wire result (or error) and its events."""
+
+    result: object  # a pb response message, or pb.Error
+    events: list[Event]
+
+    @property
+    def ok(self) -> bool:
+        return not isinstance(self.result, pb.Error)
+
+
+def _check_version(node: Znode, version: int, path: str) -> None:
+    if version != -1 and version != node.version:
+        raise TreeError(
+            Code.BAD_VERSION, f"version {version} does not match {node.version} at {path}"
+        )
+
+
+def _requested_version(request) -> int:
+    return request.version if request.HasField("version") else -1
+
+
+def _checked_path(path: str) -> str:
+    error = paths.path_error(path)
+    if error:
+        raise TreeError(Code.BAD_ARGUMENTS, error)
+    return path
+
+
+def _writable_path(path: str) -> str:
+    _checked_path(path)
+    if paths.is_reserved(path):
+        raise TreeError(Code.BAD_ARGUMENTS, f"{path} is reserved for the service")
+    return path
+
+
+class Tree:
+    """The in-memory tree and the sessions that own ephemerals."""
+
+    def __init__(self, max_data_bytes: int = DEFAULT_MAX_DATA_BYTES) -> None:
+        self.max_data_bytes = max_data_bytes
+        self.nodes: dict[str, Znode] = {"/": Znode(b"", 0, 0, 0, 0, 0)}
+        self.sessions: dict[int, Session] = {}
+        self.zxid = 0
+        # Touched since storage last took them; storage writes what is there
+        # now and deletes what is gone.
+        self.dirty_nodes: set[str] = set()
+        self.dirty_sessions: set[int] = set()
+        # While a multi runs: the state before each first touch, for rollback.
+        self._undo_nodes: dict[str, Znode | None] | None = None
+        self._undo_sessions: dict[int, Session | None] | None = None
+
+    # ------------------------------------------------------------- queries
+
+    def node(self, path: str) -> Znode:
+        node = self.nodes.get(path)
+        if node is None:
+            raise TreeError(Code.NO_NODE, f"no node {path}")
+        return node
+
+    def get_data(self, path: str) -> pb.GetDataResponse:
+        node = self.node(_checked_path(path))
+        return pb.GetDataResponse(data=node.data, stat=node.stat(), zxid=self.zxid)
+
+    def exists(self, path: str) -> pb.ExistsResponse:
+        node = self.nodes.get(_checked_path(path))
+        if node is None:
+            return pb.ExistsResponse(zxid=self.zxid)
+        return pb.ExistsResponse(stat=node.stat(), zxid=self.zxid)
+
+    def get_children(self, path: str) -> pb.GetChildrenResponse:
+        node = self.node(_checked_path(path))
+        return pb.GetChildrenResponse(
+            children=sorted(node.children), stat=node.stat(), zxid=self.zxid
+        )
+
+    # --------------------------------------------------------------- apply
+
+    def apply(self, zxid: int, time_ms: int, command: log_pb2.Command) -> Applied:
+        """Apply one command as change `zxid`. Never raises for bad requests:
+        the refusal is the result, and a refused command changes nothing."""
+        if zxid <= self.zxid:
+            raise ValueError(f"zxid {zxid} is not after the applied zxid {self.zxid}")
+        self.zxid = zxid
+        events: list[Event] = []
+        kind = command.WhichOneof("op")
+        try:
+            if kind == "open_session":
+                return Applied(self._open_session(zxid, command.open_session), events)
+            if kind is None:
+                raise TreeError(Code.BAD_ARGUMENTS, "command has no operation")
+            if command.session_id and command.session_id not in self.sessions:
+                raise TreeError(
+                    Code.SESSION_EXPIRED, f"session 0x{command.session_id:x} has expired"
+                )
+            if kind in ("close_session", "expire_session"):
+                self._end_session(command.session_id, events)
+                return Applied(pb.CloseSessionResponse(zxid=zxid), events)
+            if kind == "multi":
+                return Applied(self._multi(zxid, time_ms, command, events), events)
+            op = getattr(command, kind)
+            return Applied(self._op(kind, op, zxid, time_ms, command.session_id, events), events)
+        except TreeError as err:
+            return Applied(err.to_wire(), [])
+
+    def _op(self, kind: str, op, zxid: int, time_ms: int, session_id: int, events: list[Event]):
+        if kind == "create":
+            return self._create(op, zxid, time_ms, session_id, events)
+        if kind == "delete":
+            return self._delete(op, zxid, events)
+        if kind == "set_data":
+            return self._set_data(op, zxid, time_ms, events)
+        if kind == "check":
+            _check_version(self.node(_checked_path(op.path)), op.version, op.path)
+            return pb.CheckResponse()
+        raise TreeError(Code.UNIMPLEMENTED, f"unknown operation {kind}")
+
+    # ---------------------------------------------------- state mutations
+
+    def _touch_node(self, path: str) -> None:
+        """Remember a node before it changes: for storage, and for rollback."""
+        if self._undo_nodes is not None and path not in self._undo_nodes:
+            old = self.nodes.get(path)
+            self._undo_nodes[path] = old.copy() if old is not None else None
+        self.dirty_nodes.add(path)
+
+    def _touch_session(self, session_id: int) -> None:
+        if self._undo_sessions is not None and session_id not in self._undo_sessions:
+            old = self.sessions.get(session_id)
+            self._undo_sessions[session_id] = old.copy() if old is not None else None
+        self.dirty_sessions.add(session_id)
+
+    def _add_node(self, path: str, node: Znode, zxid: int, events: list[Event]) -> None:
+        parent_path, name = paths.parent(path), paths.basename(path)
+        parent = self.nodes[parent_path]
+        self._touch_node(parent_path)
+        self._touch_node(path)
+        self.nodes[path] = node
+        parent.children.add(name)
+        parent.cversion += 1
+        parent.sequence += 1
+        parent.pzxid = max(parent.pzxid, zxid)
+        if node.ephemeral_owner:
+            self._touch_session(node.ephemeral_owner)
+            self.sessions[node.ephemeral_owner].ephemerals.add(path)
+        events.append(Event(EventType.CREATED, path))
+        events.append(Event(EventType.CHILD, parent_path))
+
+    def _remove_node(self, path: str, zxid: int, events: list[Event]) -> None:
+        node = self.nodes[path]
+        parent_path = paths.parent(path)
+        parent = self.nodes[parent_path]
+        self._touch_node(parent_path)
+        self._touch_node(path)
+        del self.nodes[path]
+        parent.children.discard(paths.basename(path))
+        parent.cversion += 1
+        parent.pzxid = max(parent.pzxid, zxid)
+        if node.ephemeral_owner and node.ephemeral_owner in self.sessions:
+            self._touch_session(node.ephemeral_owner)
+            self.sessions[node.ephemeral_owner].ephemerals.discard(path)
+        events.append(Event(EventType.DELETED, path))
+        events.append(Event(EventType.CHILD, parent_path))
+
+    # ------------------------------------------------------------ the ops
+
+    def _create(
+        self, op: pb.CreateRequest, zxid: int, time_ms: int, session_id: int, events: list[Event]
+    ) -> pb.CreateResponse:
+        path = _writable_path(op.path)
+        if path == "/":
+            raise TreeError(Code.NODE_EXISTS, "node / exists")
+        if len(op.data) > self.max_data_bytes:
+            raise TreeError(
+                Code.DATA_TOO_LARGE,
+                f"data of {len(op.data)} bytes is over the limit of {self.max_data_bytes}",
+            )
+        if op.ephemeral and not session_id:
+            raise TreeError(Code.BAD_ARGUMENTS, "an ephemeral node needs a session")
+        parent_path = paths.parent(path)
+        missing = self._missing_ancestors(parent_path) if op.make_parents else []
+        parent = self.nodes.get(parent_path)
+        if parent is None and not missing:
+            raise TreeError(Code.NO_NODE, f"no node {parent_path}")
+        if parent is not None and parent.ephemeral_owner:
+            raise TreeError(
+                Code.NO_CHILDREN_FOR_EPHEMERALS, f"{parent_path} is ephemeral: it has no children"
+            )
+        if op.sequential:
+            sequence = parent.sequence if parent is not None else 0
+            path = paths.sequence_name(path, sequence)
+        if path in self.nodes:
+            raise TreeError(Code.NODE_EXISTS, f"node {path} exists")
+        # Validated: from here on nothing fails, so a lone create needs no undo.
+        for ancestor in missing:
+            self._add_node(ancestor, Znode(b"", zxid, zxid, zxid, time_ms, time_ms), zxid, events)
+        owner = session_id if op.ephemeral else 0
+        node = Znode(op.data, zxid, zxid, zxid, time_ms, time_ms, ephemeral_owner=owner)
+        self._add_node(path, node, zxid, events)
+        return pb.CreateResponse(path=path, stat=node.stat(), zxid=zxid)
+
+    def _missing_ancestors(self, path: str) -> list[str]:
+        """Ancestors of a create that do not exist yet, outermost first."""
+        missing = []
+        while path not in self.nodes:
+            missing.append(path)
+            path = paths.parent(path)
+        if self.nodes[path].ephemeral_owner and missing:
+            raise TreeError(
+                Code.NO_CHILDREN_FOR_EPHEMERALS, f"{path} is ephemeral: it has no children"
+            )
+        return missing[::-1]
+
+    def _delete(self, op: pb.DeleteRequest, zxid: int, events: list[Event]) -> pb.DeleteResponse:
+        path = _writable_path(op.path)
+        if path == "/":
+            raise TreeError(Code.BAD_ARGUMENTS, "the root cannot be deleted")
+        node = self.node(path)
+        _check_version(node, _requested_version(op), path)
+        if node.children and not op.recursive:
+            raise TreeError(Code.NOT_EMPTY, f"node {path} has children")
+        for victim in self._subtree_leaves_first(path):
+            self._remove_node(victim, zxid, events)
+        return pb.DeleteResponse(zxid=zxid)
+
+    def _subtree_leaves_first(self, path: str) -> list[str]:
+        order, stack = [], [path]
+        while stack:
+            current = stack.pop()
+            order.append(current)
+            stack.extend(paths.join(current, name) for name in sorted(self.nodes[current].children))
+        return order[::-1]
+
+    def _set_data(
+        self, op: pb.SetDataRequest, zxid: int, time_ms: int, events: list[Event]
+    ) -> pb.SetDataResponse:
+        path = _writable_path(op.path)
+        node = self.node(path)
+        _check_version(node, _requested_version(op), path)
+        if len(op.data) > self.max_data_bytes:
+            raise TreeError(
+                Code.DATA_TOO_LARGE,
+                f"data of {len(op.data)} bytes is over the limit of {self.max_data_bytes}",
+            )
+        self._touch_node(path)
+        node.data = op.data
+        node.version += 1
+        node.mzxid = zxid
+        node.mtime = time_ms
+        events.append(Event(EventType.CHANGED, path))
+        return pb.SetDataResponse(stat=node.stat(), zxid=zxid)
+
+    def _multi(
+        self, zxid: int, time_ms: int, command: log_pb2.Command, events: list[Event]
+    ) -> pb.MultiResponse:
+        """All or nothing: on the first failure undo what the earlier ops did."""
+        ops = command.multi.ops
+        self._undo_nodes, self._undo_sessions = {}, {}
+        results: list[pb.OpResult] = []
+        try:
+            for index, op in enumerate(ops):
+                kind = op.WhichOneof("op")
+                try:
+                    if kind is None:
+                        raise TreeError(Code.BAD_ARGUMENTS, f"op {index} has no operation")
+                    response = self._op(
+                        kind, getattr(op, kind), zxid, time_ms, command.session_id, events
+                    )
+                except TreeError as err:
+                    self._rollback()
+                    events.clear()
+                    return pb.MultiResponse(results=self._failed_results(index, err, len(ops)))
+                results.append(pb.OpResult(**{kind: response}))
+            return pb.MultiResponse(results=results, zxid=zxid)
+        finally:
+            self._undo_nodes = self._undo_sessions = None
+
+    @staticmethod
+    def _failed_results(failed: int, err: TreeError, count: int) -> list[pb.OpResult]:
+        rolled_back = pb.Error(code=Code.ROLLED_BACK, message="rolled back")
+        later = pb.Error(code=Code.RUNTIME_INCONSISTENCY, message="not attempted")
+        errors = [rolled_back] * failed + [err.to_wire()] + [later] * (count - failed - 1)
+        return [pb.OpResult(error=error) for error in errors]
+
+    def _rollback(self) -> None:
+        for path, old in self._undo_nodes.items():
+            if old is None:
+                self.nodes.pop(path, None)
+            else:
+                self.nodes[path] = old
+        for session_id, old in self._undo_sessions.items():
+            if old is None:
+                self.sessions.pop(session_id, None)
+            else:
+                self.sessions[session_id] = old
+
+    # ----------------------------------------------------------- sessions
+
+    def _open_session(self, zxid: int, op: log_pb2.OpenSession) -> pb.OpenSessionResponse:
+        """The session id is the zxid that opened it: unique, and the same on
+        every member."""
+        if op.timeout_ms <= 0:
+            raise TreeError(Code.BAD_ARGUMENTS, f"session timeout {op.timeout_ms} ms")
+        self._touch_session(zxid)
+        self.sessions[zxid] = Session(zxid, op.timeout_ms, op.password)
+        return pb.OpenSessionResponse(
+            session_id=zxid, password=op.password, timeout_ms=op.timeout_ms, zxid=zxid
+        )
+
+    def _end_session(self, session_id: int, events: list[Event]) -> None:
+        """Close or expire: the session's ephemerals go in the same change."""
+        if not session_id:
+            raise TreeError(Code.BAD_ARGUMENTS, "no session to end")
+        session = self.sessions[session_id]
+        for path in sorted(session.ephemerals):
+            self._remove_node(path, self.zxid, events)
+        self._touch_session(session_id)
+        del self.sessions[session_id]
+
+    # ------------------------------------------------------------ storage
+
+    def take_dirty(self) -> tuple[set[str], set[int]]:
+        """Hand storage what changed since the last call."""
+        nodes, sessions = self.dirty_nodes, self.dirty_sessions
+        self.dirty_nodes, self.dirty_sessions = set(), set()
+        return nodes, sessions
+
+    def load(self, nodes: dict[str, Znode], sessions: dict[int, Session], zxid: int) -> None:
+        """Rebuild from storage: children sets and ephemeral sets are derived."""
+        self.nodes = nodes
+        self.nodes.setdefault("/", Znode(b"", 0, 0, 0, 0, 0))
+        self.sessions = sessions
+        self.zxid = zxid
+        for path in sorted(nodes):
+            if path != "/":
+                nodes[paths.parent(path)].children.add(paths.basename(path))
+        for path, node in nodes.items():
+            if node.ephemeral_owner in sessions:
+                sessions[node.ephemeral_owner].ephemerals.add(path)
+        self.dirty_nodes, self.dirty_sessions = set(), set()

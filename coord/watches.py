@@ -1,0 +1,123 @@
+"""The watch registry of one member, and the fan-out of applied changes.
+
+Watches live in memory on the member a client is connected to, as in
+ZooKeeper. The apply loop hands every applied change to ``fire`` before the
+change's own response goes out, so a client sees an event before any result
+that reflects it.
+
+Trigger rules (ZooKeeper's): a one-shot data watch (set by get or exists)
+fires on CREATED, CHANGED and DELETED of its node; a one-shot child watch
+fires on CHILD of its node and on DELETED of the node itself. A persistent
+watch fires on every event of its node, CHILD included; a recursive one on
+every event in its subtree except CHILD. A watcher hears one event per change
+even when several of its watches match.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from enum import Enum
+from typing import Protocol
+
+from coord.tree import Event, EventType
+from coord_client import paths
+from coord_client.wire import client_pb2 as pb
+
+
+class Watcher(Protocol):
+    """Whoever receives events: a session on this member, or a Watch call."""
+
+    def deliver(self, event: pb.WatchEvent) -> None: ...
+
+
+class Kind(Enum):
+    DATA = "data"
+    CHILD = "child"
+    PERSISTENT = "persistent"
+    RECURSIVE = "recursive"
+
+
+ONE_SHOT = (Kind.DATA, Kind.CHILD)
+
+
+class WatchRegistry:
+    def __init__(self) -> None:
+        self._by_kind: dict[Kind, dict[str, set[Watcher]]] = {kind: {} for kind in Kind}
+        self._of_watcher: dict[Watcher, set[tuple[Kind, str]]] = defaultdict(set)
+
+    def add(self, kind: Kind, path: str, watcher: Watcher) -> None:
+        self._by_kind[kind].setdefault(path, set()).add(watcher)
+        self._of_watcher[watcher].add((kind, path))
+
+    def remove(self, kinds: Iterable[Kind], path: str, watcher: Watcher) -> bool:
+        """Drop the watcher's watches of these kinds on path; True if any."""
+        found = False
+        for kind in kinds:
+            watchers = self._by_kind[kind].get(path)
+            if watchers and watcher in watchers:
+                found = True
+                self._discard(kind, path, watcher)
+        return found
+
+    def remove_watcher(self, watcher: Watcher) -> None:
+        """Forget every watch of a watcher (its session ended or its call did)."""
+        for kind, path in self._of_watcher.pop(watcher, ()):
+            watchers = self._by_kind[kind].get(path)
+            if watchers is not None:
+                watchers.discard(watcher)
+                if not watchers:
+                    del self._by_kind[kind][path]
+
+    def _discard(self, kind: Kind, path: str, watcher: Watcher) -> None:
+        watchers = self._by_kind[kind][path]
+        watchers.discard(watcher)
+        if not watchers:
+            del self._by_kind[kind][path]
+        self._forget(watcher, kind, path)
+
+    def _forget(self, watcher: Watcher, kind: Kind, path: str) -> None:
+        owned = self._of_watcher.get(watcher)
+        if owned is not None:
+            owned.discard((kind, path))
+            if not owned:
+                del self._of_watcher[watcher]
+
+    def count(self) -> int:
+        return sum(len(watchers) for table in self._by_kind.values() for watchers in table.values())
+
+    def fire(self, events: Iterable[Event], zxid: int) -> None:
+        if not self._of_watcher:
+            return
+        for event in events:
+            targets = self._targets(event)
+            if targets:
+                message = pb.WatchEvent(type=event.type, path=event.path, zxid=zxid)
+                for watcher in targets:
+                    watcher.deliver(message)
+
+    def _targets(self, event: Event) -> set[Watcher]:
+        """Who hears this event; one-shot watches are used up on the way."""
+        path, kind = event.path, event.type
+        targets: set[Watcher] = set()
+        one_shot = []
+        if kind is not EventType.CHILD:
+            one_shot.append(Kind.DATA)
+        if kind in (EventType.CHILD, EventType.DELETED):
+            one_shot.append(Kind.CHILD)
+        for watch_kind in one_shot:
+            watchers = self._by_kind[watch_kind].pop(path, None)
+            if watchers:
+                targets |= watchers
+                for watcher in watchers:
+                    self._forget(watcher, watch_kind, path)
+        targets |= self._by_kind[Kind.PERSISTENT].get(path, set())
+        recursive = self._by_kind[Kind.RECURSIVE]
+        if recursive and kind is not EventType.CHILD:
+            current = path
+            while True:
+                targets |= recursive.get(current, set())
+                if current == "/":
+                    break
+                current = paths.parent(current)
+        return targets

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.servers import ServerProcess
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    """Start any number of servers; every one is stopped by PID afterwards."""
+    started: list[ServerProcess] = []
+
+    def make(*extra_args: str, data_dir=None) -> ServerProcess:
+        srv = ServerProcess(data_dir=data_dir or tmp_path / f"data{len(started)}",
+                            extra_args=list(extra_args))
+        started.append(srv)
+        return srv.start()
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def server(server_factory) -> ServerProcess:
+    """A fresh single-member coord-server on a free port."""
+    return server_factory()
