@@ -18,9 +18,12 @@ from pathlib import Path
 
 import grpc
 
+from coord.paxos import Config
 from coord.replica import Limits, Replica
+from coord.rpc.peer_service import PeerService
 from coord.rpc.service import CoordService
 from coord.storage import Storage, StorageError
+from coord.wire import peer_pb2_grpc
 from coord_client.wire import client_pb2_grpc
 
 log = logging.getLogger("coord")
@@ -74,41 +77,54 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--min-session-timeout-ms", type=positive, default=2000)
     p.add_argument("--max-session-timeout-ms", type=positive, default=60000)
     p.add_argument("--max-data-bytes", type=positive, default=1 << 20)
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--heartbeat-ms", type=positive, default=100, help="leader heartbeat period")
     p.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
-    )
+        "--election-timeout-ms", type=positive, default=1000,
+        help="a follower that hears no leader for a random time in [T, 2T] runs for leader",
+    )  # fmt: skip
+    p.add_argument(
+        "--log-retention", type=positive, default=10_000,
+        help="applied log slots kept for lagging members; further behind takes a snapshot",
+    )  # fmt: skip
     return p
 
 
 def check_port_free(host: str, port: int) -> None:
     """Say plainly that the port is taken, before gRPC logs its own noise."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As gRPC binds: connections of an earlier run in TIME_WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host.strip("[]"), port))
         except OSError as err:
             raise UsageError(f"cannot listen on {host}:{port}: {err.strerror}") from None
 
 
-def listen_address(args: argparse.Namespace) -> tuple[str, int]:
-    cluster = args.members or {1: ("127.0.0.1", DEFAULT_PORT)}
+def cluster_of(args: argparse.Namespace) -> dict[int, tuple[str, int]]:
+    cluster = args.members or {args.id: args.listen or ("127.0.0.1", DEFAULT_PORT)}
     if args.id not in cluster:
         raise UsageError(f"--id {args.id} is not in --members")
-    if len(cluster) > 1:
-        raise UsageError(
-            "clusters of more than one member need Multi-Paxos, which this build does not have yet"
-        )
     if args.min_session_timeout_ms > args.max_session_timeout_ms:
         raise UsageError("--min-session-timeout-ms is above --max-session-timeout-ms")
-    return args.listen or cluster[args.id]
+    return cluster
 
 
 async def serve(args: argparse.Namespace) -> None:
-    host, port = listen_address(args)
+    cluster = cluster_of(args)
+    host, port = args.listen or cluster[args.id]
     address = f"{host}:{port}"
     check_port_free(host, port)
     storage = Storage(args.data_dir)
     limits = Limits(args.min_session_timeout_ms, args.max_session_timeout_ms, args.max_data_bytes)
-    replica = Replica(storage, limits, member_id=args.id)
+    paxos = Config(
+        heartbeat=args.heartbeat_ms / 1000, election_timeout=args.election_timeout_ms / 1000
+    )
+    replica = Replica(
+        storage, limits, member_id=args.id,
+        members={member: f"{h}:{p}" for member, (h, p) in cluster.items()},
+        paxos=paxos, log_retention=args.log_retention,
+    )  # fmt: skip
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -117,6 +133,7 @@ async def serve(args: argparse.Namespace) -> None:
         ]
     )
     client_pb2_grpc.add_CoordServicer_to_server(CoordService(replica, address), server)
+    peer_pb2_grpc.add_PeerServicer_to_server(PeerService(replica), server)
     try:
         server.add_insecure_port(address)
     except RuntimeError:
@@ -134,8 +151,8 @@ async def serve(args: argparse.Namespace) -> None:
     )
     await stop.wait()
     log.info("stopping")
-    await server.stop(grace=1.0)
-    await replica.stop()
+    await replica.stop()  # waiting requests end with connection loss
+    await server.stop(grace=0.5)
     storage.close()
 
 

@@ -17,7 +17,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from coord.log import SingleMemberLog
+from coord.paxos import Config, Role
+from coord.replication import PaxosLog
 from coord.sessions import LocalSession, SessionTracker
 from coord.storage import Storage
 from coord.tree import Applied, Tree
@@ -42,10 +43,21 @@ class Limits:
 
 
 class Replica:
-    def __init__(self, storage: Storage, limits: Limits, member_id: int = 1) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        limits: Limits,
+        member_id: int = 1,
+        members: dict[int, str] | None = None,
+        paxos: Config | None = None,
+        log_retention: int = 10_000,
+    ) -> None:
         self.storage = storage
         self.limits = limits
         self.member_id = member_id
+        self.members = members or {member_id: ""}
+        self._paxos_config = paxos
+        self._log_retention = log_retention
         self.tree = Tree(limits.max_data_bytes)
         self.applied_slot = storage.load(self.tree)
         self.watches = WatchRegistry()
@@ -59,22 +71,29 @@ class Replica:
         self._zxid_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._zxid_waiter_ids = itertools.count()
         self._expiry_task: asyncio.Task | None = None
-        self.log: SingleMemberLog | None = None
+        self._touched: set[int] = set()  # heard here, not yet told to the leader
+        self._applied_slot_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self.log: PaxosLog | None = None
 
     async def start(self) -> None:
-        """Recover: a fresh timeout for every session, then re-apply what the
-        log holds past the applied position, then start expiring."""
-        for session in self.tree.sessions.values():
-            self.tracker.track(session.session_id, session.timeout_ms)
-        self.log = SingleMemberLog(self.storage, self.applied_slot, self._on_chosen)
+        """Join the log (which re-delivers what is chosen past the applied
+        position), then start the session clocks."""
+        self.log = PaxosLog(
+            self.storage, self.member_id, self.members, self.applied_slot,
+            self._on_chosen, self._on_state_installed, self._paxos_config,
+            self._log_retention,
+        )  # fmt: skip
+        self.log.on_touch = self._on_touch
+        self.log.role_listeners.append(self._on_role)
         self.log.start()
-        self._expiry_task = asyncio.create_task(self._expire_silent_sessions())
+        self._expiry_task = asyncio.create_task(self._session_clock())
 
     async def stop(self) -> None:
         if self._expiry_task is not None:
             self._expiry_task.cancel()
-        for future in self._waiters.values():
-            future.cancel()
+        if self.log is not None:
+            await self.log.stop()
+        self._fail_waiters("member stopping")
 
     # -------------------------------------------------------------- writes
 
@@ -115,8 +134,35 @@ class Replica:
                 if future is not None and not future.done():
                     future.set_result(applied)
         self.applied_slot = slot
-        self.storage.save_applied(tree, slot, drop_slots=self.log.covered_by_state(slot))
+        self.storage.save_applied(tree, slot)
+        self.log.applied(slot)
         self._wake_zxid_waiters()
+
+    def _on_state_installed(self, slot: int) -> None:
+        """A snapshot replaced our state: reload the tree from disk."""
+        self.applied_slot = self.storage.load(self.tree)
+        for session in self.tree.sessions.values():
+            self.tracker.track(session.session_id, session.timeout_ms)
+        self._wake_zxid_waiters()
+
+    def _on_role(self, role: Role, leader: int | None, previous: int | None) -> None:
+        """We lost the leader we proposed through: those requests have an
+        unknown outcome now, so say so (connection loss) rather than hang.
+        (Requests made while no leader was known have not left: they go to
+        the next one.) A new leader gives every session a fresh timeout
+        before expiring any."""
+        if previous is not None and previous != leader:
+            self._fail_waiters("the leader changed; the outcome is unknown")
+        if role is Role.LEADER:
+            for session in self.tree.sessions.values():
+                self.tracker.track(session.session_id, session.timeout_ms)
+
+    def _fail_waiters(self, reason: str) -> None:
+        waiters, self._waiters = self._waiters, {}
+        error = pb.Error(code=pb.CONNECTION_LOSS, message=reason)
+        for future in waiters.values():
+            if not future.done():
+                future.set_result(Applied(error, []))
 
     def _after_session_command(self, command: log_pb2.Command, applied: Applied) -> None:
         kind = command.WhichOneof("op")
@@ -156,10 +202,32 @@ class Replica:
             return False
 
     def _wake_zxid_waiters(self) -> None:
-        while self._zxid_waiters and self._zxid_waiters[0][0] <= self.tree.zxid:
-            future = heapq.heappop(self._zxid_waiters)[2]
-            if not future.done():
-                future.set_result(None)
+        for waiters, reached in (
+            (self._zxid_waiters, self.tree.zxid),
+            (self._applied_slot_waiters, self.applied_slot),
+        ):
+            while waiters and waiters[0][0] <= reached:
+                future = heapq.heappop(waiters)[2]
+                if not future.done():
+                    future.set_result(None)
+
+    async def sync(self, timeout: float) -> pb.Error | None:
+        """Catch up with everything acknowledged anywhere before this call
+        (a read index confirmed by a quorum); an error if that cannot be had."""
+        try:
+            index = await asyncio.wait_for(self.log.read_index(), timeout)
+        except TimeoutError:
+            index = 0
+        if index == 0:
+            return pb.Error(code=pb.CONNECTION_LOSS, message="no leader to confirm a read index")
+        if self.applied_slot < index:
+            future = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._applied_slot_waiters, (index, next(self._zxid_waiter_ids), future))
+            try:
+                await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                return pb.Error(code=pb.OPERATION_TIMEOUT, message="member did not catch up")
+        return None
 
     # ------------------------------------------------------------ sessions
 
@@ -169,16 +237,31 @@ class Replica:
         if local is None:
             local = self.local[session_id] = LocalSession(session_id, timeout_ms)
         local.send = send
-        self.tracker.touch(session_id)
+        self.touch(session_id)
         return local
+
+    def touch(self, session_id: int) -> None:
+        """We heard from a session. Only the leader's clock expires sessions,
+        so a follower passes what it heard on, in batches."""
+        self.tracker.touch(session_id)
+        if not self.log.is_leader:
+            self._touched.add(session_id)
+
+    def _on_touch(self, session_ids: list[int]) -> None:
+        for session_id in session_ids:
+            self.tracker.touch(session_id)
 
     def detach(self, local: LocalSession, send) -> None:
         if local.send is send:
             local.send = None
 
-    async def _expire_silent_sessions(self) -> None:
+    async def _session_clock(self) -> None:
         while True:
             await asyncio.sleep(EXPIRY_TICK_S)
+            if self._touched and self.log.touch_at_leader(sorted(self._touched)):
+                self._touched.clear()
+            if not self.log.is_leader:
+                continue
             for session_id in self.tracker.due():
                 log.info("expiring session 0x%x: silent past its timeout", session_id)
                 asyncio.create_task(self._expire(session_id))
@@ -197,6 +280,7 @@ class Replica:
             id=self.member_id,
             address=address,
             role=log_status["role"],
+            leader=log_status["leader"],
             leader_ballot=log_status["leader_ballot"],
             committed_slot=log_status["committed_slot"],
             applied_slot=self.applied_slot,

@@ -5,12 +5,15 @@ Keys (big-endian integers, so byte order is numeric order):
 | key              | value                                        | written            |
 | ---------------- | -------------------------------------------- | ------------------ |
 | ``m/format``     | ``FORMAT``: refuses a foreign directory      | once               |
+| ``m/promised``   | the acceptor's promised ballot               | synced             |
+| ``m/log_start``  | the first slot still in the log              | synced             |
 | ``m/applied``    | last applied slot and zxid                   | with the state     |
-| ``l/<slot>``     | a chosen (or accepted) log entry             | synced, in batches |
+| ``l/<slot>``     | an accepted entry: ballot and value          | synced, in batches |
 | ``n/<path>``     | a znode: Stat fields, sequence counter, data | at apply           |
 | ``s/<id>``       | a session: timeout and password              | at apply           |
 
-A log entry is fsynced before anything that depends on it is acknowledged.
+Acceptor records (promise, accepted entries, truncation) are fsynced before
+any message that reveals them leaves.
 The state a batch of applies produced and the applied position go to disk in
 one atomic LevelDB batch, so a restart neither loses nor replays a change.
 
@@ -23,17 +26,22 @@ from __future__ import annotations
 
 import struct
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import Future
 from pathlib import Path
 
 import plyvel
 
+from coord.paxos.ballot import ZERO, Ballot
+from coord.paxos.messages import Entry
 from coord.tree import Session, Tree, Znode
 
 FORMAT = b"coord-1"
 _FORMAT_KEY = b"m/format"
 _APPLIED_KEY = b"m/applied"
+_PROMISED_KEY = b"m/promised"
+_LOG_START_KEY = b"m/log_start"
+_BALLOT = struct.Struct(">QI")
 _LOG = b"l/"
 _NODE = b"n/"
 _SESSION = b"s/"
@@ -41,7 +49,8 @@ _U64 = struct.Struct(">Q")
 _APPLIED = struct.Struct(">QQ")
 _ZNODE = struct.Struct(">qqqqqiiiqq")
 _SESSION_REC = struct.Struct(">i")
-_LOG_END = b"l0"  # the first key after every l/ key
+# The first key after every key of a prefix ("0" follows "/").
+_LOG_END, _NODE_END, _SESSION_END = b"l0", b"n0", b"s0"
 
 Ops = list[tuple[bytes, bytes | None]]  # (key, value), or (key, None) to delete
 
@@ -160,27 +169,48 @@ class Storage:
         self._writer.close()
         self._db.close()
 
-    # ----------------------------------------------------------------- log
+    # ------------------------------------------------------------ acceptor
 
-    def append(self, entries: Iterable[tuple[int, bytes]]) -> Future:
-        """Write log entries durably; the future resolves once fsynced."""
-        return self._writer.submit([(_log_key(slot), value) for slot, value in entries], sync=True)
+    def persist_acceptor(
+        self, promised: Ballot | None, entries: Iterable[Entry], truncate: int
+    ) -> Future:
+        """Write what the Paxos core asked for, durably (one fsync); the
+        future resolves once it is on disk."""
+        ops: Ops = []
+        if promised is not None:
+            ops.append((_PROMISED_KEY, _BALLOT.pack(*promised)))
+        if truncate:
+            ops.extend(
+                (key, None)
+                for key in self._db.iterator(
+                    start=_LOG, stop=_log_key(truncate + 1), include_value=False
+                )
+            )
+            ops.append((_LOG_START_KEY, _U64.pack(truncate + 1)))
+        ops.extend(
+            (_log_key(e.slot), _BALLOT.pack(*e.ballot) + e.value)
+            for e in entries
+            if e.slot > truncate
+        )
+        return self._writer.submit(ops, sync=True)
 
-    def log_entries(self, start: int) -> Iterator[tuple[int, bytes]]:
-        """Entries from slot `start` on, in slot order."""
-        for key, value in self._db.iterator(start=_log_key(start), stop=_LOG_END):
-            yield _U64.unpack(key[len(_LOG) :])[0], value
-
-    def last_log_slot(self) -> int:
-        for key in self._db.iterator(start=_LOG, stop=_LOG_END, reverse=True, include_value=False):
-            return _U64.unpack(key[len(_LOG) :])[0]
-        return 0
+    def load_acceptor(self) -> tuple[Ballot, dict[int, tuple[Ballot, bytes]], int]:
+        """The promise, the accepted entries and the log start, as persisted."""
+        raw = self._db.get(_PROMISED_KEY)
+        promised = Ballot(*_BALLOT.unpack(raw)) if raw else ZERO
+        raw = self._db.get(_LOG_START_KEY)
+        log_start = _U64.unpack(raw)[0] if raw else 1
+        accepted = {}
+        for key, value in self._db.iterator(start=_log_key(log_start), stop=_LOG_END):
+            ballot = Ballot(*_BALLOT.unpack_from(value))
+            accepted[_U64.unpack(key[len(_LOG) :])[0]] = (ballot, value[_BALLOT.size :])
+        return promised, accepted, log_start
 
     # --------------------------------------------------------------- state
 
-    def save_applied(self, tree: Tree, slot: int, drop_slots: Iterable[int] = ()) -> Future:
+    def save_applied(self, tree: Tree, slot: int) -> Future:
         """Persist what the tree changed and the position it reached, as one
-        atomic batch; optionally drop log entries the state now covers.
+        atomic batch.
 
         The batch is built here, in the caller's thread, from the tree as it
         is now. It is not synced by itself: the log entries it derives from
@@ -200,7 +230,6 @@ class Storage:
             )
             ops.append((_SESSION + _U64.pack(session_id), record))
         ops.append((_APPLIED_KEY, _APPLIED.pack(slot, tree.zxid)))
-        ops.extend((_log_key(dropped), None) for dropped in drop_slots)
         return self._writer.submit(ops, sync=False)
 
     def load(self, tree: Tree) -> int:
@@ -218,3 +247,34 @@ class Storage:
             sessions[session_id] = Session(session_id, timeout_ms, value[_SESSION_REC.size :])
         tree.load(nodes, sessions, zxid)
         return slot
+
+    # ------------------------------------------------------------ snapshots
+
+    def state_snapshot(self) -> tuple[int, int, list[tuple[bytes, bytes]]]:
+        """(slot, zxid, state records) from one consistent view of the disk:
+        the state and its position are written together, so they agree."""
+        with self._db.snapshot() as view:
+            raw = view.get(_APPLIED_KEY)
+            slot, zxid = _APPLIED.unpack(raw) if raw else (0, 0)
+            items = [
+                *view.iterator(start=_NODE, stop=_NODE_END),
+                *view.iterator(start=_SESSION, stop=_SESSION_END),
+            ]
+        return slot, zxid, items
+
+    def install_state(self, slot: int, zxid: int, items: list[tuple[bytes, bytes]]) -> Future:
+        """Replace the state with a peer's, as of `slot`, in one synced batch
+        that also drops the log it covers."""
+        for key, _ in items:
+            if not key.startswith((_NODE, _SESSION)):
+                raise StorageError(f"snapshot holds a key outside the state: {key[:40]!r}")
+        ops: Ops = [
+            (key, None)
+            for prefix, end in ((_NODE, _NODE_END), (_SESSION, _SESSION_END), (_LOG, _LOG_END))
+            for key in self._db.iterator(start=prefix, stop=end, include_value=False)
+            if prefix != _LOG or key <= _log_key(slot)
+        ]
+        ops.extend(items)
+        ops.append((_APPLIED_KEY, _APPLIED.pack(slot, zxid)))
+        ops.append((_LOG_START_KEY, _U64.pack(slot + 1)))
+        return self._writer.submit(ops, sync=True)

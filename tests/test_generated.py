@@ -12,6 +12,9 @@ GENERATED = [
     "client/coord_client/wire/client_pb2_grpc.py",
     "coord/wire/log_pb2.py",
     "coord/wire/log_pb2.pyi",
+    "coord/wire/peer_pb2.py",
+    "coord/wire/peer_pb2.pyi",
+    "coord/wire/peer_pb2_grpc.py",
 ]
 
 

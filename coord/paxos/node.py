@@ -147,6 +147,7 @@ class Node:
         self._sent_through = 0
         self._barrier = 0
         self._appends_due = False
+        self._commit_due = False
         self._heartbeat_due = False
         self._next_heartbeat = 0.0
         self._reads: list[_PendingRead] = []
@@ -235,11 +236,16 @@ class Node:
                             self._send_appends(peer)
                     else:
                         self._send_appends(peer, heartbeat=True)
-            elif self._appends_due:
+                self._confirm_reads()
+            elif self._appends_due or self._commit_due:
+                # New slots go out; where there are none, a moved commit point
+                # goes out alone, so followers answer their clients promptly.
                 for peer in self.members:
                     if self._next[peer] < self._next_slot:
                         self._send_appends(peer)
-            self._appends_due = False
+                    elif self._commit_due and peer != self.id:
+                        self._send_appends(peer, heartbeat=True)
+            self._appends_due = self._commit_due = False
         elif self._unforwarded and self.leader is not None and self.leader_alive:
             self._send(Forward(self.id, self.leader, tuple(self._unforwarded)))
             self._unforwarded = []
@@ -491,6 +497,7 @@ class Node:
         if commit <= self.commit:
             return
         self._learn(commit)
+        self._commit_due = True
         for slot in [s for s in self._proposed if s <= commit]:
             if self.accepted.get(slot, (ZERO,))[0] == self.ballot:
                 del self._proposed[slot]

@@ -8,6 +8,7 @@ trailing metadata carries it as ``coord-error``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 
 import grpc
@@ -19,6 +20,8 @@ from coord.tree import TreeError
 from coord.wire import log_pb2
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
+
+SYNC_TIMEOUT_S = 10.0
 
 STATUS_OF = {
     pb.NO_NODE: grpc.StatusCode.NOT_FOUND,
@@ -61,7 +64,8 @@ class CoordService(client_pb2_grpc.CoordServicer):
         self.address = address
 
     async def Session(self, request_iterator, context):  # noqa: N802 (gRPC's names)
-        await SessionStream(self.replica, context).run()
+        with contextlib.suppress(asyncio.CancelledError):  # we are stopping
+            await SessionStream(self.replica, context).run()
 
     # ---------------------------------------------------------- sessions
 
@@ -72,7 +76,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
         session = self.replica.tree.sessions.get(ref.session_id)
         if session is None or session.password != ref.password:
             raise TreeError(pb.SESSION_EXPIRED, f"session 0x{ref.session_id:x} has expired")
-        self.replica.tracker.touch(ref.session_id)
+        self.replica.touch(ref.session_id)
         return ref.session_id
 
     async def OpenSession(self, request, context):  # noqa: N802
@@ -163,6 +167,9 @@ class CoordService(client_pb2_grpc.CoordServicer):
         return await self._read("get_children", request, context)
 
     async def Sync(self, request, context):  # noqa: N802
+        error = await self.replica.sync(SYNC_TIMEOUT_S)
+        if error is not None:
+            await _abort(context, error)
         return await self._read("sync", request, context)
 
     async def Watch(self, request, context):  # noqa: N802
@@ -179,4 +186,25 @@ class CoordService(client_pb2_grpc.CoordServicer):
             self.replica.watches.remove_watcher(watcher)
 
     async def Status(self, request, context):  # noqa: N802
-        return pb.StatusResponse(members=[self.replica.status(self.address)])
+        """This member, and unless asked for itself only, every other member
+        as it answers for itself (or as unreachable)."""
+        own = self.replica.status(self.address)
+        if request.local_only:
+            return pb.StatusResponse(members=[own])
+        others = [
+            self._peer_status(member_id, address)
+            for member_id, address in sorted(self.replica.members.items())
+            if member_id != self.replica.member_id
+        ]
+        members = [own, *await asyncio.gather(*others)]
+        return pb.StatusResponse(members=sorted(members, key=lambda m: m.id))
+
+    @staticmethod
+    async def _peer_status(member_id: int, address: str) -> pb.MemberStatus:
+        try:
+            async with grpc.aio.insecure_channel(address) as channel:
+                stub = client_pb2_grpc.CoordStub(channel)
+                reply = await stub.Status(pb.StatusRequest(local_only=True), timeout=1.0)
+                return reply.members[0]
+        except grpc.aio.AioRpcError:
+            return pb.MemberStatus(id=member_id, address=address, role="unreachable")

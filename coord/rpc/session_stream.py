@@ -20,13 +20,14 @@ import grpc
 from coord.replica import Replica
 from coord.rpc import ops
 from coord.sessions import LocalSession
-from coord.tree import Applied, TreeError
+from coord.tree import TreeError
 from coord.wire import log_pb2
 from coord_client.wire import client_pb2 as pb
 
 log = logging.getLogger(__name__)
 
 CATCH_UP_TIMEOUT_S = 5.0
+SYNC_TIMEOUT_S = 10.0
 
 
 @dataclass(slots=True)
@@ -36,7 +37,9 @@ class _InFlight:
     xid: int
     kind: str
     op: object
-    future: asyncio.Future[Applied] | None  # None for reads: they run at the head
+    # A write's Applied, or a sync's error (None: synced); reads have none:
+    # they run when they reach the head.
+    future: asyncio.Future | None
 
 
 def _error(code: int, message: str) -> pb.Error:
@@ -155,7 +158,7 @@ class SessionStream:
 
     def _handle(self, message: pb.ClientMessage) -> None:
         replica = self.replica
-        replica.tracker.touch(self.local.session_id)
+        replica.touch(self.local.session_id)
         kind = message.WhichOneof("kind")
         if kind == "request":
             self._request(message.request)
@@ -176,6 +179,8 @@ class SessionStream:
         future = None
         if kind in ops.WRITES:
             future = self.replica.submit(ops.command(kind, op, self.local.session_id, request.xid))
+        elif kind == "sync":
+            future = asyncio.ensure_future(self.replica.sync(SYNC_TIMEOUT_S))
         self._enqueue(_InFlight(request.xid, kind, op, future))
 
     def _enqueue(self, item: _InFlight) -> None:
@@ -199,11 +204,12 @@ class SessionStream:
     def _answer(self, item: _InFlight) -> pb.Response:
         replica = self.replica
         response = pb.Response(xid=item.xid)
-        if item.future is not None:
-            if item.future.cancelled():
-                response.error.CopyFrom(_error(pb.CONNECTION_LOSS, "member stopping"))
-            else:
-                _fill(response, item.kind, item.future.result().result)
+        if item.future is not None and item.future.cancelled():
+            response.error.CopyFrom(_error(pb.CONNECTION_LOSS, "member stopping"))
+        elif item.future is not None and item.kind != "sync":
+            _fill(response, item.kind, item.future.result().result)
+        elif item.future is not None and item.future.result() is not None:
+            response.error.CopyFrom(item.future.result())  # sync could not confirm
         elif item.kind in ops.READS:
             try:
                 result = ops.read(replica.tree, replica.watches, item.kind, item.op, self.local)

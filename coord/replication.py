@@ -1,0 +1,349 @@
+"""The replicated log: the sans-I/O Paxos core, driven by asyncio and gRPC.
+
+It has the shape the replica expects of a log (``propose``, an ``on_chosen``
+callback, ``read_index``, ``status``), and it does the runtime's part of the
+core's contract: persist what each Ready asks for (one fsync per batch, in
+the storage writer thread), send its messages only once that is on disk and
+in order, hand chosen values to the apply loop, ship snapshots to members
+behind the log's start, and drop log entries the durable state covers.
+
+A cluster of one member runs the same code; it elects itself at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+
+import grpc
+
+from coord.paxos import Config, Node, Ready, Role
+from coord.paxos import wire as paxos_wire
+from coord.storage import Storage
+from coord.wire import peer_pb2, peer_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.02
+SNAPSHOT_CHUNK_ITEMS = 2000
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 << 20),
+    ("grpc.max_send_message_length", 64 << 20),
+    ("grpc.initial_reconnect_backoff_ms", 50),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
+class PeerLink:
+    """Our messages to one peer over one Deliver stream; reconnects on its own,
+    and reports when an open stream breaks."""
+
+    def __init__(
+        self, member_id: int, peer: int, address: str, on_lost: Callable[[int], None]
+    ) -> None:
+        self.member_id = member_id
+        self.peer = peer
+        self.address = address
+        self._on_lost = on_lost
+        self._buffer: list[peer_pb2.PeerMessage] = []
+        self._wakeup = asyncio.Event()
+        self.connected = False
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def send(self, message: peer_pb2.PeerMessage) -> None:
+        if self.connected:
+            self._buffer.append(message)
+            self._wakeup.set()
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        async with grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS) as channel:
+            stub = peer_pb2_grpc.PeerStub(channel)
+            while True:
+                call = stub.Deliver()
+                try:
+                    # An empty frame first: it fails fast if the peer is down.
+                    await call.write(peer_pb2.PeerFrame(src=self.member_id))
+                    self.connected = True
+                    backoff = 0.05
+                    while True:
+                        await self._wakeup.wait()
+                        self._wakeup.clear()
+                        frame = peer_pb2.PeerFrame(messages=self._buffer, src=self.member_id)
+                        self._buffer = []
+                        await call.write(frame)
+                except (grpc.aio.AioRpcError, grpc.aio.UsageError, ConnectionError):
+                    pass
+                finally:
+                    call.cancel()
+                if self.connected:
+                    self.connected = False
+                    self._buffer = []
+                    self._on_lost(self.peer)
+                await asyncio.sleep(backoff * random.uniform(0.5, 1.5))
+                backoff = min(backoff * 2, 1.0)
+
+
+class PaxosLog:
+    def __init__(
+        self,
+        storage: Storage,
+        member_id: int,
+        members: dict[int, str],
+        applied_slot: int,
+        on_chosen: Callable[[int, bytes], None],
+        on_state_installed: Callable[[int], None],
+        config: Config | None = None,
+        log_retention: int = 10_000,
+    ) -> None:
+        self._storage = storage
+        self.member_id = member_id
+        self.members = members
+        self._on_chosen = on_chosen
+        self._on_state_installed = on_state_installed
+        self.log_retention = log_retention
+        self._loop = asyncio.get_running_loop()
+        promised, accepted, log_start = storage.load_acceptor()
+        self.node = Node(
+            member_id, list(members), config or Config(), random.Random(),
+            now=self._loop.time(), promised=promised, accepted=accepted,
+            log_start=log_start, applied=applied_slot,
+        )  # fmt: skip
+        self.applied_slot = applied_slot
+        self._links = {
+            peer: PeerLink(member_id, peer, address, self.peer_lost)
+            for peer, address in members.items()
+            if peer != member_id
+        }
+        # Messages wait for the persistence of the Ready they came with.
+        self._outbox: deque[tuple[Future | None, list]] = deque()
+        self._reads: dict[int, asyncio.Future[int]] = {}
+        self._read_ids = itertools.count(1)
+        self._ticker: asyncio.Task | None = None
+        self._snapshots_out: set[int] = set()
+        self._installing = False
+        self._held: list[tuple[int, bytes]] = []  # chosen while a snapshot installs
+        self.on_touch: Callable[[list[int]], None] = lambda session_ids: None
+        # Called with (role, leader, previous leader) when either changes.
+        self.role_listeners: list[Callable[[Role, int | None, int | None], None]] = []
+        self._last_role: tuple[Role, int | None] = (Role.FOLLOWER, None)
+
+    # ---------------------------------------------------------------- life
+
+    def start(self) -> None:
+        for link in self._links.values():
+            link.start()
+        self._ticker = asyncio.create_task(self._tick_forever())
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        for link in self._links.values():
+            await link.stop()
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            self.node.tick(self._loop.time())
+            self._drain()
+
+    # ----------------------------------------------------------- interface
+
+    @property
+    def is_leader(self) -> bool:
+        return self.node.role is Role.LEADER
+
+    @property
+    def leader(self) -> int | None:
+        return self.node.leader
+
+    def propose(self, value: bytes) -> None:
+        self.node.propose(value)
+        self._drain()
+
+    async def read_index(self) -> int:
+        """A slot that covers every write acknowledged before the call: the
+        leader confirms it still leads with a quorum round. 0 if no leader."""
+        request = next(self._read_ids)
+        future = self._loop.create_future()
+        self._reads[request] = future
+        self.node.read_index(request)
+        self._drain()
+        try:
+            return await future
+        finally:
+            self._reads.pop(request, None)
+
+    def receive(self, frame: peer_pb2.PeerFrame) -> None:
+        for message in frame.messages:
+            if message.dst != self.member_id or message.src not in self.members:
+                continue
+            if message.WhichOneof("kind") == "touch_sessions":
+                self.on_touch(list(message.touch_sessions.session_ids))
+                continue
+            decoded = paxos_wire.decode(message)
+            if decoded is not None:
+                self.node.receive(decoded)
+        self._drain()
+
+    def touch_at_leader(self, session_ids: list[int]) -> bool:
+        """Tell the leader these sessions are alive; False if no leader is known."""
+        leader = self.node.leader
+        link = self._links.get(leader) if leader is not None else None
+        if link is None or not link.connected:
+            return False
+        message = peer_pb2.PeerMessage(src=self.member_id, dst=leader)
+        message.touch_sessions.session_ids.extend(session_ids)
+        link.send(message)
+        return True
+
+    def applied(self, slot: int) -> None:
+        """The replica applied `slot`; trim the log once it runs long."""
+        self.applied_slot = slot
+        if slot - self.node.log_start > 2 * self.log_retention:
+            self.node.truncate(slot - self.log_retention)
+            self._drain()
+
+    def status(self) -> dict:
+        node = self.node
+        return {
+            "role": node.role.value,
+            "leader": node.leader or 0,
+            "leader_ballot": str(node.promised),
+            "committed_slot": node.commit,
+        }
+
+    # ------------------------------------------------------------- runtime
+
+    def peer_lost(self, peer: int) -> None:
+        self.node.peer_lost(peer)
+        self._drain()
+
+    def _drain(self) -> None:
+        """Carry out every Ready the core has for us."""
+        while True:
+            ready = self.node.ready()
+            if not (
+                ready.must_persist()
+                or ready.messages
+                or ready.chosen
+                or ready.snapshots
+                or ready.reads
+            ):
+                break
+            self._carry_out(ready)
+        role = (self.node.role, self.node.leader)
+        if role != self._last_role:
+            previous_leader = self._last_role[1]
+            self._last_role = role
+            for listener in self.role_listeners:
+                listener(*role, previous_leader)
+
+    def _carry_out(self, ready: Ready) -> None:
+        durable = None
+        if ready.must_persist():
+            durable = self._storage.persist_acceptor(ready.promised, ready.entries, ready.truncate)
+            durable.add_done_callback(lambda _: self._loop.call_soon_threadsafe(self._flush))
+        if ready.messages:
+            self._outbox.append((durable, ready.messages))
+            self._flush()
+        if self._installing:
+            self._held.extend(ready.chosen)
+        else:
+            for slot, value in ready.chosen:
+                self._on_chosen(slot, value)
+        for peer in ready.snapshots:
+            if peer not in self._snapshots_out:
+                self._snapshots_out.add(peer)
+                asyncio.create_task(self._send_snapshot(peer))
+        for request, index in ready.reads:
+            future = self._reads.get(request)
+            if future is not None and not future.done():
+                future.set_result(index)
+
+    def _flush(self) -> None:
+        """Send, in order, the messages whose records are on disk."""
+        while self._outbox:
+            durable, messages = self._outbox[0]
+            if durable is not None and not durable.done():
+                return
+            self._outbox.popleft()
+            if durable is not None and durable.exception() is not None:
+                log.critical("cannot persist the acceptor state, stopping: %s", durable.exception())
+                raise SystemExit(70)
+            for message in messages:
+                if message.dst == self.member_id:
+                    self._loop.call_soon(self._receive_own, message)
+                else:
+                    link = self._links.get(message.dst)
+                    if link is not None:
+                        link.send(paxos_wire.encode(message))
+
+    def _receive_own(self, message) -> None:
+        self.node.receive(message)
+        self._drain()
+
+    # ----------------------------------------------------------- snapshots
+
+    async def _send_snapshot(self, peer: int) -> None:
+        try:
+            slot, zxid, items = await asyncio.to_thread(self._storage.state_snapshot)
+            if slot < self.node.log_start - 1:
+                return  # our own state is not durable that far yet: the core asks again
+            chunks = [
+                items[i : i + SNAPSHOT_CHUNK_ITEMS]
+                for i in range(0, max(len(items), 1), SNAPSHOT_CHUNK_ITEMS)
+            ]
+            frames = [
+                peer_pb2.SnapshotChunk(
+                    src=self.member_id,
+                    slot=slot,
+                    zxid=zxid,
+                    keys=[k for k, _ in chunk],
+                    values=[v for _, v in chunk],
+                    last=i == len(chunks) - 1,
+                )  # fmt: skip
+                for i, chunk in enumerate(chunks)
+            ]
+            address = self.members[peer]
+            async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
+                await peer_pb2_grpc.PeerStub(channel).InstallSnapshot(iter(frames), timeout=60)
+            log.info("sent member %d a snapshot at slot %d (%d records)", peer, slot, len(items))
+        except grpc.aio.AioRpcError as err:
+            log.warning("snapshot to member %d failed: %s", peer, err.details())
+        finally:
+            self._snapshots_out.discard(peer)
+
+    async def install_snapshot(self, chunks: list[peer_pb2.SnapshotChunk]) -> bool:
+        """Replace our state with a peer's; what is chosen meanwhile waits."""
+        last = chunks[-1]
+        if last.slot <= self.applied_slot or self._installing:
+            return False
+        items = [(k, v) for chunk in chunks for k, v in zip(chunk.keys, chunk.values, strict=True)]
+        self._installing = True
+        try:
+            await asyncio.wrap_future(self._storage.install_state(last.slot, last.zxid, items))
+        finally:
+            self._installing = False
+        held, self._held = self._held, []
+        self.applied_slot = last.slot
+        self._on_state_installed(last.slot)
+        self.node.install_snapshot(last.slot)
+        for slot, value in held:
+            if slot > last.slot:
+                self._on_chosen(slot, value)
+        self._drain()
+        log.info("installed a snapshot at slot %d from member %d", last.slot, last.src)
+        return True

@@ -1,0 +1,48 @@
+"""The coord.v1.Peer service: what other members send us."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import grpc
+
+from coord.replica import Replica
+from coord.wire import peer_pb2, peer_pb2_grpc
+
+
+class PeerService(peer_pb2_grpc.PeerServicer):
+    def __init__(self, replica: Replica) -> None:
+        self.replica = replica
+
+    @property
+    def log(self):
+        return self.replica.log
+
+    async def Deliver(self, request_iterator, context):  # noqa: N802 (gRPC's names)
+        """A peer's messages to us. When its stream ends, the peer is gone (a
+        killed process's connection closes at once): a follower that loses
+        its leader this way runs for leader without waiting out a timeout."""
+        src = 0
+        with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+            async for frame in request_iterator:
+                src = frame.src
+                self.log.receive(frame)
+        if src:
+            self.log.peer_lost(src)
+        return peer_pb2.DeliverAck()
+
+    async def InstallSnapshot(self, request_iterator, context):  # noqa: N802
+        chunks = []
+        async for chunk in request_iterator:
+            if chunks and (chunk.slot != chunks[0].slot or chunk.src != chunks[0].src):
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "BAD_ARGUMENTS: snapshot chunks disagree"
+                )
+            chunks.append(chunk)
+        if not chunks or not chunks[-1].last:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "BAD_ARGUMENTS: snapshot cut short"
+            )
+        installed = await self.log.install_snapshot(chunks)
+        return peer_pb2.SnapshotAck(installed=installed)
