@@ -84,6 +84,10 @@ def parser() -> argparse.ArgumentParser:
         help="a follower that hears no leader for a random time in [T, 2T] runs for leader",
     )  # fmt: skip
     p.add_argument(
+        "--request-timeout-ms", type=positive, default=6000,
+        help="a write no leader has taken by then fails with connection loss (and never applies)",
+    )  # fmt: skip
+    p.add_argument(
         "--log-retention", type=positive, default=10_000,
         help="applied log slots kept for lagging members; further behind takes a snapshot",
     )  # fmt: skip
@@ -124,6 +128,7 @@ async def serve(args: argparse.Namespace) -> None:
         storage, limits, member_id=args.id,
         members={member: f"{h}:{p}" for member, (h, p) in cluster.items()},
         paxos=paxos, log_retention=args.log_retention,
+        request_timeout=args.request_timeout_ms / 1000,
     )  # fmt: skip
     server = grpc.aio.server(
         options=[

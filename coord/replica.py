@@ -15,7 +15,7 @@ import heapq
 import itertools
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from coord.paxos import Config, Role
 from coord.replication import PaxosLog
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH_COMMANDS = 1024
 EXPIRY_TICK_S = 0.1
+DROP_MARGIN = 0.2  # of the request timeout: a proposal without a leader goes this early
+REJOIN_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,20 @@ class Limits:
         return max(self.min_session_timeout_ms, min(self.max_session_timeout_ms, asked_ms))
 
 
+@dataclass(slots=True)
+class _Waiting:
+    """A write proposed from here, and whoever waits for its result."""
+
+    future: asyncio.Future[Applied]
+    command: log_pb2.Command
+    deadline: float
+
+    def fail(self, reason: str) -> None:
+        if not self.future.done():
+            error = pb.Error(code=pb.CONNECTION_LOSS, message=reason)
+            self.future.set_result(Applied(error, []))
+
+
 class Replica:
     def __init__(
         self,
@@ -51,26 +67,33 @@ class Replica:
         members: dict[int, str] | None = None,
         paxos: Config | None = None,
         log_retention: int = 10_000,
+        request_timeout: float = 6.0,
     ) -> None:
         self.storage = storage
         self.limits = limits
         self.member_id = member_id
         self.members = members or {member_id: ""}
-        self._paxos_config = paxos
+        # A proposal that found no leader is dropped before its request times
+        # out, so a request reported failed never takes effect later.
+        self.request_timeout = request_timeout
+        self._paxos_config = replace(paxos or Config(), forward_timeout=0.8 * request_timeout)
         self._log_retention = log_retention
         self.tree = Tree(limits.max_data_bytes)
         self.applied_slot = storage.load(self.tree)
         self.watches = WatchRegistry()
         self.tracker = SessionTracker()
         self.local: dict[int, LocalSession] = {}
-        self._waiters: dict[int, asyncio.Future[Applied]] = {}
+        # Writes proposed here and not yet applied, by request id, in order.
+        self._waiting: dict[int, _Waiting] = {}
         # Unique across restarts, so a command proposed before a crash and
         # chosen after it cannot resolve a new request's waiter.
         self._request_ids = itertools.count(time.time_ns())
-        self._pending: list[log_pb2.Command] = []
+        self._pending: list[_Waiting] = []
         self._zxid_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._zxid_waiter_ids = itertools.count()
         self._expiry_task: asyncio.Task | None = None
+        self._rejoin_task: asyncio.Task | None = None
+        self._rejoined = asyncio.Event()
         self._touched: set[int] = set()  # heard here, not yet told to the leader
         self._applied_slot_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self.log: PaxosLog | None = None
@@ -87,10 +110,12 @@ class Replica:
         self.log.role_listeners.append(self._on_role)
         self.log.start()
         self._expiry_task = asyncio.create_task(self._session_clock())
+        self._rejoin_task = asyncio.create_task(self._rejoin())
 
     async def stop(self) -> None:
-        if self._expiry_task is not None:
-            self._expiry_task.cancel()
+        for task in (self._expiry_task, self._rejoin_task):
+            if task is not None:
+                task.cancel()
         if self.log is not None:
             await self.log.stop()
         self._fail_waiters("member stopping")
@@ -99,24 +124,31 @@ class Replica:
 
     def submit(self, command: log_pb2.Command) -> asyncio.Future[Applied]:
         """Propose a command; the future resolves once it has been applied."""
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(loop.create_future(), command, loop.time() + self.request_timeout)
+        self._propose(waiting)
+        return waiting.future
+
+    def _propose(self, waiting: _Waiting) -> None:
         request_id = next(self._request_ids)
-        command.origin_member = self.member_id
-        command.origin_request = request_id
-        future = asyncio.get_running_loop().create_future()
-        self._waiters[request_id] = future
+        waiting.command.origin_member = self.member_id
+        waiting.command.origin_request = request_id
+        self._waiting[request_id] = waiting
         if not self._pending:
             asyncio.get_running_loop().call_soon(self._flush)
-        self._pending.append(command)
-        return future
+        self._pending.append(waiting)
 
     def _flush(self) -> None:
+        """One batch per turn of the event loop, stamped with our clock. A
+        batch that finds no leader is dropped before its first request
+        would time out, so a request reported failed never applies later."""
         pending, self._pending = self._pending, []
         time_ms = int(time.time() * 1000)
         for start in range(0, len(pending), MAX_BATCH_COMMANDS):
-            batch = log_pb2.Batch(
-                time_ms=time_ms, commands=pending[start : start + MAX_BATCH_COMMANDS]
-            )
-            self.log.propose(batch.SerializeToString())
+            chunk = pending[start : start + MAX_BATCH_COMMANDS]
+            batch = log_pb2.Batch(time_ms=time_ms, commands=[w.command for w in chunk])
+            expires = min(w.deadline for w in chunk) - DROP_MARGIN * self.request_timeout
+            self.log.propose(batch.SerializeToString(), expires)
 
     # ---------------------------------------------------------- apply loop
 
@@ -130,9 +162,9 @@ class Replica:
                 self.watches.fire(applied.events, zxid)
             self._after_session_command(command, applied)
             if command.origin_member == self.member_id:
-                future = self._waiters.pop(command.origin_request, None)
-                if future is not None and not future.done():
-                    future.set_result(applied)
+                waiting = self._waiting.pop(command.origin_request, None)
+                if waiting is not None and not waiting.future.done():
+                    waiting.future.set_result(applied)
         self.applied_slot = slot
         self.storage.save_applied(tree, slot)
         self.log.applied(slot)
@@ -146,23 +178,27 @@ class Replica:
         self._wake_zxid_waiters()
 
     def _on_role(self, role: Role, leader: int | None, previous: int | None) -> None:
-        """We lost the leader we proposed through: those requests have an
-        unknown outcome now, so say so (connection loss) rather than hang.
-        (Requests made while no leader was known have not left: they go to
-        the next one.) A new leader gives every session a fresh timeout
+        """We lost the leader we proposed through, and with it perhaps some
+        of our proposals. A session's writes are proposed again, in order:
+        the tree applies each (session, xid) once and in the session's order.
+        Other writes have an unknown outcome now: say so (connection loss)
+        rather than hang. A new leader gives every session a fresh timeout
         before expiring any."""
         if previous is not None and previous != leader:
-            self._fail_waiters("the leader changed; the outcome is unknown")
+            waiting, self._waiting = self._waiting, {}
+            for entry in waiting.values():
+                if entry.command.session_id and entry.command.xid:
+                    self._propose(entry)
+                else:
+                    entry.fail("the leader changed; the outcome is unknown")
         if role is Role.LEADER:
             for session in self.tree.sessions.values():
                 self.tracker.track(session.session_id, session.timeout_ms)
 
     def _fail_waiters(self, reason: str) -> None:
-        waiters, self._waiters = self._waiters, {}
-        error = pb.Error(code=pb.CONNECTION_LOSS, message=reason)
-        for future in waiters.values():
-            if not future.done():
-                future.set_result(Applied(error, []))
+        waiting, self._waiting = self._waiting, {}
+        for entry in waiting.values():
+            entry.fail(reason)
 
     def _after_session_command(self, command: log_pb2.Command, applied: Applied) -> None:
         kind = command.WhichOneof("op")
@@ -189,8 +225,21 @@ class Replica:
 
     # --------------------------------------------------------------- reads
 
+    async def _rejoin(self) -> None:
+        """A member that starts does not know what was chosen while it was
+        away, nor (alone) whether its own log tail was: it serves reads only
+        once it has caught up with a read index confirmed by a quorum."""
+        while await self.sync(REJOIN_TIMEOUT_S) is not None:
+            await asyncio.sleep(EXPIRY_TICK_S)
+        self._rejoined.set()
+
     async def caught_up(self, zxid: int, timeout: float) -> bool:
-        """Wait until this member has applied `zxid`; False if it did not in time."""
+        """Wait until this member has rejoined and applied `zxid`; False if
+        it did not in time."""
+        try:
+            await asyncio.wait_for(self._rejoined.wait(), timeout)
+        except TimeoutError:
+            return False
         if self.tree.zxid >= zxid:
             return True
         future = asyncio.get_running_loop().create_future()
@@ -213,13 +262,12 @@ class Replica:
 
     async def sync(self, timeout: float) -> pb.Error | None:
         """Catch up with everything acknowledged anywhere before this call
-        (a read index confirmed by a quorum); an error if that cannot be had."""
+        (a read index confirmed by a quorum); an error if that cannot be had
+        in time."""
         try:
             index = await asyncio.wait_for(self.log.read_index(), timeout)
         except TimeoutError:
-            index = 0
-        if index == 0:
-            return pb.Error(code=pb.CONNECTION_LOSS, message="no leader to confirm a read index")
+            return pb.Error(code=pb.CONNECTION_LOSS, message="no leader confirmed a read index")
         if self.applied_slot < index:
             future = asyncio.get_running_loop().create_future()
             heapq.heappush(self._applied_slot_waiters, (index, next(self._zxid_waiter_ids), future))
@@ -255,9 +303,16 @@ class Replica:
         if local.send is send:
             local.send = None
 
+    def _time_out_requests(self) -> None:
+        now = asyncio.get_running_loop().time()
+        expired = [rid for rid, entry in self._waiting.items() if entry.deadline < now]
+        for request_id in expired:
+            self._waiting.pop(request_id).fail("no leader took the request in time")
+
     async def _session_clock(self) -> None:
         while True:
             await asyncio.sleep(EXPIRY_TICK_S)
+            self._time_out_requests()
             if self._touched and self.log.touch_at_leader(sorted(self._touched)):
                 self._touched.clear()
             if not self.log.is_leader:

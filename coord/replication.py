@@ -30,6 +30,7 @@ from coord.wire import peer_pb2, peer_pb2_grpc
 log = logging.getLogger(__name__)
 
 TICK_S = 0.02
+LINK_BUFFER = 10_000
 SNAPSHOT_CHUNK_ITEMS = 2000
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 << 20),
@@ -63,9 +64,13 @@ class PeerLink:
             self._task.cancel()
 
     def send(self, message: peer_pb2.PeerMessage) -> None:
-        if self.connected:
-            self._buffer.append(message)
-            self._wakeup.set()
+        """Queue a message. Until a connection attempt fails, the queue is kept
+        (the newest LINK_BUFFER messages), so nothing sent while the first
+        connection is being set up is lost."""
+        self._buffer.append(message)
+        if len(self._buffer) > LINK_BUFFER:
+            del self._buffer[: len(self._buffer) - LINK_BUFFER]
+        self._wakeup.set()
 
     async def _run(self) -> None:
         backoff = 0.05
@@ -84,16 +89,19 @@ class PeerLink:
                         frame = peer_pb2.PeerFrame(messages=self._buffer, src=self.member_id)
                         self._buffer = []
                         await call.write(frame)
-                except (grpc.aio.AioRpcError, grpc.aio.UsageError, ConnectionError):
-                    pass
+                except (grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError) as err:
+                    log.debug("stream to member %d ended: %r", self.peer, err)
                 finally:
                     call.cancel()
+                # What could not be sent is lost, as on a broken connection:
+                # Paxos resends what matters, and a peer that comes back must
+                # not be flooded with stale traffic.
+                self._buffer = []
                 if self.connected:
                     self.connected = False
-                    self._buffer = []
                     self._on_lost(self.peer)
                 await asyncio.sleep(backoff * random.uniform(0.5, 1.5))
-                backoff = min(backoff * 2, 1.0)
+                backoff = min(backoff * 2, 0.5)
 
 
 class PaxosLog:
@@ -169,8 +177,10 @@ class PaxosLog:
     def leader(self) -> int | None:
         return self.node.leader
 
-    def propose(self, value: bytes) -> None:
-        self.node.propose(value)
+    def propose(self, value: bytes, expires: float) -> None:
+        """Propose a value; dropped if no leader has taken it by `expires`
+        (the event loop's clock)."""
+        self.node.propose(value, expires)
         self._drain()
 
     async def read_index(self) -> int:

@@ -10,7 +10,8 @@ Keys (big-endian integers, so byte order is numeric order):
 | ``m/applied``    | last applied slot and zxid                   | with the state     |
 | ``l/<slot>``     | an accepted entry: ballot and value          | synced, in batches |
 | ``n/<path>``     | a znode: Stat fields, sequence counter, data | at apply           |
-| ``s/<id>``       | a session: timeout and password              | at apply           |
+| ``s/<id>``       | a session: timeout, last xid, password       | at apply           |
+| ``r/<id><xid>``  | the reply to a session's recent write        | at apply           |
 
 Acceptor records (promise, accepted entries, truncation) are fsynced before
 any message that reveals them leaves.
@@ -35,6 +36,7 @@ import plyvel
 from coord.paxos.ballot import ZERO, Ballot
 from coord.paxos.messages import Entry
 from coord.tree import Session, Tree, Znode
+from coord_client.wire import client_pb2 as pb
 
 FORMAT = b"coord-1"
 _FORMAT_KEY = b"m/format"
@@ -48,9 +50,17 @@ _SESSION = b"s/"
 _U64 = struct.Struct(">Q")
 _APPLIED = struct.Struct(">QQ")
 _ZNODE = struct.Struct(">qqqqqiiiqq")
-_SESSION_REC = struct.Struct(">i")
+_SESSION_REC = struct.Struct(">iq")  # timeout_ms, last_xid; then the password
+_REPLY = b"r/"
+_REPLY_KEY = struct.Struct(">QQ")
+# A stored reply starts with a tag naming its message type.
+_REPLY_TYPES = [
+    pb.CreateResponse, pb.DeleteResponse, pb.SetDataResponse,
+    pb.MultiResponse, pb.CheckResponse, pb.Error,
+]  # fmt: skip
+_REPLY_TAG = {kind: tag for tag, kind in enumerate(_REPLY_TYPES)}
 # The first key after every key of a prefix ("0" follows "/").
-_LOG_END, _NODE_END, _SESSION_END = b"l0", b"n0", b"s0"
+_LOG_END, _NODE_END, _SESSION_END, _REPLY_END = b"l0", b"n0", b"s0", b"r0"
 
 Ops = list[tuple[bytes, bytes | None]]  # (key, value), or (key, None) to delete
 
@@ -216,19 +226,33 @@ class Storage:
         is now. It is not synced by itself: the log entries it derives from
         are, and LevelDB keeps batches in order.
         """
-        nodes, sessions = tree.take_dirty()
+        nodes, sessions, replies = tree.take_dirty()
         ops: Ops = []
         for path in nodes:
             node = tree.nodes.get(path)
             ops.append((_NODE + path.encode(), None if node is None else encode_znode(node)))
         for session_id in sessions:
             session = tree.sessions.get(session_id)
-            record = (
+            if session is None:
+                ops.append((_SESSION + _U64.pack(session_id), None))
+                ops.extend(
+                    (key, None)
+                    for key in self._db.iterator(
+                        prefix=_REPLY + _U64.pack(session_id), include_value=False
+                    )
+                )
+            else:
+                record = _SESSION_REC.pack(session.timeout_ms, session.last_xid)
+                ops.append((_SESSION + _U64.pack(session_id), record + session.password))
+        for session_id, xid in replies:
+            session = tree.sessions.get(session_id)
+            reply = session.replies.get(xid) if session is not None else None
+            value = (
                 None
-                if session is None
-                else _SESSION_REC.pack(session.timeout_ms) + session.password
+                if reply is None
+                else bytes([_REPLY_TAG[type(reply)]]) + (reply.SerializeToString())
             )
-            ops.append((_SESSION + _U64.pack(session_id), record))
+            ops.append((_REPLY + _REPLY_KEY.pack(session_id, xid), value))
         ops.append((_APPLIED_KEY, _APPLIED.pack(slot, tree.zxid)))
         return self._writer.submit(ops, sync=False)
 
@@ -243,8 +267,15 @@ class Storage:
         sessions = {}
         for key, value in self._db.iterator(prefix=_SESSION):
             session_id = _U64.unpack(key[len(_SESSION) :])[0]
-            (timeout_ms,) = _SESSION_REC.unpack_from(value)
-            sessions[session_id] = Session(session_id, timeout_ms, value[_SESSION_REC.size :])
+            timeout_ms, last_xid = _SESSION_REC.unpack_from(value)
+            sessions[session_id] = Session(
+                session_id, timeout_ms, value[_SESSION_REC.size :], last_xid=last_xid
+            )
+        for key, value in self._db.iterator(prefix=_REPLY):
+            session_id, xid = _REPLY_KEY.unpack(key[len(_REPLY) :])
+            if session_id in sessions:
+                reply = _REPLY_TYPES[value[0]].FromString(value[1:])
+                sessions[session_id].replies[xid] = reply
         tree.load(nodes, sessions, zxid)
         return slot
 
@@ -258,6 +289,7 @@ class Storage:
             slot, zxid = _APPLIED.unpack(raw) if raw else (0, 0)
             items = [
                 *view.iterator(start=_NODE, stop=_NODE_END),
+                *view.iterator(start=_REPLY, stop=_REPLY_END),
                 *view.iterator(start=_SESSION, stop=_SESSION_END),
             ]
         return slot, zxid, items
@@ -266,11 +298,16 @@ class Storage:
         """Replace the state with a peer's, as of `slot`, in one synced batch
         that also drops the log it covers."""
         for key, _ in items:
-            if not key.startswith((_NODE, _SESSION)):
+            if not key.startswith((_NODE, _SESSION, _REPLY)):
                 raise StorageError(f"snapshot holds a key outside the state: {key[:40]!r}")
         ops: Ops = [
             (key, None)
-            for prefix, end in ((_NODE, _NODE_END), (_SESSION, _SESSION_END), (_LOG, _LOG_END))
+            for prefix, end in (
+                (_NODE, _NODE_END),
+                (_SESSION, _SESSION_END),
+                (_REPLY, _REPLY_END),
+                (_LOG, _LOG_END),
+            )
             for key in self._db.iterator(start=prefix, stop=end, include_value=False)
             if prefix != _LOG or key <= _log_key(slot)
         ]

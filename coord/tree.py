@@ -23,6 +23,7 @@ from coord_client.wire import client_pb2 as pb
 
 Code = pb.ErrorCode
 DEFAULT_MAX_DATA_BYTES = 1 << 20
+REPLY_WINDOW = 1024  # writes a session may have in flight and still retry safely
 
 
 class EventType(IntEnum):
@@ -99,9 +100,18 @@ class Session:
     timeout_ms: int
     password: bytes
     ephemerals: set[str] = field(default_factory=set)
+    # Exactly-once writes: the latest xid applied, and the replies to the
+    # latest writes by xid, so a write retried (same session, same xid) after
+    # a lost connection or a leader change gets its first reply again and is
+    # not applied twice.
+    last_xid: int = 0
+    replies: dict[int, object] = field(default_factory=dict)
 
     def copy(self) -> Session:
-        return Session(self.session_id, self.timeout_ms, self.password, set(self.ephemerals))
+        return Session(
+            self.session_id, self.timeout_ms, self.password, set(self.ephemerals),
+            self.last_xid, dict(self.replies),
+        )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -153,6 +163,7 @@ class Tree:
         # now and deletes what is gone.
         self.dirty_nodes: set[str] = set()
         self.dirty_sessions: set[int] = set()
+        self.dirty_replies: set[tuple[int, int]] = set()  # (session, xid)
         # While a multi runs: the state before each first touch, for rollback.
         self._undo_nodes: dict[str, Znode | None] | None = None
         self._undo_sessions: dict[int, Session | None] | None = None
@@ -196,19 +207,60 @@ class Tree:
                 return Applied(self._open_session(zxid, command.open_session), events)
             if kind is None:
                 raise TreeError(Code.BAD_ARGUMENTS, "command has no operation")
-            if command.session_id and command.session_id not in self.sessions:
+            session = self.sessions.get(command.session_id) if command.session_id else None
+            if command.session_id and session is None:
                 raise TreeError(
                     Code.SESSION_EXPIRED, f"session 0x{command.session_id:x} has expired"
                 )
             if kind in ("close_session", "expire_session"):
                 self._end_session(command.session_id, events)
                 return Applied(pb.CloseSessionResponse(zxid=zxid), events)
+            if session is not None and command.xid > 0:
+                return self._once(session, command, zxid, time_ms, kind)
+            return self._run(command, zxid, time_ms, kind)
+        except TreeError as err:
+            return Applied(err.to_wire(), [])
+
+    def _run(self, command: log_pb2.Command, zxid: int, time_ms: int, kind: str) -> Applied:
+        events: list[Event] = []
+        try:
             if kind == "multi":
                 return Applied(self._multi(zxid, time_ms, command, events), events)
             op = getattr(command, kind)
             return Applied(self._op(kind, op, zxid, time_ms, command.session_id, events), events)
         except TreeError as err:
             return Applied(err.to_wire(), [])
+
+    def _once(
+        self, session: Session, command: log_pb2.Command, zxid: int, time_ms: int, kind: str
+    ) -> Applied:
+        """Apply a session's write unless it was applied before; either way
+        the result is its first reply."""
+        xid = command.xid
+        if xid <= session.last_xid:
+            reply = session.replies.get(xid)
+            if reply is None:
+                raise TreeError(
+                    Code.RUNTIME_INCONSISTENCY,
+                    f"xid {xid} of session 0x{session.session_id:x} was applied long ago",
+                )
+            return Applied(reply, [])
+        if command.prev_xid and command.prev_xid != session.last_xid:
+            raise TreeError(
+                Code.CONNECTION_LOSS,
+                f"write {xid} of session 0x{session.session_id:x} came before the write it "
+                f"follows ({command.prev_xid}); it was not applied",
+            )
+        applied = self._run(command, zxid, time_ms, kind)
+        self._touch_session(session.session_id)
+        session.last_xid = xid
+        session.replies[xid] = applied.result
+        self.dirty_replies.add((session.session_id, xid))
+        if len(session.replies) > REPLY_WINDOW:
+            oldest = next(iter(session.replies))
+            del session.replies[oldest]
+            self.dirty_replies.add((session.session_id, oldest))
+        return applied
 
     def _op(self, kind: str, op, zxid: int, time_ms: int, session_id: int, events: list[Event]):
         if kind == "create":
@@ -426,11 +478,11 @@ class Tree:
 
     # ------------------------------------------------------------ storage
 
-    def take_dirty(self) -> tuple[set[str], set[int]]:
+    def take_dirty(self) -> tuple[set[str], set[int], set[tuple[int, int]]]:
         """Hand storage what changed since the last call."""
-        nodes, sessions = self.dirty_nodes, self.dirty_sessions
-        self.dirty_nodes, self.dirty_sessions = set(), set()
-        return nodes, sessions
+        dirty = self.dirty_nodes, self.dirty_sessions, self.dirty_replies
+        self.dirty_nodes, self.dirty_sessions, self.dirty_replies = set(), set(), set()
+        return dirty
 
     def load(self, nodes: dict[str, Znode], sessions: dict[int, Session], zxid: int) -> None:
         """Rebuild from storage: children sets and ephemeral sets are derived."""
@@ -444,4 +496,4 @@ class Tree:
         for path, node in nodes.items():
             if node.ephemeral_owner in sessions:
                 sessions[node.ephemeral_owner].ephemerals.add(path)
-        self.dirty_nodes, self.dirty_sessions = set(), set()
+        self.dirty_nodes, self.dirty_sessions, self.dirty_replies = set(), set(), set()

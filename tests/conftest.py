@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.servers import ServerProcess
+from tests.servers import Cluster, ServerProcess
 
 
 @pytest.fixture
@@ -25,3 +25,18 @@ def server_factory(tmp_path):
 def server(server_factory) -> ServerProcess:
     """A fresh single-member coord-server on a free port."""
     return server_factory()
+
+
+@pytest.fixture
+def cluster_factory(tmp_path):
+    """Start clusters of real members; all are stopped by PID afterwards."""
+    started: list[Cluster] = []
+
+    def make(size: int = 3, *extra_args: str) -> Cluster:
+        cluster = Cluster.create(tmp_path / f"cluster{len(started)}", size, *extra_args)
+        started.append(cluster)
+        return cluster.start()
+
+    yield make
+    for cluster in started:
+        cluster.stop()

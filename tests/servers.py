@@ -9,8 +9,14 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import grpc
+
+from coord_client.wire import client_pb2 as pb
+from coord_client.wire import client_pb2_grpc
 
 READY_MARK = "coord-server ready"
 
@@ -92,3 +98,65 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.kill()
             return -9
+
+
+# Fast failure detection for tests: elections settle in well under a second.
+FAST_ELECTIONS = ["--heartbeat-ms", "50", "--election-timeout-ms", "300"]
+
+
+@dataclass
+class Cluster:
+    """A cluster of real members on loopback, each restartable on its disk."""
+
+    members: dict[int, ServerProcess]
+
+    @classmethod
+    def create(cls, root: Path, size: int, *extra_args: str) -> Cluster:
+        ports = {member_id: free_port() for member_id in range(1, size + 1)}
+        spec = ",".join(f"{i}=127.0.0.1:{port}" for i, port in ports.items())
+        return cls(
+            {
+                i: ServerProcess(
+                    data_dir=root / f"member{i}",
+                    port=port,
+                    extra_args=["--id", str(i), "--members", spec, *FAST_ELECTIONS, *extra_args],
+                )
+                for i, port in ports.items()
+            }
+        )
+
+    def start(self) -> Cluster:
+        for member in self.members.values():
+            member.start()
+        return self
+
+    def stop(self) -> None:
+        for member in self.members.values():
+            member.stop()
+
+    @property
+    def hosts(self) -> str:
+        return ",".join(m.address for m in self.members.values())
+
+    def status(self, member_id: int) -> list:
+        """Every member's status as `member_id` sees it."""
+        with grpc.insecure_channel(self.members[member_id].address) as channel:
+            stub = client_pb2_grpc.CoordStub(channel)
+            return list(stub.Status(pb.StatusRequest(), timeout=5).members)
+
+    def leader(self, timeout: float = 30.0) -> int:
+        """The member every running member follows, once they agree."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            running = [i for i, m in self.members.items() if m.proc and m.proc.poll() is None]
+            views = set()
+            for member_id in running:
+                try:
+                    views |= {(s.id, s.leader) for s in self.status(member_id) if s.id == member_id}
+                except grpc.RpcError:
+                    views.add((member_id, 0))
+            leaders = {leader for _, leader in views}
+            if len(leaders) == 1 and 0 not in leaders:
+                return leaders.pop()
+            time.sleep(0.05)
+        raise TimeoutError("the members did not agree on a leader")

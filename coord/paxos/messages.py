@@ -116,7 +116,7 @@ class ReadIndexReply:
     src: int
     dst: int
     request: int
-    index: int  # 0: refused (not the leader any more)
+    index: int  # 0: refused (not the leader any more); a leader's index is >= 1
 
 
 Message = (

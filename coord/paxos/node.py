@@ -66,6 +66,8 @@ class Config:
     election_timeout: float = 1.0  # a follower waits a random time in [E, 2E]
     window: int = 64  # unchosen slots in flight
     max_batch: int = 64  # slots per Accept message
+    # A read-index request that found no leader for this long is dropped.
+    forward_timeout: float = 5.0
 
 
 @dataclass
@@ -135,7 +137,7 @@ class Node:
         # Proposer state (meaningful while preparing or leading).
         self.ballot = ZERO
         self._proposed: dict[int, bytes] = {}
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[tuple[float, bytes]] = deque()  # (expires, value)
         self._next_slot = 0
         self._next: dict[int, int] = {}
         self._match: dict[int, int] = {}
@@ -152,7 +154,9 @@ class Node:
         self._next_heartbeat = 0.0
         self._reads: list[_PendingRead] = []
         # Follower side: proposals waiting for a leader, reads sent to it.
-        self._unforwarded: list[bytes] = []
+        self._unforwarded: list[tuple[float, bytes]] = []  # (expires, value)
+        self._unasked_reads: list[tuple[float, int]] = []  # (asked at, request)
+        self._asked_reads: dict[int, tuple[float, int]] = {}  # request -> (asked at, leader)
         self._out = Ready()
 
     # ================================================================ inputs
@@ -169,25 +173,34 @@ class Node:
             return
         if self.leader_alive and now - self._heard > self.config.election_timeout:
             self.leader_alive = False
+        if self._unforwarded and min(t for t, _ in self._unforwarded) < now:
+            self._unforwarded = [(t, v) for t, v in self._unforwarded if t >= now]
+        horizon = now - self.config.forward_timeout
+        if self._unasked_reads and self._unasked_reads[0][0] < horizon:
+            self._unasked_reads = [(t, r) for t, r in self._unasked_reads if t >= horizon]
+        for request in [r for r, (t, _) in self._asked_reads.items() if t < horizon]:
+            del self._asked_reads[request]
         if now >= self.deadline or (not self.others and self.role is Role.FOLLOWER):
             self._start_probe()
 
-    def propose(self, value: bytes) -> None:
-        """Queue a value; a follower forwards it to the leader it knows."""
+    def propose(self, value: bytes, expires: float = float("inf")) -> None:
+        """Queue a value; a follower forwards it to the leader it knows. A
+        value no leader has taken by `expires` is dropped, so a request its
+        client was told had failed cannot take effect later."""
         if self.role is Role.LEADER:
-            self._queue.append(value)
+            self._queue.append((expires, value))
             self._propose_queued()
         else:
-            self._unforwarded.append(value)
+            self._unforwarded.append((expires, value))
 
     def read_index(self, request: int) -> None:
-        """Ask for a read index confirmed by a quorum (sync, linearizable reads)."""
+        """Ask for a read index confirmed by a quorum (sync, linearizable
+        reads). Without a leader the request waits for one; the runtime
+        decides how long it may wait."""
         if self.role is Role.LEADER:
             self._add_read(request, None)
-        elif self.leader is not None and self.leader_alive:
-            self._send(ReadIndex(self.id, self.leader, request))
         else:
-            self._out.reads.append((request, 0))
+            self._unasked_reads.append((self.now, request))
 
     def peer_lost(self, peer: int) -> None:
         """The runtime saw a peer's connection break: if it was our leader,
@@ -246,9 +259,17 @@ class Node:
                     elif self._commit_due and peer != self.id:
                         self._send_appends(peer, heartbeat=True)
             self._appends_due = self._commit_due = False
-        elif self._unforwarded and self.leader is not None and self.leader_alive:
-            self._send(Forward(self.id, self.leader, tuple(self._unforwarded)))
-            self._unforwarded = []
+        elif self.leader is not None and self.leader_alive:
+            if self._unforwarded:
+                values = tuple(v for _, v in self._unforwarded)
+                self._send(Forward(self.id, self.leader, values))
+                self._unforwarded = []
+            # Ask the leader we follow now, again if we asked an earlier one.
+            stale = [(t, r) for r, (t, ldr) in self._asked_reads.items() if ldr != self.leader]
+            for asked_at, request in [*stale, *self._unasked_reads]:
+                self._send(ReadIndex(self.id, self.leader, request))
+                self._asked_reads[request] = (asked_at, self.leader)
+            self._unasked_reads = []
         out, self._out = self._out, Ready()
         return out
 
@@ -301,13 +322,18 @@ class Node:
 
     def _step_down(self) -> None:
         if self.role is Role.LEADER:
+            # Our own reads go to the next leader; followers' are refused
+            # (they ask the next leader themselves).
             for read in self._reads:
-                self._answer_read(read, 0)
+                if read.origin is None:
+                    self._unasked_reads.append((self.now, read.request))
+                else:
+                    self._answer_read(read, 0)
             self._reads = []
             # Values sent out may yet be chosen (their outcome is unknown);
             # those that never left, and queued ones, go to the next leader.
             unsent = sorted(s for s in self._proposed if s > max(self._sent_through, self._barrier))
-            self._unforwarded.extend(self._proposed[s] for s in unsent)
+            self._unforwarded.extend((float("inf"), self._proposed[s]) for s in unsent)
             self._unforwarded.extend(self._queue)
             self._queue.clear()
         self.role = Role.FOLLOWER
@@ -366,7 +392,9 @@ class Node:
                     entry.slot not in adopted or entry.ballot > adopted[entry.slot][0]
                 ):
                     adopted[entry.slot] = (entry.ballot, entry.value)
-        last = max(adopted, default=self._from_slot - 1)
+        # Recovered slots, or at least one no-op: a leader's first slot chosen
+        # in its own ballot tells it (and read indexes) where the log stands.
+        last = max(adopted, default=self._from_slot)
         self.role = Role.LEADER
         self.leader = self.id
         self.leader_alive = True
@@ -388,6 +416,9 @@ class Node:
         self._reads = []
         self._queue.extend(self._unforwarded)
         self._unforwarded = []
+        for request in [*(r for _, r in self._unasked_reads), *self._asked_reads]:
+            self._add_read(request, None)
+        self._unasked_reads, self._asked_reads = [], {}
         self._propose_queued()
         self._heartbeat_due = True
 
@@ -395,7 +426,7 @@ class Node:
 
     def _propose_queued(self) -> None:
         while self._queue and self._next_slot - 1 - self.commit < self.config.window:
-            self._proposed[self._next_slot] = self._queue.popleft()
+            self._proposed[self._next_slot] = self._queue.popleft()[1]
             self._next_slot += 1
             self._appends_due = True
 
@@ -548,7 +579,12 @@ class Node:
             self._send(ReadIndexReply(self.id, msg.src, msg.request, 0))
 
     def _on_read_index_reply(self, msg: ReadIndexReply) -> None:
-        self._out.reads.append((msg.request, msg.index))
+        if self._asked_reads.pop(msg.request, None) is None:
+            return  # answered already, or given up on
+        if msg.index:
+            self._out.reads.append((msg.request, msg.index))
+        else:  # it no longer leads: ask the next leader
+            self._unasked_reads.append((self.now, msg.request))
 
     # =============================================================== helpers
 

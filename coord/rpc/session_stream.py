@@ -55,6 +55,7 @@ class SessionStream:
         self._wakeup = asyncio.Event()
         self._in_flight: deque[_InFlight] = deque()
         self._ending = False
+        self._last_write_xid = 0  # the session's previous write on this stream
 
     def send(self, message: pb.ServerMessage) -> None:
         self._outbox.append(message)
@@ -178,7 +179,10 @@ class SessionStream:
         op = getattr(request, kind) if kind else None
         future = None
         if kind in ops.WRITES:
-            future = self.replica.submit(ops.command(kind, op, self.local.session_id, request.xid))
+            command = ops.command(kind, op, self.local.session_id, request.xid)
+            command.prev_xid = self._last_write_xid
+            self._last_write_xid = request.xid
+            future = self.replica.submit(command)
         elif kind == "sync":
             future = asyncio.ensure_future(self.replica.sync(SYNC_TIMEOUT_S))
         self._enqueue(_InFlight(request.xid, kind, op, future))

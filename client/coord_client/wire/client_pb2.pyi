@@ -526,11 +526,13 @@ class ServerFrame(_message.Message):
     def __init__(self, messages: _Optional[_Iterable[_Union[ServerMessage, _Mapping]]] = ...) -> None: ...
 
 class StatusRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("local_only",)
+    LOCAL_ONLY_FIELD_NUMBER: _ClassVar[int]
+    local_only: bool
+    def __init__(self, local_only: _Optional[bool] = ...) -> None: ...
 
 class MemberStatus(_message.Message):
-    __slots__ = ("id", "address", "role", "leader_ballot", "committed_zxid", "applied_zxid", "sessions", "znodes", "committed_slot", "applied_slot")
+    __slots__ = ("id", "address", "role", "leader_ballot", "committed_zxid", "applied_zxid", "sessions", "znodes", "committed_slot", "applied_slot", "leader")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
@@ -541,6 +543,7 @@ class MemberStatus(_message.Message):
     ZNODES_FIELD_NUMBER: _ClassVar[int]
     COMMITTED_SLOT_FIELD_NUMBER: _ClassVar[int]
     APPLIED_SLOT_FIELD_NUMBER: _ClassVar[int]
+    LEADER_FIELD_NUMBER: _ClassVar[int]
     id: int
     address: str
     role: str
@@ -551,7 +554,8 @@ class MemberStatus(_message.Message):
     znodes: int
     committed_slot: int
     applied_slot: int
-    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., role: _Optional[str] = ..., leader_ballot: _Optional[str] = ..., committed_zxid: _Optional[int] = ..., applied_zxid: _Optional[int] = ..., sessions: _Optional[int] = ..., znodes: _Optional[int] = ..., committed_slot: _Optional[int] = ..., applied_slot: _Optional[int] = ...) -> None: ...
+    leader: int
+    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., role: _Optional[str] = ..., leader_ballot: _Optional[str] = ..., committed_zxid: _Optional[int] = ..., applied_zxid: _Optional[int] = ..., sessions: _Optional[int] = ..., znodes: _Optional[int] = ..., committed_slot: _Optional[int] = ..., applied_slot: _Optional[int] = ..., leader: _Optional[int] = ...) -> None: ...
 
 class StatusResponse(_message.Message):
     __slots__ = ("members",)
