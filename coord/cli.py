@@ -20,11 +20,12 @@ import grpc
 
 from coord.paxos import Config
 from coord.replica import Limits, Replica
+from coord.rpc.guard import add_service
 from coord.rpc.peer_service import PeerService
 from coord.rpc.service import CoordService
 from coord.storage import Storage, StorageError
-from coord.wire import peer_pb2_grpc
-from coord_client.wire import client_pb2_grpc
+from coord.wire import peer_pb2
+from coord_client.wire import client_pb2
 
 log = logging.getLogger("coord")
 
@@ -137,8 +138,10 @@ async def serve(args: argparse.Namespace) -> None:
             ("grpc.so_reuseport", 0),
         ]
     )
-    client_pb2_grpc.add_CoordServicer_to_server(CoordService(replica, address), server)
-    peer_pb2_grpc.add_PeerServicer_to_server(PeerService(replica), server)
+    add_service(
+        server, CoordService(replica, address), client_pb2.DESCRIPTOR.services_by_name["Coord"]
+    )
+    add_service(server, PeerService(replica), peer_pb2.DESCRIPTOR.services_by_name["Peer"])
     try:
         server.add_insecure_port(address)
     except RuntimeError:

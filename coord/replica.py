@@ -15,6 +15,7 @@ import heapq
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from coord.paxos import Config, Role
@@ -51,6 +52,7 @@ class _Waiting:
     future: asyncio.Future[Applied]
     command: log_pb2.Command
     deadline: float
+    on_applied: Callable[[], None] | None = None
 
     def fail(self, reason: str) -> None:
         if not self.future.done():
@@ -94,6 +96,7 @@ class Replica:
         self._expiry_task: asyncio.Task | None = None
         self._rejoin_task: asyncio.Task | None = None
         self._rejoined = asyncio.Event()
+        self.stopping = asyncio.Event()  # long-lived calls end when it is set
         self._touched: set[int] = set()  # heard here, not yet told to the leader
         self._applied_slot_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self.log: PaxosLog | None = None
@@ -113,6 +116,7 @@ class Replica:
         self._rejoin_task = asyncio.create_task(self._rejoin())
 
     async def stop(self) -> None:
+        self.stopping.set()
         for task in (self._expiry_task, self._rejoin_task):
             if task is not None:
                 task.cancel()
@@ -122,10 +126,17 @@ class Replica:
 
     # -------------------------------------------------------------- writes
 
-    def submit(self, command: log_pb2.Command) -> asyncio.Future[Applied]:
-        """Propose a command; the future resolves once it has been applied."""
+    def submit(
+        self, command: log_pb2.Command, on_applied: Callable[[], None] | None = None
+    ) -> asyncio.Future[Applied]:
+        """Propose a command; the future resolves once it has been applied.
+        `on_applied` runs right after the apply, before the next command is
+        applied: a session answers the reads queued behind this write there,
+        so they see exactly the state this write left."""
         loop = asyncio.get_running_loop()
-        waiting = _Waiting(loop.create_future(), command, loop.time() + self.request_timeout)
+        waiting = _Waiting(
+            loop.create_future(), command, loop.time() + self.request_timeout, on_applied
+        )
         self._propose(waiting)
         return waiting.future
 
@@ -165,6 +176,8 @@ class Replica:
                 waiting = self._waiting.pop(command.origin_request, None)
                 if waiting is not None and not waiting.future.done():
                     waiting.future.set_result(applied)
+                    if waiting.on_applied is not None:
+                        waiting.on_applied()
         self.applied_slot = slot
         self.storage.save_applied(tree, slot)
         self.log.applied(slot)

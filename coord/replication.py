@@ -30,7 +30,7 @@ from coord.wire import peer_pb2, peer_pb2_grpc
 log = logging.getLogger(__name__)
 
 TICK_S = 0.02
-LINK_BUFFER = 10_000
+LINK_BUFFER = 256
 SNAPSHOT_CHUNK_ITEMS = 2000
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 << 20),
@@ -64,9 +64,9 @@ class PeerLink:
             self._task.cancel()
 
     def send(self, message: peer_pb2.PeerMessage) -> None:
-        """Queue a message. Until a connection attempt fails, the queue is kept
-        (the newest LINK_BUFFER messages), so nothing sent while the first
-        connection is being set up is lost."""
+        """Queue a message. While (re)connecting, the newest LINK_BUFFER
+        messages wait for the connection; older ones are dropped, so a peer
+        that comes back gets what is recent, not a flood."""
         self._buffer.append(message)
         if len(self._buffer) > LINK_BUFFER:
             del self._buffer[: len(self._buffer) - LINK_BUFFER]
@@ -93,12 +93,11 @@ class PeerLink:
                     log.debug("stream to member %d ended: %r", self.peer, err)
                 finally:
                     call.cancel()
-                # What could not be sent is lost, as on a broken connection:
-                # Paxos resends what matters, and a peer that comes back must
-                # not be flooded with stale traffic.
-                self._buffer = []
                 if self.connected:
+                    # What was in flight to a peer that broke is lost, as on
+                    # any broken connection: Paxos resends what matters.
                     self.connected = False
+                    self._buffer = []
                     self._on_lost(self.peer)
                 await asyncio.sleep(backoff * random.uniform(0.5, 1.5))
                 backoff = min(backoff * 2, 0.5)

@@ -63,17 +63,18 @@ class ServerProcess:
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        ready = threading.Event()
+        ready, said_ready = threading.Event(), threading.Event()
 
         def pump(stream) -> None:
             for line in stream:
                 self.output.append(line.rstrip("\n"))
                 if READY_MARK in line:
+                    said_ready.set()
                     ready.set()
             ready.set()  # the process ended: stop waiting
 
         threading.Thread(target=pump, args=(self.proc.stdout,), daemon=True).start()
-        if not ready.wait(timeout) or self.proc.poll() is not None:
+        if not ready.wait(timeout) or not said_ready.is_set():
             self.kill()
             raise RuntimeError("coord-server did not start:\n" + "\n".join(self.output))
         return self
@@ -143,6 +144,15 @@ class Cluster:
         with grpc.insecure_channel(self.members[member_id].address) as channel:
             stub = client_pb2_grpc.CoordStub(channel)
             return list(stub.Status(pb.StatusRequest(), timeout=5).members)
+
+    @staticmethod
+    def wait_until(condition, timeout: float = 30.0) -> None:
+        """Poll a condition on the cluster's state until it holds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the cluster never reached the state waited for")
+            time.sleep(0.05)
 
     def leader(self, timeout: float = 30.0) -> int:
         """The member every running member follows, once they agree."""

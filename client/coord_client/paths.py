@@ -29,7 +29,9 @@ def path_error(path: object) -> str | None:
             return f"path has a relative segment: {path!r}"
     for ch in path:
         code = ord(ch)
-        if code < 0x20 or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xF8FF or code in (0xFFF0, 0xFFFF):
+        # ZooKeeper's rule, in its UTF-16 terms: no controls, no surrogates
+        # or private use, nothing from U+FFF0 on (so nothing outside the BMP).
+        if code < 0x20 or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xF8FF or code >= 0xFFF0:
             return f"path has a control or reserved character {ch!r}: {path!r}"
     return None
 

@@ -156,7 +156,8 @@ class Node:
         # Follower side: proposals waiting for a leader, reads sent to it.
         self._unforwarded: list[tuple[float, bytes]] = []  # (expires, value)
         self._unasked_reads: list[tuple[float, int]] = []  # (asked at, request)
-        self._asked_reads: dict[int, tuple[float, int]] = {}  # request -> (asked at, leader)
+        # request -> (asked at, the leader asked, when we last asked it)
+        self._asked_reads: dict[int, tuple[float, int, float]] = {}
         self._out = Ready()
 
     # ================================================================ inputs
@@ -178,8 +179,13 @@ class Node:
         horizon = now - self.config.forward_timeout
         if self._unasked_reads and self._unasked_reads[0][0] < horizon:
             self._unasked_reads = [(t, r) for t, r in self._unasked_reads if t >= horizon]
-        for request in [r for r, (t, _) in self._asked_reads.items() if t < horizon]:
-            del self._asked_reads[request]
+        for request, (asked_at, _, sent_at) in list(self._asked_reads.items()):
+            if asked_at < horizon:
+                del self._asked_reads[request]
+            elif now - sent_at > self.config.election_timeout:
+                # No answer: the message may have been lost. Ask again.
+                del self._asked_reads[request]
+                self._unasked_reads.append((asked_at, request))
         if now >= self.deadline or (not self.others and self.role is Role.FOLLOWER):
             self._start_probe()
 
@@ -203,11 +209,16 @@ class Node:
             self._unasked_reads.append((self.now, request))
 
     def peer_lost(self, peer: int) -> None:
-        """The runtime saw a peer's connection break: if it was our leader,
-        stop waiting for a timeout that can only confirm it."""
+        """The runtime saw a peer's connection break. A follower that lost
+        its leader stops waiting for a timeout that can only confirm it; a
+        leader left without a quorum of connections steps down at once, so
+        it takes no writes it cannot commit."""
         if peer == self.leader and self.role is Role.FOLLOWER:
             self.leader_alive = False
             self._start_probe()
+        elif self.role is Role.LEADER and peer in self._last_ack:
+            self._last_ack[peer] = float("-inf")
+            self._check_quorum()
 
     def install_snapshot(self, slot: int) -> None:
         """The runtime installed a state snapshot that covers slots <= slot."""
@@ -265,10 +276,10 @@ class Node:
                 self._send(Forward(self.id, self.leader, values))
                 self._unforwarded = []
             # Ask the leader we follow now, again if we asked an earlier one.
-            stale = [(t, r) for r, (t, ldr) in self._asked_reads.items() if ldr != self.leader]
+            stale = [(t, r) for r, (t, ldr, _) in self._asked_reads.items() if ldr != self.leader]
             for asked_at, request in [*stale, *self._unasked_reads]:
                 self._send(ReadIndex(self.id, self.leader, request))
-                self._asked_reads[request] = (asked_at, self.leader)
+                self._asked_reads[request] = (asked_at, self.leader, self.now)
             self._unasked_reads = []
         out, self._out = self._out, Ready()
         return out

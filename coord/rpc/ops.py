@@ -35,6 +35,24 @@ def command(kind: str, op, session_id: int, xid: int = 0) -> log_pb2.Command:
     return cmd
 
 
+def precheck(kind: str, op, max_data_bytes: int) -> pb.Error | None:
+    """Refuse a single write that the tree would refuse for its own shape (a
+    bad path, data over the limit) before it costs a log entry. The tree
+    checks again when it applies: this only saves the trip."""
+    if kind == "multi":
+        return None
+    error = paths.path_error(op.path)
+    if error:
+        return pb.Error(code=Code.BAD_ARGUMENTS, message=error)
+    size = len(op.data) if kind in ("create", "set_data") else 0
+    if size > max_data_bytes:
+        return pb.Error(
+            code=Code.DATA_TOO_LARGE,
+            message=f"data of {size} bytes is over the limit of {max_data_bytes}",
+        )
+    return None
+
+
 def _valid_path(path: str) -> str:
     error = paths.path_error(path)
     if error:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import grpc
 
 from coord.replica import Replica
+from coord.rpc.guard import Malformed, abort, until_stopped
 from coord.wire import peer_pb2, peer_pb2_grpc
 
 
@@ -24,17 +24,26 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         killed process's connection closes at once): a follower that loses
         its leader this way runs for leader without waiting out a timeout."""
         src = 0
-        with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+
+        async def receive() -> None:
+            nonlocal src
             async for frame in request_iterator:
+                if isinstance(frame, Malformed):
+                    await abort(context, frame.error)
                 src = frame.src
                 self.log.receive(frame)
-        if src:
+
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            await until_stopped(receive(), self.replica.stopping)
+        if src and not self.replica.stopping.is_set():
             self.log.peer_lost(src)
         return peer_pb2.DeliverAck()
 
     async def InstallSnapshot(self, request_iterator, context):  # noqa: N802
         chunks = []
         async for chunk in request_iterator:
+            if isinstance(chunk, Malformed):
+                await abort(context, chunk.error)
             if chunks and (chunk.slot != chunks[0].slot or chunk.src != chunks[0].src):
                 await context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT, "BAD_ARGUMENTS: snapshot chunks disagree"

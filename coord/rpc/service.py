@@ -1,20 +1,18 @@
 """The coord.v1 gRPC service: the session stream and the unary RPCs.
 
-Unary errors are gRPC statuses with a machine-readable reason: the status
-details start with the ErrorCode name (``NO_NODE: no node /a``) and the
-trailing metadata carries it as ``coord-error``.
+Refusals are gRPC statuses with a machine-readable reason (see guard.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 
 import grpc
 
 from coord.replica import Replica
 from coord.rpc import ops
+from coord.rpc.guard import abort, until_stopped
 from coord.rpc.session_stream import SessionStream
 from coord.tree import TreeError
 from coord.wire import log_pb2
@@ -22,30 +20,6 @@ from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 
 SYNC_TIMEOUT_S = 10.0
-
-STATUS_OF = {
-    pb.NO_NODE: grpc.StatusCode.NOT_FOUND,
-    pb.NODE_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
-    pb.BAD_VERSION: grpc.StatusCode.FAILED_PRECONDITION,
-    pb.NOT_EMPTY: grpc.StatusCode.FAILED_PRECONDITION,
-    pb.NO_CHILDREN_FOR_EPHEMERALS: grpc.StatusCode.FAILED_PRECONDITION,
-    pb.BAD_ARGUMENTS: grpc.StatusCode.INVALID_ARGUMENT,
-    pb.DATA_TOO_LARGE: grpc.StatusCode.INVALID_ARGUMENT,
-    pb.SESSION_EXPIRED: grpc.StatusCode.UNAUTHENTICATED,
-    pb.NOT_READY: grpc.StatusCode.UNAVAILABLE,
-    pb.CONNECTION_LOSS: grpc.StatusCode.UNAVAILABLE,
-    pb.OPERATION_TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,
-    pb.UNIMPLEMENTED: grpc.StatusCode.UNIMPLEMENTED,
-}
-
-
-async def _abort(context: grpc.aio.ServicerContext, error: pb.Error) -> None:
-    reason = pb.ErrorCode.Name(error.code)
-    await context.abort(
-        STATUS_OF.get(error.code, grpc.StatusCode.FAILED_PRECONDITION),
-        f"{reason}: {error.message}",
-        trailing_metadata=(("coord-error", reason),),
-    )
 
 
 class _CallWatcher:
@@ -64,8 +38,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
         self.address = address
 
     async def Session(self, request_iterator, context):  # noqa: N802 (gRPC's names)
-        with contextlib.suppress(asyncio.CancelledError):  # we are stopping
-            await SessionStream(self.replica, context).run()
+        await until_stopped(SessionStream(self.replica, context).run(), self.replica.stopping)
 
     # ---------------------------------------------------------- sessions
 
@@ -81,7 +54,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
 
     async def OpenSession(self, request, context):  # noqa: N802
         if request.timeout_ms < 0:
-            await _abort(context, pb.Error(code=pb.BAD_ARGUMENTS, message="negative timeout"))
+            await abort(context, pb.Error(code=pb.BAD_ARGUMENTS, message="negative timeout"))
         timeout_ms = self.replica.limits.negotiate(request.timeout_ms)
         command = log_pb2.Command(
             open_session=log_pb2.OpenSession(timeout_ms=timeout_ms, password=os.urandom(16))
@@ -101,12 +74,12 @@ class CoordService(client_pb2_grpc.CoordServicer):
         try:
             return self._session(ref)
         except TreeError as err:
-            await _abort(context, err.to_wire())
+            await abort(context, err.to_wire())
 
     async def _named_session(self, ref: pb.SessionRef, context) -> int:
         session_id = await self._optional_session(ref, context)
         if not session_id:
-            await _abort(context, pb.Error(code=pb.BAD_ARGUMENTS, message="no session named"))
+            await abort(context, pb.Error(code=pb.BAD_ARGUMENTS, message="no session named"))
         return session_id
 
     # ------------------------------------------------------------ writes
@@ -114,10 +87,13 @@ class CoordService(client_pb2_grpc.CoordServicer):
     async def _write(self, command: log_pb2.Command, context):
         applied = await self.replica.submit(command)
         if not applied.ok:
-            await _abort(context, applied.result)
+            await abort(context, applied.result)
         return applied.result
 
     async def _write_op(self, kind: str, request, context):
+        refusal = ops.precheck(kind, request, self.replica.limits.max_data_bytes)
+        if refusal is not None:
+            await abort(context, refusal)
         session_id = await self._optional_session(request.session, context)
         return await self._write(ops.command(kind, request, session_id), context)
 
@@ -131,17 +107,17 @@ class CoordService(client_pb2_grpc.CoordServicer):
         return await self._write_op("set_data", request, context)
 
     async def Multi(self, request, context):  # noqa: N802
-        """A failed transaction is an answer, not an error: its per-op
-        results say which op failed, as on the stream."""
-        session_id = await self._optional_session(request.session, context)
-        applied = await self.replica.submit(ops.command("multi", request, session_id))
-        return applied.result
+        """A transaction whose op failed is an answer, not an error: its
+        per-op results say which op failed, as on the stream. One that could
+        not run at all (its session expired, its outcome is unknown) is an
+        error."""
+        return await self._write_op("multi", request, context)
 
     # ------------------------------------------------------------- reads
 
     async def _read(self, kind: str, request, context):
         if getattr(request, "watch", False):
-            await _abort(
+            await abort(
                 context,
                 pb.Error(
                     code=pb.BAD_ARGUMENTS,
@@ -155,7 +131,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
                 raise TreeError(pb.NOT_READY, "member is behind the zxid asked for")
             return ops.read(self.replica.tree, self.replica.watches, kind, request, None)
         except TreeError as err:
-            await _abort(context, err.to_wire())
+            await abort(context, err.to_wire())
 
     async def GetData(self, request, context):  # noqa: N802
         return await self._read("get_data", request, context)
@@ -169,7 +145,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
     async def Sync(self, request, context):  # noqa: N802
         error = await self.replica.sync(SYNC_TIMEOUT_S)
         if error is not None:
-            await _abort(context, error)
+            await abort(context, error)
         return await self._read("sync", request, context)
 
     async def Watch(self, request, context):  # noqa: N802
@@ -178,10 +154,14 @@ class CoordService(client_pb2_grpc.CoordServicer):
         try:
             ops.read(self.replica.tree, self.replica.watches, "add_watch", request, watcher)
         except TreeError as err:
-            await _abort(context, err.to_wire())
-        try:
+            await abort(context, err.to_wire())
+
+        async def stream_events() -> None:
             while True:
-                yield await watcher.queue.get()
+                await context.write(await watcher.queue.get())
+
+        try:
+            await until_stopped(stream_events(), self.replica.stopping)
         finally:
             self.replica.watches.remove_watcher(watcher)
 

@@ -19,14 +19,15 @@ import grpc
 
 from coord.replica import Replica
 from coord.rpc import ops
+from coord.rpc.guard import Malformed, abort
 from coord.sessions import LocalSession
-from coord.tree import TreeError
+from coord.tree import Applied, TreeError
 from coord.wire import log_pb2
 from coord_client.wire import client_pb2 as pb
 
 log = logging.getLogger(__name__)
 
-CATCH_UP_TIMEOUT_S = 5.0
+CATCH_UP_TIMEOUT_S = 3.0
 SYNC_TIMEOUT_S = 10.0
 
 
@@ -55,6 +56,7 @@ class SessionStream:
         self._wakeup = asyncio.Event()
         self._in_flight: deque[_InFlight] = deque()
         self._ending = False
+        self._input_done = False
         self._last_write_xid = 0  # the session's previous write on this stream
 
     def send(self, message: pb.ServerMessage) -> None:
@@ -72,14 +74,16 @@ class SessionStream:
         first = await self.context.read()
         if first is grpc.aio.EOF:
             return
+        if isinstance(first, Malformed):
+            await abort(self.context, first.error)
         if not first.messages or first.messages[0].WhichOneof("kind") != "connect":
-            await self.context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, "BAD_ARGUMENTS: the first message must be connect"
+            await abort(
+                self.context,
+                _error(pb.BAD_ARGUMENTS, "the first message of a session must be connect"),
             )
         await self._connect(first.messages[0].connect)
         if not self._ending:
-            for message in first.messages[1:]:
-                self._handle(message)
+            self._handle_all(first.messages[1:])
         reader = asyncio.create_task(self._read())
         try:
             await self._write()
@@ -89,19 +93,27 @@ class SessionStream:
                 self.replica.detach(self.local, self.send)
 
     async def _read(self) -> None:
+        """Take the client's frames until it is done sending; what it sent
+        is answered in full before the stream ends."""
         try:
             while not self._ending:
                 frame = await self.context.read()
                 if frame is grpc.aio.EOF:
                     break
-                for message in frame.messages:
-                    if self._ending:
-                        break
-                    self._handle(message)
-        except (asyncio.CancelledError, grpc.RpcError):
-            pass
-        self._ending = True
+                if isinstance(frame, Malformed):
+                    self._end(pb.ServerMessage(session_error=frame.error))
+                    break
+                self._handle_all(frame.messages)
+        except grpc.RpcError:
+            self._ending = True
+        self._input_done = True
         self._wakeup.set()
+
+    def _handle_all(self, messages) -> None:
+        for message in messages:
+            if self._ending:
+                return
+            self._handle(message)
 
     async def _write(self) -> None:
         while True:
@@ -111,7 +123,8 @@ class SessionStream:
                 frame = pb.ServerFrame(messages=self._outbox)
                 self._outbox = []
                 await self.context.write(frame)
-            if self._ending and not self._outbox:
+            finished = self._input_done and not self._in_flight
+            if (self._ending or finished) and not self._outbox:
                 return
 
     # ----------------------------------------------------------- handshake
@@ -178,11 +191,16 @@ class SessionStream:
         kind = request.WhichOneof("op")
         op = getattr(request, kind) if kind else None
         future = None
-        if kind in ops.WRITES:
+        if kind in ops.WRITES and (
+            refusal := ops.precheck(kind, op, self.replica.limits.max_data_bytes)
+        ):
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(Applied(refusal, []))
+        elif kind in ops.WRITES:
             command = ops.command(kind, op, self.local.session_id, request.xid)
             command.prev_xid = self._last_write_xid
             self._last_write_xid = request.xid
-            future = self.replica.submit(command)
+            future = self.replica.submit(command, on_applied=self._pump)
         elif kind == "sync":
             future = asyncio.ensure_future(self.replica.sync(SYNC_TIMEOUT_S))
         self._enqueue(_InFlight(request.xid, kind, op, future))

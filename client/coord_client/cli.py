@@ -1,0 +1,363 @@
+"""`coordctl`: inspect and change the tree from a shell (SPEC §2).
+
+Every failure is one line on stderr (`coordctl: no node /a/b`) and exit code
+1, never a traceback; `--json` makes every command print JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+import grpc
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from coord_client.channel import open_channel, parse_hosts
+from coord_client.client import Client
+from coord_client.events import KazooState, WatchedEvent
+from coord_client.exceptions import (
+    BadVersionError,
+    ConnectionLoss,
+    CoordError,
+    CoordTimeoutError,
+    DataTooLargeError,
+    NoChildrenForEphemeralsError,
+    NodeExistsError,
+    NoNodeError,
+    NotEmptyError,
+    SessionExpiredError,
+)
+from coord_client.paths import basename, join, validate_path
+from coord_client.wire import client_pb2 as pb
+from coord_client.wire.client_pb2_grpc import CoordStub
+
+DEFAULT_SERVERS = "127.0.0.1:7181"
+SESSION_TIMEOUT = 10.0  # seconds; the session coordctl asks for
+
+# What went wrong, by exception class (first match), naming the path.
+_PROBLEMS: list[tuple[type[CoordError], str]] = [
+    (NoNodeError, "no node {path}"),
+    (NodeExistsError, "node exists {path}"),
+    (NotEmptyError, "node has children {path} (use -r)"),
+    (BadVersionError, "bad version for {path}"),
+    (NoChildrenForEphemeralsError, "ephemeral nodes cannot have children: {path}"),
+    (DataTooLargeError, "data too large for {path}"),
+    (SessionExpiredError, "session expired"),
+    (ConnectionLoss, "lost the connection to {servers}"),
+    (CoordTimeoutError, "cannot reach {servers}"),
+]
+
+
+class Failure(click.ClickException):
+    """The one line coordctl prints before exiting with code 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"coordctl: {self.message}", err=True)
+
+
+@dataclass
+class Ctl:
+    """The global options, the path the command is about, and the session (opened on first use)."""
+
+    servers: str
+    timeout: float
+    as_json: bool
+    path: str = "/"
+    _client: Client | None = field(default=None, init=False, repr=False)
+
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(self.servers, timeout=SESSION_TIMEOUT)
+            self._client.start(timeout=self.timeout)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.stop()
+
+    def describe(self, exc: Exception) -> str:
+        for cls, template in _PROBLEMS:
+            if isinstance(exc, cls):
+                return template.format(path=self.path, servers=self.servers)
+        return str(exc) or type(exc).__name__
+
+    def emit(self, value: Any) -> None:
+        click.echo(json.dumps(value))
+
+
+class _Group(click.Group):
+    """Turns the SDK's errors into coordctl's one-line failures."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (CoordError, ValueError) as exc:
+            raise Failure(ctx.find_object(Ctl).describe(exc)) from None
+
+
+def _note_path(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.find_object(Ctl).path = validate_path(value)  # refused before connecting
+    return value
+
+
+def _path_argument(**kwargs: Any) -> Any:
+    return click.argument("path", callback=_note_path, **kwargs)
+
+
+@click.group(cls=_Group)
+@click.option(
+    "--servers",
+    envvar="COORD_SERVERS",
+    default=DEFAULT_SERVERS,
+    show_default=True,
+    help="Connect string: HOST:PORT[,HOST:PORT...] (default $COORD_SERVERS).",
+)
+@click.option(
+    "--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for a session."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def cli(ctx: click.Context, servers: str, timeout: float, as_json: bool) -> None:
+    """Inspect and change a coord tree."""
+    ctx.obj = Ctl(servers, timeout, as_json)
+    ctx.call_on_close(ctx.obj.close)
+
+
+pass_ctl = click.make_pass_decorator(Ctl)
+
+
+@cli.command()
+@_path_argument()
+@pass_ctl
+def ls(ctl: Ctl, path: str) -> None:
+    """The children of PATH, one a line, sorted."""
+    names = sorted(ctl.client().get_children(path))
+    if ctl.as_json:
+        ctl.emit(names)
+    else:
+        for name in names:
+            click.echo(name)
+
+
+def _data_json(data: bytes) -> dict[str, str]:
+    """Data as JSON text: UTF-8 when it is, else base64."""
+    try:
+        return {"data": data.decode("utf-8"), "encoding": "utf-8"}
+    except UnicodeDecodeError:
+        return {"data": base64.b64encode(data).decode("ascii"), "encoding": "base64"}
+
+
+@cli.command()
+@_path_argument()
+@pass_ctl
+def get(ctl: Ctl, path: str) -> None:
+    """The data of PATH, raw, to stdout."""
+    data, stat = ctl.client().get(path)
+    if ctl.as_json:
+        ctl.emit({"path": path, **_data_json(data), "stat": stat.to_dict()})
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+
+@cli.command()
+@_path_argument()
+@pass_ctl
+def stat(ctl: Ctl, path: str) -> None:
+    """The Stat fields of PATH."""
+    found = ctl.client().exists(path)
+    if found is None:
+        raise NoNodeError(path)
+    if ctl.as_json:
+        ctl.emit(found.to_dict())
+    else:
+        for name, value in found.to_dict().items():
+            click.echo(f"{name} = {value}")
+
+
+@cli.command()
+@_path_argument()
+@click.argument("data", default="")
+@click.option("-e", "--ephemeral", is_flag=True, help="Gone when this command's session ends.")
+@click.option("-s", "--sequential", is_flag=True, help="Append a 10-digit sequence number.")
+@click.option("-p", "--parents", is_flag=True, help="Create missing parents.")
+@pass_ctl
+def create(
+    ctl: Ctl, path: str, data: str, ephemeral: bool, sequential: bool, parents: bool
+) -> None:
+    """Create PATH holding DATA; prints the created path."""
+    try:
+        created = ctl.client().create(
+            path, data.encode(), ephemeral=ephemeral, sequence=sequential, makepath=parents
+        )
+    except NoNodeError:
+        raise Failure(f"no parent node for {path} (use -p)") from None
+    if ctl.as_json:
+        ctl.emit({"path": created})
+    else:
+        click.echo(created)
+
+
+@cli.command(name="set")
+@_path_argument()
+@click.argument("data")
+@click.option("-v", "--version", type=int, default=-1, help="Only if the node has this version.")
+@pass_ctl
+def set_(ctl: Ctl, path: str, data: str, version: int) -> None:
+    """Set the data of PATH."""
+    new_stat = ctl.client().set(path, data.encode(), version=version)
+    if ctl.as_json:
+        ctl.emit(new_stat.to_dict())
+
+
+@cli.command()
+@_path_argument()
+@click.option("-v", "--version", type=int, default=-1, help="Only if the node has this version.")
+@click.option("-r", "--recursive", is_flag=True, help="Delete the whole subtree, atomically.")
+@pass_ctl
+def delete(ctl: Ctl, path: str, version: int, recursive: bool) -> None:
+    """Delete PATH."""
+    ctl.client().delete(path, version=version, recursive=recursive)
+    if ctl.as_json:
+        ctl.emit({"deleted": path})
+
+
+def _console() -> Console:
+    """Rich output to stdout, not cut to 80 columns when stdout is not a terminal."""
+    return Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 1000)
+
+
+def _subtree(client: Client, root: str) -> dict[str, Any]:
+    """{path, dataLength, children} for `root` and below, read a level at a time
+    with every read of a level in flight at once."""
+    top: dict[str, Any] = {"path": root, "dataLength": 0, "children": []}
+    level: list[tuple[dict[str, Any], dict[str, Any] | None]] = [(top, None)]
+    while level:
+        reads = [
+            (node, up, client.get_children_async(node["path"], include_data=True))
+            for node, up in level
+        ]
+        level = []
+        for node, up, read in reads:
+            try:
+                names, node_stat = read.get()
+            except NoNodeError:
+                if up is None:
+                    raise
+                up["children"].remove(node)  # deleted while we walked
+                continue
+            node["dataLength"] = node_stat.dataLength
+            for name in sorted(names):
+                child = {"path": join(node["path"], name), "dataLength": 0, "children": []}
+                node["children"].append(child)
+                level.append((child, node))
+    return top
+
+
+def _draw(node: dict[str, Any], branch: Tree) -> None:
+    for child in node["children"]:
+        label = f"{basename(child['path'])} ({child['dataLength']} bytes)"
+        _draw(child, branch.add(label))
+
+
+@cli.command()
+@_path_argument(default="/")
+@pass_ctl
+def tree(ctl: Ctl, path: str) -> None:
+    """The subtree at PATH drawn as a tree, with data sizes."""
+    top = _subtree(ctl.client(), path)
+    if ctl.as_json:
+        ctl.emit(top)
+        return
+    drawing = Tree(f"{path} ({top['dataLength']} bytes)")
+    _draw(top, drawing)
+    _console().print(drawing)
+
+
+@cli.command()
+@_path_argument()
+@click.option("-r", "--recursive", is_flag=True, help="Also the changes below PATH.")
+@pass_ctl
+def watch(ctl: Ctl, path: str, recursive: bool) -> None:
+    """Stream the changes of PATH (TYPE PATH ZXID a line) until Ctrl-C."""
+    client = ctl.client()
+    lost = threading.Event()
+
+    def show(event: WatchedEvent) -> None:
+        if ctl.as_json:
+            ctl.emit({"type": str(event.type), "path": event.path, "zxid": event.zxid})
+        else:
+            click.echo(f"{event.type} {event.path} {event.zxid}")
+
+    def on_state(state: KazooState) -> None:
+        if state is KazooState.LOST:
+            lost.set()
+
+    client.add_listener(on_state)
+    client.add_watch(path, show, recursive=recursive)
+    click.echo(f"coordctl: watching {path} (Ctrl-C to stop)", err=True)
+    try:
+        lost.wait()
+    except KeyboardInterrupt:
+        return
+    raise SessionExpiredError()
+
+
+def _status(ctl: Ctl) -> pb.StatusResponse:
+    """Ask the first member that answers."""
+    for address in parse_hosts(ctl.servers):
+        channel = open_channel(address)
+        try:
+            return CoordStub(channel).Status(pb.StatusRequest(), timeout=ctl.timeout)
+        except grpc.RpcError as exc:
+            if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise Failure(f"{address}: {exc.details()}") from None
+        finally:
+            channel.close()
+    raise CoordTimeoutError()
+
+
+_STATUS_COLUMNS = [
+    ("id", "id"),
+    ("address", "address"),
+    ("role", "role"),
+    ("leader ballot", "leader_ballot"),
+    ("committed zxid", "committed_zxid"),
+    ("applied zxid", "applied_zxid"),
+    ("sessions", "sessions"),
+    ("znodes", "znodes"),
+]
+
+
+@cli.command()
+@pass_ctl
+def status(ctl: Ctl) -> None:
+    """One row per member: role, leader ballot, zxids, sessions, znodes."""
+    members = [
+        {f.name: getattr(member, f.name) for f in member.DESCRIPTOR.fields}
+        for member in _status(ctl).members
+    ]
+    if ctl.as_json:
+        ctl.emit(members)
+        return
+    table = Table()
+    for title, _ in _STATUS_COLUMNS:
+        table.add_column(title)
+    for member in members:
+        table.add_row(*(str(member[key]) for _, key in _STATUS_COLUMNS))
+    _console().print(table)
+
+
+def main() -> None:
+    cli(prog_name="coordctl")
+
+
+if __name__ == "__main__":
+    main()

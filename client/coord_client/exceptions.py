@@ -1,0 +1,159 @@
+"""The errors the SDK raises, under kazoo's names so kazoo code catches them unchanged.
+
+Server-reported errors derive from `ZookeeperError` and carry the wire
+`ErrorCode` they came from; `error_from_wire` is the one place a wire error
+becomes an exception.
+"""
+
+from __future__ import annotations
+
+from coord_client.wire import client_pb2 as pb
+
+
+class CoordError(Exception):
+    """Base of every error the SDK raises."""
+
+
+class CoordTimeoutError(CoordError):
+    """A wait ran out: `start()` found no member, or `AsyncResult.get` timed out."""
+
+
+class LockTimeout(CoordError):
+    """A lock recipe's `acquire(timeout=...)` gave up."""
+
+
+class ZookeeperError(CoordError):
+    """An error with a wire `ErrorCode`, reported by the server or by the session."""
+
+    code: int = pb.OK
+
+
+class NoNodeError(ZookeeperError):
+    code = pb.NO_NODE
+
+
+class NodeExistsError(ZookeeperError):
+    code = pb.NODE_EXISTS
+
+
+class BadVersionError(ZookeeperError):
+    code = pb.BAD_VERSION
+
+
+class NotEmptyError(ZookeeperError):
+    code = pb.NOT_EMPTY
+
+
+class NoChildrenForEphemeralsError(ZookeeperError):
+    code = pb.NO_CHILDREN_FOR_EPHEMERALS
+
+
+class BadArgumentsError(ZookeeperError):
+    code = pb.BAD_ARGUMENTS
+
+
+class DataTooLargeError(BadArgumentsError):
+    """The value is over the server's --max-data-bytes; nothing changed."""
+
+    code = pb.DATA_TOO_LARGE
+
+
+class RolledBackError(ZookeeperError):
+    """In a failed transaction's results: this op was fine but was undone."""
+
+    code = pb.ROLLED_BACK
+
+
+class RuntimeInconsistency(ZookeeperError):
+    """In a failed transaction's results: this op came after the failing one."""
+
+    code = pb.RUNTIME_INCONSISTENCY
+
+
+class SessionExpiredError(ZookeeperError):
+    """The session is gone: its ephemerals and watches with it."""
+
+    code = pb.SESSION_EXPIRED
+
+
+class ConnectionClosedError(SessionExpiredError):
+    """The client was stopped (or never started)."""
+
+
+class ConnectionLoss(ZookeeperError):
+    """The connection broke with the request in flight: its outcome is unknown."""
+
+    code = pb.CONNECTION_LOSS
+
+
+class OperationTimeoutError(ZookeeperError):
+    code = pb.OPERATION_TIMEOUT
+
+
+class NoAuthError(ZookeeperError):
+    code = pb.NO_AUTH
+
+
+class AuthFailedError(ZookeeperError):
+    code = pb.AUTH_FAILED
+
+
+class NotReadyError(ZookeeperError):
+    """The member has not caught up with what this client has seen: try another."""
+
+    code = pb.NOT_READY
+
+
+class UnimplementedError(ZookeeperError):
+    code = pb.UNIMPLEMENTED
+
+
+_BY_CODE: dict[int, type[ZookeeperError]] = {
+    cls.code: cls
+    for cls in (
+        NoNodeError,
+        NodeExistsError,
+        BadVersionError,
+        NotEmptyError,
+        NoChildrenForEphemeralsError,
+        BadArgumentsError,
+        DataTooLargeError,
+        RolledBackError,
+        RuntimeInconsistency,
+        SessionExpiredError,
+        ConnectionLoss,
+        OperationTimeoutError,
+        NoAuthError,
+        AuthFailedError,
+        NotReadyError,
+        UnimplementedError,
+    )
+}
+
+
+def error_from_wire(error: pb.Error) -> ZookeeperError:
+    """The exception for a wire `Error`; an unknown code gives a plain ZookeeperError."""
+    cls = _BY_CODE.get(error.code, ZookeeperError)
+    exc = cls(error.message) if error.message else cls()
+    if cls is ZookeeperError:
+        exc.code = error.code
+    return exc
+
+
+# kazoo's names for the same classes.
+KazooException = CoordError
+KazooTimeoutError = CoordTimeoutError
+NoNodeException = NoNodeError
+NodeExistsException = NodeExistsError
+BadVersionException = BadVersionError
+NotEmptyException = NotEmptyError
+NoChildrenForEphemeralsException = NoChildrenForEphemeralsError
+BadArgumentsException = BadArgumentsError
+RolledBackException = RolledBackError
+RuntimeInconsistencyException = RuntimeInconsistency
+SessionExpiredException = SessionExpiredError
+ConnectionLossException = ConnectionLoss
+OperationTimeoutException = OperationTimeoutError
+NoAuthException = NoAuthError
+AuthFailedException = AuthFailedError
+UnimplementedException = UnimplementedError

@@ -1,0 +1,306 @@
+"""The session protocol without I/O: what to send, and what each message received means.
+
+Shared by the threaded client and the asyncio one. It assigns xids, keeps the
+requests in flight and the registered watches, tracks the last zxid seen and
+the session's phase, and turns each `ServerMessage` into outcomes (completions,
+watch notifications, state changes) for the I/O layer to deliver. It has no
+sockets, threads or clocks: the I/O layer says when a connection broke or the
+session timed out.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from enum import Enum, auto
+from typing import Any
+
+from coord_client import ops
+from coord_client.events import EventType, KazooState, WatchedEvent
+from coord_client.exceptions import (
+    ConnectionClosedError,
+    ConnectionLoss,
+    CoordError,
+    NotReadyError,
+    SessionExpiredError,
+    error_from_wire,
+)
+from coord_client.ops import Call, Watcher
+from coord_client.paths import parent
+from coord_client.wire import client_pb2 as pb
+
+PING = pb.ClientMessage(ping=pb.Ping())
+
+
+class Phase(Enum):
+    CONNECTING = auto()  # no session yet
+    CONNECTED = auto()
+    SUSPENDED = auto()  # the session may live on; reconnecting
+    CLOSING = auto()  # Close sent, Closed awaited
+    CLOSED = auto()
+    EXPIRED = auto()
+
+
+_LISTENER_STATES = {
+    Phase.CONNECTING: KazooState.LOST,
+    Phase.CONNECTED: KazooState.CONNECTED,
+    Phase.SUSPENDED: KazooState.SUSPENDED,
+    Phase.CLOSING: KazooState.CONNECTED,
+    Phase.CLOSED: KazooState.LOST,
+    Phase.EXPIRED: KazooState.LOST,
+}
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A request is answered: complete `handle` (the I/O layer's own object)."""
+
+    handle: Any
+    result: Any = None
+    error: CoordError | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Run a watch callback with this event."""
+
+    callback: Watcher
+    event: WatchedEvent
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """Tell the listeners."""
+
+    state: KazooState
+
+
+Outcome = Completion | Notification | StateChanged
+
+_EVENT_TYPES = {
+    pb.CREATED: EventType.CREATED,
+    pb.DELETED: EventType.DELETED,
+    pb.CHANGED: EventType.CHANGED,
+    pb.CHILD: EventType.CHILD,
+}
+_DATA_EVENTS = (EventType.CREATED, EventType.CHANGED, EventType.DELETED)
+_CHILD_EVENTS = (EventType.CHILD, EventType.DELETED)
+PERSISTENT_KINDS = (pb.PERSISTENT_WATCH, pb.PERSISTENT_RECURSIVE_WATCH)
+
+
+def _lineage(path: str) -> list[str]:
+    """`path` and all its ancestors up to the root."""
+    line = [path]
+    while path != "/":
+        path = parent(path)
+        line.append(path)
+    return line
+
+
+class Watches:
+    """The local callbacks per (wire WatchKind, path). Several callbacks may
+    share one server-side watch; each callback is kept once (as kazoo's sets)."""
+
+    def __init__(self) -> None:
+        self._table: dict[int, dict[str, dict[Watcher, None]]] = {
+            kind: {} for kind in (pb.DATA, pb.CHILDREN, *PERSISTENT_KINDS)
+        }
+
+    def add(self, kind: int, path: str, callback: Watcher) -> None:
+        self._table[kind].setdefault(path, {})[callback] = None
+
+    def discard(self, kind: int, path: str, callback: Watcher) -> bool:
+        """Forget one callback; True when it was there."""
+        callbacks = self._table[kind].get(path, {})
+        if callback not in callbacks:
+            return False
+        del callbacks[callback]
+        if not callbacks:
+            del self._table[kind][path]
+        return True
+
+    def has(self, kind: int, path: str) -> bool:
+        return path in self._table[kind]
+
+    def clear(self) -> None:
+        for paths in self._table.values():
+            paths.clear()
+
+    def triggered(self, event_type: EventType, path: str) -> list[Watcher]:
+        """The callbacks an event fires, ZooKeeper's way: one-shot watches are
+        consumed; persistent ones stay; recursive ones see their whole subtree
+        but no CHILD events (the created/deleted child reports itself)."""
+        fired: list[Watcher] = []
+        if event_type in _DATA_EVENTS:
+            fired += self._table[pb.DATA].pop(path, {})
+        if event_type in _CHILD_EVENTS:
+            fired += self._table[pb.CHILDREN].pop(path, {})
+        fired += self._table[pb.PERSISTENT_WATCH].get(path, {})
+        if event_type is not EventType.CHILD:
+            recursive = self._table[pb.PERSISTENT_RECURSIVE_WATCH]
+            for ancestor in _lineage(path):
+                fired += recursive.get(ancestor, {})
+        return list(dict.fromkeys(fired))
+
+
+class Protocol:
+    """One session's protocol state, across the connections it goes through."""
+
+    def __init__(self, timeout_ms: int, session_id: int = 0, password: bytes = b"") -> None:
+        self.requested_timeout_ms = timeout_ms
+        self.timeout_ms = timeout_ms  # the negotiated one once connected
+        self.session_id = session_id
+        self.password = password
+        self.last_zxid = 0
+        self.member_id = 0  # the member serving the session now, 0 when none
+        self.phase = Phase.CONNECTING
+        self.watches = Watches()
+        self._xid = 0
+        self._pending: dict[int, tuple[Call, Any]] = {}
+
+    @property
+    def state(self) -> KazooState:
+        return _LISTENER_STATES[self.phase]
+
+    @property
+    def wants_connection(self) -> bool:
+        """True while the I/O layer should (re)connect."""
+        return self.phase in (Phase.CONNECTING, Phase.SUSPENDED)
+
+    # ------------------------------------------------------------ sending
+
+    def connect_message(self) -> pb.ClientMessage:
+        """The first message of every stream: a new session, or this one resumed."""
+        return pb.ClientMessage(
+            connect=pb.Connect(
+                session_id=self.session_id,
+                password=self.password,
+                timeout_ms=self.requested_timeout_ms,
+                last_zxid=self.last_zxid,
+            )
+        )
+
+    def submit(self, call: Call, handle: Any) -> pb.ClientMessage:
+        """The message carrying `call`; `handle` comes back in its Completion.
+        Raises the session's error when no request can be sent now."""
+        if self.phase is not Phase.CONNECTED:
+            raise self._unavailable()
+        self._xid += 1
+        self._pending[self._xid] = (call, handle)
+        return pb.ClientMessage(request=pb.Request(xid=self._xid, **{call.field: call.message}))
+
+    def close_message(self) -> pb.ClientMessage:
+        """Close the session: requests already sent are still answered, new ones refused."""
+        self.phase = Phase.CLOSING
+        return pb.ClientMessage(close=pb.Close())
+
+    def remove_watch(self, path: str, callback: Watcher) -> list[Call]:
+        """Forget a persistent watch callback; the calls that drop server-side
+        watches no callback needs any more."""
+        return [
+            ops.remove_watch(path, kind)
+            for kind in PERSISTENT_KINDS
+            if self.watches.discard(kind, path, callback) and not self.watches.has(kind, path)
+        ]
+
+    def _unavailable(self) -> CoordError:
+        if self.phase is Phase.EXPIRED:
+            return SessionExpiredError("the session has expired")
+        if self.phase in (Phase.CLOSING, Phase.CLOSED):
+            return ConnectionClosedError("the client is stopped")
+        return ConnectionLoss("not connected to any member")
+
+    # ---------------------------------------------------------- receiving
+
+    def receive(self, message: pb.ServerMessage) -> list[Outcome]:
+        kind = message.WhichOneof("kind")
+        if kind == "response":
+            return self._on_response(message.response)
+        if kind == "event":
+            return self._on_event(message.event)
+        if kind == "pong":
+            self._seen(message.pong.zxid)
+            return []
+        if kind == "connected":
+            return self._on_connected(message.connected)
+        if kind == "closed":
+            return self._end(Phase.CLOSED, ConnectionClosedError("the session is closed"))
+        if kind == "session_error":
+            return self._on_session_error(message.session_error)
+        return []
+
+    def connection_lost(self) -> list[Outcome]:
+        """The stream broke: requests in flight have unknown outcomes."""
+        self.member_id = 0
+        moved = self._move(Phase.SUSPENDED) if self.phase is Phase.CONNECTED else []
+        return moved + self._fail_pending(ConnectionLoss("the connection to the member broke"))
+
+    def expire(self) -> list[Outcome]:
+        """No member answered for the whole session timeout: count the session as gone."""
+        return self._end(
+            Phase.EXPIRED, SessionExpiredError("no member answered within the session timeout")
+        )
+
+    def abandon(self) -> list[Outcome]:
+        """The client stops without (or after) a clean close."""
+        return self._end(Phase.CLOSED, ConnectionClosedError("the client is stopped"))
+
+    def _seen(self, zxid: int) -> None:
+        self.last_zxid = max(self.last_zxid, zxid)
+
+    def _on_connected(self, connected: pb.Connected) -> list[Outcome]:
+        if not self.wants_connection:
+            return []
+        self.session_id = connected.session_id
+        self.password = connected.password
+        self.timeout_ms = connected.timeout_ms
+        self.member_id = connected.member_id
+        self._seen(connected.zxid)
+        return self._move(Phase.CONNECTED)
+
+    def _on_response(self, response: pb.Response) -> list[Outcome]:
+        self._seen(response.zxid)
+        entry = self._pending.pop(response.xid, None)
+        if entry is None:
+            return []
+        call, handle = entry
+        field = response.WhichOneof("result")
+        if field == "error":
+            return [Completion(handle, error=error_from_wire(response.error))]
+        if field != call.field:
+            return [Completion(handle, error=CoordError(f"{field} answered to {call.field}"))]
+        result = call.decode(getattr(response, field))
+        if call.watch is not None:
+            self.watches.add(call.watch[0], call.path, call.watch[1])
+        return [Completion(handle, result)]
+
+    def _on_event(self, event: pb.WatchEvent) -> list[Outcome]:
+        self._seen(event.zxid)
+        event_type = _EVENT_TYPES.get(event.type)
+        if event_type is None:
+            return []
+        watched = WatchedEvent(event_type, KazooState.CONNECTED, event.path, event.zxid)
+        return [Notification(fn, watched) for fn in self.watches.triggered(event_type, event.path)]
+
+    def _on_session_error(self, error: pb.Error) -> list[Outcome]:
+        exc = error_from_wire(error)
+        if isinstance(exc, NotReadyError):
+            return []  # this member is behind us; the stream ends and another is tried
+        return self._end(Phase.EXPIRED, exc)
+
+    def _end(self, phase: Phase, error: CoordError) -> list[Outcome]:
+        self.member_id = 0
+        self.watches.clear()
+        return self._move(phase) + self._fail_pending(error)
+
+    def _move(self, phase: Phase) -> list[Outcome]:
+        before = self.state
+        self.phase = phase
+        return [StateChanged(self.state)] if self.state is not before else []
+
+    def _fail_pending(self, error: CoordError) -> list[Outcome]:
+        failed: list[Outcome] = [
+            Completion(handle, error=copy.copy(error)) for _, handle in self._pending.values()
+        ]
+        self._pending.clear()
+        return failed

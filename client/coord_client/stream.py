@@ -1,0 +1,125 @@
+"""One `Coord.Session` stream to one member, driven from a queue.
+
+The sender drains everything queued into one `ClientFrame`, so many requests
+in flight share a gRPC message instead of each paying a round trip; it sends a
+Ping when nothing went out for a third of the session timeout, and gives the
+stream up when nothing came back for two thirds of it (as ZooKeeper's client).
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+
+from coord_client.protocol import PING
+from coord_client.wire import client_pb2 as pb
+from coord_client.wire.client_pb2_grpc import CoordStub
+
+MAX_FRAME_BYTES = 4 << 20  # well under the channel's 64 MiB message limit
+_END = object()
+
+
+def _always() -> bool:
+    return True
+
+
+class Outbox:
+    """Messages waiting to go out on one stream, drained into frames."""
+
+    def __init__(self, ping_interval: float) -> None:
+        self.ping_interval = ping_interval
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._carry: Any = None  # the message that did not fit in the last frame
+
+    def put(self, message: pb.ClientMessage) -> None:
+        self._queue.put(message)
+
+    def end(self) -> None:
+        """Finish the stream (half-close) after what is already queued."""
+        self._queue.put(_END)
+
+    def frames(self, alive: Callable[[], bool] = _always) -> Iterator[pb.ClientFrame]:
+        """The frames to send, until `end()` or until `alive()` says to give up."""
+        last_sent = time.monotonic()
+        while alive():
+            try:
+                first = self._next(last_sent + self.ping_interval - time.monotonic())
+            except queue.Empty:
+                first = PING
+            messages, ended = self._drain(first)
+            if messages:
+                yield pb.ClientFrame(messages=messages)
+                last_sent = time.monotonic()
+            if ended:
+                return
+
+    def _next(self, wait: float) -> Any:
+        if self._carry is not None:
+            item, self._carry = self._carry, None
+            return item
+        return self._queue.get(timeout=max(wait, 0.0))
+
+    def _drain(self, item: Any) -> tuple[list[pb.ClientMessage], bool]:
+        """`item` and everything queued behind it, up to MAX_FRAME_BYTES; and
+        whether the end of the stream was reached."""
+        batch: list[pb.ClientMessage] = []
+        size = 0
+        while item is not _END:
+            size += item.ByteSize()
+            if batch and size > MAX_FRAME_BYTES:
+                self._carry = item
+                return batch, False
+            batch.append(item)
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+        return batch, True
+
+
+class Stream:
+    """The stream's two ends: `send` queues a message, `messages` yields what arrives."""
+
+    def __init__(self, channel: grpc.Channel, first: pb.ClientMessage, timeout: float) -> None:
+        self.outbox = Outbox(ping_interval=timeout / 3)
+        self.outbox.put(first)
+        self.read_timeout = timeout * 2 / 3
+        self.last_received = time.monotonic()
+        self._channel = channel
+        self._call = CoordStub(channel).Session(self.outbox.frames(self._heard_lately))
+
+    def set_timeout(self, timeout: float) -> None:
+        """Pace pings and silence by the negotiated session timeout."""
+        self.outbox.ping_interval = timeout / 3
+        self.read_timeout = timeout * 2 / 3
+
+    def send(self, message: pb.ClientMessage) -> None:
+        self.outbox.put(message)
+
+    def end(self) -> None:
+        self.outbox.end()
+
+    def cancel(self) -> None:
+        """Break the stream off; the reader sees it end."""
+        self._call.cancel()
+
+    def close(self) -> None:
+        self.end()
+        self._call.cancel()
+        self._channel.close()
+
+    def messages(self) -> Iterator[pb.ServerMessage]:
+        """What the member sends, until the stream ends; grpc.RpcError when it breaks."""
+        for frame in self._call:
+            self.last_received = time.monotonic()
+            yield from frame.messages
+
+    def _heard_lately(self) -> bool:
+        if time.monotonic() - self.last_received <= self.read_timeout:
+            return True
+        self._call.cancel()  # the reader sees CANCELLED and reconnects
+        return False

@@ -1,0 +1,54 @@
+"""A session stream driven by hand, for tests that need exact control of
+xids and connections (the SDK hides both)."""
+
+from __future__ import annotations
+
+import queue
+
+import grpc
+
+from coord_client.wire import client_pb2 as pb
+from coord_client.wire import client_pb2_grpc
+
+
+class RawSession:
+    def __init__(self, address: str, session_id: int = 0, password: bytes = b"") -> None:
+        self._channel = grpc.insecure_channel(address)
+        self._outgoing: queue.Queue[pb.ClientFrame | None] = queue.Queue()
+        self._incoming = client_pb2_grpc.CoordStub(self._channel).Session(self._frames())
+        self._messages: list[pb.ServerMessage] = []
+        self.send(pb.ClientMessage(connect=pb.Connect(
+            session_id=session_id, password=password, timeout_ms=10_000,
+        )))  # fmt: skip
+        first = self.next_message()
+        if first.WhichOneof("kind") != "connected":
+            raise RuntimeError(f"not connected: {first}")
+        self.session_id = first.connected.session_id
+        self.password = first.connected.password
+
+    def _frames(self):
+        while (frame := self._outgoing.get()) is not None:
+            yield frame
+
+    def send(self, *messages: pb.ClientMessage) -> None:
+        self._outgoing.put(pb.ClientFrame(messages=messages))
+
+    def next_message(self) -> pb.ServerMessage:
+        while not self._messages:
+            self._messages.extend(next(self._incoming).messages)
+        return self._messages.pop(0)
+
+    def call(self, xid: int, **op) -> pb.Response:
+        """Send one request and return its response (events on the way are
+        kept out)."""
+        self.send(pb.ClientMessage(request=pb.Request(xid=xid, **op)))
+        while True:
+            message = self.next_message()
+            if message.WhichOneof("kind") == "response":
+                assert message.response.xid == xid
+                return message.response
+
+    def drop(self) -> None:
+        """Break the connection without closing the session."""
+        self._outgoing.put(None)
+        self._channel.close()
