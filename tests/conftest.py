@@ -11,8 +11,9 @@ def server_factory(tmp_path):
     started: list[ServerProcess] = []
 
     def make(*extra_args: str, data_dir=None) -> ServerProcess:
-        srv = ServerProcess(data_dir=data_dir or tmp_path / f"data{len(started)}",
-                            extra_args=list(extra_args))
+        srv = ServerProcess(
+            data_dir=data_dir or tmp_path / f"data{len(started)}", extra_args=list(extra_args)
+        )
         started.append(srv)
         return srv.start()
 

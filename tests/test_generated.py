@@ -25,5 +25,7 @@ def test_generated_modules_match_protos(tmp_path):
     for name in GENERATED:
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["bash", str(copy / "scripts" / "gen_protos")], check=True)
-    drifted = [name for name in GENERATED if not filecmp.cmp(ROOT / name, copy / name, shallow=False)]
+    drifted = [
+        name for name in GENERATED if not filecmp.cmp(ROOT / name, copy / name, shallow=False)
+    ]
     assert not drifted, f"regenerate with scripts/gen_protos: {drifted} differ from protos/"
