@@ -257,6 +257,9 @@ class PaxosLog:
         if role != self._last_role:
             previous_leader = self._last_role[1]
             self._last_role = role
+            log.info(
+                "%s, leader %s, ballot %s", role[0].value, role[1] or "unknown", self.node.promised
+            )
             for listener in self.role_listeners:
                 listener(*role, previous_leader)
 

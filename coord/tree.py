@@ -252,6 +252,8 @@ class Tree:
                 f"follows ({command.prev_xid}); it was not applied",
             )
         applied = self._run(command, zxid, time_ms, kind)
+        # A failed multi rolls sessions back to copies: use the live record.
+        session = self.sessions[session.session_id]
         self._touch_session(session.session_id)
         session.last_xid = xid
         session.replies[xid] = applied.result

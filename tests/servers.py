@@ -112,7 +112,11 @@ class Cluster:
     members: dict[int, ServerProcess]
 
     @classmethod
-    def create(cls, root: Path, size: int, *extra_args: str) -> Cluster:
+    def create(
+        cls, root: Path, size: int, *extra_args: str, timeouts: list[str] = FAST_ELECTIONS
+    ) -> Cluster:
+        """Members on free ports; `timeouts` are the tests' fast elections
+        unless given (an empty list keeps the production defaults)."""
         ports = {member_id: free_port() for member_id in range(1, size + 1)}
         spec = ",".join(f"{i}=127.0.0.1:{port}" for i, port in ports.items())
         return cls(
@@ -120,7 +124,7 @@ class Cluster:
                 i: ServerProcess(
                     data_dir=root / f"member{i}",
                     port=port,
-                    extra_args=["--id", str(i), "--members", spec, *FAST_ELECTIONS, *extra_args],
+                    extra_args=["--id", str(i), "--members", spec, *timeouts, *extra_args],
                 )
                 for i, port in ports.items()
             }

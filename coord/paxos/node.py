@@ -305,8 +305,14 @@ class Node:
         self._maybe_prepare()
 
     def _on_probe(self, msg: Probe) -> None:
+        # Prefer candidates that are not far behind (they would need long
+        # catch-up), but do not split hairs: followers learn the commit point
+        # a heartbeat apart, and refusing a peer one slot behind would cost a
+        # whole election timeout. Safety never rests on this check.
         granted = (
-            self.role is not Role.LEADER and not self.leader_alive and msg.commit >= self.commit
+            self.role is not Role.LEADER
+            and not self.leader_alive
+            and msg.commit + self.config.window >= self.commit
         )
         self._send(ProbeReply(self.id, msg.src, msg.round, granted))
 

@@ -25,6 +25,14 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         its leader this way runs for leader without waiting out a timeout."""
         src = 0
 
+        def ended(_context) -> None:
+            if src and not self.replica.stopping.is_set():
+                self.log.peer_lost(src)
+
+        # gRPC cancels this handler when the peer's connection drops, so the
+        # end is caught by callback, not by code after the loop.
+        context.add_done_callback(ended)
+
         async def receive() -> None:
             nonlocal src
             async for frame in request_iterator:
@@ -35,8 +43,6 @@ class PeerService(peer_pb2_grpc.PeerServicer):
 
         with contextlib.suppress(grpc.aio.AioRpcError):
             await until_stopped(receive(), self.replica.stopping)
-        if src and not self.replica.stopping.is_set():
-            self.log.peer_lost(src)
         return peer_pb2.DeliverAck()
 
     async def InstallSnapshot(self, request_iterator, context):  # noqa: N802
