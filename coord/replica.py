@@ -83,6 +83,7 @@ class Replica:
         self.tree = Tree(limits.max_data_bytes)
         self.applied_slot = storage.load(self.tree)
         self.watches = WatchRegistry()
+        self.watches.history_after = self.tree.zxid  # changes before we started are not known
         self.tracker = SessionTracker()
         self.local: dict[int, LocalSession] = {}
         # Writes proposed here and not yet applied, by request id, in order.
@@ -186,6 +187,7 @@ class Replica:
     def _on_state_installed(self, slot: int) -> None:
         """A snapshot replaced our state: reload the tree from disk."""
         self.applied_slot = self.storage.load(self.tree)
+        self.watches.history_after = self.tree.zxid
         for session in self.tree.sessions.values():
             self.tracker.track(session.session_id, session.timeout_ms)
         self._wake_zxid_waiters()
@@ -335,6 +337,14 @@ class Replica:
                 asyncio.create_task(self._expire(session_id))
 
     async def _expire(self, session_id: int) -> None:
+        """Expire a silent session, but only as a confirmed leader: a quorum
+        round first proves no newer leader (which gives every session a
+        fresh timeout) has taken over, and the session must still be silent
+        after it. A deposed leader's clock expires nobody."""
+        confirmed = await self.sync(self.request_timeout) is None
+        if not (confirmed and self.log.is_leader and self.tracker.silent(session_id)):
+            self.tracker.retry_expiry(session_id)
+            return
         command = log_pb2.Command(session_id=session_id, expire_session=log_pb2.ExpireSession())
         applied = await self.submit(command)
         if not applied.ok and session_id in self.tree.sessions:

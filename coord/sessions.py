@@ -55,13 +55,17 @@ class SessionTracker:
         self._last_heard.pop(session_id, None)
         self._expiring.discard(session_id)
 
+    def silent(self, session_id: int) -> bool:
+        """Not heard from for longer than its timeout."""
+        heard = self._last_heard.get(session_id)
+        return heard is not None and self.clock() - heard > self._timeouts[session_id]
+
     def due(self) -> list[int]:
         """Sessions silent past their timeout, each reported once."""
-        now = self.clock()
         due = [
             session_id
-            for session_id, heard in self._last_heard.items()
-            if now - heard > self._timeouts[session_id] and session_id not in self._expiring
+            for session_id in self._last_heard
+            if session_id not in self._expiring and self.silent(session_id)
         ]
         self._expiring.update(due)
         return due

@@ -11,16 +11,22 @@ fires on CHILD of its node and on DELETED of the node itself. A persistent
 watch fires on every event of its node, CHILD included; a recursive one on
 every event in its subtree except CHILD. A watcher hears one event per change
 even when several of its watches match.
+
+A client that reconnects here brings its watches and the last zxid it saw
+(``rearm``): one-shot watches follow ZooKeeper's SetWatches rules, and
+persistent watches get the events they missed replayed from a bounded
+in-memory history of recent changes (every member applies every change, so
+every member has it).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from enum import Enum
 from typing import Protocol
 
-from coord.tree import Event, EventType
+from coord.tree import Event, EventType, Tree
 from coord_client import paths
 from coord_client.wire import client_pb2 as pb
 
@@ -38,13 +44,17 @@ class Kind(Enum):
     RECURSIVE = "recursive"
 
 
-ONE_SHOT = (Kind.DATA, Kind.CHILD)
+HISTORY = 100_000  # recent changes kept for replay to persistent watches
 
 
 class WatchRegistry:
-    def __init__(self) -> None:
+    def __init__(self, history: int = HISTORY) -> None:
         self._by_kind: dict[Kind, dict[str, set[Watcher]]] = {kind: {} for kind in Kind}
         self._of_watcher: dict[Watcher, set[tuple[Kind, str]]] = defaultdict(set)
+        self._history: deque[tuple[int, Event]] = deque()
+        self._history_size = history
+        # The history holds every change with a zxid above this one.
+        self.history_after = 0
 
     def add(self, kind: Kind, path: str, watcher: Watcher) -> None:
         self._by_kind[kind].setdefault(path, set()).add(watcher)
@@ -87,12 +97,17 @@ class WatchRegistry:
         return sum(len(watchers) for table in self._by_kind.values() for watchers in table.values())
 
     def fire(self, events: Iterable[Event], zxid: int) -> None:
+        history = self._history
+        for event in events:
+            if len(history) >= self._history_size:
+                self.history_after = max(self.history_after, history.popleft()[0])
+            history.append((zxid, event))
         if not self._of_watcher:
             return
         for event in events:
             targets = self._targets(event)
             if targets:
-                message = pb.WatchEvent(type=event.type, path=event.path, zxid=zxid)
+                message = _event(event.type, event.path, zxid)
                 for watcher in targets:
                     watcher.deliver(message)
 
@@ -121,3 +136,68 @@ class WatchRegistry:
                     break
                 current = paths.parent(current)
         return targets
+
+    # ------------------------------------------------------------ reconnect
+
+    def rearm(
+        self, watcher: Watcher, watches: Iterable[pb.WatchRegistration], last_zxid: int, tree: Tree
+    ) -> list[pb.WatchEvent]:
+        """Carry a reconnecting client's watches over; returns the events it
+        missed, to send at once."""
+        missed: list[pb.WatchEvent] = []
+        for watch in watches:
+            node = tree.nodes.get(watch.path)
+            if watch.kind == pb.DATA:
+                if node is None:
+                    missed.append(_event(EventType.DELETED, watch.path, tree.zxid))
+                elif node.mzxid > last_zxid:
+                    missed.append(_event(EventType.CHANGED, watch.path, node.mzxid))
+                else:
+                    self.add(Kind.DATA, watch.path, watcher)
+            elif watch.kind == pb.EXISTS:
+                if node is not None:
+                    missed.append(_event(EventType.CREATED, watch.path, node.czxid))
+                else:
+                    self.add(Kind.DATA, watch.path, watcher)
+            elif watch.kind == pb.CHILDREN:
+                if node is None:
+                    missed.append(_event(EventType.DELETED, watch.path, tree.zxid))
+                elif node.pzxid > last_zxid:
+                    missed.append(_event(EventType.CHILD, watch.path, node.pzxid))
+                else:
+                    self.add(Kind.CHILD, watch.path, watcher)
+            elif watch.kind in (pb.PERSISTENT_WATCH, pb.PERSISTENT_RECURSIVE_WATCH):
+                recursive = watch.kind == pb.PERSISTENT_RECURSIVE_WATCH
+                missed.extend(self._replay(watch.path, recursive, last_zxid, tree))
+                self.add(Kind.RECURSIVE if recursive else Kind.PERSISTENT, watch.path, watcher)
+        return missed
+
+    def _replay(self, path: str, recursive: bool, last_zxid: int, tree: Tree):
+        """The changes after last_zxid a persistent watch covers. If the
+        history no longer reaches back that far, what the tree still shows:
+        nodes created or changed since (deletions are then not known)."""
+        if last_zxid >= self.history_after:
+            for zxid, event in self._history:
+                if zxid > last_zxid and _covers(path, recursive, event):
+                    yield _event(event.type, event.path, zxid)
+            return
+        for node_path, node in sorted(tree.nodes.items()):
+            probe = Event(EventType.CHANGED, node_path)
+            if not _covers(path, recursive, probe):
+                continue
+            if node.czxid > last_zxid:
+                yield _event(EventType.CREATED, node_path, node.czxid)
+            elif node.mzxid > last_zxid:
+                yield _event(EventType.CHANGED, node_path, node.mzxid)
+
+
+def _covers(path: str, recursive: bool, event: Event) -> bool:
+    if not recursive:
+        return event.path == path
+    if event.type is EventType.CHILD:
+        return False
+    return event.path == path or path == "/" or event.path.startswith(path + "/")
+
+
+def _event(kind: EventType, path: str, zxid: int) -> pb.WatchEvent:
+    return pb.WatchEvent(type=kind, path=path, zxid=zxid)

@@ -12,13 +12,23 @@ from coord_client.wire import client_pb2_grpc
 
 
 class RawSession:
-    def __init__(self, address: str, session_id: int = 0, password: bytes = b"") -> None:
+    def __init__(
+        self,
+        address: str,
+        session_id: int = 0,
+        password: bytes = b"",
+        *,
+        last_zxid: int = 0,
+        watches: tuple[pb.WatchRegistration, ...] = (),
+    ) -> None:
         self._channel = grpc.insecure_channel(address)
         self._outgoing: queue.Queue[pb.ClientFrame | None] = queue.Queue()
         self._incoming = client_pb2_grpc.CoordStub(self._channel).Session(self._frames())
         self._messages: list[pb.ServerMessage] = []
+        self.events: list[pb.WatchEvent] = []
         self.send(pb.ClientMessage(connect=pb.Connect(
             session_id=session_id, password=password, timeout_ms=10_000,
+            last_zxid=last_zxid, watches=watches,
         )))  # fmt: skip
         first = self.next_message()
         if first.WhichOneof("kind") != "connected":
@@ -39,12 +49,14 @@ class RawSession:
         return self._messages.pop(0)
 
     def call(self, xid: int, **op) -> pb.Response:
-        """Send one request and return its response (events on the way are
-        kept out)."""
+        """Send one request and return its response; events that arrive on
+        the way are kept in `events`."""
         self.send(pb.ClientMessage(request=pb.Request(xid=xid, **op)))
         while True:
             message = self.next_message()
-            if message.WhichOneof("kind") == "response":
+            if message.WhichOneof("kind") == "event":
+                self.events.append(message.event)
+            elif message.WhichOneof("kind") == "response":
                 assert message.response.xid == xid
                 return message.response
 

@@ -167,6 +167,12 @@ class SessionStream:
                 )
             )
         )
+        # A reconnecting client says which watches it still holds: those, and
+        # only those, are armed here (no one-shot watch may fire twice).
+        replica.watches.remove_watcher(self.local)
+        missed = replica.watches.rearm(self.local, connect.watches, connect.last_zxid, replica.tree)
+        for event in missed:
+            self.send(pb.ServerMessage(event=event))
 
     # ------------------------------------------------------------ requests
 

@@ -39,6 +39,7 @@ class WatchKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHILDREN: _ClassVar[WatchKind]
     PERSISTENT_WATCH: _ClassVar[WatchKind]
     PERSISTENT_RECURSIVE_WATCH: _ClassVar[WatchKind]
+    EXISTS: _ClassVar[WatchKind]
 
 class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -71,6 +72,7 @@ DATA: WatchKind
 CHILDREN: WatchKind
 PERSISTENT_WATCH: WatchKind
 PERSISTENT_RECURSIVE_WATCH: WatchKind
+EXISTS: WatchKind
 EVENT_NONE: EventType
 CREATED: EventType
 DELETED: EventType
@@ -329,6 +331,14 @@ class AddWatchResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class WatchRegistration(_message.Message):
+    __slots__ = ("path", "kind")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    kind: WatchKind
+    def __init__(self, path: _Optional[str] = ..., kind: _Optional[_Union[WatchKind, str]] = ...) -> None: ...
+
 class RemoveWatchRequest(_message.Message):
     __slots__ = ("path", "kind")
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -382,16 +392,18 @@ class KeepAliveResponse(_message.Message):
     def __init__(self, timeout_ms: _Optional[int] = ...) -> None: ...
 
 class Connect(_message.Message):
-    __slots__ = ("session_id", "password", "timeout_ms", "last_zxid")
+    __slots__ = ("session_id", "password", "timeout_ms", "last_zxid", "watches")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     LAST_ZXID_FIELD_NUMBER: _ClassVar[int]
+    WATCHES_FIELD_NUMBER: _ClassVar[int]
     session_id: int
     password: bytes
     timeout_ms: int
     last_zxid: int
-    def __init__(self, session_id: _Optional[int] = ..., password: _Optional[bytes] = ..., timeout_ms: _Optional[int] = ..., last_zxid: _Optional[int] = ...) -> None: ...
+    watches: _containers.RepeatedCompositeFieldContainer[WatchRegistration]
+    def __init__(self, session_id: _Optional[int] = ..., password: _Optional[bytes] = ..., timeout_ms: _Optional[int] = ..., last_zxid: _Optional[int] = ..., watches: _Optional[_Iterable[_Union[WatchRegistration, _Mapping]]] = ...) -> None: ...
 
 class Connected(_message.Message):
     __slots__ = ("session_id", "password", "timeout_ms", "zxid", "member_id")
