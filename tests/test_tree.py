@@ -1,0 +1,918 @@
+"""The znode tree state machine against SPEC §4, one rule at a time.
+
+Every test drives a fresh `Tree` through `apply` only, with consecutive zxids
+and a clock that differs from the zxid (so a swapped Stat field shows), and
+reads the outcome through the public queries, the results and the events.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from coord.tree import REPLY_WINDOW, Applied, Event, EventType, Tree, TreeError
+from coord.wire import log_pb2
+from coord_client.wire import client_pb2 as pb
+
+Code = pb.ErrorCode
+CREATED, DELETED, CHANGED, CHILD = (
+    EventType.CREATED,
+    EventType.DELETED,
+    EventType.CHANGED,
+    EventType.CHILD,
+)
+LIMIT = 8  # a small max_data_bytes, so the limit is cheap to cross
+MIB = 1 << 20  # SPEC: the default data limit is 1 MiB
+CLEAN = (set(), set(), set())  # take_dirty when nothing changed: nodes, sessions, replies
+
+# ------------------------------------------------------------------ helpers
+
+_FIELD = {
+    "CreateRequest": "create",
+    "DeleteRequest": "delete",
+    "SetDataRequest": "set_data",
+    "CheckRequest": "check",
+    "MultiRequest": "multi",
+    "OpenSession": "open_session",
+    "CloseSession": "close_session",
+    "ExpireSession": "expire_session",
+}
+OPEN = log_pb2.OpenSession(timeout_ms=10_000, password=b"secret")
+CLOSE = log_pb2.CloseSession()
+EXPIRE = log_pb2.ExpireSession()
+
+
+def create(path: str, data: bytes = b"", **flags: bool) -> pb.CreateRequest:
+    return pb.CreateRequest(path=path, data=data, **flags)
+
+
+def set_data(path: str, data: bytes = b"", version: int | None = None) -> pb.SetDataRequest:
+    return pb.SetDataRequest(path=path, data=data, version=version)
+
+
+def delete(path: str, version: int | None = None, recursive: bool = False) -> pb.DeleteRequest:
+    return pb.DeleteRequest(path=path, version=version, recursive=recursive)
+
+
+def check(path: str, version: int) -> pb.CheckRequest:
+    return pb.CheckRequest(path=path, version=version)
+
+
+def multi(*ops) -> pb.MultiRequest:
+    """A transaction of requests (or ready-made `pb.Op`s, to send odd ones)."""
+    return pb.MultiRequest(ops=[op if isinstance(op, pb.Op) else as_op(op) for op in ops])
+
+
+def as_op(request) -> pb.Op:
+    return pb.Op(**{_FIELD[request.DESCRIPTOR.name]: request})
+
+
+def command(request, session: int = 0, **fields: int) -> log_pb2.Command:
+    """`fields`: a session write's xid and prev_xid."""
+    op = {_FIELD[request.DESCRIPTOR.name]: request}
+    return log_pb2.Command(session_id=session, **fields, **op)
+
+
+def time_of(zxid: int) -> int:
+    return 1_700_000_000_000 + 7 * zxid
+
+
+def state(tree: Tree):
+    """Everything a change could touch, copied: nodes with their counters
+    and children, sessions with their ephemeral sets."""
+    return copy.deepcopy(tree.nodes), copy.deepcopy(tree.sessions)
+
+
+def changed(stat: pb.Stat, **fields: int) -> pb.Stat:
+    new = pb.Stat()
+    new.CopyFrom(stat)
+    for name, value in fields.items():
+        setattr(new, name, value)
+    return new
+
+
+def error_code(applied: Applied) -> int:
+    assert isinstance(applied.result, pb.Error), applied.result
+    return applied.result.code
+
+
+class Run:
+    """A tree fed by a leader: each command gets the next zxid and its time."""
+
+    def __init__(self, tree: Tree | None = None) -> None:
+        self.tree = tree if tree is not None else Tree()
+
+    def __call__(self, request, session: int = 0, **fields: int) -> Applied:
+        zxid = self.tree.zxid + 1
+        return self.tree.apply(zxid, time_of(zxid), command(request, session, **fields))
+
+    def ok(self, request, session: int = 0, **fields: int):
+        """Apply a command that must succeed; its result."""
+        applied = self(request, session, **fields)
+        assert applied.ok, applied.result
+        return applied.result
+
+    def refused(self, request, code: int, session: int = 0, **fields: int) -> None:
+        """Apply a command that must be refused with `code`, report no
+        events, change nothing and leave storage nothing to write."""
+        before = state(self.tree)
+        self.tree.take_dirty()
+        applied = self(request, session, **fields)
+        assert error_code(applied) == code, applied.result
+        assert applied.events == []
+        assert state(self.tree) == before
+        assert self.tree.take_dirty() == CLEAN
+
+    def stat(self, path: str) -> pb.Stat:
+        return self.tree.get_data(path).stat
+
+    def gone(self, path: str) -> bool:
+        return not self.tree.exists(path).HasField("stat")
+
+
+@pytest.fixture
+def run() -> Run:
+    return Run()
+
+
+@pytest.fixture
+def session(run: Run) -> int:
+    """A live session, opened as the tree's first change."""
+    return run.ok(OPEN).session_id
+
+
+# -------------------------------------------------------------------- paths
+
+BAD_PATHS = [
+    "",
+    "a",
+    "a/b",
+    "/a/",
+    "//a",
+    "/a//b",
+    "/.",
+    "/a/.",
+    "/a/..",
+    "/../a",
+    "/a\x00",
+    "/a\x1fb",
+    "/a\x7f",
+    "/a\x85",
+    "/a\ue000",
+]
+RESERVED_PATHS = ["/coord", "/coord/x", "/coord/x/y"]
+WRITES = {
+    "create": lambda path: create(path, b"x"),
+    "create -p": lambda path: create(path, make_parents=True),
+    "create -s": lambda path: create(path, sequential=True),
+    "set": lambda path: set_data(path, b"x"),
+    "delete": lambda path: delete(path),
+    "delete -r": lambda path: delete(path, recursive=True),
+}
+
+
+@pytest.mark.parametrize("path", BAD_PATHS + RESERVED_PATHS)
+@pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+def test_bad_or_reserved_path_is_refused(run: Run, write, path: str) -> None:
+    """(Inside a multi too: see MULTI_FAILING.)"""
+    run.ok(create("/a"))
+    run.refused(write(path), Code.BAD_ARGUMENTS)
+
+
+@pytest.mark.parametrize("path", BAD_PATHS)
+def test_bad_path_is_refused_by_check_and_reads(run: Run, path: str) -> None:
+    run.refused(check(path, 0), Code.BAD_ARGUMENTS)
+    for query in (run.tree.get_data, run.tree.exists, run.tree.get_children):
+        with pytest.raises(TreeError) as refusal:
+            query(path)
+        assert refusal.value.code == Code.BAD_ARGUMENTS
+
+
+@pytest.mark.parametrize("path", ["/coordinator", "/coord0", "/a/coord", "/a/coord/x"])
+def test_only_the_coord_subtree_is_reserved(run: Run, path: str) -> None:
+    assert run.ok(create(path, make_parents=True)).path == path
+
+
+# Refusals that need no session: each changes nothing at all.
+REFUSALS = {
+    "create root": ([], create("/"), Code.NODE_EXISTS),
+    "delete root": ([create("/a")], delete("/"), Code.BAD_ARGUMENTS),
+    "delete root -r": ([create("/a")], delete("/", recursive=True), Code.BAD_ARGUMENTS),
+    "create existing": ([create("/a")], create("/a"), Code.NODE_EXISTS),
+    "create -p existing": ([create("/a")], create("/a", make_parents=True), Code.NODE_EXISTS),
+    "create, no parent": ([], create("/a/b"), Code.NO_NODE),
+    "set, no node": ([], set_data("/a", b"x"), Code.NO_NODE),
+    "delete, no node": ([], delete("/a"), Code.NO_NODE),
+    "check, no node": ([], check("/a", 0), Code.NO_NODE),
+    "delete non-empty": ([create("/a"), create("/a/b")], delete("/a"), Code.NOT_EMPTY),
+    "ephemeral, no session": ([], create("/e", ephemeral=True), Code.BAD_ARGUMENTS),
+    "sequential name taken": (
+        [create("/p"), create("/p/n0000000001")],
+        create("/p/n", sequential=True),
+        Code.NODE_EXISTS,
+    ),
+}
+
+
+@pytest.mark.parametrize("setup, request_, code", REFUSALS.values(), ids=REFUSALS.keys())
+def test_refused_command_changes_nothing(run: Run, setup, request_, code: int) -> None:
+    for step in setup:
+        run.ok(step)
+    run.refused(request_, code)
+
+
+def test_command_without_an_operation_is_refused(run: Run) -> None:
+    before = state(run.tree)
+    applied = run.tree.apply(1, 0, log_pb2.Command())
+    assert error_code(applied) == Code.BAD_ARGUMENTS
+    assert (applied.events, state(run.tree)) == ([], before)
+
+
+# --------------------------------------------------------------------- data
+
+DATA_WRITES = {
+    "create": lambda data: create("/new", data),
+    "create -p": lambda data: create("/new/deep", data, make_parents=True),
+    "set": lambda data: set_data("/a", data),
+}
+LIMITS = {"configured": LIMIT, "default 1 MiB": None}
+
+
+@pytest.mark.parametrize("limit", LIMITS.values(), ids=LIMITS.keys())
+@pytest.mark.parametrize("write", DATA_WRITES.values(), ids=DATA_WRITES.keys())
+def test_data_over_the_limit_is_refused(write, limit: int | None) -> None:
+    run = Run(Tree(max_data_bytes=limit) if limit else Tree())
+    run.ok(create("/a"))
+    run.refused(write(bytes((limit or MIB) + 1)), Code.DATA_TOO_LARGE)
+
+
+@pytest.mark.parametrize("limit", LIMITS.values(), ids=LIMITS.keys())
+@pytest.mark.parametrize("write", DATA_WRITES.values(), ids=DATA_WRITES.keys())
+def test_data_of_exactly_the_limit_is_stored(write, limit: int | None) -> None:
+    run = Run(Tree(max_data_bytes=limit) if limit else Tree())
+    run.ok(create("/a"))
+    request = write(b"z" * (limit or MIB))
+    run.ok(request)
+    assert run.tree.get_data(request.path).data == request.data
+
+
+# --------------------------------------------------------------------- stat
+
+
+def test_created_node_has_zookeeper_stat(run: Run) -> None:
+    run.ok(create("/other"))
+    result = run.ok(create("/a", b"hello"))
+    want = pb.Stat(
+        czxid=2,
+        mzxid=2,
+        pzxid=2,
+        ctime=time_of(2),
+        mtime=time_of(2),
+        version=0,
+        cversion=0,
+        aversion=0,
+        ephemeral_owner=0,
+        data_length=5,
+        num_children=0,
+    )
+    assert (result.path, result.zxid, result.stat) == ("/a", 2, want)
+    assert run.stat("/a") == run.tree.exists("/a").stat == want
+
+
+def test_ephemeral_owner_is_the_creating_session(run: Run, session: int) -> None:
+    assert run.ok(create("/e", ephemeral=True), session).stat.ephemeral_owner == session
+    assert run.ok(create("/p"), session).stat.ephemeral_owner == 0
+
+
+def test_set_data_moves_only_mzxid_mtime_version_and_length(run: Run) -> None:
+    run.ok(create("/a", b"x"))
+    run.ok(create("/a/kid"))
+    before = run.stat("/a")
+    result = run.ok(set_data("/a", b"four"))
+    want = changed(before, mzxid=3, mtime=time_of(3), version=1, data_length=4)
+    assert result.stat == run.stat("/a") == want
+    assert run.ok(set_data("/a", b"")).stat.version == 2
+
+
+CHILD_CHANGES = {
+    "create": (create("/p/new"), +1),
+    "create -s": (create("/p/s-", sequential=True), +1),
+    "create -e": (create("/p/e", ephemeral=True), +1),
+    "create -p": (create("/p/q/r", make_parents=True), +1),
+    "delete": (delete("/p/old"), -1),
+    "delete -r": (delete("/p/old", recursive=True), -1),
+}
+
+
+@pytest.mark.parametrize("request_, delta", CHILD_CHANGES.values(), ids=CHILD_CHANGES.keys())
+def test_child_change_moves_only_pzxid_cversion_and_num_children(
+    run: Run, session: int, request_, delta: int
+) -> None:
+    run.ok(create("/p", b"data"))
+    run.ok(create("/p/old"))
+    before = run.stat("/p")
+    run.ok(request_, session)
+    want = changed(
+        before,
+        pzxid=run.tree.zxid,
+        cversion=before.cversion + 1,
+        num_children=before.num_children + delta,
+    )
+    assert run.stat("/p") == want
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [set_data("/p/kid", b"x"), create("/p/kid/grandchild"), check("/p", 0)],
+    ids=["child data", "grandchild", "check"],
+)
+def test_parent_stat_ignores_what_is_not_its_own_child_list(run: Run, request_) -> None:
+    run.ok(create("/p"))
+    run.ok(create("/p/kid"))
+    before = run.stat("/p")
+    run.ok(request_)
+    assert run.stat("/p") == before
+
+
+# ------------------------------------------------------------ versions, CAS
+
+VERSIONED = {
+    "set": lambda version: set_data("/a", b"new", version),
+    "delete": lambda version: delete("/a", version),
+    "delete -r": lambda version: delete("/a", version, recursive=True),
+    "check": lambda version: check("/a", version),
+}
+
+
+@pytest.mark.parametrize("version", [0, 2, -2])
+@pytest.mark.parametrize("write", VERSIONED.values(), ids=VERSIONED.keys())
+def test_wrong_version_is_refused(run: Run, write, version: int) -> None:
+    """The node is at version 1: 0 is a version like any other, only -1 is 'any'."""
+    run.ok(create("/a"))
+    run.ok(set_data("/a", b"v1"))
+    run.refused(write(version), Code.BAD_VERSION)
+
+
+@pytest.mark.parametrize(
+    "write, version",
+    [
+        pytest.param(write, version, id=f"{name}-{label}")
+        for name, write in VERSIONED.items()
+        for label, version in {"absent": None, "any": -1, "right": 1}.items()
+        if not (name == "check" and version is None)  # a check always names its version
+    ],
+)
+def test_matching_or_absent_version_is_accepted(run: Run, write, version: int | None) -> None:
+    run.ok(create("/a"))
+    run.ok(set_data("/a", b"v1"))
+    run.ok(write(version))
+
+
+def test_compare_and_set_lets_one_of_two_writers_win(run: Run) -> None:
+    run.ok(create("/a", b"start"))
+    assert run.ok(set_data("/a", b"first", version=0)).stat.version == 1
+    run.refused(set_data("/a", b"second", version=0), Code.BAD_VERSION)
+    assert run.tree.get_data("/a").data == b"first"
+
+
+# --------------------------------------------------------------- sequential
+
+
+def sequential(run: Run, path: str, times: int = 1) -> list[str]:
+    return [run.ok(create(path, sequential=True)).path for _ in range(times)]
+
+
+def test_sequential_suffix_is_ten_zero_padded_digits(run: Run) -> None:
+    run.ok(create("/p"))
+    assert sequential(run, "/p/n-", 3) == [f"/p/n-{i:010d}" for i in range(3)]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        create("/p/plain"),
+        create("/p/eph", ephemeral=True),
+        create("/p/other-", sequential=True),
+        create("/p/q/r", make_parents=True),
+    ],
+    ids=["persistent", "ephemeral", "sequential", "made parent"],
+)
+def test_every_kind_of_child_counts_toward_the_suffix(run: Run, session: int, other) -> None:
+    run.ok(create("/p"))
+    sequential(run, "/p/n-")
+    run.ok(other, session)
+    assert sequential(run, "/p/n-") == ["/p/n-0000000002"]
+
+
+def test_suffix_counts_creations_while_cversion_counts_deletions_too(run: Run) -> None:
+    """ZooKeeper 3.8: create x4, delete one, the next suffix is 4 while cversion is 5."""
+    run.ok(create("/p"))
+    created = sequential(run, "/p/n-", 4)
+    run.ok(delete(created[3]))
+    assert run.stat("/p").cversion == 5
+    assert sequential(run, "/p/n-") == ["/p/n-0000000004"]
+    assert run.stat("/p").cversion == 6
+
+
+def test_each_parent_incarnation_counts_its_own_children(run: Run) -> None:
+    run.ok(create("/a"))
+    run.ok(create("/b"))
+    sequential(run, "/a/n-", 2)
+    assert sequential(run, "/b/n-") == ["/b/n-0000000000"]
+    assert sequential(run, "/s-") == ["/s-0000000002"]
+    run.ok(delete("/a", recursive=True))
+    run.ok(create("/a"))
+    assert sequential(run, "/a/n-") == ["/a/n-0000000000"]
+
+
+def test_sequential_under_made_parents_starts_at_zero(run: Run) -> None:
+    result = run.ok(create("/x/y/n-", sequential=True, make_parents=True))
+    assert result.path == "/x/y/n-0000000000"
+
+
+# --------------------------------------------------------------- ephemerals
+
+
+def test_ephemeral_is_in_its_sessions_set_until_deleted(run: Run, session: int) -> None:
+    run.ok(create("/p"))
+    path = run.ok(create("/p/e-", ephemeral=True, sequential=True), session).path
+    run.ok(create("/p/mine"), session)
+    assert run.tree.sessions[session].ephemerals == {path}
+    run.ok(delete(path))
+    assert run.tree.sessions[session].ephemerals == set()
+
+
+@pytest.mark.parametrize(
+    "child",
+    [
+        create("/e/c"),
+        create("/e/c", ephemeral=True),
+        create("/e/c-", sequential=True),
+        create("/e/c/d", make_parents=True),
+    ],
+    ids=["persistent", "ephemeral", "sequential", "make parents"],
+)
+def test_ephemeral_cannot_have_children(run: Run, session: int, child) -> None:
+    run.ok(create("/e", ephemeral=True), session)
+    run.refused(child, Code.NO_CHILDREN_FOR_EPHEMERALS, session)
+
+
+# ------------------------------------------------------- delete, make parents
+
+
+def test_recursive_delete_removes_the_subtree_in_one_change(run: Run, session: int) -> None:
+    subtree = ["/a", "/a/b", "/a/b/c", "/a/d"]
+    for path in [*subtree, "/x"]:
+        run.ok(create(path))
+    run.ok(create("/a/d/e", ephemeral=True), session)
+    subtree.append("/a/d/e")
+    root_before = run.stat("/")
+    applied = run(delete("/a", recursive=True))
+    zxid = run.tree.zxid
+    assert applied.result == pb.DeleteResponse(zxid=zxid)
+    assert all(run.gone(path) for path in subtree)
+    assert run.tree.get_children("/").children == ["x"]
+    assert run.stat("/") == changed(
+        root_before, pzxid=zxid, cversion=root_before.cversion + 1, num_children=1
+    )
+    assert run.tree.sessions[session].ephemerals == set()
+    parent = {"/a": "/", "/a/b": "/a", "/a/b/c": "/a/b", "/a/d": "/a", "/a/d/e": "/a/d"}
+    want = [Event(DELETED, p) for p in subtree] + [Event(CHILD, parent[p]) for p in subtree]
+    assert Counter(applied.events) == Counter(want)
+    deleted = [event.path for event in applied.events if event.type == DELETED]
+    for i, path in enumerate(deleted):
+        assert not any(later.startswith(path + "/") for later in deleted[i + 1 :])
+
+
+def test_make_parents_creates_the_missing_ancestors_in_one_change(run: Run) -> None:
+    run.ok(create("/a"))
+    applied = run(create("/a/b/c/d", b"leaf", make_parents=True))
+    zxid = run.tree.zxid
+    assert applied.result.path == "/a/b/c/d"
+    for path in ("/a/b", "/a/b/c"):
+        got = run.tree.get_data(path)
+        assert (got.data, got.stat.czxid, got.stat.ephemeral_owner) == (b"", zxid, 0)
+        assert got.stat.num_children == 1
+    assert run.tree.get_data("/a/b/c/d").data == b"leaf"
+    assert applied.events == [
+        Event(CREATED, "/a/b"),
+        Event(CHILD, "/a"),
+        Event(CREATED, "/a/b/c"),
+        Event(CHILD, "/a/b"),
+        Event(CREATED, "/a/b/c/d"),
+        Event(CHILD, "/a/b/c"),
+    ]
+
+
+def test_made_parents_of_an_ephemeral_are_persistent(run: Run, session: int) -> None:
+    run.ok(create("/a/b/e", ephemeral=True, make_parents=True), session)
+    assert run.stat("/a").ephemeral_owner == run.stat("/a/b").ephemeral_owner == 0
+    assert run.stat("/a/b/e").ephemeral_owner == session
+
+
+# -------------------------------------------------------------------- multi
+
+
+def test_multi_ops_see_each_others_effects(run: Run, session: int) -> None:
+    applied = run(
+        multi(
+            create("/m", b"0"),
+            create("/m/e", ephemeral=True),
+            create("/m/s-", sequential=True),
+            set_data("/m", b"1", version=0),
+            check("/m", 1),
+            delete("/m/e", version=0),
+        ),
+        session,
+    )
+    zxid = run.tree.zxid
+    response = applied.result
+    assert response.zxid == zxid
+    kinds = [result.WhichOneof("result") for result in response.results]
+    assert kinds == ["create", "create", "create", "set_data", "check", "delete"]
+    assert response.results[2].create.path == "/m/s-0000000001"
+    assert response.results[3].set_data.stat.version == 1
+    assert run.tree.get_children("/m").children == ["s-0000000001"]
+    stat = run.stat("/m")
+    assert (stat.czxid, stat.mzxid, stat.pzxid) == (zxid, zxid, zxid)
+    assert (stat.version, stat.cversion) == (1, 3)
+    assert run.tree.sessions[session].ephemerals == set()
+    assert applied.events == [
+        Event(CREATED, "/m"),
+        Event(CHILD, "/"),
+        Event(CREATED, "/m/e"),
+        Event(CHILD, "/m"),
+        Event(CREATED, "/m/s-0000000001"),
+        Event(CHILD, "/m"),
+        Event(CHANGED, "/m"),
+        Event(DELETED, "/m/e"),
+        Event(CHILD, "/m"),
+    ]
+
+
+# Ops that succeed on their own and touch every kind of state: sequence
+# counters, cversions, data, ephemeral sets, made parents.
+MULTI_BEFORE = [
+    create("/p/n-", sequential=True, ephemeral=True),
+    set_data("/a", b"changed"),
+    delete("/a/kid"),
+    delete("/gone"),
+    create("/new/deep", make_parents=True),
+]
+MULTI_FAILING = {
+    "no node": (set_data("/missing", b"x"), Code.NO_NODE),
+    "node exists": (create("/a"), Code.NODE_EXISTS),
+    "bad version": (set_data("/a", b"x", version=7), Code.BAD_VERSION),
+    "check": (check("/a", 7), Code.BAD_VERSION),
+    "not empty": (delete("/p"), Code.NOT_EMPTY),
+    "ephemeral parent": (create("/e/c"), Code.NO_CHILDREN_FOR_EPHEMERALS),
+    "bad path": (create("/a/"), Code.BAD_ARGUMENTS),
+    "reserved": (create("/coord"), Code.BAD_ARGUMENTS),
+    "too large": (set_data("/a", bytes(LIMIT + 1)), Code.DATA_TOO_LARGE),
+    "empty op": (pb.Op(), Code.BAD_ARGUMENTS),
+}
+
+
+@pytest.mark.parametrize("position", [0, 2, len(MULTI_BEFORE)])
+@pytest.mark.parametrize("failing, code", MULTI_FAILING.values(), ids=MULTI_FAILING.keys())
+def test_failed_multi_changes_nothing(failing, code: int, position: int) -> None:
+    run = Run(Tree(max_data_bytes=LIMIT))
+    owner = run.ok(OPEN).session_id
+    for path in ("/a", "/a/kid", "/p"):
+        run.ok(create(path))
+    sequential(run, "/p/n-", 2)
+    for path in ("/e", "/gone"):
+        run.ok(create(path, ephemeral=True), owner)
+    before = state(run.tree)
+    applied = run(multi(*MULTI_BEFORE[:position], failing, create("/after")), owner)
+    codes = [result.error.code for result in applied.result.results]
+    assert codes == [Code.ROLLED_BACK] * position + [code, Code.RUNTIME_INCONSISTENCY]
+    assert applied.events == []
+    assert state(run.tree) == before
+    assert sequential(run, "/p/n-") == ["/p/n-0000000002"]
+
+
+# ----------------------------------------------------------------- sessions
+
+
+def test_open_session_is_named_by_its_zxid(run: Run) -> None:
+    run.ok(create("/a"))
+    result = run.ok(OPEN)
+    assert result == pb.OpenSessionResponse(
+        session_id=2, password=b"secret", timeout_ms=10_000, zxid=2
+    )
+    assert run.tree.sessions.keys() == {2}
+
+
+@pytest.mark.parametrize("timeout_ms", [0, -1])
+def test_open_session_needs_a_timeout(run: Run, timeout_ms: int) -> None:
+    run.refused(log_pb2.OpenSession(timeout_ms=timeout_ms), Code.BAD_ARGUMENTS)
+
+
+@pytest.mark.parametrize("end", [CLOSE, EXPIRE], ids=["close", "expire"])
+def test_ending_a_session_deletes_its_ephemerals_in_the_same_change(run: Run, end) -> None:
+    mine, theirs = run.ok(OPEN).session_id, run.ok(OPEN).session_id
+    run.ok(create("/p"))
+    for path in ("/p/e1", "/e2"):
+        run.ok(create(path, ephemeral=True), mine)
+    run.ok(create("/p/persistent"), mine)
+    run.ok(create("/theirs", ephemeral=True), theirs)
+    applied = run(end, mine)
+    zxid = run.tree.zxid
+    assert applied.result == pb.CloseSessionResponse(zxid=zxid)
+    assert Counter(applied.events) == Counter(
+        [Event(DELETED, "/p/e1"), Event(CHILD, "/p"), Event(DELETED, "/e2"), Event(CHILD, "/")]
+    )
+    assert run.gone("/p/e1") and run.gone("/e2")
+    assert run.tree.get_children("/p").children == ["persistent"]
+    assert run.stat("/theirs").ephemeral_owner == theirs
+    assert run.stat("/p").pzxid == run.stat("/").pzxid == zxid
+    assert run.tree.sessions.keys() == {theirs}
+
+
+UNKNOWN_SESSION_REQUESTS = {
+    "create": create("/x"),
+    "create -e": create("/x", ephemeral=True),
+    "set": set_data("/a", b"x"),
+    "delete": delete("/a"),
+    "check": check("/a", 0),
+    "multi": multi(create("/x")),
+    "close": CLOSE,
+    "expire": EXPIRE,
+}
+
+
+@pytest.mark.parametrize("closed", [True, False], ids=["closed", "never opened"])
+@pytest.mark.parametrize(
+    "request_", UNKNOWN_SESSION_REQUESTS.values(), ids=UNKNOWN_SESSION_REQUESTS.keys()
+)
+def test_command_from_an_unknown_session_is_refused(run: Run, request_, closed: bool) -> None:
+    dead = run.ok(OPEN).session_id
+    run.ok(CLOSE, dead)
+    run.ok(create("/a"))
+    run.refused(request_, Code.SESSION_EXPIRED, dead if closed else 12345)
+
+
+@pytest.mark.parametrize("end", [CLOSE, EXPIRE], ids=["close", "expire"])
+def test_ending_no_session_is_refused(run: Run, end) -> None:
+    run.refused(end, Code.BAD_ARGUMENTS)
+
+
+# ------------------------------------------------------------------- events
+
+EVENTS = {
+    "create": (create("/a/new"), [Event(CREATED, "/a/new"), Event(CHILD, "/a")]),
+    "create at root": (create("/new"), [Event(CREATED, "/new"), Event(CHILD, "/")]),
+    "set": (set_data("/a/b", b"x"), [Event(CHANGED, "/a/b")]),
+    "delete": (delete("/a/b"), [Event(DELETED, "/a/b"), Event(CHILD, "/a")]),
+    "check": (check("/a", 0), []),
+    "refused": (create("/a"), []),
+    "open session": (OPEN, []),
+}
+
+
+@pytest.mark.parametrize("request_, events", EVENTS.values(), ids=EVENTS.keys())
+def test_events_each_command_reports(run: Run, request_, events: list[Event]) -> None:
+    run.ok(create("/a"))
+    run.ok(create("/a/b"))
+    assert run(request_).events == events
+
+
+# ------------------------------------------------------------ determinism
+
+# Sessions are named by the zxid that opened them: 1 and 2. Wide fan-outs
+# make any dependence on set order show in the order of events.
+SCRIPT = [
+    command(OPEN),
+    command(OPEN),
+    command(create("/app", b"cfg"), 1),
+    command(create("/app/locks/l-", ephemeral=True, sequential=True, make_parents=True), 1),
+    command(create("/app/locks/l-", ephemeral=True, sequential=True), 2, xid=1),
+    command(create("/app/locks/l-", ephemeral=True, sequential=True), 2, xid=1),
+    *[command(create(f"/eph/{name}", ephemeral=True, make_parents=True), 1) for name in "qwerty"],
+    *[command(create(f"/fan/{name}/x", make_parents=True)) for name in "asdfgh"],
+    command(set_data("/app", b"v1", version=0)),
+    command(set_data("/app", b"v2", version=0)),
+    command(delete("/app")),
+    command(multi(create("/t1"), create("/t1/a"), set_data("/app", b"v3", version=1)), 2, xid=2),
+    command(multi(create("/t2"), create("/app"), create("/t3")), 2, xid=3, prev_xid=2),
+    command(create("/t4"), 2, xid=5, prev_xid=4),
+    command(delete("/app/locks/l-0000000000")),
+    command(create("/app/locks/l-", sequential=True)),
+    command(delete("/fan", recursive=True)),
+    command(CLOSE, 1),
+    command(create("/app/q", b"x"), 1),
+    command(EXPIRE, 2),
+]
+
+
+def transcript() -> str:
+    """Every result and event of SCRIPT, then the final tree, as text that
+    does not depend on the process (set order, hash seed)."""
+    tree = Tree(max_data_bytes=LIMIT)
+    lines = []
+    for zxid, cmd in enumerate(SCRIPT, start=1):
+        applied = tree.apply(zxid, time_of(zxid), cmd)
+        lines.append(f"{applied.result} {applied.events}")
+    for path in sorted(tree.nodes):
+        lines.append(f"{path} {tree.get_data(path)} {tree.get_children(path).children}")
+    for session_id, session in sorted(tree.sessions.items()):
+        lines.append(f"{session_id} {sorted(session.ephemerals)}")
+    return "\n".join(lines)
+
+
+def test_members_fed_the_same_commands_agree() -> None:
+    """Members are separate processes with different hash seeds: the
+    outcome must not depend on the order Python iterates a set."""
+    root = Path(__file__).resolve().parents[1]
+    code = "from tests.test_tree import transcript; print(transcript(), end='')"
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    assert outputs == [transcript()] * 2
+
+
+def test_two_trees_fed_the_same_commands_end_identical() -> None:
+    trees = [Tree(max_data_bytes=LIMIT) for _ in range(2)]
+    results = [
+        [tree.apply(zxid, time_of(zxid), cmd) for zxid, cmd in enumerate(SCRIPT, start=1)]
+        for tree in trees
+    ]
+    assert results[0] == results[1]
+    assert state(trees[0]) == state(trees[1])
+
+
+# --------------------------------------------------------------------- zxid
+
+
+@pytest.mark.parametrize("stale", [0, 4, 5])
+def test_stale_zxid_is_a_programming_error(stale: int) -> None:
+    tree = Tree()
+    tree.apply(5, time_of(5), command(create("/a")))
+    before = state(tree)
+    with pytest.raises(ValueError):
+        tree.apply(stale, time_of(stale), command(create("/b")))
+    assert (tree.zxid, state(tree)) == (5, before)
+
+
+def test_zxids_may_skip_ahead() -> None:
+    tree = Tree()
+    tree.apply(1, 0, command(create("/a")))
+    assert tree.apply(100, 0, command(create("/b"))).result.zxid == tree.zxid == 100
+
+
+# ------------------------------------------------------------------ retries
+
+
+RETRIED = {
+    "create": create("/a/new"),
+    "create -s -e": create("/a/n-", ephemeral=True, sequential=True),
+    "refused": create("/missing/x"),
+    "delete": delete("/a/b"),
+    "multi": multi(create("/m"), set_data("/a", b"x", version=0)),
+    "failed multi": multi(create("/m"), create("/a")),
+}
+
+
+@pytest.mark.parametrize("request_", RETRIED.values(), ids=RETRIED.keys())
+def test_retried_write_gets_its_first_reply_and_changes_nothing(
+    run: Run, session: int, request_
+) -> None:
+    """SPEC §4 Retries: a write is applied at most once."""
+    run.ok(create("/a"))
+    run.ok(create("/a/b"))
+    first = run(request_, session, xid=1)
+    before = state(run.tree)
+    run.tree.take_dirty()
+    assert run(request_, session, xid=1) == Applied(first.result, [])
+    assert state(run.tree) == before
+    assert run.tree.take_dirty() == CLEAN
+
+
+@pytest.mark.parametrize(
+    "touch",
+    [create("/e", ephemeral=True), delete("/mine"), create("/p")],
+    ids=["creates an ephemeral", "deletes an ephemeral", "persistent only"],
+)
+def test_failed_multi_still_takes_its_place_in_the_sessions_writes(
+    run: Run, session: int, touch
+) -> None:
+    """A rolled-back multi was still applied: its retry gets its reply, and
+    the session's next write, which names it as its predecessor, goes in."""
+    run.ok(create("/mine", ephemeral=True), session)
+    failed = run(multi(touch, create("/missing/x")), session, xid=1)
+    assert [r.error.code for r in failed.result.results] == [Code.ROLLED_BACK, Code.NO_NODE]
+    run.ok(create("/next"), session, xid=2, prev_xid=1)
+    run.tree.take_dirty()
+    assert run(multi(touch, create("/missing/x")), session, xid=1) == Applied(failed.result, [])
+    assert run.tree.take_dirty() == CLEAN
+
+
+def test_writes_without_an_xid_are_never_deduplicated(run: Run, session: int) -> None:
+    for _ in range(2):
+        run.ok(create("/n-", sequential=True), session)
+    assert run.tree.get_children("/").children == ["n-0000000000", "n-0000000001"]
+
+
+def test_write_whose_predecessor_was_lost_is_refused(run: Run, session: int) -> None:
+    run.ok(create("/a"), session, xid=1)
+    run.refused(create("/c"), Code.CONNECTION_LOSS, session, xid=3, prev_xid=2)
+    run.ok(create("/b"), session, xid=2, prev_xid=1)
+    run.ok(create("/c"), session, xid=3, prev_xid=2)
+
+
+def test_retry_older_than_the_reply_window_is_refused(run: Run, session: int) -> None:
+    for xid in range(1, REPLY_WINDOW + 2):
+        run.ok(check("/", -1), session, xid=xid)
+    assert run.tree.take_dirty()[2] >= {(session, 1), (session, REPLY_WINDOW + 1)}
+    run.refused(check("/", -1), Code.RUNTIME_INCONSISTENCY, session, xid=1)
+    assert run(check("/", 0), session, xid=2).ok
+
+
+# ------------------------------------------------------------------ storage
+
+# After: session 1 open, /a, /a/b, and /eph owned by session 1.
+DIRTY = {
+    "create": (create("/a/c"), {"/a", "/a/c"}, set()),
+    "create -p": (create("/a/x/y", make_parents=True), {"/a", "/a/x", "/a/x/y"}, set()),
+    "create -e": (create("/a/e", ephemeral=True), {"/a", "/a/e"}, {1}),
+    "set": (set_data("/a/b", b"x"), {"/a/b"}, set()),
+    "delete": (delete("/a/b"), {"/a", "/a/b"}, set()),
+    "delete -r": (delete("/a", recursive=True), {"/", "/a", "/a/b"}, set()),
+    "delete ephemeral": (delete("/eph"), {"/", "/eph"}, {1}),
+    "multi": (multi(create("/m"), set_data("/a", b"x")), {"/", "/m", "/a"}, set()),
+    "close": (CLOSE, {"/", "/eph"}, {1}),
+    "check": (check("/a", 0), set(), set()),
+    "refused": (create("/a"), set(), set()),
+}
+
+
+@pytest.mark.parametrize("xid", [0, 7], ids=["no xid", "xid"])
+@pytest.mark.parametrize("request_, nodes, sessions", DIRTY.values(), ids=DIRTY.keys())
+def test_take_dirty_reports_exactly_what_changed(
+    run: Run, session: int, request_, nodes: set[str], sessions: set[int], xid: int
+) -> None:
+    """A write with an xid also changes its session: the reply it keeps."""
+    for path in ("/a", "/a/b"):
+        run.ok(create(path))
+    run.ok(create("/eph", ephemeral=True), session)
+    run.tree.take_dirty()
+    run(request_, session, xid=xid)
+    if xid and request_ is not CLOSE:
+        sessions, replies = sessions | {session}, {(session, xid)}
+    else:
+        replies = set()
+    assert run.tree.take_dirty() == (nodes, sessions, replies)
+    assert run.tree.take_dirty() == CLEAN
+
+
+@pytest.mark.parametrize("end", [CLOSE, EXPIRE], ids=["close", "expire"])
+def test_opening_and_ending_a_session_are_dirty(run: Run, end) -> None:
+    session = run.ok(OPEN).session_id
+    assert run.tree.take_dirty() == (set(), {session}, set())
+    run.ok(end, session)
+    assert run.tree.take_dirty() == (set(), {session}, set())
+
+
+def test_load_rebuilds_children_and_ephemeral_sets(run: Run, session: int) -> None:
+    """Storage keeps nodes and sessions (replies included) without the
+    derived sets; the loaded tree goes on exactly as the original."""
+    idle = run.ok(OPEN).session_id
+    for path in ("/a", "/a/b", "/a/b/c"):
+        run.ok(create(path, path.encode()))
+    first, _ = sequential(run, "/a/s-", 2)
+    run.ok(delete(first))
+    for xid, path in enumerate(("/e", "/a/e"), start=1):
+        run.ok(create(path, ephemeral=True), session, xid=xid)
+    nodes = {p: dataclasses.replace(n, children=set()) for p, n in state(run.tree)[0].items()}
+    sessions = {s: dataclasses.replace(v, ephemerals=set()) for s, v in state(run.tree)[1].items()}
+    loaded = Run()
+    loaded.ok(create("/stale"))
+    loaded.tree.load(nodes, sessions, run.tree.zxid)
+    assert state(loaded.tree) == state(run.tree)
+    assert loaded.tree.zxid == run.tree.zxid
+    assert loaded.tree.take_dirty() == CLEAN
+    then = [
+        command(create("/a/s-", sequential=True)),
+        command(create("/a/e", ephemeral=True), session, xid=2),
+        command(CLOSE, session),
+        command(EXPIRE, idle),
+    ]
+    for zxid, cmd in enumerate(then, start=run.tree.zxid + 1):
+        assert loaded.tree.apply(zxid, 0, cmd) == run.tree.apply(zxid, 0, cmd)
+    assert state(loaded.tree) == state(run.tree)
