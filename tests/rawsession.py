@@ -11,6 +11,12 @@ from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 
 
+class SessionRefused(Exception):
+    def __init__(self, answer: pb.ServerMessage) -> None:
+        super().__init__(f"not connected: {answer}")
+        self.answer = answer
+
+
 class RawSession:
     def __init__(
         self,
@@ -20,6 +26,7 @@ class RawSession:
         *,
         last_zxid: int = 0,
         watches: tuple[pb.WatchRegistration, ...] = (),
+        timeout_ms: int = 10_000,
     ) -> None:
         self._channel = grpc.insecure_channel(address)
         self._outgoing: queue.Queue[pb.ClientFrame | None] = queue.Queue()
@@ -27,12 +34,12 @@ class RawSession:
         self._messages: list[pb.ServerMessage] = []
         self.events: list[pb.WatchEvent] = []
         self.send(pb.ClientMessage(connect=pb.Connect(
-            session_id=session_id, password=password, timeout_ms=10_000,
+            session_id=session_id, password=password, timeout_ms=timeout_ms,
             last_zxid=last_zxid, watches=watches,
         )))  # fmt: skip
         first = self.next_message()
         if first.WhichOneof("kind") != "connected":
-            raise RuntimeError(f"not connected: {first}")
+            raise SessionRefused(first)
         self.session_id = first.connected.session_id
         self.password = first.connected.password
 
@@ -47,6 +54,22 @@ class RawSession:
         while not self._messages:
             self._messages.extend(next(self._incoming).messages)
         return self._messages.pop(0)
+
+    @staticmethod
+    def refused(address: str, session_id: int, password: bytes) -> pb.ServerMessage:
+        """Try to resume a session that should be gone: the server's answer."""
+        try:
+            RawSession(address, session_id, password)
+        except SessionRefused as refusal:
+            return refusal.answer
+        raise AssertionError(f"session 0x{session_id:x} was resumed")
+
+    def next_event(self) -> pb.WatchEvent:
+        if self.events:
+            return self.events.pop(0)
+        while (message := self.next_message()).WhichOneof("kind") != "event":
+            pass
+        return message.event
 
     def call(self, xid: int, **op) -> pb.Response:
         """Send one request and return its response; events that arrive on
