@@ -89,3 +89,19 @@ def test_persistent_recursive_watch_gets_missed_events_replayed(server):
     ]  # fmt: skip
     change(server.address, create=pb.CreateRequest(path="/app/b"))
     assert events_after_sync(back)[-1] == (pb.CREATED, "/app/b")
+
+
+def test_event_reaches_the_client_before_the_response_that_reflects_it(server):
+    """ZooKeeper's ordering: a session sees the event of a change before any
+    result that reflects the change, its own write's reply included."""
+    writer, reader = RawSession(server.address), RawSession(server.address)
+    writer.call(1, create=pb.CreateRequest(path="/w"))
+    for session in (writer, reader):
+        session.call(2, get_data=pb.GetDataRequest(path="/w", watch=True))
+    write = pb.SetDataRequest(path="/w", data=b"1")
+    writer.send(pb.ClientMessage(request=pb.Request(xid=3, set_data=write)))
+    assert [writer.next_message().WhichOneof("kind") for _ in range(2)] == ["event", "response"]
+    reader.send(pb.ClientMessage(request=pb.Request(xid=3, get_data=pb.GetDataRequest(path="/w"))))
+    first, second = reader.next_message(), reader.next_message()
+    assert first.WhichOneof("kind") == "event"
+    assert second.response.get_data.data == b"1"
