@@ -20,11 +20,12 @@ import grpc
 
 from coord.paxos import Config
 from coord.replica import Limits, Replica
+from coord.rpc.admin_service import AdminService
 from coord.rpc.guard import add_service
 from coord.rpc.peer_service import PeerService
 from coord.rpc.service import CoordService
 from coord.storage import Storage, StorageError
-from coord.wire import peer_pb2
+from coord.wire import admin_pb2, peer_pb2
 from coord_client.wire import client_pb2
 
 log = logging.getLogger("coord")
@@ -89,6 +90,10 @@ def parser() -> argparse.ArgumentParser:
         help="a write no leader has taken by then fails with connection loss (and never applies)",
     )  # fmt: skip
     p.add_argument(
+        "--enable-fault-injection", action="store_true",
+        help="serve Admin.SetFaults (partitions, drops, delays, clock skew): for tests only",
+    )  # fmt: skip
+    p.add_argument(
         "--log-retention", type=positive, default=10_000,
         help="applied log slots kept for lagging members; further behind takes a snapshot",
     )  # fmt: skip
@@ -138,10 +143,14 @@ async def serve(args: argparse.Namespace) -> None:
             ("grpc.so_reuseport", 0),
         ]
     )
-    add_service(
-        server, CoordService(replica, address), client_pb2.DESCRIPTOR.services_by_name["Coord"]
-    )
-    add_service(server, PeerService(replica), peer_pb2.DESCRIPTOR.services_by_name["Peer"])
+    services = {
+        "Coord": CoordService(replica, address),
+        "Peer": PeerService(replica),
+        "Admin": AdminService(replica, faults_enabled=args.enable_fault_injection),
+    }
+    for module in (client_pb2, peer_pb2, admin_pb2):
+        for name, descriptor in module.DESCRIPTOR.services_by_name.items():
+            add_service(server, services[name], descriptor)
     try:
         server.add_insecure_port(address)
     except RuntimeError:

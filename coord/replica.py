@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from coord.clock import Clock
 from coord.paxos import Config, Role
 from coord.replication import PaxosLog
 from coord.sessions import LocalSession, SessionTracker
@@ -84,7 +85,8 @@ class Replica:
         self.applied_slot = storage.load(self.tree)
         self.watches = WatchRegistry()
         self.watches.history_after = self.tree.zxid  # changes before we started are not known
-        self.tracker = SessionTracker()
+        self.clock = Clock()  # one clock for timers and deadlines (tests may distort it)
+        self.tracker = SessionTracker(clock=self.clock.now)
         self.local: dict[int, LocalSession] = {}
         # Writes proposed here and not yet applied, by request id, in order.
         self._waiting: dict[int, _Waiting] = {}
@@ -108,7 +110,7 @@ class Replica:
         self.log = PaxosLog(
             self.storage, self.member_id, self.members, self.applied_slot,
             self._on_chosen, self._on_state_installed, self._paxos_config,
-            self._log_retention,
+            self._log_retention, self.clock,
         )  # fmt: skip
         self.log.on_touch = self._on_touch
         self.log.role_listeners.append(self._on_role)
@@ -136,7 +138,7 @@ class Replica:
         so they see exactly the state this write left."""
         loop = asyncio.get_running_loop()
         waiting = _Waiting(
-            loop.create_future(), command, loop.time() + self.request_timeout, on_applied
+            loop.create_future(), command, self.clock.now() + self.request_timeout, on_applied
         )
         self._propose(waiting)
         return waiting.future
@@ -319,7 +321,7 @@ class Replica:
             local.send = None
 
     def _time_out_requests(self) -> None:
-        now = asyncio.get_running_loop().time()
+        now = self.clock.now()
         expired = [rid for rid, entry in self._waiting.items() if entry.deadline < now]
         for request_id in expired:
             self._waiting.pop(request_id).fail("no leader took the request in time")

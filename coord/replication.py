@@ -22,10 +22,11 @@ from concurrent.futures import Future
 
 import grpc
 
+from coord.clock import Clock
 from coord.paxos import Config, Node, Ready, Role
 from coord.paxos import wire as paxos_wire
 from coord.storage import Storage
-from coord.wire import peer_pb2, peer_pb2_grpc
+from coord.wire import admin_pb2, peer_pb2, peer_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class PeerLink:
         self._wakeup = asyncio.Event()
         self.connected = False
         self._task: asyncio.Task | None = None
+        self.fault = admin_pb2.LinkFault()  # injected by tests; healthy by default
+        self._random = random.Random()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -67,6 +70,16 @@ class PeerLink:
         """Queue a message. While (re)connecting, the newest LINK_BUFFER
         messages wait for the connection; older ones are dropped, so a peer
         that comes back gets what is recent, not a flood."""
+        fault = self.fault
+        if fault.blocked or (fault.drop and self._random.random() < fault.drop):
+            return
+        if fault.delay_ms:
+            delay = self._random.uniform(0, fault.delay_ms / 1000)
+            asyncio.get_running_loop().call_later(delay, self._queue, message)
+        else:
+            self._queue(message)
+
+    def _queue(self, message: peer_pb2.PeerMessage) -> None:
         self._buffer.append(message)
         if len(self._buffer) > LINK_BUFFER:
             del self._buffer[: len(self._buffer) - LINK_BUFFER]
@@ -114,8 +127,10 @@ class PaxosLog:
         on_state_installed: Callable[[int], None],
         config: Config | None = None,
         log_retention: int = 10_000,
+        clock: Clock | None = None,
     ) -> None:
         self._storage = storage
+        self.clock = clock or Clock()
         self.member_id = member_id
         self.members = members
         self._on_chosen = on_chosen
@@ -125,7 +140,7 @@ class PaxosLog:
         promised, accepted, log_start = storage.load_acceptor()
         self.node = Node(
             member_id, list(members), config or Config(), random.Random(),
-            now=self._loop.time(), promised=promised, accepted=accepted,
+            now=self.clock.now(), promised=promised, accepted=accepted,
             log_start=log_start, applied=applied_slot,
         )  # fmt: skip
         self.applied_slot = applied_slot
@@ -163,7 +178,7 @@ class PaxosLog:
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(TICK_S)
-            self.node.tick(self._loop.time())
+            self.node.tick(self.clock.now())
             self._drain()
 
     # ----------------------------------------------------------- interface
@@ -178,7 +193,7 @@ class PaxosLog:
 
     def propose(self, value: bytes, expires: float) -> None:
         """Propose a value; dropped if no leader has taken it by `expires`
-        (the event loop's clock)."""
+        (on our clock)."""
         self.node.propose(value, expires)
         self._drain()
 
@@ -235,6 +250,15 @@ class PaxosLog:
         }
 
     # ------------------------------------------------------------- runtime
+
+    def set_faults(self, faults: admin_pb2.Faults) -> None:
+        """Fault injection (tests only): per-link faults and a distorted clock."""
+        for link in self._links.values():
+            link.fault = admin_pb2.LinkFault()
+        for fault in faults.links:
+            if fault.peer in self._links:
+                self._links[fault.peer].fault = fault
+        self.clock.distort(faults.clock_offset_s, faults.clock_rate or 1.0)
 
     def peer_lost(self, peer: int) -> None:
         self.node.peer_lost(peer)

@@ -149,6 +149,10 @@ class Cluster:
             stub = client_pb2_grpc.CoordStub(channel)
             return list(stub.Status(pb.StatusRequest(), timeout=5).members)
 
+    def own_status(self, member_id: int):
+        """The member's view of itself."""
+        return next(s for s in self.status(member_id) if s.id == member_id)
+
     @staticmethod
     def wait_until(condition, timeout: float = 30.0) -> None:
         """Poll a condition on the cluster's state until it holds."""

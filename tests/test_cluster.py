@@ -101,7 +101,7 @@ def test_one_member_of_three_commits_nothing(cluster_factory):
     survivor = cluster.members[1]
     for member_id in (2, 3):
         cluster.members[member_id].stop()
-    cluster.wait_until(lambda: cluster.status(1)[0].role != "leader")
+    cluster.wait_until(lambda: cluster.own_status(1).role != "leader")
     stub = stub_for(survivor.address)
     with pytest.raises(grpc.RpcError) as failure:
         stub.Create(pb.CreateRequest(path="/lonely"), timeout=30)

@@ -15,6 +15,9 @@ GENERATED = [
     "coord/wire/peer_pb2.py",
     "coord/wire/peer_pb2.pyi",
     "coord/wire/peer_pb2_grpc.py",
+    "coord/wire/admin_pb2.py",
+    "coord/wire/admin_pb2.pyi",
+    "coord/wire/admin_pb2_grpc.py",
 ]
 
 

@@ -1,0 +1,55 @@
+"""The coord.v1.Admin service: fault injection (only when the member was
+started with --enable-fault-injection) and a digest of the applied state,
+which fault runs compare across members."""
+
+from __future__ import annotations
+
+import hashlib
+
+from coord.replica import Replica
+from coord.rpc.guard import abort
+from coord.storage import encode_znode
+from coord.wire import admin_pb2, admin_pb2_grpc
+from coord_client.wire import client_pb2 as pb
+
+
+def state_digest(replica: Replica) -> admin_pb2.Digest:
+    """SHA-256 over every znode (path, Stat, sequence counter, data) and
+    every session (id, timeout, last xid), in a fixed order."""
+    tree = replica.tree
+    digest = hashlib.sha256()
+    for path in sorted(tree.nodes):
+        digest.update(path.encode() + b"\0" + encode_znode(tree.nodes[path]))
+    for session_id in sorted(tree.sessions):
+        session = tree.sessions[session_id]
+        digest.update(f"{session_id}:{session.timeout_ms}:{session.last_xid};".encode())
+    return admin_pb2.Digest(
+        zxid=tree.zxid,
+        applied_slot=replica.applied_slot,
+        sha256=digest.hexdigest(),
+        znodes=len(tree.nodes),
+        sessions=len(tree.sessions),
+    )
+
+
+class AdminService(admin_pb2_grpc.AdminServicer):
+    def __init__(self, replica: Replica, faults_enabled: bool) -> None:
+        self.replica = replica
+        self.faults_enabled = faults_enabled
+
+    async def SetFaults(self, request, context):  # noqa: N802 (gRPC's names)
+        if not self.faults_enabled:
+            await abort(
+                context,
+                pb.Error(
+                    code=pb.UNIMPLEMENTED,
+                    message="fault injection is off (start with --enable-fault-injection)",
+                ),
+            )
+        if request.clock_rate < 0 or any(f.drop < 0 or f.drop > 1 for f in request.links):
+            await abort(context, pb.Error(code=pb.BAD_ARGUMENTS, message="rates out of range"))
+        self.replica.log.set_faults(request)
+        return admin_pb2.FaultsAck()
+
+    async def StateDigest(self, request, context):  # noqa: N802
+        return state_digest(self.replica)
