@@ -45,6 +45,12 @@ class Kind(Enum):
 
 
 HISTORY = 100_000  # recent changes kept for replay to persistent watches
+# SetWatches for one-shot watches on a node that exists: (watch kind, the
+# Stat field that says it changed, the event then due).
+_ONE_SHOT_RULES = {
+    pb.DATA: (Kind.DATA, "mzxid", EventType.CHANGED),
+    pb.CHILDREN: (Kind.CHILD, "pzxid", EventType.CHILD),
+}
 
 
 class WatchRegistry:
@@ -147,25 +153,19 @@ class WatchRegistry:
         missed: list[pb.WatchEvent] = []
         for watch in watches:
             node = tree.nodes.get(watch.path)
-            if watch.kind == pb.DATA:
+            if watch.kind in _ONE_SHOT_RULES:
+                kind, changed_at, event = _ONE_SHOT_RULES[watch.kind]
                 if node is None:
                     missed.append(_event(EventType.DELETED, watch.path, tree.zxid))
-                elif node.mzxid > last_zxid:
-                    missed.append(_event(EventType.CHANGED, watch.path, node.mzxid))
+                elif getattr(node, changed_at) > last_zxid:
+                    missed.append(_event(event, watch.path, getattr(node, changed_at)))
                 else:
-                    self.add(Kind.DATA, watch.path, watcher)
+                    self.add(kind, watch.path, watcher)
             elif watch.kind == pb.EXISTS:
                 if node is not None:
                     missed.append(_event(EventType.CREATED, watch.path, node.czxid))
                 else:
                     self.add(Kind.DATA, watch.path, watcher)
-            elif watch.kind == pb.CHILDREN:
-                if node is None:
-                    missed.append(_event(EventType.DELETED, watch.path, tree.zxid))
-                elif node.pzxid > last_zxid:
-                    missed.append(_event(EventType.CHILD, watch.path, node.pzxid))
-                else:
-                    self.add(Kind.CHILD, watch.path, watcher)
             elif watch.kind in (pb.PERSISTENT_WATCH, pb.PERSISTENT_RECURSIVE_WATCH):
                 recursive = watch.kind == pb.PERSISTENT_RECURSIVE_WATCH
                 missed.extend(self._replay(watch.path, recursive, last_zxid, tree))

@@ -375,15 +375,23 @@ class Node:
         )
         return Promise(self.id, dst, ballot, entries, self.commit, self.log_start)
 
-    def _on_prepare(self, msg: Prepare) -> None:
+    def _admit(self, msg: Prepare | Accept) -> bool:
+        """The acceptor's rule: refuse a ballot below our promise; promise
+        (durably, with this Ready) a higher one, which ends any ambition of
+        our own."""
         self._note_round(msg.ballot.round)
         if msg.ballot < self.promised:
             self._send(Reject(self.id, msg.src, msg.ballot, self.promised))
-            return
+            return False
         if msg.ballot > self.promised:
             self.promised = self._out.promised = msg.ballot
-            if self.role is not Role.FOLLOWER:
+            if self.role is not Role.FOLLOWER and msg.src != self.id:
                 self._step_down()
+        return True
+
+    def _on_prepare(self, msg: Prepare) -> None:
+        if not self._admit(msg):
+            return
         # A would-be leader is at work: give it time before running ourselves.
         self.deadline = self.now + self._election_timeout()
         self._send(self._promise_for(msg.ballot, msg.from_slot, msg.src))
@@ -477,12 +485,8 @@ class Node:
             heartbeat = False
 
     def _on_accept(self, msg: Accept) -> None:
-        self._note_round(msg.ballot.round)
-        if msg.ballot < self.promised:
-            self._send(Reject(self.id, msg.src, msg.ballot, self.promised))
+        if not self._admit(msg):
             return
-        if msg.ballot > self.promised:
-            self.promised = self._out.promised = msg.ballot
         if msg.src != self.id:
             if self.role is not Role.FOLLOWER:
                 self._step_down()

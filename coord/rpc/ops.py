@@ -24,6 +24,12 @@ _REMOVE_KINDS = {
     pb.PERSISTENT_RECURSIVE_WATCH: (Kind.RECURSIVE,),
 }
 _ADD_KINDS = {pb.PERSISTENT: Kind.PERSISTENT, pb.PERSISTENT_RECURSIVE: Kind.RECURSIVE}
+# Reads that may set a one-shot watch: the query, and the watch it sets.
+_WATCHING_READS = {
+    "get_data": (Tree.get_data, Kind.DATA),
+    "exists": (Tree.exists, Kind.DATA),
+    "get_children": (Tree.get_children, Kind.CHILD),
+}
 
 
 def command(kind: str, op, session_id: int, xid: int = 0) -> log_pb2.Command:
@@ -62,21 +68,11 @@ def _valid_path(path: str) -> str:
 
 def read(tree: Tree, watches: WatchRegistry, kind: str, op, watcher: Watcher | None):
     """Run a read now; raises TreeError for a refused one."""
-    wants_watch = watcher is not None and getattr(op, "watch", False)
-    if kind == "get_data":
-        response = tree.get_data(op.path)
-        if wants_watch:
-            watches.add(Kind.DATA, op.path, watcher)
-        return response
-    if kind == "exists":
-        response = tree.exists(op.path)
-        if wants_watch:
-            watches.add(Kind.DATA, op.path, watcher)
-        return response
-    if kind == "get_children":
-        response = tree.get_children(op.path)
-        if wants_watch:
-            watches.add(Kind.CHILD, op.path, watcher)
+    if kind in _WATCHING_READS:
+        query, watch_kind = _WATCHING_READS[kind]
+        response = query(tree, op.path)
+        if watcher is not None and op.watch:
+            watches.add(watch_kind, op.path, watcher)
         return response
     if kind == "sync":
         return pb.SyncResponse(path=_valid_path(op.path), zxid=tree.zxid)
