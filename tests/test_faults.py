@@ -10,6 +10,7 @@ import pytest
 from coord.wire import admin_pb2, admin_pb2_grpc
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
+from tests.rawsession import RawSession
 
 
 def admin(address: str) -> admin_pb2_grpc.AdminStub:
@@ -73,3 +74,25 @@ def test_fault_injection_is_off_unless_asked_for(server):
     with pytest.raises(grpc.RpcError) as refusal:
         admin(server.address).SetFaults(admin_pb2.Faults(), timeout=5)
     assert refusal.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_a_write_lost_to_a_partition_ends_the_stream_and_is_retried_once(cluster_factory):
+    """Found by scripts/nemesis (seed 6): a write that timed out on a cut-off
+    member used to poison every later write of its stream. Now the stream
+    ends with connection loss; the client resends on a new one and each
+    write applies once, in order."""
+    cluster = cluster_factory(3, "--enable-fault-injection", "--request-timeout-ms", "1500")
+    leader = cluster.leader()
+    follower = next(i for i in cluster.members if i != leader)
+    session = RawSession(cluster.members[follower].address)
+    assert session.call(1, create=pb.CreateRequest(path="/a")).HasField("create")
+    isolate(cluster, follower)
+    session.send(pb.ClientMessage(request=pb.Request(xid=2, create=pb.CreateRequest(path="/b"))))
+    with pytest.raises(grpc.RpcError) as ended:
+        session.next_message()
+    assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert ("coord-error", "CONNECTION_LOSS") in ended.value.trailing_metadata()
+    heal(cluster)
+    again = RawSession(cluster.members[follower].address, session.session_id, session.password)
+    assert again.call(2, create=pb.CreateRequest(path="/b")).create.path == "/b"
+    assert again.call(3, create=pb.CreateRequest(path="/c")).create.path == "/c"

@@ -57,6 +57,7 @@ class SessionStream:
         self._in_flight: deque[_InFlight] = deque()
         self._ending = False
         self._input_done = False
+        self._broken = ""  # why the stream must end with connection loss
         self._last_write_xid = 0  # the session's previous write on this stream
 
     def send(self, message: pb.ServerMessage) -> None:
@@ -123,6 +124,8 @@ class SessionStream:
                 frame = pb.ServerFrame(messages=self._outbox)
                 self._outbox = []
                 await self.context.write(frame)
+            if self._broken and not self._outbox:
+                await abort(self.context, _error(pb.CONNECTION_LOSS, self._broken))
             finished = self._input_done and not self._in_flight
             if (self._ending or finished) and not self._outbox:
                 return
@@ -227,6 +230,16 @@ class SessionStream:
             if head.kind == "close":
                 self._end(pb.ServerMessage(closed=pb.Closed()))
                 return
+            if _lost_write(head):
+                # A write of this session was not applied, so the writes sent
+                # after it on this stream cannot follow it. Drop the stream:
+                # the client reconnects and sends its pending writes again, in
+                # order, with their xids (each applies once).
+                self._in_flight.clear()
+                self._broken = head.future.result().result.message
+                self._ending = True
+                self._wakeup.set()
+                return
             self.send(pb.ServerMessage(response=self._answer(head)))
 
     def _answer(self, item: _InFlight) -> pb.Response:
@@ -248,6 +261,14 @@ class SessionStream:
             response.error.CopyFrom(_error(pb.BAD_ARGUMENTS, "request has no known operation"))
         response.zxid = replica.tree.zxid
         return response
+
+
+def _lost_write(item: _InFlight) -> bool:
+    """A write that ended in connection loss: not applied, or not known to be."""
+    if item.kind not in ops.WRITES or item.future is None or item.future.cancelled():
+        return False
+    result = item.future.result().result
+    return isinstance(result, pb.Error) and result.code == pb.CONNECTION_LOSS
 
 
 def _fill(response: pb.Response, kind: str, result) -> None:

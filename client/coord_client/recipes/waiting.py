@@ -57,13 +57,15 @@ def wait_connected(client: Client, timeout: float | None = None) -> None:
 
 
 def retrying(client: Client, call: Callable[[], T]) -> T:
-    """`call()`, repeated after each ConnectionLoss while the session lives on.
+    """`call()`, repeated after each ConnectionLoss while the session lives
+    on, for at most two session timeouts (then the ConnectionLoss stands).
     Only for calls that are safe to repeat: reads, and writes whose repeat is
     recognised (a create of a name only we use, a delete of our own node)."""
+    deadline = time.monotonic() + 2 * client.session_timeout
     while True:
         try:
             return call()
         except ConnectionLoss:
-            if client.client_id is None:  # the session is gone: nothing to wait for
-                raise
+            if client.client_id is None or time.monotonic() > deadline:
+                raise  # the session is gone, or this is not getting better
             wait_connected(client, client.session_timeout)
