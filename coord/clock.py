@@ -1,7 +1,9 @@
 """The member's clock for its timers: elections, heartbeats, session expiry.
 
-Monotonic, never wall time. Fault-injection runs can shift it or change its
-rate (a skewed or drifting clock) to show that safety never rests on it.
+Monotonic, never wall time. Fault-injection runs can make it jump ahead or
+change its rate (a skewed or drifting clock) to show that safety never rests
+on it. It never runs backwards: a timer clock that did would stall every
+timeout for as long as the jump, which no monotonic clock does.
 """
 
 from __future__ import annotations
@@ -19,15 +21,15 @@ class Clock:
         self._offset = 0.0
 
     def now(self) -> float:
-        return self._base_value + (self._source() - self._base_real) * self._rate + self._offset
+        return self._base_value + (self._source() - self._base_real) * self._rate
 
     def distort(self, offset: float, rate: float) -> None:
-        """From now on run at `rate` and `offset` seconds off true time (a
-        jump when the offset changes)."""
+        """From now on run at `rate`; a larger `offset` than before jumps
+        ahead by the difference (a smaller one cannot take time back)."""
         if rate <= 0:
             raise ValueError(f"clock rate must be positive, not {rate}")
-        real = self._source()
-        self._base_value = self.now() - self._offset
-        self._base_real = real
+        current = self.now()
+        self._base_value = current + max(0.0, offset - self._offset)
+        self._base_real = self._source()
         self._rate = rate
         self._offset = offset

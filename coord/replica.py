@@ -231,13 +231,10 @@ class Replica:
         if local is None:
             return
         self.watches.remove_watcher(local)
-        if expired and local.send is not None:
-            local.send(
-                pb.ServerMessage(
-                    session_error=pb.Error(
-                        code=pb.SESSION_EXPIRED, message=f"session 0x{session_id:x} has expired"
-                    )
-                )
+        if expired and local.end is not None:
+            message = f"session 0x{session_id:x} has expired"
+            local.end(
+                pb.ServerMessage(session_error=pb.Error(code=pb.SESSION_EXPIRED, message=message))
             )
 
     # --------------------------------------------------------------- reads
@@ -296,12 +293,13 @@ class Replica:
 
     # ------------------------------------------------------------ sessions
 
-    def attach(self, session_id: int, timeout_ms: int, send) -> LocalSession:
-        """Route a session's events to a stream on this member."""
+    def attach(self, session_id: int, timeout_ms: int, send, end) -> LocalSession:
+        """Route a session's events to a stream on this member; `end` ends
+        that stream with a last message (the session ended)."""
         local = self.local.get(session_id)
         if local is None:
             local = self.local[session_id] = LocalSession(session_id, timeout_ms)
-        local.send = send
+        local.send, local.end = send, end
         self.touch(session_id)
         return local
 
@@ -318,7 +316,7 @@ class Replica:
 
     def detach(self, local: LocalSession, send) -> None:
         if local.send is send:
-            local.send = None
+            local.send = local.end = None
 
     def _time_out_requests(self) -> None:
         now = self.clock.now()

@@ -26,6 +26,7 @@ class LocalSession:
     session_id: int
     timeout_ms: int
     send: Send | None = None
+    end: Send | None = None  # sends a last message, then ends the stream
 
     def deliver(self, event: pb.WatchEvent) -> None:
         if self.send is not None:

@@ -1,5 +1,5 @@
-"""What the recipe tests share: a Client with the recipes as attributes (as
-`Client` will be once it inherits RecipesMixin), worker processes
+"""What the recipe tests share: the Client (whose recipes are attributes,
+kazoo's way), worker processes
 (tests/recipe_worker.py) read line by line, and a `Lab` that stops every
 client and process a test made."""
 
@@ -17,16 +17,11 @@ from pathlib import Path
 import pytest
 
 from coord_client import Client
-from coord_client.recipes import RecipesMixin
 
 WAIT = 15.0  # seconds any expected step may take
 SESSION = 10.0  # session timeout of clients that must survive fail-overs
 SHORT_SESSION = 2.0  # session timeout of clients a test kills (the server's minimum)
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class RecipeClient(RecipesMixin, Client):
-    """A Client with kazoo's recipe attributes: `zk.Lock(path)`."""
 
 
 class Worker:
@@ -123,8 +118,8 @@ class Lab:
         self._workers: list[Worker] = []
         self._lines: queue.Queue[tuple[Worker, str]] = queue.Queue()  # every worker's
 
-    def client(self, timeout: float = SESSION, hosts: str | None = None, **kwargs) -> RecipeClient:
-        zk = RecipeClient(hosts or self.hosts, timeout=timeout, **kwargs)
+    def client(self, timeout: float = SESSION, hosts: str | None = None, **kwargs) -> Client:
+        zk = Client(hosts or self.hosts, timeout=timeout, **kwargs)
         self._clients.append(zk)
         zk.start(timeout=WAIT)
         return zk

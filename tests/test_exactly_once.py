@@ -11,9 +11,16 @@ from tests.rawsession import RawSession
 
 
 def children(address: str, path: str) -> list[str]:
+    """The children as of a sync (retried: a leader change may refuse one)."""
     with grpc.insecure_channel(address) as channel:
         stub = client_pb2_grpc.CoordStub(channel)
-        stub.Sync(pb.SyncRequest(path="/"), timeout=30)
+        for _ in range(5):
+            try:
+                stub.Sync(pb.SyncRequest(path="/"), timeout=30)
+                break
+            except grpc.RpcError as err:
+                if err.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
         return list(stub.GetChildren(pb.GetChildrenRequest(path=path), timeout=10).children)
 
 

@@ -9,9 +9,10 @@ from queue import Empty, Queue
 
 import pytest
 
+from coord_client import Client
 from coord_client.exceptions import BadVersionError
 from coord_client.recipes import Lock, RecipesMixin, TreeEvent
-from tests.recipe_client import WAIT, Lab, RecipeClient
+from tests.recipe_client import WAIT, Lab
 
 
 @pytest.fixture
@@ -21,12 +22,12 @@ def lab(server) -> Iterator[Lab]:
 
 
 def test_every_recipe_is_a_client_attribute_the_kazoo_way():
-    zk = RecipeClient("127.0.0.1:1")
+    zk = Client("127.0.0.1:1")
     names = [name for name in vars(RecipesMixin) if name[0].isupper()]
     assert len(names) == 15
     for name in names:
         bound = getattr(zk, name)
-        assert bound.func is getattr(RecipeClient, name) and bound.args == (zk,)
+        assert bound.func is getattr(Client, name) and bound.args == (zk,)
     lock = zk.Lock("/path", "me")
     assert isinstance(lock, Lock) and lock.client is zk and lock.data == b"me"
 

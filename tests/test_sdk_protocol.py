@@ -317,20 +317,20 @@ def test_session_level_events_are_not_dispatched():
 # ------------------------------------------------------------- the session
 
 
-def test_a_broken_connection_fails_requests_in_flight_and_keeps_the_session():
+def test_a_broken_connection_keeps_requests_and_watches_for_the_next_member():
     protocol = session()
     watched(protocol, ops.add_watch("/a", print), add_watch=pb.AddWatchResponse())
-    send(protocol, ops.create("/a"), "h1")
-    send(protocol, ops.sync("/"), "h2")
-    outcomes = protocol.connection_lost()
-    assert outcomes[0] == StateChanged(KazooState.SUSPENDED)
-    assert {o.handle for o in outcomes[1:]} == {"h1", "h2"}
-    assert all(isinstance(o.error, ConnectionLoss) for o in outcomes[1:])
-    with pytest.raises(ConnectionLoss):
-        protocol.submit(ops.sync("/"), "h")
+    first = protocol.submit(ops.create("/a"), "h1")
+    assert protocol.connection_lost() == [StateChanged(KazooState.SUSPENDED)]
+    assert protocol.submit(ops.sync("/"), "h2") is None  # waits for the next member
     assert protocol.wants_connection
-    assert protocol.connect_message().connect.session_id == 7
-    assert protocol.receive(connected()) == [StateChanged(KazooState.CONNECTED)]
+    connect = protocol.connect_message().connect
+    assert connect.session_id == 7
+    assert list(connect.watches) == [pb.WatchRegistration(path="/a", kind=pb.PERSISTENT_WATCH)]
+    state, *resent = protocol.receive(connected())
+    assert state == StateChanged(KazooState.CONNECTED)
+    assert resent[0].message == first
+    assert [o.message.request.xid for o in resent] == [2, 3]
     assert fired(protocol.receive(event(pb.CHANGED, "/a"))) == [print]
 
 

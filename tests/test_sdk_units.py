@@ -230,7 +230,7 @@ def test_an_idle_outbox_sends_a_ping():
 def test_frames_stop_when_the_stream_is_given_up():
     outbox = Outbox(ping_interval=60)
     outbox.put(_request(1))
-    assert list(outbox.frames(alive=lambda: False)) == []
+    assert list(outbox.frames(give_up_at=lambda: 0.0)) == []
 
 
 # --------------------------------------------------------------- AsyncResult

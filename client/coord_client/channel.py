@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import grpc
 
 DEFAULT_PORT = 7181
@@ -29,3 +31,41 @@ def parse_hosts(hosts: str) -> list[str]:
 
 def open_channel(address: str) -> grpc.Channel:
     return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+
+
+_SETTLED = (
+    grpc.ChannelConnectivity.READY,
+    grpc.ChannelConnectivity.TRANSIENT_FAILURE,
+    grpc.ChannelConnectivity.SHUTDOWN,
+)
+
+
+class Dial:
+    """A channel to one member while it connects. `settled` is set as soon as it
+    is ready or has failed, so that a dead member (connection refused) costs no
+    wait; gRPC itself would keep retrying it quietly. Whoever waits may set
+    `settled` too, to stop waiting."""
+
+    def __init__(self, address: str) -> None:
+        self.channel = open_channel(address)
+        self.settled = threading.Event()
+        self._state: grpc.ChannelConnectivity | None = None
+        self.channel.subscribe(self._on_state, try_to_connect=True)
+
+    @property
+    def ready(self) -> bool:
+        return self._state is grpc.ChannelConnectivity.READY
+
+    def finish(self, keep: bool = True) -> grpc.Channel | None:
+        """The channel if it is ready and wanted (the caller owns it now); else
+        it is closed."""
+        self.channel.unsubscribe(self._on_state)
+        if keep and self.ready:
+            return self.channel
+        self.channel.close()
+        return None
+
+    def _on_state(self, state: grpc.ChannelConnectivity) -> None:
+        self._state = state
+        if state in _SETTLED:
+            self.settled.set()

@@ -4,6 +4,12 @@ Threads: the session thread connects, reads the stream and reconnects; gRPC's
 own thread drains the outbox into frames (stream.py); the callback thread runs
 watch, listener and rawlink callbacks (handler.py). The protocol state
 (protocol.py) is only touched under one lock.
+
+When its member dies or falls silent the session moves to another one, the
+hosts tried in turn with jittered exponential backoff, each given its share of
+the session timeout (as ZooKeeper's client); calls made meanwhile wait for it.
+Once no member has answered for the whole session timeout the session counts
+as lost.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import contextlib
 import inspect
 import itertools
 import logging
+import math
 import random
 import threading
 import time
@@ -21,7 +28,7 @@ from typing import Any
 import grpc
 
 from coord_client import ops
-from coord_client.channel import open_channel, parse_hosts
+from coord_client.channel import Dial, parse_hosts
 from coord_client.events import KazooState
 from coord_client.exceptions import (
     ConnectionClosedError,
@@ -33,9 +40,19 @@ from coord_client.exceptions import (
 from coord_client.handler import AsyncResult, CallbackThread
 from coord_client.ops import Call, Watcher
 from coord_client.paths import validate_path
-from coord_client.protocol import Completion, Notification, Outcome, Phase, Protocol, StateChanged
+from coord_client.protocol import (
+    Completion,
+    Notification,
+    Outcome,
+    Phase,
+    Protocol,
+    Send,
+    StateChanged,
+)
+from coord_client.recipes import RecipesMixin
 from coord_client.stream import Stream
 from coord_client.transaction import TransactionRequest
+from coord_client.wire import client_pb2 as pb
 
 Listener = Callable[[KazooState], Any]
 
@@ -44,6 +61,7 @@ Listener = Callable[[KazooState], Any]
 IGNORED_KAZOO_OPTIONS = frozenset({"default_acl", "read_only", "connection_retry", "command_retry"})
 BACKOFF_FIRST = 0.05  # seconds; doubled per failed attempt, jittered
 BACKOFF_MAX = 2.0
+MIN_PATIENCE = 1.0  # seconds a member is given at least to take the session
 
 
 def _blocking(call_async: Callable[..., AsyncResult]) -> Callable[..., Any]:
@@ -61,7 +79,7 @@ def _blocking(call_async: Callable[..., AsyncResult]) -> Callable[..., Any]:
     return call
 
 
-class Client:
+class Client(RecipesMixin):
     """A session with a coord cluster, used the way kazoo's KazooClient is."""
 
     def __init__(
@@ -287,7 +305,11 @@ class Client:
                 result.set_exception(exc)
         return result
 
-    def _send(self, message: Any) -> None:
+    def _send(self, message: pb.ClientMessage | None) -> None:
+        """Put a message on the stream (under the lock); None is a request the
+        protocol keeps for the next member."""
+        if message is None:
+            return
         assert self._stream is not None  # the protocol only lets requests through when connected
         self._stream.send(message)
 
@@ -301,6 +323,8 @@ class Client:
                     outcome.handle.set(outcome.result)
             elif isinstance(outcome, Notification):
                 self._callbacks.run(outcome.callback, outcome.event)
+            elif isinstance(outcome, Send):
+                self._send(outcome.message)
             elif isinstance(outcome, StateChanged):
                 for listener in self._listeners:
                     self._callbacks.run(self._tell_listener, listener, outcome.state)
@@ -321,41 +345,47 @@ class Client:
                 with self._lock:
                     if self._stopping.is_set() or not protocol.wants_connection:
                         return
-                    if heard is not None and time.monotonic() - heard > protocol.timeout_ms / 1000:
+                    left = _time_left(protocol, heard)
+                    if left <= 0:
                         self._deliver(protocol.expire())
                         return
-                stream = self._open(protocol, address)
+                stream = self._open(protocol, address, min(self._share(protocol), left))
                 if stream is not None and self._serve(protocol, stream):
                     heard, delay = stream.last_received, 0.0
                 with self._lock:
                     self._stream = None
                     self._deliver(protocol.connection_lost())
                 delay = min(max(delay * 2, BACKOFF_FIRST), BACKOFF_MAX)
-                self._stopping.wait(random.uniform(0, delay))
+                self._stopping.wait(min(random.uniform(0, delay), _time_left(protocol, heard)))
         finally:
             self._settled.set()
 
-    def _open(self, protocol: Protocol, address: str) -> Stream | None:
+    def _share(self, protocol: Protocol) -> float:
+        """How long one member may take to take the session: its share of the
+        session timeout, as ZooKeeper's client gives it, but enough for a live
+        member to open a session."""
+        return max(protocol.timeout_ms / 1000 / len(self.hosts), MIN_PATIENCE)
+
+    def _open(self, protocol: Protocol, address: str, patience: float) -> Stream | None:
         """A Session stream to `address` with the handshake queued, or None when
-        the member cannot be reached in time (or stop() interrupts)."""
-        channel = open_channel(address)
-        ready = grpc.channel_ready_future(channel)
-        settled = threading.Event()
-        ready.add_done_callback(lambda _: settled.set())
+        the member cannot be reached within `patience` seconds (or stop()
+        interrupts)."""
+        dial = Dial(address)
         with self._lock:
-            self._interrupt = settled
+            self._interrupt = dial.settled
             if self._stopping.is_set():
-                settled.set()
-        settled.wait(max(self._timeout / len(self.hosts), BACKOFF_MAX))
+                dial.settled.set()
+        began = time.monotonic()
+        dial.settled.wait(patience)
         with self._lock:
             self._interrupt = None
-            if ready.done() and not self._stopping.is_set():
-                timeout = protocol.timeout_ms / 1000  # the negotiated one when resuming
-                self._stream = Stream(channel, protocol.connect_message(), timeout)
-                return self._stream
-        ready.cancel()
-        channel.close()
-        return None
+            channel = dial.finish(keep=not self._stopping.is_set())
+            if channel is None:
+                return None
+            handshake = max(patience - (time.monotonic() - began), 0.0)
+            timeout = protocol.timeout_ms / 1000
+            self._stream = Stream(channel, protocol.connect_message(), timeout, handshake)
+            return self._stream
 
     def _serve(self, protocol: Protocol, stream: Stream) -> bool:
         """Read the stream until it ends; True when the session was established on it."""
@@ -375,6 +405,14 @@ class Client:
         finally:
             stream.close()
         return established
+
+
+def _time_left(protocol: Protocol, heard: float | None) -> float:
+    """Seconds until the session counts as lost: its timeout after a member last
+    spoke for it (`heard`); no limit before it was ever up."""
+    if heard is None:
+        return math.inf
+    return heard + protocol.timeout_ms / 1000 - time.monotonic()
 
 
 KazooClient = Client

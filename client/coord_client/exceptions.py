@@ -81,7 +81,8 @@ class ConnectionClosedError(SessionExpiredError):
 
 
 class ConnectionLoss(ZookeeperError):
-    """The connection broke with the request in flight: its outcome is unknown."""
+    """The request's outcome is unknown: no member answered it before the
+    session timed out (or a member could not say)."""
 
     code = pb.CONNECTION_LOSS
 

@@ -171,7 +171,8 @@ def get_data(path: str, watch: Watcher | None = None) -> Call:
 
 
 def exists(path: str, watch: Watcher | None = None) -> Call:
-    kept = _checked_watch(pb.DATA, watch)
+    # EXISTS until the answer shows the node is there (then it is a DATA watch).
+    kept = _checked_watch(pb.EXISTS, watch)
     request = pb.ExistsRequest(path=validate_path(path), watch=kept is not None)
     return Call("exists", request, _stat_or_none, path, kept, read=True)
 

@@ -3,9 +3,15 @@
 Shared by the threaded client and the asyncio one. It assigns xids, keeps the
 requests in flight and the registered watches, tracks the last zxid seen and
 the session's phase, and turns each `ServerMessage` into outcomes (completions,
-watch notifications, state changes) for the I/O layer to deliver. It has no
-sockets, threads or clocks: the I/O layer says when a connection broke or the
-session timed out.
+watch notifications, state changes, messages to send) for the I/O layer to
+deliver. It has no sockets, threads or clocks: the I/O layer says when a
+connection broke or the session timed out.
+
+A broken connection loses nothing: requests in flight, and those made while
+the session is suspended, wait for the next member and are sent to it in xid
+order once it has taken the session (the server applies a write retried with
+its xid once), and the watches held are listed in the reconnect so that the
+member arms them again and reports what was missed.
 """
 
 from __future__ import annotations
@@ -75,7 +81,15 @@ class StateChanged:
     state: KazooState
 
 
-Outcome = Completion | Notification | StateChanged
+@dataclass(frozen=True)
+class Send:
+    """Put this message on the stream: a request that waited for the session to
+    be up on a member again."""
+
+    message: pb.ClientMessage
+
+
+Outcome = Completion | Notification | StateChanged | Send
 
 _EVENT_TYPES = {
     pb.CREATED: EventType.CREATED,
@@ -86,6 +100,9 @@ _EVENT_TYPES = {
 _DATA_EVENTS = (EventType.CREATED, EventType.CHANGED, EventType.DELETED)
 _CHILD_EVENTS = (EventType.CHILD, EventType.DELETED)
 PERSISTENT_KINDS = (pb.PERSISTENT_WATCH, pb.PERSISTENT_RECURSIVE_WATCH)
+# The kinds a data event consumes: `get` watches and `exists` watches, which a
+# reconnecting client names apart (the member checks them differently).
+_DATA_KINDS = (pb.DATA, pb.EXISTS)
 
 
 def _lineage(path: str) -> list[str]:
@@ -103,7 +120,7 @@ class Watches:
 
     def __init__(self) -> None:
         self._table: dict[int, dict[str, dict[Watcher, None]]] = {
-            kind: {} for kind in (pb.DATA, pb.CHILDREN, *PERSISTENT_KINDS)
+            kind: {} for kind in (*_DATA_KINDS, pb.CHILDREN, *PERSISTENT_KINDS)
         }
 
     def add(self, kind: int, path: str, callback: Watcher) -> None:
@@ -126,13 +143,22 @@ class Watches:
         for paths in self._table.values():
             paths.clear()
 
+    def registrations(self) -> list[pb.WatchRegistration]:
+        """Every server-side watch the callbacks need, for a member to arm again."""
+        return [
+            pb.WatchRegistration(path=path, kind=kind)
+            for kind, paths in self._table.items()
+            for path in paths
+        ]
+
     def triggered(self, event_type: EventType, path: str) -> list[Watcher]:
         """The callbacks an event fires, ZooKeeper's way: one-shot watches are
         consumed; persistent ones stay; recursive ones see their whole subtree
         but no CHILD events (the created/deleted child reports itself)."""
         fired: list[Watcher] = []
         if event_type in _DATA_EVENTS:
-            fired += self._table[pb.DATA].pop(path, {})
+            for kind in _DATA_KINDS:
+                fired += self._table[kind].pop(path, {})
         if event_type in _CHILD_EVENTS:
             fired += self._table[pb.CHILDREN].pop(path, {})
         fired += self._table[pb.PERSISTENT_WATCH].get(path, {})
@@ -170,24 +196,28 @@ class Protocol:
     # ------------------------------------------------------------ sending
 
     def connect_message(self) -> pb.ClientMessage:
-        """The first message of every stream: a new session, or this one resumed."""
+        """The first message of every stream: a new session, or this one resumed
+        with the watches it holds."""
         return pb.ClientMessage(
             connect=pb.Connect(
                 session_id=self.session_id,
                 password=self.password,
                 timeout_ms=self.requested_timeout_ms,
                 last_zxid=self.last_zxid,
+                watches=self.watches.registrations(),
             )
         )
 
-    def submit(self, call: Call, handle: Any) -> pb.ClientMessage:
+    def submit(self, call: Call, handle: Any) -> pb.ClientMessage | None:
         """The message carrying `call`; `handle` comes back in its Completion.
-        Raises the session's error when no request can be sent now."""
-        if self.phase is not Phase.CONNECTED:
+        None while the session is suspended: the call waits for the next member
+        (or fails when the session times out). Raises the session's error when
+        no request can be made."""
+        if self.phase not in (Phase.CONNECTED, Phase.SUSPENDED):
             raise self._unavailable()
         self._xid += 1
         self._pending[self._xid] = (call, handle)
-        return pb.ClientMessage(request=pb.Request(xid=self._xid, **{call.field: call.message}))
+        return _request(self._xid, call) if self.phase is Phase.CONNECTED else None
 
     def close_message(self) -> pb.ClientMessage:
         """Close the session: requests already sent are still answered, new ones refused."""
@@ -230,15 +260,15 @@ class Protocol:
         return []
 
     def connection_lost(self) -> list[Outcome]:
-        """The stream broke: requests in flight have unknown outcomes."""
+        """The stream broke: requests in flight wait to be sent to the next member."""
         self.member_id = 0
-        moved = self._move(Phase.SUSPENDED) if self.phase is Phase.CONNECTED else []
-        return moved + self._fail_pending(ConnectionLoss("the connection to the member broke"))
+        return self._move(Phase.SUSPENDED) if self.phase is Phase.CONNECTED else []
 
     def expire(self) -> list[Outcome]:
-        """No member answered for the whole session timeout: count the session as gone."""
+        """No member answered for the whole session timeout: count the session as
+        gone. Requests still waiting have unknown outcomes."""
         return self._end(
-            Phase.EXPIRED, SessionExpiredError("no member answered within the session timeout")
+            Phase.EXPIRED, ConnectionLoss("no member answered within the session timeout")
         )
 
     def abandon(self) -> list[Outcome]:
@@ -249,6 +279,7 @@ class Protocol:
         self.last_zxid = max(self.last_zxid, zxid)
 
     def _on_connected(self, connected: pb.Connected) -> list[Outcome]:
+        """The session is up on this member: what waited for it goes out, in xid order."""
         if not self.wants_connection:
             return []
         self.session_id = connected.session_id
@@ -256,7 +287,8 @@ class Protocol:
         self.timeout_ms = connected.timeout_ms
         self.member_id = connected.member_id
         self._seen(connected.zxid)
-        return self._move(Phase.CONNECTED)
+        waiting = [Send(_request(xid, call)) for xid, (call, _) in self._pending.items()]
+        return self._move(Phase.CONNECTED) + waiting
 
     def _on_response(self, response: pb.Response) -> list[Outcome]:
         self._seen(response.zxid)
@@ -271,7 +303,10 @@ class Protocol:
             return [Completion(handle, error=CoordError(f"{field} answered to {call.field}"))]
         result = call.decode(getattr(response, field))
         if call.watch is not None:
-            self.watches.add(call.watch[0], call.path, call.watch[1])
+            kind, callback = call.watch
+            if kind == pb.EXISTS and result is not None:
+                kind = pb.DATA  # the node exists: ZooKeeper's data watch
+            self.watches.add(kind, call.path, callback)
         return [Completion(handle, result)]
 
     def _on_event(self, event: pb.WatchEvent) -> list[Outcome]:
@@ -304,3 +339,8 @@ class Protocol:
         ]
         self._pending.clear()
         return failed
+
+
+def _request(xid: int, call: Call) -> pb.ClientMessage:
+    """The same message for `call` every time it is sent: the xid makes a retry safe."""
+    return pb.ClientMessage(request=pb.Request(xid=xid, **{call.field: call.message}))

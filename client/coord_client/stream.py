@@ -3,14 +3,18 @@
 The sender drains everything queued into one `ClientFrame`, so many requests
 in flight share a gRPC message instead of each paying a round trip; it sends a
 Ping when nothing went out for a third of the session timeout, and gives the
-stream up when nothing came back for two thirds of it (as ZooKeeper's client).
+stream up the moment nothing came back for two thirds of it (as ZooKeeper's
+client), leaving a third to reach another member, or, before the session is
+up on it, when the member has not answered the connect in the time it was
+given.
 """
 
 from __future__ import annotations
 
+import math
 import queue
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import grpc
@@ -23,8 +27,8 @@ MAX_FRAME_BYTES = 4 << 20  # well under the channel's 64 MiB message limit
 _END = object()
 
 
-def _always() -> bool:
-    return True
+def _never() -> float:
+    return math.inf
 
 
 class Outbox:
@@ -42,20 +46,29 @@ class Outbox:
         """Finish the stream (half-close) after what is already queued."""
         self._queue.put(_END)
 
-    def frames(self, alive: Callable[[], bool] = _always) -> Iterator[pb.ClientFrame]:
-        """The frames to send, until `end()` or until `alive()` says to give up."""
+    def frames(
+        self, give_up_at: Callable[[], float] = _never
+    ) -> Generator[pb.ClientFrame, None, bool]:
+        """The frames to send, until `end()` (then returns False) or until the
+        clock passes `give_up_at()` (then True), which it wakes up to see."""
         last_sent = time.monotonic()
-        while alive():
+        while True:
+            now, give_up = time.monotonic(), give_up_at()
+            if now > give_up:
+                return True
+            ping_at = last_sent + self.ping_interval
             try:
-                first = self._next(last_sent + self.ping_interval - time.monotonic())
+                first = self._next(min(ping_at, give_up) - now)
             except queue.Empty:
+                if time.monotonic() < ping_at:
+                    continue  # woke to look at the silence; no ping is due yet
                 first = PING
             messages, ended = self._drain(first)
             if messages:
                 yield pb.ClientFrame(messages=messages)
                 last_sent = time.monotonic()
             if ended:
-                return
+                return False
 
     def _next(self, wait: float) -> Any:
         if self._carry is not None:
@@ -84,13 +97,17 @@ class Outbox:
 class Stream:
     """The stream's two ends: `send` queues a message, `messages` yields what arrives."""
 
-    def __init__(self, channel: grpc.Channel, first: pb.ClientMessage, timeout: float) -> None:
+    def __init__(
+        self, channel: grpc.Channel, first: pb.ClientMessage, timeout: float, handshake: float
+    ) -> None:
+        """`timeout` is the session timeout; until `set_timeout` says the session
+        is up, the member has `handshake` seconds to answer."""
         self.outbox = Outbox(ping_interval=timeout / 3)
         self.outbox.put(first)
-        self.read_timeout = timeout * 2 / 3
+        self.read_timeout = handshake
         self.last_received = time.monotonic()
         self._channel = channel
-        self._call = CoordStub(channel).Session(self.outbox.frames(self._heard_lately))
+        self._call = CoordStub(channel).Session(self._frames())
 
     def set_timeout(self, timeout: float) -> None:
         """Pace pings and silence by the negotiated session timeout."""
@@ -118,8 +135,7 @@ class Stream:
             self.last_received = time.monotonic()
             yield from frame.messages
 
-    def _heard_lately(self) -> bool:
-        if time.monotonic() - self.last_received <= self.read_timeout:
-            return True
-        self._call.cancel()  # the reader sees CANCELLED and reconnects
-        return False
+    def _frames(self) -> Iterator[pb.ClientFrame]:
+        silent = yield from self.outbox.frames(lambda: self.last_received + self.read_timeout)
+        if silent:
+            self._call.cancel()  # the reader sees CANCELLED and reconnects

@@ -69,6 +69,11 @@ class SessionStream:
         self.send(message)
         self._ending = True
 
+    def _end_session(self, message: pb.ServerMessage) -> None:
+        """The session ended: nothing more is answered on this stream."""
+        self._in_flight.clear()
+        self._end(message)
+
     # ------------------------------------------------------------- the call
 
     async def run(self) -> None:
@@ -158,7 +163,7 @@ class SessionStream:
                 return
             session_id, password = session.session_id, session.password
             timeout_ms = session.timeout_ms
-        self.local = replica.attach(session_id, timeout_ms, self.send)
+        self.local = replica.attach(session_id, timeout_ms, self.send, self._end_session)
         self.send(
             pb.ServerMessage(
                 connected=pb.Connected(
@@ -200,19 +205,25 @@ class SessionStream:
         kind = request.WhichOneof("op")
         op = getattr(request, kind) if kind else None
         future = None
-        if kind in ops.WRITES and (
-            refusal := ops.precheck(kind, op, self.replica.limits.max_data_bytes)
-        ):
+        refusal = self._refusal(kind, op, request.xid) if kind in ops.WRITES else None
+        if refusal is not None:
             future = asyncio.get_running_loop().create_future()
             future.set_result(Applied(refusal, []))
         elif kind in ops.WRITES:
             command = ops.command(kind, op, self.local.session_id, request.xid)
-            command.prev_xid = self._last_write_xid
-            self._last_write_xid = request.xid
+            if request.xid > 0:  # only writes with an xid take part in exactly-once
+                command.prev_xid = self._last_write_xid
+                self._last_write_xid = request.xid
             future = self.replica.submit(command, on_applied=self._pump)
         elif kind == "sync":
             future = asyncio.ensure_future(self.replica.sync(SYNC_TIMEOUT_S))
         self._enqueue(_InFlight(request.xid, kind, op, future))
+
+    def _refusal(self, kind: str, op, xid: int) -> pb.Error | None:
+        """Why a write is refused before it costs a log entry, if it is."""
+        if 0 < xid <= self._last_write_xid:
+            return _error(pb.BAD_ARGUMENTS, f"xid {xid} does not follow the last write's")
+        return ops.precheck(kind, op, self.replica.limits.max_data_bytes)
 
     def _enqueue(self, item: _InFlight) -> None:
         self._in_flight.append(item)
