@@ -11,6 +11,7 @@ a new session means it is gone.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Self
 
 from coord_client.events import KazooState
@@ -116,7 +117,7 @@ class Holding:
         self.lost.set()
 
 
-class Holder:
+class Holder(ABC):
     """What is acquired and released (locks, semaphores): its state as the
     session allows, and use as a context manager."""
 
@@ -134,8 +135,9 @@ class Holder:
         """Set when the session that held (or waited for) it is gone."""
         return self._holding.lost
 
+    @abstractmethod
     def acquire(self) -> bool:
-        raise NotImplementedError
+        """Take the lease or lock; each recipe has its own way."""
 
     def release(self) -> bool:
         """Let go, deleting our node; False when nothing was held."""
@@ -145,9 +147,9 @@ class Holder:
         self._let_go()
         return True
 
+    @abstractmethod
     def _let_go(self) -> None:
         """Delete our node if we made one, and be ready for the next acquire."""
-        raise NotImplementedError
 
     def __enter__(self) -> Self:
         self.acquire()

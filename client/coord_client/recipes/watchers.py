@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from coord_client.client import Client
 
 
-class _Watch:
+class _Watch(ABC):
     """What both watchers share: the decorator form, one refresh at a time,
     re-reading after a reconnect, stopping."""
 
@@ -46,9 +47,9 @@ class _Watch:
         self._refresh(None)
         return func
 
+    @abstractmethod
     def _refresh(self, event: WatchedEvent | None) -> None:
         """Read the state, set the next watch, and call the function if it changed."""
-        raise NotImplementedError
 
     def _on_state(self, state: KazooState) -> None:
         if state is KazooState.CONNECTED:
@@ -56,7 +57,7 @@ class _Watch:
         elif state is KazooState.LOST:
             self._on_lost()
 
-    def _on_lost(self) -> None:
+    def _on_lost(self) -> None:  # noqa: B027 (a hook: by default nothing to do)
         """The session is gone; a restarted client's CONNECTED re-reads."""
 
     def _watcher(self, event: WatchedEvent | None) -> None:
@@ -143,6 +144,6 @@ class ChildrenWatch(_Watch):
             self._prior = names
             self._deliver(*((names, event) if self._send_event else (names,)))
 
-    def _on_lost(self) -> None:
+    def _on_lost(self) -> None:  # noqa: B027 (a hook: by default nothing to do)
         if not self._allow_session_lost:
             self._stop()
