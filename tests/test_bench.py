@@ -1,0 +1,118 @@
+"""scripts/bench end to end with a tiny load: it runs, writes a well-formed
+report and leaves no process behind, Ctrl-C included. No figure is checked
+against a threshold: timing depends on the machine, not on the code."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "scripts" / "bench"
+WORKLOADS = ("create", "set", "get", "mix")
+CPU_KEYS = {"wall_s", "server_cpu_s", "client_cpu_s", "other_cpu_s"}
+CPU_KEYS |= {"server_pct", "client_pct", "other_pct"}
+ZOOKEEPER_READY = (
+    Path("/usr/share/java/zookeeper.jar").exists() and importlib.util.find_spec("kazoo") is not None
+)
+
+
+def number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def processes_using(path: Path) -> list[int]:
+    """PIDs whose command line or stderr names `path`: the members (their
+    data dirs), the ZooKeeper JVMs (their config) and the load generators
+    (their log files)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            seen = (entry / "cmdline").read_bytes().decode(errors="replace")
+            seen += os.readlink(entry / "fd" / "2")
+        except OSError:
+            continue
+        if str(path) in seen:
+            found.append(int(entry.name))
+    return found
+
+
+def bench(tmp_path: Path, *flags: str) -> subprocess.Popen:
+    command = [sys.executable, str(BENCH), "--tiny", "--work-dir", str(tmp_path), *flags]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def check_figures(figures: dict) -> None:
+    for name in WORKLOADS:
+        workload = figures["workloads"][name]
+        assert workload["ops"] > 0 and workload["errors"] == 0
+        for key in ("seconds", "ops_per_s", "p50_ms", "p99_ms", "max_ms"):
+            assert number(workload[key]) and workload[key] > 0, (name, key)
+        assert workload["p50_ms"] <= workload["p99_ms"] <= workload["max_ms"]
+        cpu = workload["cpu"]
+        assert set(cpu) == CPU_KEYS | {"server_us_per_op", "client_us_per_op"}
+        assert all(map(number, cpu.values()))
+    failover = figures["failover"]
+    assert len(failover["gaps_ms"]) == failover["tries"] == 1
+    assert number(failover["median_ms"]) and failover["median_ms"] > 0
+    memory = figures["memory"]
+    assert memory["znodes"] > 0 and number(memory["bytes_per_znode"])
+    assert len(memory["rss_before_mib"]) == len(memory["rss_after_mib"]) == 3
+    assert number(figures["restart"]["seconds"]) and figures["restart"]["seconds"] > 0
+    for phase in ("failover", "memory", "restart"):
+        assert set(figures[phase]["cpu"]) == CPU_KEYS
+
+
+def run_to_end(tmp_path: Path, *flags: str) -> dict:
+    out = tmp_path / "report.json"
+    proc = bench(tmp_path, "--out", str(out), *flags)
+    stdout, stderr = proc.communicate(timeout=110)
+    assert proc.returncode == 0, stderr
+    assert "create ops/s" in stdout  # the table
+    assert processes_using(tmp_path) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # data dirs removed
+    report = json.loads(out.read_text())
+    assert report["errors"] == {}
+    assert report["mode"] == "tiny" and report["machine"]["cores"] >= 1
+    assert number(report["machine"]["fsync"]["median_ms"])
+    return report
+
+
+def test_coord_alone(tmp_path: Path) -> None:
+    report = run_to_end(tmp_path, "--no-zookeeper")
+    assert set(report["results"]) == {"coord"}
+    assert "zookeeper" in report["skipped"] and report["ratios"] == {}
+    check_figures(report["results"]["coord"])
+
+
+@pytest.mark.skipif(not ZOOKEEPER_READY, reason="needs Debian's zookeeper package and kazoo")
+def test_beside_zookeeper(tmp_path: Path) -> None:
+    report = run_to_end(tmp_path)
+    assert set(report["results"]) == {"coord", "zookeeper"}
+    for figures in report["results"].values():
+        check_figures(figures)
+    assert set(report["ratios"]) == {*WORKLOADS, "failover", "memory", "restart"}
+    assert all(map(number, report["ratios"].values()))
+
+
+def test_interrupt_stops_everything(tmp_path: Path) -> None:
+    proc = bench(tmp_path, "--no-zookeeper", "--out", str(tmp_path / "report.json"))
+    assert proc.stderr is not None
+    for line in proc.stderr:  # interrupt once members and load generators run
+        if "warm-up" in line:
+            break
+    assert processes_using(tmp_path), "the members should be running now"
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert processes_using(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []  # no report, data removed
