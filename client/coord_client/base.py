@@ -1,0 +1,305 @@
+"""What the threaded client and the asyncio one share around the sans-I/O
+protocol (protocol.py): the kazoo constructor, the operations as requests,
+the hand-over of the protocol's outcomes, and the fail-over schedule.
+
+Each client brings its own I/O: the handle a request completes (an
+AsyncResult, an asyncio Future), the way callbacks run (a thread, the event
+loop), and a stream with `send(message)`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+import math
+import random
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+from coord_client import ops
+from coord_client.channel import parse_hosts
+from coord_client.events import KazooState
+from coord_client.exceptions import (
+    ConnectionClosedError,
+    CoordError,
+    CoordTimeoutError,
+    SessionExpiredError,
+)
+from coord_client.ops import Call, Watcher
+from coord_client.paths import validate_path
+from coord_client.protocol import (
+    Completion,
+    Notification,
+    Outcome,
+    Phase,
+    Protocol,
+    Send,
+    StateChanged,
+)
+from coord_client.wire import client_pb2 as pb
+
+Listener = Callable[[KazooState], Any]
+
+# kazoo constructor arguments accepted and ignored: coord has no ACLs or
+# read-only mode, and reconnecting is built in rather than a retry policy.
+IGNORED_KAZOO_OPTIONS = frozenset({"default_acl", "read_only", "connection_retry", "command_retry"})
+BACKOFF_FIRST = 0.05  # seconds; doubled per failed attempt, jittered
+BACKOFF_MAX = 2.0
+MIN_PATIENCE = 1.0  # seconds a member is given at least to take the session
+
+
+def twin(call_async: Callable[..., Any], wrapper: Callable[..., Any]) -> Callable[..., Any]:
+    """Give `wrapper` (the blocking or awaiting form of an `*_async` method) its
+    name, docstring and signature, so both clients document the same calls."""
+    wrapper.__name__ = call_async.__name__.removesuffix("_async")
+    wrapper.__qualname__ = call_async.__qualname__.removesuffix("_async")
+    wrapper.__doc__ = call_async.__doc__
+    wrapper.__signature__ = inspect.signature(call_async).replace(  # type: ignore[attr-defined]
+        return_annotation=inspect.Signature.empty
+    )
+    return wrapper
+
+
+class Redial:
+    """One session's fail-over schedule: the hosts in turn, each given its share
+    of the session timeout (as ZooKeeper's client), jittered exponential
+    backoff after a failed attempt, and the moment the session counts as lost
+    (its timeout after a member last spoke for it)."""
+
+    def __init__(self, hosts: list[str], protocol: Protocol) -> None:
+        self._hosts = itertools.cycle(hosts)
+        self._count = len(hosts)
+        self._protocol = protocol
+        self._heard: float | None = None  # when a member last spoke for the session
+        self._delay = 0.0
+
+    def next_host(self) -> str:
+        return next(self._hosts)
+
+    def time_left(self) -> float:
+        """Seconds until the session counts as lost; no limit before it was ever up."""
+        if self._heard is None:
+            return math.inf
+        return self._heard + self._protocol.timeout_ms / 1000 - time.monotonic()
+
+    def patience(self) -> float:
+        """How long the next member may take to take the session: its share of the
+        timeout, but enough for a live member to open a session."""
+        share = max(self._protocol.timeout_ms / 1000 / self._count, MIN_PATIENCE)
+        return min(share, self.time_left())
+
+    def ended(self, established: bool, last_received: float) -> float:
+        """A stream ended (`established`: the session was up on it); the seconds
+        to wait before the next attempt."""
+        if established:
+            self._heard, self._delay = last_received, 0.0
+        self._delay = min(max(self._delay * 2, BACKOFF_FIRST), BACKOFF_MAX)
+        return max(min(random.uniform(0, self._delay), self.time_left()), 0.0)
+
+
+class Operations(ABC):
+    """kazoo's calls as requests: each `*_async` method returns the handle that
+    `_submit` makes (the client decides what it is)."""
+
+    @abstractmethod
+    def _submit(self, call: Call) -> Any:
+        """Send `call`; the handle its result completes."""
+
+    def create_async(
+        self,
+        path: str,
+        value: bytes = b"",
+        acl: object = None,
+        ephemeral: bool = False,
+        sequence: bool = False,
+        makepath: bool = False,
+        include_data: bool = False,
+    ) -> Any:
+        """The created path (with its sequence suffix), or (path, ZnodeStat) with
+        include_data; `makepath` creates missing parents atomically; `acl` is ignored."""
+        return self._submit(ops.create(path, value, ephemeral, sequence, makepath, include_data))
+
+    def get_async(self, path: str, watch: Watcher | None = None) -> Any:
+        """(data, ZnodeStat); `watch` fires once on CHANGED or DELETED."""
+        return self._submit(ops.get_data(path, watch))
+
+    def set_async(self, path: str, value: bytes, version: int = -1) -> Any:
+        """The new ZnodeStat; with a version other than -1 only if it matches."""
+        return self._submit(ops.set_data(path, value, version))
+
+    def delete_async(self, path: str, version: int = -1, recursive: bool = False) -> Any:
+        """True; `recursive` deletes the subtree atomically, on the server."""
+        return self._submit(ops.delete(path, version, recursive))
+
+    def exists_async(self, path: str, watch: Watcher | None = None) -> Any:
+        """A ZnodeStat, or None; `watch` fires once on CREATED, CHANGED or DELETED."""
+        return self._submit(ops.exists(path, watch))
+
+    def get_children_async(
+        self, path: str, watch: Watcher | None = None, include_data: bool = False
+    ) -> Any:
+        """The sorted child names, or (names, ZnodeStat) with include_data; `watch`
+        fires once on CHILD or DELETED."""
+        return self._submit(ops.get_children(path, watch, include_data))
+
+    def sync_async(self, path: str) -> Any:
+        """`path`, once the member is up to date with the leader: a read after it
+        is linearizable."""
+        return self._submit(ops.sync(path))
+
+    def add_watch_async(self, path: str, watch: Watcher, recursive: bool = False) -> Any:
+        """A persistent watch: `watch(event)` on every change of `path` (and of
+        its subtree when recursive) until remove_watch."""
+        return self._submit(ops.add_watch(path, watch, recursive))
+
+
+class ClientBase(Operations):
+    """A session's state as both clients keep it: the protocol, the listeners,
+    the lock that guards them (never held while user code runs)."""
+
+    def __init__(
+        self,
+        hosts: str,
+        timeout: float,
+        client_id: tuple[int, bytes] | None,
+        linearizable_reads: bool,
+        randomize_hosts: bool,
+        logger: logging.Logger | None,
+        kazoo_options: dict[str, Any],
+    ) -> None:
+        unknown = sorted(set(kazoo_options) - IGNORED_KAZOO_OPTIONS)
+        if unknown:
+            raise TypeError(f"unexpected keyword arguments: {', '.join(unknown)}")
+        self.hosts = parse_hosts(hosts)
+        if randomize_hosts:
+            random.shuffle(self.hosts)
+        self.linearizable_reads = linearizable_reads
+        self._timeout = float(timeout)
+        self._resume = client_id
+        self._log = logger or logging.getLogger("coord_client")
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._protocol: Protocol | None = None
+        self._stream: Any = None  # the stream of the member serving us, with .send()
+
+    # ----------------------------------------------------------- the session
+
+    def _new_protocol(self) -> Protocol:
+        """The protocol of a new session, or of the one `client_id` named (once)."""
+        session_id, password = self._resume or (0, b"")
+        self._resume = None
+        self._protocol = Protocol(int(self._timeout * 1000), session_id, password)
+        return self._protocol
+
+    def _start_failed(self, phase: Phase, timeout: float) -> CoordError:
+        """Why start() gave up, for it to raise once the client is stopped."""
+        if phase is Phase.EXPIRED:
+            return SessionExpiredError("the session to resume has expired")
+        return CoordTimeoutError(f"no session with {','.join(self.hosts)} within {timeout}s")
+
+    @property
+    def state(self) -> KazooState:
+        return self._protocol.state if self._protocol else KazooState.LOST
+
+    @property
+    def connected(self) -> bool:
+        return self.state is KazooState.CONNECTED
+
+    @property
+    def client_id(self) -> tuple[int, bytes] | None:
+        """(session_id, password) while there is a session, else None."""
+        protocol = self._protocol
+        if protocol is None or protocol.phase in (Phase.CONNECTING, Phase.CLOSED, Phase.EXPIRED):
+            return None
+        return protocol.session_id, protocol.password
+
+    @property
+    def member_id(self) -> int | None:
+        """The id of the member serving the session now, None while there is none."""
+        return (self._protocol.member_id or None) if self._protocol else None
+
+    @property
+    def session_timeout(self) -> float:
+        """The session timeout in seconds: the negotiated one once connected."""
+        return self._protocol.timeout_ms / 1000 if self._protocol else self._timeout
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(state)` on each change of `state`; returning True removes it."""
+        if not callable(listener):
+            raise TypeError("listener must be callable")
+        with self._lock:
+            if listener not in self._listeners:
+                self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _remove_watch_calls(self, path: str, watch: Watcher) -> list[Call]:
+        """The calls that drop the server watches `watch` leaves unused."""
+        validate_path(path)
+        with self._lock:
+            return self._protocol.remove_watch(path, watch) if self._protocol else []
+
+    # ------------------------------------------------------------- requests
+
+    @abstractmethod
+    def _new_handle(self) -> Any:
+        """What a request's Completion completes."""
+
+    @abstractmethod
+    def _complete(self, handle: Any, result: Any, error: CoordError | None) -> None:
+        """Complete a handle (under the lock)."""
+
+    @abstractmethod
+    def _schedule(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run a user callback later, in order, outside the lock."""
+
+    def _state_changed(self, state: KazooState) -> None:  # noqa: B027 (a hook)
+        """The session's state changed (under the lock)."""
+
+    def _submit(self, call: Call) -> Any:
+        handle = self._new_handle()
+        with self._lock:
+            try:
+                if self._protocol is None:
+                    raise ConnectionClosedError("the client is not started")
+                if self.linearizable_reads and call.read:
+                    self._send(self._protocol.submit(ops.sync(call.path), None))
+                self._send(self._protocol.submit(call, handle))
+            except CoordError as exc:
+                self._complete(handle, None, exc)
+        return handle
+
+    def _send(self, message: pb.ClientMessage | None) -> None:
+        """Put a message on the stream (under the lock); None is a request the
+        protocol keeps for the next member."""
+        if message is None:
+            return
+        assert self._stream is not None  # the protocol only lets requests through when connected
+        self._stream.send(message)
+
+    def _deliver(self, outcomes: list[Outcome]) -> None:
+        """Hand the protocol's outcomes to whoever waits for them (under the lock)."""
+        for outcome in outcomes:
+            if isinstance(outcome, Completion) and outcome.handle is not None:
+                self._complete(outcome.handle, outcome.result, outcome.error)
+            elif isinstance(outcome, Notification):
+                self._schedule(outcome.callback, outcome.event)
+            elif isinstance(outcome, Send):
+                self._send(outcome.message)
+            elif isinstance(outcome, StateChanged):
+                for listener in self._listeners:
+                    self._schedule(self._tell_listener, listener, outcome.state)
+                self._state_changed(outcome.state)
+
+    def _tell_listener(self, listener: Listener, state: KazooState) -> Any:
+        result = listener(state)
+        if result is True:
+            self.remove_listener(listener)
+        return result
