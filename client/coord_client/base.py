@@ -18,7 +18,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from coord_client import ops
 from coord_client.channel import parse_hosts
@@ -64,6 +64,22 @@ def twin(call_async: Callable[..., Any], wrapper: Callable[..., Any]) -> Callabl
     return wrapper
 
 
+CALLS = ("create", "get", "set", "delete", "exists", "get_children", "sync", "add_watch")
+C = TypeVar("C", bound=type)
+
+
+def with_twins(make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[[C], C]:
+    """A class decorator: `create`, `get`, ... made by `make` from each
+    `*_async` method (blocking for the threaded client, awaiting for asyncio)."""
+
+    def decorate(cls: C) -> C:
+        for name in CALLS:
+            setattr(cls, name, make(getattr(Operations, f"{name}_async")))
+        return cls
+
+    return decorate
+
+
 class Redial:
     """One session's fail-over schedule: the hosts in turn, each given its share
     of the session timeout (as ZooKeeper's client), jittered exponential
@@ -92,11 +108,11 @@ class Redial:
         share = max(self._protocol.timeout_ms / 1000 / self._count, MIN_PATIENCE)
         return min(share, self.time_left())
 
-    def ended(self, established: bool, last_received: float) -> float:
-        """A stream ended (`established`: the session was up on it); the seconds
-        to wait before the next attempt."""
-        if established:
-            self._heard, self._delay = last_received, 0.0
+    def ended(self, stream: Any) -> float:
+        """A stream ended (None: the member was not reached); the seconds to
+        wait before the next attempt."""
+        if stream is not None and stream.established:
+            self._heard, self._delay = stream.last_received, 0.0
         self._delay = min(max(self._delay * 2, BACKOFF_FIRST), BACKOFF_MAX)
         return max(min(random.uniform(0, self._delay), self.time_left()), 0.0)
 
@@ -163,14 +179,17 @@ class ClientBase(Operations):
 
     def __init__(
         self,
-        hosts: str,
-        timeout: float,
-        client_id: tuple[int, bytes] | None,
-        linearizable_reads: bool,
-        randomize_hosts: bool,
-        logger: logging.Logger | None,
-        kazoo_options: dict[str, Any],
+        hosts: str = "127.0.0.1:7181",
+        timeout: float = 10.0,
+        client_id: tuple[int, bytes] | None = None,
+        linearizable_reads: bool = False,
+        *,
+        randomize_hosts: bool = True,
+        logger: logging.Logger | None = None,
+        **kazoo_options: Any,
     ) -> None:
+        """`timeout` is the session timeout asked for, in seconds (the member
+        clamps it); `client_id` resumes an existing session."""
         unknown = sorted(set(kazoo_options) - IGNORED_KAZOO_OPTIONS)
         if unknown:
             raise TypeError(f"unexpected keyword arguments: {', '.join(unknown)}")
@@ -185,6 +204,11 @@ class ClientBase(Operations):
         self._listeners: list[Listener] = []
         self._protocol: Protocol | None = None
         self._stream: Any = None  # the stream of the member serving us, with .send()
+        self._setup()
+
+    @abstractmethod
+    def _setup(self) -> None:
+        """Make what the client's own I/O needs."""
 
     # ----------------------------------------------------------- the session
 
@@ -246,6 +270,23 @@ class ClientBase(Operations):
         with self._lock:
             return self._protocol.remove_watch(path, watch) if self._protocol else []
 
+    def _should_connect(self, protocol: Protocol, redial: Redial) -> bool:
+        """Whether the session loop goes on to (re)connect; once no member has
+        answered for the session timeout, the session is lost."""
+        with self._lock:
+            if not protocol.wants_connection:
+                return False
+            if redial.time_left() <= 0:
+                self._deliver(protocol.expire())
+                return False
+            return True
+
+    def _disconnected(self, protocol: Protocol) -> None:
+        """The stream to the member ended (or never began)."""
+        with self._lock:
+            self._stream = None
+            self._deliver(protocol.connection_lost())
+
     # ------------------------------------------------------------- requests
 
     @abstractmethod
@@ -297,6 +338,17 @@ class ClientBase(Operations):
                 for listener in self._listeners:
                     self._schedule(self._tell_listener, listener, outcome.state)
                 self._state_changed(outcome.state)
+
+    def _receive(self, protocol: Protocol, stream: Any, message: pb.ServerMessage) -> bool:
+        """Hand one message of `stream` to the protocol; True when the stream is
+        done with (the session closed, or refused)."""
+        with self._lock:
+            self._deliver(protocol.receive(message))
+            kind = message.WhichOneof("kind")
+            if kind == "connected" and protocol.phase is Phase.CONNECTED:
+                stream.established = True
+                stream.set_timeout(protocol.timeout_ms / 1000)
+            return kind in ("closed", "session_error")
 
     def _tell_listener(self, listener: Listener, state: KazooState) -> Any:
         result = listener(state)

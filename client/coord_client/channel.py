@@ -33,7 +33,7 @@ def open_channel(address: str) -> grpc.Channel:
     return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
-_SETTLED = (
+SETTLED = (
     grpc.ChannelConnectivity.READY,
     grpc.ChannelConnectivity.TRANSIENT_FAILURE,
     grpc.ChannelConnectivity.SHUTDOWN,
@@ -67,5 +67,5 @@ class Dial:
 
     def _on_state(self, state: grpc.ChannelConnectivity) -> None:
         self._state = state
-        if state in _SETTLED:
+        if state in SETTLED:
             self.settled.set()

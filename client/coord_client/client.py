@@ -15,7 +15,6 @@ as lost.
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from typing import Any
 
 import grpc
 
-from coord_client.base import ClientBase, Listener, Redial, twin
+from coord_client.base import ClientBase, Listener, Redial, twin, with_twins
 from coord_client.channel import Dial
 from coord_client.events import KazooState
 from coord_client.exceptions import CoordError, NodeExistsError
@@ -46,25 +45,11 @@ def _blocking(call_async: Callable[..., AsyncResult]) -> Callable[..., Any]:
     return twin(call_async, call)
 
 
+@with_twins(_blocking)
 class Client(RecipesMixin, ClientBase):
     """A session with a coord cluster, used the way kazoo's KazooClient is."""
 
-    def __init__(
-        self,
-        hosts: str = "127.0.0.1:7181",
-        timeout: float = 10.0,
-        client_id: tuple[int, bytes] | None = None,
-        linearizable_reads: bool = False,
-        *,
-        randomize_hosts: bool = True,
-        logger: logging.Logger | None = None,
-        **kazoo_options: Any,
-    ) -> None:
-        """`timeout` is the session timeout asked for, in seconds (the member
-        clamps it); `client_id` resumes an existing session."""
-        super().__init__(
-            hosts, timeout, client_id, linearizable_reads, randomize_hosts, logger, kazoo_options
-        )
+    def _setup(self) -> None:
         self._callbacks = CallbackThread(self._log)
         self._session_thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -129,15 +114,7 @@ class Client(RecipesMixin, ClientBase):
         self.start()
 
     # ----------------------------------------------------------- operations
-
-    create = _blocking(ClientBase.create_async)
-    get = _blocking(ClientBase.get_async)
-    set = _blocking(ClientBase.set_async)
-    delete = _blocking(ClientBase.delete_async)
-    exists = _blocking(ClientBase.exists_async)
-    get_children = _blocking(ClientBase.get_children_async)
-    sync = _blocking(ClientBase.sync_async)
-    add_watch = _blocking(ClientBase.add_watch_async)
+    # create, get, set, delete, exists, get_children, sync, add_watch: with_twins
 
     def ensure_path(self, path: str, acl: object = None) -> bool:
         """Create `path` and its missing parents unless it exists."""
@@ -176,20 +153,12 @@ class Client(RecipesMixin, ClientBase):
         until it is closed, expires, or no member answered for its timeout."""
         redial = Redial(self.hosts, protocol)
         try:
-            while True:
-                with self._lock:
-                    if self._stopping.is_set() or not protocol.wants_connection:
-                        return
-                    if redial.time_left() <= 0:
-                        self._deliver(protocol.expire())
-                        return
+            while not self._stopping.is_set() and self._should_connect(protocol, redial):
                 stream = self._open(protocol, redial.next_host(), redial.patience())
-                established = stream is not None and self._serve(protocol, stream)
-                with self._lock:
-                    self._stream = None
-                    self._deliver(protocol.connection_lost())
-                last = stream.last_received if stream is not None else 0.0
-                self._stopping.wait(redial.ended(established, last))
+                if stream is not None:
+                    self._serve(protocol, stream)
+                self._disconnected(protocol)
+                self._stopping.wait(redial.ended(stream))
         finally:
             self._settled.set()
 
@@ -214,24 +183,16 @@ class Client(RecipesMixin, ClientBase):
             self._stream = Stream(channel, protocol.connect_message(), timeout, handshake)
             return self._stream
 
-    def _serve(self, protocol: Protocol, stream: Stream) -> bool:
-        """Read the stream until it ends; True when the session was established on it."""
-        established = False
+    def _serve(self, protocol: Protocol, stream: Stream) -> None:
+        """Read the stream until it ends."""
         try:
             for message in stream.messages():
-                with self._lock:
-                    self._deliver(protocol.receive(message))
-                    kind = message.WhichOneof("kind")
-                    if kind == "connected" and protocol.phase is Phase.CONNECTED:
-                        established = True
-                        stream.set_timeout(protocol.timeout_ms / 1000)
-                    elif kind in ("closed", "session_error"):
-                        break
+                if self._receive(protocol, stream, message):
+                    break
         except grpc.RpcError as exc:
             self._log.debug("stream ended: %s", exc)
         finally:
             stream.close()
-        return established
 
 
 KazooClient = Client

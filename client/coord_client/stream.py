@@ -38,6 +38,7 @@ class Outbox:
         self.ping_interval = ping_interval
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._carry: Any = None  # the message that did not fit in the last frame
+        self.last_sent = time.monotonic()
 
     def put(self, message: pb.ClientMessage) -> None:
         self._queue.put(message)
@@ -51,24 +52,40 @@ class Outbox:
     ) -> Generator[pb.ClientFrame, None, bool]:
         """The frames to send, until `end()` (then returns False) or until the
         clock passes `give_up_at()` (then True), which it wakes up to see."""
-        last_sent = time.monotonic()
-        while True:
-            now, give_up = time.monotonic(), give_up_at()
-            if now > give_up:
-                return True
-            ping_at = last_sent + self.ping_interval
+        self.last_sent = time.monotonic()
+        while (wait := self._quiet_for(give_up_at)) is not None:
             try:
-                first = self._next(min(ping_at, give_up) - now)
+                first = self._next(wait)
             except queue.Empty:
-                if time.monotonic() < ping_at:
+                if not self._ping_due():
                     continue  # woke to look at the silence; no ping is due yet
                 first = PING
-            messages, ended = self._drain(first)
-            if messages:
-                yield pb.ClientFrame(messages=messages)
-                last_sent = time.monotonic()
+            frame, ended = self._frame(first)
+            if frame is not None:
+                yield frame
             if ended:
                 return False
+        return True
+
+    def _quiet_for(self, give_up_at: Callable[[], float]) -> float | None:
+        """How long to wait for something to send before a ping is due or the
+        member's silence is to be looked at again; None once it is too long."""
+        now, give_up = time.monotonic(), give_up_at()
+        if now > give_up:
+            return None
+        return max(min(self.last_sent + self.ping_interval, give_up) - now, 0.0)
+
+    def _ping_due(self) -> bool:
+        return time.monotonic() >= self.last_sent + self.ping_interval
+
+    def _frame(self, first: Any) -> tuple[pb.ClientFrame | None, bool]:
+        """`first` and what is queued behind it as one frame (None when there is
+        nothing to send), and whether the stream ends after it."""
+        messages, ended = self._drain(first)
+        if not messages:
+            return None, ended
+        self.last_sent = time.monotonic()
+        return pb.ClientFrame(messages=messages), ended
 
     def _next(self, wait: float) -> Any:
         if self._carry is not None:
@@ -102,12 +119,20 @@ class Stream:
     ) -> None:
         """`timeout` is the session timeout; until `set_timeout` says the session
         is up, the member has `handshake` seconds to answer."""
-        self.outbox = Outbox(ping_interval=timeout / 3)
+        self.outbox = self._new_outbox(timeout / 3)
         self.outbox.put(first)
         self.read_timeout = handshake
         self.last_received = time.monotonic()
+        self.established = False  # the session is up on this stream
         self._channel = channel
         self._call = CoordStub(channel).Session(self._frames())
+
+    def _new_outbox(self, ping_interval: float) -> Outbox:
+        return Outbox(ping_interval)
+
+    def _give_up_at(self) -> float:
+        """When silence from the member means it is gone."""
+        return self.last_received + self.read_timeout
 
     def set_timeout(self, timeout: float) -> None:
         """Pace pings and silence by the negotiated session timeout."""
@@ -136,6 +161,6 @@ class Stream:
             yield from frame.messages
 
     def _frames(self) -> Iterator[pb.ClientFrame]:
-        silent = yield from self.outbox.frames(lambda: self.last_received + self.read_timeout)
+        silent = yield from self.outbox.frames(self._give_up_at)
         if silent:
             self._call.cancel()  # the reader sees CANCELLED and reconnects

@@ -28,7 +28,7 @@ from coord_client.recipes.watchers import ChildrenWatch, DataWatch
 R = TypeVar("R")
 
 
-class _Bound(Generic[R]):
+class Bound(Generic[R]):
     """A recipe class as a client attribute: calling it passes the client first."""
 
     def __init__(self, recipe: type[R]) -> None:
@@ -43,21 +43,21 @@ class _Bound(Generic[R]):
 class RecipesMixin:
     """kazoo's recipe attributes for a client class: `class Client(RecipesMixin, ...)`."""
 
-    Barrier = _Bound(Barrier)
-    ChildrenWatch = _Bound(ChildrenWatch)
-    Config = _Bound(Config)
-    Counter = _Bound(Counter)
-    DataWatch = _Bound(DataWatch)
-    DoubleBarrier = _Bound(DoubleBarrier)
-    Election = _Bound(Election)
-    Lock = _Bound(Lock)
-    LockingQueue = _Bound(LockingQueue)
-    Party = _Bound(Party)
-    Queue = _Bound(Queue)
-    ReadLock = _Bound(ReadLock)
-    Semaphore = _Bound(Semaphore)
-    TreeCache = _Bound(TreeCache)
-    WriteLock = _Bound(WriteLock)
+    Barrier = Bound(Barrier)
+    ChildrenWatch = Bound(ChildrenWatch)
+    Config = Bound(Config)
+    Counter = Bound(Counter)
+    DataWatch = Bound(DataWatch)
+    DoubleBarrier = Bound(DoubleBarrier)
+    Election = Bound(Election)
+    Lock = Bound(Lock)
+    LockingQueue = Bound(LockingQueue)
+    Party = Bound(Party)
+    Queue = Bound(Queue)
+    ReadLock = Bound(ReadLock)
+    Semaphore = Bound(Semaphore)
+    TreeCache = Bound(TreeCache)
+    WriteLock = Bound(WriteLock)
 
 
 __all__ = [

@@ -9,7 +9,7 @@ reaches the caller (with this SDK it only comes when the session is gone).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coord_client.exceptions import BadVersionError
 from coord_client.paths import validate_path
@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 Number = int | float
 
 
-class Counter:
-    """kazoo's Counter: the value is stored as ASCII (`repr` of an int or float)."""
+class CounterState:
+    """What a counter knows, whichever way it reads (shared with asyncio): the
+    value is stored as ASCII (`repr` of an int or float)."""
 
-    def __init__(self, client: Client, path: str, default: Number = 0) -> None:
+    def __init__(self, client: Any, path: str, default: Number = 0) -> None:
         self.client = client
         self.path = validate_path(path)
         self.default = default
@@ -33,6 +34,20 @@ class Counter:
         self.pre_value: Number | None = None  # before our last change
         self.post_value: Number | None = None  # after it
         self._ensured = False
+
+    def _checked(self, value: Number) -> Number:
+        if not isinstance(value, self.default_type):
+            raise TypeError(f"invalid type for value change: {type(value).__name__}")
+        return value
+
+    def _decoded(self, data: bytes) -> Number:
+        return self.default_type(data.decode("ascii")) if data else self.default
+
+
+class Counter(CounterState):
+    """kazoo's Counter: `counter += 5`, `counter.value`."""
+
+    client: Client
 
     @property
     def value(self) -> Number:
@@ -46,8 +61,7 @@ class Counter:
         return self._change(-value)
 
     def _change(self, value: Number) -> Counter:
-        if not isinstance(value, self.default_type):
-            raise TypeError(f"invalid type for value change: {type(value).__name__}")
+        self._checked(value)
         while True:
             pre_value, version = self._read()
             post_value = pre_value + value
@@ -63,4 +77,4 @@ class Counter:
             create_once(self.client, self.path, makepath=True)
             self._ensured = True
         data, stat = retrying(self.client, lambda: self.client.get(self.path))
-        return (self.default_type(data.decode("ascii")) if data else self.default), stat.version
+        return self._decoded(data), stat.version

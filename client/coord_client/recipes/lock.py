@@ -38,7 +38,7 @@ from coord_client.exceptions import ConnectionLoss, LockTimeout, NoNodeError, Se
 from coord_client.paths import join, validate_path
 from coord_client.recipes.errors import CancelledError
 from coord_client.recipes.nodes import children, data_of, delete_owned
-from coord_client.recipes.session import Holder, Wakeup
+from coord_client.recipes.session import Holder, Holding, Wakeup
 from coord_client.recipes.waiting import Deadline, retrying
 from coord_client.stat import ZnodeStat
 
@@ -54,29 +54,22 @@ def _sequence(name: str) -> int:
     return int(match.group(2))
 
 
-class Lock(Holder):
-    """An exclusive lock (kazoo's `Lock`), also a context manager.
-
-    Not re-entrant: like `threading.Lock`, a second `acquire` on the same
-    object waits until the first is released (threads may share the object).
-    """
+class LockState:
+    """What a lock knows of its node, whichever way it waits: shared by this
+    Lock and the asyncio one. Needs `_acquired` and `_holding` (a Holder's)."""
 
     _NODE_NAME = "__lock__"
     _EXCLUDE_NAMES: tuple[str, ...] = ("__lock__", "__rlock__")  # the kinds that block us
+    _acquired: bool
+    _holding: Holding
 
-    def __init__(self, client: Client, path: str, identifier: str | None = None) -> None:
-        super().__init__(client)
-        self.client = client
+    def _init_node(self, path: str, identifier: str | None) -> None:
         self.path = validate_path(path)
         self.data = str(identifier or "").encode()
         self.prefix = uuid.uuid4().hex + self._NODE_NAME
         self.node: str | None = None  # our contender node's name
         self.cancelled = False
         self._stat: ZnodeStat | None = None
-        self._wakeup = Wakeup(client)
-        self._local = threading.Lock()  # one acquisition of this object at a time
-
-    # ------------------------------------------------------------- state
 
     @property
     def fencing_token(self) -> int | None:
@@ -89,6 +82,65 @@ class Lock(Holder):
     def node_path(self) -> str | None:
         """The full path of our contender node, while there is one."""
         return join(self.path, self.node) if self.node else None
+
+    def _create_args(self, ephemeral: bool) -> tuple[tuple[str, bytes], dict[str, bool]]:
+        """The arguments of the create that makes our contender node."""
+        args = (join(self.path, self.prefix), self.data)
+        return args, {
+            "ephemeral": ephemeral,
+            "sequence": True,
+            "makepath": True,
+            "include_data": True,
+        }
+
+    def _made(self, path: str, stat: ZnodeStat) -> None:
+        """Our contender node is `path`."""
+        self.node, self._stat = path.rpartition("/")[2], stat
+        self._holding.claim()
+
+    def _mine(self, names: list[str]) -> list[str]:
+        """Those of `names` that are our contender node (after a lost create)."""
+        return [name for name in names if name.startswith(self.prefix)]
+
+    def _still_mine(self, stat: ZnodeStat | None) -> bool:
+        """Whether `stat` (our node's, read again) shows we hold the lock still."""
+        if stat is None or self._stat is None or stat.czxid != self._stat.czxid:
+            self._holding.lose()
+            return False
+        self._holding.confirm()
+        return True
+
+    def _take_node(self) -> tuple[str | None, ZnodeStat | None]:
+        """Forget our node; (its path, its stat) for the caller to delete."""
+        node, stat = self.node_path, self._stat
+        self.node, self._stat = None, None
+        return node, stat
+
+    def _predecessor(self, children: list[str]) -> str | None:
+        """The closest earlier node of a kind that blocks ours, None when none does."""
+        before = children[: children.index(self.node)] if self.node in children else children
+        blocking = [c for c in before if _CONTENDER.search(c).group(1) in self._EXCLUDE_NAMES]
+        return blocking[-1] if blocking else None
+
+
+def contender_order(names: list[str]) -> list[str]:
+    """The contender nodes among `names`, in the order they were created."""
+    return sorted((name for name in names if _CONTENDER.search(name)), key=_sequence)
+
+
+class Lock(LockState, Holder):
+    """An exclusive lock (kazoo's `Lock`), also a context manager.
+
+    Not re-entrant: like `threading.Lock`, a second `acquire` on the same
+    object waits until the first is released (threads may share the object).
+    """
+
+    def __init__(self, client: Client, path: str, identifier: str | None = None) -> None:
+        super().__init__(client)
+        self.client = client
+        self._init_node(path, identifier)
+        self._wakeup = Wakeup(client)
+        self._local = threading.Lock()  # one acquisition of this object at a time
 
     # ----------------------------------------------------------- acquire
 
@@ -159,37 +211,21 @@ class Lock(Holder):
             if tried and (found := self._find_node()) is not None:
                 return found
             tried = True
-            return self.client.create(
-                join(self.path, self.prefix),
-                self.data,
-                ephemeral=ephemeral,
-                sequence=True,
-                makepath=True,
-                include_data=True,
-            )
+            args, kwargs = self._create_args(ephemeral)
+            return self.client.create(*args, **kwargs)
 
-        path, self._stat = retrying(self.client, attempt)
-        self.node = path.rpartition("/")[2]
-        self._holding.claim()
+        self._made(*retrying(self.client, attempt))
 
     def _find_node(self) -> tuple[str, ZnodeStat] | None:
-        for name in self.client.get_children(self.path):
-            if name.startswith(self.prefix):
-                stat = self.client.exists(join(self.path, name))
-                if stat is not None:
-                    return join(self.path, name), stat
+        for name in self._mine(self.client.get_children(self.path)):
+            stat = self.client.exists(join(self.path, name))
+            if stat is not None:
+                return join(self.path, name), stat
         return None
 
     def _sorted_children(self) -> list[str]:
         """The contender nodes, in the order they were created."""
-        names = children(self.client, self.path)
-        return sorted((name for name in names if _CONTENDER.search(name)), key=_sequence)
-
-    def _predecessor(self, children: list[str]) -> str | None:
-        """The closest earlier node of a kind that blocks ours, None when none does."""
-        before = children[: children.index(self.node)] if self.node in children else children
-        blocking = [c for c in before if _CONTENDER.search(c).group(1) in self._EXCLUDE_NAMES]
-        return blocking[-1] if blocking else None
+        return contender_order(children(self.client, self.path))
 
     # ----------------------------------------------------------- release
 
@@ -205,11 +241,7 @@ class Lock(Holder):
             stat = retrying(self.client, lambda: self.client.exists(node))
         except (SessionExpiredError, ConnectionLoss):
             stat = None  # the session is gone, and the node with it
-        if stat is None or stat.czxid != self._stat.czxid:
-            self._holding.lose()
-            return False
-        self._holding.confirm()
-        return self.is_acquired
+        return self._still_mine(stat) and self.is_acquired
 
     def _let_go(self) -> None:
         """Remove our node (if we made one) and be ready for the next acquire."""
@@ -221,8 +253,7 @@ class Lock(Holder):
             self._local.release()
 
     def _delete_node(self) -> None:
-        node, stat = self.node_path, self._stat
-        self.node, self._stat = None, None
+        node, stat = self._take_node()
         if node is not None and stat is not None:
             delete_owned(self.client, self._holding, node, stat.version)
 
@@ -234,12 +265,16 @@ class Lock(Holder):
         return [data.decode() for data in data_of(self.client, nodes)]
 
 
+class Reading:
+    """Mixed in before a lock class: the shared side of a read/write lock."""
+
+    _NODE_NAME = "__rlock__"
+    _EXCLUDE_NAMES = ("__lock__",)
+
+
 class WriteLock(Lock):
     """The exclusive side of a read/write lock: waits for every earlier contender."""
 
 
-class ReadLock(Lock):
+class ReadLock(Reading, Lock):
     """The shared side of a read/write lock: waits only for earlier writers."""
-
-    _NODE_NAME = "__rlock__"
-    _EXCLUDE_NAMES = ("__lock__",)

@@ -10,30 +10,37 @@ object that disagrees is refused (ValueError).
 
 from __future__ import annotations
 
+import threading
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coord_client.exceptions import LockTimeout
 from coord_client.paths import join, validate_path
 from coord_client.recipes.errors import CancelledError
 from coord_client.recipes.lock import Lock
 from coord_client.recipes.nodes import children, create_once, data_of, delete_owned
-from coord_client.recipes.session import Holder, Wakeup
+from coord_client.recipes.session import Holder, Holding, Wakeup
 from coord_client.recipes.waiting import Deadline, retrying
 
 if TYPE_CHECKING:
-    from coord_client.client import Client
+    pass
 
 
-class Semaphore(Holder):
-    """A counting semaphore across processes; a context manager too."""
+class SemaphoreState:
+    """What a semaphore knows, whichever way it waits: shared by this Semaphore
+    and the asyncio one, which name their lock class and event class."""
+
+    _acquired: bool
+    _holding: Holding
+    _mutex_type: Any  # the lock class acquirers queue on
+    _event_type: Any = threading.Event
 
     def __init__(
-        self, client: Client, path: str, identifier: str | None = None, max_leases: int = 1
+        self, client: Any, path: str, identifier: str | None = None, max_leases: int = 1
     ) -> None:
         if isinstance(identifier, int):  # `Semaphore(path, 3)` means max_leases elsewhere
             raise TypeError("identifier must be a str; give max_leases by keyword")
-        super().__init__(client)
+        super().__init__(client)  # type: ignore[call-arg] (the Holder's)
         self.client = client
         self.path = validate_path(path)
         self.data = str(identifier or "").encode()
@@ -41,9 +48,42 @@ class Semaphore(Holder):
         self.lease_path = join(self.path, uuid.uuid4().hex)
         self.lock_path = self.path + "-__lock__"
         self.cancelled = False
-        self._mutex = Lock(client, self.lock_path, identifier)
-        self._wakeup = Wakeup(client)
         self._checked = False
+        self._mutex = self._mutex_type(client, self.lock_path, identifier)
+        self._wakeup: Wakeup = Wakeup(client, self._event_type())
+
+    def cancel(self) -> None:
+        """Make a pending `acquire` give up (with CancelledError)."""
+        self.cancelled = True
+        self._mutex.cancel()
+        self._wakeup.event.set()
+
+    def _settle(self, gotten: bool) -> bool:
+        """The acquire is over: held or not."""
+        if not gotten:
+            self._holding.drop()
+        self._acquired = gotten
+        return gotten
+
+    def _lease_free(self, leases: list[str]) -> tuple[bool, bool]:
+        """(ours is among `leases`: a repeated create made it, one may be taken)."""
+        mine = self.lease_path.rpartition("/")[2] in leases
+        return mine, mine or len(leases) < self.max_leases
+
+    def _agree(self, data: bytes) -> None:
+        """Check the max_leases kept at `path` (`data`) agrees with ours."""
+        try:
+            leases = int(data.decode())
+        except ValueError:
+            leases = self.max_leases  # the node's data serves something else
+        if leases != self.max_leases:
+            raise ValueError(f"inconsistent max leases: {leases}, expected: {self.max_leases}")
+
+
+class Semaphore(SemaphoreState, Holder):
+    """A counting semaphore across processes; a context manager too."""
+
+    _mutex_type = Lock
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         """True once a lease is ours. Non-blocking: False when none is free (or
@@ -62,16 +102,7 @@ class Semaphore(Holder):
         except BaseException:
             self._let_go()
             raise
-        if not gotten:
-            self._holding.drop()
-        self._acquired = gotten
-        return gotten
-
-    def cancel(self) -> None:
-        """Make a pending `acquire` give up (with CancelledError)."""
-        self.cancelled = True
-        self._mutex.cancel()
-        self._wakeup.event.set()
+        return self._settle(gotten)
 
     def _let_go(self) -> None:
         """Delete our lease node if we made it; be ready for the next acquire."""
@@ -96,8 +127,8 @@ class Semaphore(Holder):
                 leases = retrying(
                     self.client, lambda: self.client.get_children(self.path, watch=self._wakeup)
                 )
-                mine = self.lease_path.rpartition("/")[2] in leases  # a repeated create made it
-                if mine or len(leases) < self.max_leases:
+                mine, free = self._lease_free(leases)
+                if free:
                     if not mine:  # our uuid name: an existing node is a repeated create's
                         create_once(self.client, self.lease_path, self.data, ephemeral=True)
                     self._holding.claim()
@@ -114,13 +145,5 @@ class Semaphore(Holder):
         if self._checked:
             return
         if not create_once(self.client, self.path, str(self.max_leases).encode(), makepath=True):
-            data, _ = retrying(self.client, lambda: self.client.get(self.path))
-            try:
-                leases = int(data.decode())
-            except ValueError:
-                leases = self.max_leases  # the node's data serves something else
-            if leases != self.max_leases:
-                raise ValueError(
-                    f"inconsistent max leases: {leases}, expected: {self.max_leases}"
-                ) from None
+            self._agree(retrying(self.client, lambda: self.client.get(self.path))[0])
         self._checked = True

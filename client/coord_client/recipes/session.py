@@ -30,9 +30,11 @@ class Wakeup:
     """An Event set by a watch (call the object with the event) or by the loss of
     the session; listens to the session while used as a context manager."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, event: Any = None) -> None:
+        """`event`: a threading.Event unless given (the asyncio recipes give an
+        asyncio.Event)."""
         self._client = client
-        self.event = threading.Event()
+        self.event = event if event is not None else threading.Event()
 
     def __call__(self, *_: Any) -> None:
         self.event.set()
@@ -58,10 +60,12 @@ class Holding:
     not ephemeral outlives its session, so only suspension counts for it.
     """
 
-    def __init__(self, client: Client, ephemeral: bool = True) -> None:
+    def __init__(self, client: Client, ephemeral: bool = True, lost: Any = None) -> None:
+        """`lost` is the event to set (a threading.Event unless given: the
+        asyncio recipes give an asyncio.Event)."""
         self._client = client
         self.ephemeral = ephemeral
-        self.lost = threading.Event()
+        self.lost = lost if lost is not None else threading.Event()
         self._session: int | None = None
         self._suspended = False
         self._listening = False
@@ -117,12 +121,12 @@ class Holding:
         self.lost.set()
 
 
-class Holder(ABC):
+class HolderState:
     """What is acquired and released (locks, semaphores): its state as the
-    session allows, and use as a context manager."""
+    session allows, whichever way it waits (shared with the asyncio recipes)."""
 
-    def __init__(self, client: Client) -> None:
-        self._holding = Holding(client)
+    def __init__(self, client: Client, lost: Any = None) -> None:
+        self._holding = Holding(client, lost=lost)
         self._acquired = False
 
     @property
@@ -131,9 +135,13 @@ class Holder(ABC):
         return self._acquired and self._holding.active
 
     @property
-    def lost(self) -> threading.Event:
-        """Set when the session that held (or waited for) it is gone."""
+    def lost(self) -> Any:
+        """Set when the session that held (or waited for) it is gone (an Event)."""
         return self._holding.lost
+
+
+class Holder(HolderState, ABC):
+    """A HolderState taken with blocking calls, and used as a context manager."""
 
     @abstractmethod
     def acquire(self) -> bool:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from coord_client.events import KazooState
 from coord_client.exceptions import ConnectionLoss
@@ -39,10 +40,10 @@ class Deadline:
         return None if self._end is None else max(0.0, self._end - time.monotonic())
 
 
-def wait_connected(client: Client, timeout: float | None = None) -> None:
-    """Return once the session is no longer suspended (connected again, or lost),
-    or `timeout` passed."""
-    settled = threading.Event()
+@contextmanager
+def suspension(client: Client, settled: Any) -> Iterator[bool]:
+    """Set the event `settled` once the session is no longer suspended, while
+    in the block; yields whether it is suspended now (so worth waiting for)."""
 
     def on_state(state: KazooState) -> None:
         if state is not KazooState.SUSPENDED:
@@ -50,10 +51,18 @@ def wait_connected(client: Client, timeout: float | None = None) -> None:
 
     client.add_listener(on_state)
     try:
-        if client.state is KazooState.SUSPENDED:
-            settled.wait(timeout)
+        yield client.state is KazooState.SUSPENDED
     finally:
         client.remove_listener(on_state)
+
+
+def wait_connected(client: Client, timeout: float | None = None) -> None:
+    """Return once the session is no longer suspended (connected again, or lost),
+    or `timeout` passed."""
+    settled = threading.Event()
+    with suspension(client, settled) as suspended:
+        if suspended:
+            settled.wait(timeout)
 
 
 def retrying(client: Client, call: Callable[[], T]) -> T:

@@ -77,25 +77,64 @@ class _Watch(ABC):
         self._client.remove_listener(self._on_state)
 
 
-class DataWatch(_Watch):
-    """`func(data, stat)` now and on every change of `path`; `(None, None)` while
-    the node does not exist (so it also waits for a node to appear)."""
+class DataState:
+    """What a DataWatch remembers, whichever way it reads (shared with asyncio)."""
 
-    def __init__(self, client: Client, path: str, func: Callable[..., Any] | None = None) -> None:
+    def __init__(self, client: Any, path: str, func: Callable[..., Any] | None = None) -> None:
         self._version: int | None = None  # mzxid last passed on; None for no node
         self._called = False
-        super().__init__(client, path, func)
+        super().__init__(client, path, func)  # type: ignore[call-arg] (the watch's)
+
+    def _changed(self, stat: ZnodeStat | None) -> bool:
+        """Whether a read with `stat` is news to the function (then it is told)."""
+        version = stat.mzxid if stat is not None else None
+        if self._called and version == self._version:
+            return False
+        self._called, self._version = True, version
+        return True
+
+
+class ChildrenState:
+    """What a ChildrenWatch remembers, whichever way it reads (shared with asyncio)."""
+
+    _stop: Callable[[], None]
+
+    def __init__(
+        self,
+        client: Any,
+        path: str,
+        func: Callable[..., Any] | None = None,
+        allow_session_lost: bool = True,
+        send_event: bool = False,
+    ) -> None:
+        self._allow_session_lost = allow_session_lost
+        self._send_event = send_event
+        self._prior: list[str] | None = None
+        super().__init__(client, path, func)  # type: ignore[call-arg] (the watch's)
+
+    def _news(self, names: list[str], event: WatchedEvent | None) -> tuple[Any, ...] | None:
+        """The function's arguments when `names` changed, else None."""
+        if names == self._prior:
+            return None
+        self._prior = names
+        return (names, event) if self._send_event else (names,)
+
+    def _on_lost(self) -> None:
+        if not self._allow_session_lost:
+            self._stop()
+
+
+class DataWatch(DataState, _Watch):
+    """`func(data, stat)` now and on every change of `path`; `(None, None)` while
+    the node does not exist (so it also waits for a node to appear)."""
 
     def _refresh(self, event: WatchedEvent | None) -> None:
         with self._run_lock:
             if self._stopped:
                 return
             data, stat = self._read()
-            version = stat.mzxid if stat is not None else None
-            if self._called and version == self._version:
-                return
-            self._called, self._version = True, version
-            self._deliver(data, stat)
+            if self._changed(stat):
+                self._deliver(data, stat)
 
     def _read(self) -> tuple[bytes | None, ZnodeStat | None]:
         """(data, stat) with a watch set, or (None, None) with an exists watch set."""
@@ -109,24 +148,11 @@ class DataWatch(_Watch):
                     return None, None  # else created between the two reads: read it
 
 
-class ChildrenWatch(_Watch):
+class ChildrenWatch(ChildrenState, _Watch):
     """`func(children)` now and on every change of `path`'s children
     (`func(children, event)` with `send_event`). Stops for good when the node
     does not exist or is deleted; with `allow_session_lost=False`, also when
     the session is lost."""
-
-    def __init__(
-        self,
-        client: Client,
-        path: str,
-        func: Callable[..., Any] | None = None,
-        allow_session_lost: bool = True,
-        send_event: bool = False,
-    ) -> None:
-        self._allow_session_lost = allow_session_lost
-        self._send_event = send_event
-        self._prior: list[str] | None = None
-        super().__init__(client, path, func)
 
     def _refresh(self, event: WatchedEvent | None) -> None:
         with self._run_lock:
@@ -139,11 +165,5 @@ class ChildrenWatch(_Watch):
             except NoNodeError:
                 self._stop()
                 return
-            if names == self._prior:
-                return
-            self._prior = names
-            self._deliver(*((names, event) if self._send_event else (names,)))
-
-    def _on_lost(self) -> None:  # noqa: B027 (a hook: by default nothing to do)
-        if not self._allow_session_lost:
-            self._stop()
+            if (args := self._news(names, event)) is not None:
+                self._deliver(*args)
