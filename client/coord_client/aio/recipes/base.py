@@ -1,0 +1,142 @@
+"""How the asyncio recipes wait and hold: the threaded recipes' rules
+(recipes/waiting.py, recipes/session.py) with asyncio events.
+
+`Holding` itself is shared: it only listens to states and reads the session
+id, which the asyncio client gives synchronously. Waits end when a watch
+fires or the session is lost; a ConnectionLoss is repeated while the session
+lives on, for calls that are safe to repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Self, TypeVar
+
+from coord_client.exceptions import (
+    ConnectionLoss,
+    NodeExistsError,
+    NoNodeError,
+    SessionExpiredError,
+)
+from coord_client.recipes.session import HolderState, Holding, Wakeup
+from coord_client.recipes.waiting import Deadline, suspension
+
+if TYPE_CHECKING:
+    from coord_client.aio.client import Client
+
+T = TypeVar("T")
+
+__all__ = ["Deadline", "Holder", "Wakeup", "children", "create_once", "retrying", "wakeup"]
+
+
+def wakeup(client: Client) -> Wakeup:
+    """The threaded recipes' Wakeup with an asyncio.Event: set by a watch or
+    by the loss of the session."""
+    return Wakeup(client, asyncio.Event())
+
+
+async def wait_for(event: asyncio.Event, timeout: float | None) -> bool:
+    """True once `event` is set; False when `timeout` seconds pass first."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def wait_connected(client: Client, timeout: float | None = None) -> None:
+    """Return once the session is no longer suspended, or `timeout` passed."""
+    settled = asyncio.Event()
+    with suspension(client, settled) as suspended:
+        if suspended:
+            await wait_for(settled, timeout)
+
+
+async def retrying(client: Client, call: Callable[[], Awaitable[T]]) -> T:
+    """`await call()`, repeated after each ConnectionLoss while the session
+    lives on, for at most two session timeouts (the threaded `retrying`)."""
+    deadline = time.monotonic() + 2 * client.session_timeout
+    while True:
+        try:
+            return await call()
+        except ConnectionLoss:
+            if client.client_id is None or time.monotonic() > deadline:
+                raise
+            await wait_connected(client, client.session_timeout)
+
+
+async def create_once(
+    client: Client, path: str, value: bytes = b"", ephemeral: bool = False, makepath: bool = False
+) -> bool:
+    """Create `path`; False when it is there already."""
+    try:
+        await retrying(
+            client, lambda: client.create(path, value, ephemeral=ephemeral, makepath=makepath)
+        )
+    except NodeExistsError:
+        return False
+    return True
+
+
+async def children(client: Client, path: str) -> list[str]:
+    """The child names of `path`; none when it does not exist."""
+    try:
+        return await retrying(client, lambda: client.get_children(path))
+    except NoNodeError:
+        return []
+
+
+async def data_of(client: Client, paths: list[str]) -> list[bytes]:
+    """The data of each node, read at once; nodes gone meanwhile are skipped."""
+    results = await asyncio.gather(*(client.get(p) for p in paths), return_exceptions=True)
+    found = []
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, NoNodeError):
+            raise result
+        if not isinstance(result, BaseException):
+            found.append(result[0])
+    return found
+
+
+async def delete_owned(client: Client, holding: Holding, path: str, version: int) -> None:
+    """Delete a node `holding` made, checking its version; not when it went
+    with its session."""
+    if not holding.held:
+        return
+    # gone already (a repeated delete), or with the session
+    with contextlib.suppress(NoNodeError, SessionExpiredError):
+        await retrying(client, lambda: client.delete(path, version=version))
+
+
+class Holder(HolderState, ABC):
+    """A HolderState taken with coroutines: `async with` takes it."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(client, lost=asyncio.Event())
+
+    @abstractmethod
+    async def acquire(self) -> bool:
+        """Take the lease or lock; each recipe has its own way."""
+
+    async def release(self) -> bool:
+        """Let go, deleting our node; False when nothing was held."""
+        if not self._acquired:
+            return False
+        self._acquired = False
+        await self._let_go()
+        return True
+
+    @abstractmethod
+    async def _let_go(self) -> None:
+        """Delete our node if we made one, and be ready for the next acquire."""
+
+    async def __aenter__(self) -> Self:
+        await self.acquire()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.release()
