@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from coord_client import EventType, KazooState, WatchedEvent, ZnodeStat, exceptions, ops
+from coord_client import EventType, KazooState, WatchedEvent, ZnodeStat, exceptions, ops, stream
 from coord_client.channel import parse_hosts
 from coord_client.client import Client
 from coord_client.exceptions import error_from_wire
@@ -225,6 +225,44 @@ def test_an_idle_outbox_sends_a_ping():
     outbox = Outbox(ping_interval=0.01)
     frame = next(outbox.frames())
     assert [m.WhichOneof("kind") for m in frame.messages] == ["ping"]
+
+
+def test_a_request_goes_at_once_when_nothing_is_unanswered(monkeypatch):
+    monkeypatch.setattr(stream, "HOLD_S", 3600.0)
+    outbox = Outbox(ping_interval=60)
+    outbox.put(_request(1))
+    frame = next(outbox.frames())
+    assert [m.request.xid for m in frame.messages] == [1]
+
+
+def test_requests_wait_for_the_reply_to_the_unanswered_frame(monkeypatch):
+    """Nagle: what is queued while a frame is unanswered goes out together
+    once the member replies (the hold is long enough never to end here)."""
+    monkeypatch.setattr(stream, "HOLD_S", 3600.0)
+    outbox = Outbox(ping_interval=60)
+    outbox.put(_request(1))
+    frames = outbox.frames()
+    next(frames)
+    sent: list[pb.ClientFrame] = []
+    sender = threading.Thread(target=lambda: sent.append(next(frames)))
+    sender.start()
+    outbox.put(_request(2))
+    outbox.put(_request(3))
+    sender.join(0.2)
+    assert sender.is_alive() and not sent, "a request went out while the first frame was unanswered"
+    outbox.replied()
+    sender.join()
+    assert [m.request.xid for m in sent[0].messages] == [2, 3]
+
+
+def test_a_held_request_goes_without_a_reply_after_the_hold(monkeypatch):
+    monkeypatch.setattr(stream, "HOLD_S", 0.01)
+    outbox = Outbox(ping_interval=60)
+    outbox.put(_request(1))
+    frames = outbox.frames()
+    next(frames)
+    outbox.put(_request(2))
+    assert [m.request.xid for m in next(frames).messages] == [2]
 
 
 def test_frames_stop_when_the_stream_is_given_up():

@@ -1,7 +1,12 @@
 """One `Coord.Session` stream to one member, driven from a queue.
 
 The sender drains everything queued into one `ClientFrame`, so many requests
-in flight share a gRPC message instead of each paying a round trip; it sends a
+in flight share a gRPC message instead of each paying a round trip. A gRPC
+message costs tens of microseconds of CPU at each end, far more than a
+request, so the sender also holds back, as Nagle's algorithm does: while a
+frame it sent is unanswered, what is queued waits for the next reply from the
+member (or HOLD_S at most) and goes out with what joins it meanwhile. One
+request at a time never waits; many in flight share frames. It sends a
 Ping when nothing went out for a third of the session timeout, and gives the
 stream up the moment nothing came back for two thirds of it (as ZooKeeper's
 client), leaving a third to reach another member, or, before the session is
@@ -11,6 +16,7 @@ given.
 
 from __future__ import annotations
 
+import collections
 import math
 import queue
 import time
@@ -24,7 +30,9 @@ from coord_client.wire import client_pb2 as pb
 from coord_client.wire.client_pb2_grpc import CoordStub
 
 MAX_FRAME_BYTES = 4 << 20  # well under the channel's 64 MiB message limit
+HOLD_S = 0.002  # the longest a message waits for company while a frame is unanswered
 _END = object()
+_WAKE = object()  # the member replied: stop holding back
 
 
 def _never() -> float:
@@ -37,8 +45,16 @@ class Outbox:
     def __init__(self, ping_interval: float) -> None:
         self.ping_interval = ping_interval
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._carry: Any = None  # the message that did not fit in the last frame
+        self._carry: collections.deque[Any] = collections.deque()  # did not fit the last frame
         self.last_sent = time.monotonic()
+        self._awaiting = False  # a frame went out and nothing came back since
+        self._holding = False  # the sender waits for a reply before sending
+
+    def replied(self) -> None:
+        """Something came back from the member: what is held may go."""
+        self._awaiting = False
+        if self._holding:
+            self._queue.put(_WAKE)
 
     def put(self, message: pb.ClientMessage) -> None:
         self._queue.put(message)
@@ -56,16 +72,37 @@ class Outbox:
         while (wait := self._quiet_for(give_up_at)) is not None:
             try:
                 first = self._next(wait)
+                if first is _WAKE:
+                    continue  # a reply came after the sender stopped holding
             except queue.Empty:
                 if not self._ping_due():
                     continue  # woke to look at the silence; no ping is due yet
                 first = PING
-            frame, ended = self._frame(first)
+            frame, ended = self._frame(self._hold(first))
             if frame is not None:
+                self._awaiting = True
                 yield frame
             if ended:
                 return False
         return True
+
+    def _hold(self, first: Any) -> list[Any]:
+        """`first` and what was queued while it waited, if a frame is
+        unanswered, for a reply or HOLD_S."""
+        held = [first]
+        self._holding = True
+        deadline = time.monotonic() + HOLD_S
+        try:
+            while self._awaiting and held[-1] is not _END:
+                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
+                if item is _WAKE:
+                    break
+                held.append(item)
+        except queue.Empty:
+            pass
+        finally:
+            self._holding = False
+        return held
 
     def _quiet_for(self, give_up_at: Callable[[], float]) -> float | None:
         """How long to wait for something to send before a ping is due or the
@@ -78,9 +115,9 @@ class Outbox:
     def _ping_due(self) -> bool:
         return time.monotonic() >= self.last_sent + self.ping_interval
 
-    def _frame(self, first: Any) -> tuple[pb.ClientFrame | None, bool]:
-        """`first` and what is queued behind it as one frame (None when there is
-        nothing to send), and whether the stream ends after it."""
+    def _frame(self, first: list[Any]) -> tuple[pb.ClientFrame | None, bool]:
+        """The items `first` and what is queued behind them as one frame (None
+        when there is nothing to send), and whether the stream ends after it."""
         messages, ended = self._drain(first)
         if not messages:
             return None, ended
@@ -88,27 +125,32 @@ class Outbox:
         return pb.ClientFrame(messages=messages), ended
 
     def _next(self, wait: float) -> Any:
-        if self._carry is not None:
-            item, self._carry = self._carry, None
-            return item
+        if self._carry:
+            return self._carry.popleft()
         return self._queue.get(timeout=max(wait, 0.0))
 
-    def _drain(self, item: Any) -> tuple[list[pb.ClientMessage], bool]:
-        """`item` and everything queued behind it, up to MAX_FRAME_BYTES; and
-        whether the end of the stream was reached."""
+    def _drain(self, items: list[Any]) -> tuple[list[pb.ClientMessage], bool]:
+        """`items` and everything queued behind them, up to MAX_FRAME_BYTES;
+        and whether the end of the stream was reached."""
         batch: list[pb.ClientMessage] = []
         size = 0
-        while item is not _END:
+        pending = collections.deque(items)
+        while True:
+            if not pending:
+                try:
+                    pending.append(self._queue.get_nowait())
+                except queue.Empty:
+                    return batch, False
+            item = pending.popleft()
+            if item is _WAKE:
+                continue
+            if item is _END:
+                return batch, True
             size += item.ByteSize()
             if batch and size > MAX_FRAME_BYTES:
-                self._carry = item
+                self._carry = collections.deque([item, *pending])
                 return batch, False
             batch.append(item)
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return batch, False
-        return batch, True
 
 
 class Stream:
@@ -158,6 +200,7 @@ class Stream:
         """What the member sends, until the stream ends; grpc.RpcError when it breaks."""
         for frame in self._call:
             self.last_received = time.monotonic()
+            self.outbox.replied()
             yield from frame.messages
 
     def _frames(self) -> Iterator[pb.ClientFrame]:
