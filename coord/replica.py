@@ -79,7 +79,12 @@ class Replica:
         # A proposal that found no leader is dropped before its request times
         # out, so a request reported failed never takes effect later.
         self.request_timeout = request_timeout
-        self._paxos_config = replace(paxos or Config(), forward_timeout=0.8 * request_timeout)
+        # A value is a serialized Batch, and serialized Batches concatenated
+        # are one Batch with all their commands, in order (the later clock
+        # reading wins): so a busy leader joins queued batches into one slot.
+        self._paxos_config = replace(
+            paxos or Config(), forward_timeout=0.8 * request_timeout, combine=b"".join
+        )
         self._log_retention = log_retention
         self.tree = Tree(limits.max_data_bytes)
         self.applied_slot = storage.load(self.tree)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from coord.paxos import NOOP, ZERO, Ballot, Config, Node
 from coord.paxos.messages import Message
@@ -82,6 +82,10 @@ class Member:
 
 
 CONFIG = Config(heartbeat=0.05, election_timeout=0.3, window=8, max_batch=4)
+# Half the seeds run with combined slots (as the runtime does): a busy leader
+# joins queued values into one slot; the checks split them again.
+SEPARATOR = b"|"
+COMBINED = replace(CONFIG, combine=SEPARATOR.join, combine_after=2, combine_bytes=40)
 TICK = 0.02
 RETRY_AFTER = 2.0
 SETTLE_LIMIT = 60.0  # simulated seconds the healed cluster gets to converge
@@ -94,6 +98,8 @@ class World:
         self.size = size
         self.rng = random.Random(seed)
         self.faults = faults if faults is not None else Faults.draw(self.rng)
+        # Drawn apart from self.rng, so the schedules stay what they were.
+        self.config = COMBINED if random.Random(seed * 7 + 1).random() < 0.5 else CONFIG
         self.now = 0.0
         self._events: list[tuple[float, int, str, object]] = []
         self._seq = 0
@@ -225,7 +231,7 @@ class World:
     def _boot(self, member: Member) -> None:
         disk = member.disk
         member.node = Node(
-            member.id, self.ids, CONFIG, random.Random(self.rng.random()),
+            member.id, self.ids, self.config, random.Random(self.rng.random()),
             now=self.now, promised=disk.promised, accepted=disk.accepted,
             log_start=disk.log_start, applied=len(disk.applied),
         )  # fmt: skip
@@ -320,7 +326,8 @@ class World:
                 raise InvariantViolation(f"member {member_id} diverged before slot {n}")
             for value in applied[len(self.history) :]:
                 self.history.append(value)
-                self.unchosen.pop(value, None)
+                for proposal in value.split(SEPARATOR):
+                    self.unchosen.pop(proposal, None)
         elif applied[n - 1] != self.history[n - 1]:
             raise InvariantViolation(
                 f"slot {n}: member {member_id} applied {applied[n - 1]!r}, "
@@ -344,7 +351,7 @@ class World:
         lengths = {m.id: len(m.disk.applied) for m in self.members.values()}
         if len(set(lengths.values())) != 1:
             raise InvariantViolation(f"members did not converge: applied {lengths}")
-        chosen = {v for v in self.history if v != NOOP}
+        chosen = {p for v in self.history if v != NOOP for p in v.split(SEPARATOR)}
         lost = [v for v in self.proposed[first_quiet:] if v not in chosen]
         if lost:
             raise InvariantViolation(f"{len(lost)} proposals after healing not chosen: {lost[:3]}")
