@@ -250,7 +250,7 @@ def test_requests_wait_for_the_reply_to_the_unanswered_frame(monkeypatch):
     outbox.put(_request(3))
     sender.join(0.2)
     assert sender.is_alive() and not sent, "a request went out while the first frame was unanswered"
-    outbox.replied()
+    outbox.answered(1)
     sender.join()
     assert [m.request.xid for m in sent[0].messages] == [2, 3]
 

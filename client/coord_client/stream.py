@@ -4,9 +4,9 @@ The sender drains everything queued into one `ClientFrame`, so many requests
 in flight share a gRPC message instead of each paying a round trip. A gRPC
 message costs tens of microseconds of CPU at each end, far more than a
 request, so the sender also holds back, as Nagle's algorithm does: while a
-frame it sent is unanswered, what is queued waits for the next reply from the
-member (or HOLD_S at most) and goes out with what joins it meanwhile. One
-request at a time never waits; many in flight share frames. It sends a
+request it sent is unanswered, what is queued waits until every request sent
+is answered (or HOLD_S at most) and goes out with what joins it meanwhile.
+One request at a time never waits; many in flight share frames. It sends a
 Ping when nothing went out for a third of the session timeout, and gives the
 stream up the moment nothing came back for two thirds of it (as ZooKeeper's
 client), leaving a third to reach another member, or, before the session is
@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import math
 import queue
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -30,9 +31,8 @@ from coord_client.wire import client_pb2 as pb
 from coord_client.wire.client_pb2_grpc import CoordStub
 
 MAX_FRAME_BYTES = 4 << 20  # well under the channel's 64 MiB message limit
-HOLD_S = 0.002  # the longest a message waits for company while a frame is unanswered
+HOLD_S = 0.002  # the longest a message waits for company while requests are unanswered
 _END = object()
-_WAKE = object()  # the member replied: stop holding back
 
 
 def _never() -> float:
@@ -47,14 +47,20 @@ class Outbox:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._carry: collections.deque[Any] = collections.deque()  # did not fit the last frame
         self.last_sent = time.monotonic()
-        self._awaiting = False  # a frame went out and nothing came back since
-        self._holding = False  # the sender waits for a reply before sending
+        # Requests sent and answered on this stream; each has one writer
+        # thread (the sender, the reader), so neither needs a lock.
+        self._sent = 0
+        self._answered = 0
+        # Set when all are answered. Held messages wait on this, not on the
+        # queue: each message queued meanwhile wakes nobody.
+        self._all_answered = threading.Event()
 
-    def replied(self) -> None:
-        """Something came back from the member: what is held may go."""
-        self._awaiting = False
-        if self._holding:
-            self._queue.put(_WAKE)
+    def answered(self, count: int) -> None:
+        """The member answered `count` more requests: once it has answered
+        all, what is held may go."""
+        self._answered += count
+        if self._answered >= self._sent:
+            self._all_answered.set()
 
     def put(self, message: pb.ClientMessage) -> None:
         self._queue.put(message)
@@ -72,37 +78,25 @@ class Outbox:
         while (wait := self._quiet_for(give_up_at)) is not None:
             try:
                 first = self._next(wait)
-                if first is _WAKE:
-                    continue  # a reply came after the sender stopped holding
             except queue.Empty:
                 if not self._ping_due():
                     continue  # woke to look at the silence; no ping is due yet
                 first = PING
-            frame, ended = self._frame(self._hold(first))
+            self._hold()
+            frame, ended = self._frame([first])
             if frame is not None:
-                self._awaiting = True
+                self._sent += sum(m.WhichOneof("kind") == "request" for m in frame.messages)
                 yield frame
             if ended:
                 return False
         return True
 
-    def _hold(self, first: Any) -> list[Any]:
-        """`first` and what was queued while it waited, if a frame is
-        unanswered, for a reply or HOLD_S."""
-        held = [first]
-        self._holding = True
-        deadline = time.monotonic() + HOLD_S
-        try:
-            while self._awaiting and held[-1] is not _END:
-                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
-                if item is _WAKE:
-                    break
-                held.append(item)
-        except queue.Empty:
-            pass
-        finally:
-            self._holding = False
-        return held
+    def _hold(self) -> None:
+        """While requests are unanswered, wait for their answers or HOLD_S,
+        so that what is queued meanwhile shares the frame."""
+        self._all_answered.clear()
+        if self._answered < self._sent:
+            self._all_answered.wait(HOLD_S)
 
     def _quiet_for(self, give_up_at: Callable[[], float]) -> float | None:
         """How long to wait for something to send before a ping is due or the
@@ -142,8 +136,6 @@ class Outbox:
                 except queue.Empty:
                     return batch, False
             item = pending.popleft()
-            if item is _WAKE:
-                continue
             if item is _END:
                 return batch, True
             size += item.ByteSize()
@@ -200,7 +192,7 @@ class Stream:
         """What the member sends, until the stream ends; grpc.RpcError when it breaks."""
         for frame in self._call:
             self.last_received = time.monotonic()
-            self.outbox.replied()
+            self.outbox.answered(sum(m.WhichOneof("kind") == "response" for m in frame.messages))
             yield from frame.messages
 
     def _frames(self) -> Iterator[pb.ClientFrame]:
