@@ -1,6 +1,6 @@
 """The asyncio client's recipes against a real coord-server: locks among
-several clients, election, semaphore, counter, barrier, queue, party,
-watchers and Config."""
+several clients, election, semaphore, counter, barrier, double barrier,
+queue, locking queue, party, watchers, Config and TreeCache."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from coord_client.aio import Client
+from coord_client.aio.recipes import TreeEvent
 from coord_client.exceptions import BadVersionError, LockTimeout
 from coord_client.recipes import CancelledError
 from tests.test_aio_client import WAIT, Recorder, run
@@ -268,3 +269,152 @@ def test_recipes_are_attributes_of_the_client():
     names: Callable[[type], set[str]] = lambda cls: {n for n in dir(cls) if n[:1].isupper()}  # noqa: E731
     assert {"Lock", "Election", "Counter", "Barrier", "Semaphore", "DataWatch"} <= names(Client)
     assert {"ChildrenWatch", "Queue", "Config", "Party", "ReadLock", "WriteLock"} <= names(Client)
+    assert {"DoubleBarrier", "LockingQueue", "TreeCache"} <= names(Client)
+
+
+async def children_count(zk: Client, path: str, count: int) -> None:
+    """Return once `path` has `count` children (each read after a sync)."""
+    await zk.ensure_path(path)
+    while len(await zk.get_children(path)) != count:
+        await zk.sync(path)
+
+
+def test_a_double_barrier_lets_members_in_and_out_together(server):
+    async def body() -> None:
+        async with AsyncExitStack() as stack:
+            zks = await clients(stack, server.address, 3)
+            barriers = [zk.DoubleBarrier("/double", 3, f"m{i}") for i, zk in enumerate(zks)]
+            seen: list[tuple[str, int]] = []  # one event loop: the order things happened
+
+            async def enter(i: int) -> None:
+                seen.append(("arrive", i))
+                assert await barriers[i].enter(timeout=WAIT)
+                seen.append(("entered", i))
+
+            async def leave(i: int) -> None:
+                seen.append(("leave", i))
+                assert await barriers[i].leave(timeout=WAIT)
+                seen.append(("left", i))
+
+            first = [asyncio.ensure_future(enter(i)) for i in (0, 1)]
+            await children_count(zks[0], "/double", 2)  # both are in
+            assert not (await asyncio.wait(first, timeout=0.3))[0]  # and waiting
+            await asyncio.gather(enter(2), *first)
+            assert {what for what, _ in seen[:3]} == {"arrive"}, seen  # none entered early
+            assert all(b.participating for b in barriers)
+            lowest = min(range(3), key=lambda i: barriers[i].node_name)
+            early = [i for i in range(3) if i != lowest]
+            seen.clear()
+            first = [asyncio.ensure_future(leave(i)) for i in early]
+            # the others delete their node, then wait for the lowest: 1 member and `ready`
+            await children_count(zks[0], "/double", 2)
+            assert not (await asyncio.wait(first, timeout=0.3))[0]  # and they wait
+            await asyncio.gather(leave(lowest), *first)
+            assert {what for what, _ in seen[:3]} == {"leave"}, seen  # none left early
+            assert not any(b.participating for b in barriers)
+            assert await zks[0].get_children("/double") == []  # `ready` went with the last
+
+    run(body)
+
+
+def test_a_double_barrier_that_times_out_leaves_no_member_behind(server):
+    async def body() -> None:
+        async with Client(server.address) as zk:
+            barrier = zk.DoubleBarrier("/double", 2)
+            assert await barrier.enter(timeout=0.2) is False
+            assert not barrier.participating and await zk.get_children("/double") == []
+
+    run(body)
+
+
+def test_a_locking_queue_item_is_held_until_consumed_or_released(server):
+    async def body() -> None:
+        async with AsyncExitStack() as stack:
+            one, two = await clients(stack, server.address, 2)
+            mine, theirs = one.LockingQueue("/jobs"), two.LockingQueue("/jobs")
+            assert await mine.get(timeout=0.1) is None
+            await mine.put(b"a")
+            await mine.put_all([b"b", b"c"], priority=1)
+            assert await mine.length() == 3
+            assert await mine.get() == b"b" and await mine.holds_lock()
+            assert await mine.get() == b"b"  # the item held, until consumed or released
+            assert await theirs.get(timeout=WAIT) == b"c"
+            assert await mine.release() and not await mine.holds_lock()
+            assert not await mine.release()
+            assert await theirs.consume() and not await theirs.consume()
+            assert await mine.get(timeout=WAIT) == b"b"
+            assert await mine.consume()
+            assert await mine.length() == 1
+            with pytest.raises(TypeError):
+                await mine.put("text")  # type: ignore[arg-type]
+
+    run(body)
+
+
+def test_a_locking_queue_item_whose_consumer_session_ends_goes_to_another(server):
+    async def body() -> None:
+        async with AsyncExitStack() as stack:
+            producer, other = await clients(stack, server.address, 2)
+            leaving = Client(server.address)
+            await leaving.start()
+            stack.push_async_callback(leaving.stop)
+            await producer.LockingQueue("/work").put(b"only")
+            holder = leaving.LockingQueue("/work")
+            assert await holder.get(timeout=WAIT) == b"only"
+            taker = other.LockingQueue("/work")
+            assert await taker.get(timeout=0.2) is None  # locked by the holder
+            waiting = asyncio.ensure_future(taker.get(timeout=WAIT))
+            await leaving.stop()  # the session ends, and its lock with it
+            assert await waiting == b"only"
+            assert await taker.consume()
+            await leaving.start()  # a new session: not the one that locked the item
+            assert await holder.consume() is False  # its lock went with its old session
+            assert await producer.LockingQueue("/work").length() == 0
+
+    run(body)
+
+
+def test_a_tree_cache_loads_a_subtree_and_follows_its_changes(server):
+    async def body() -> None:
+        async with Client(server.address) as zk, Client(server.address) as other:
+            await zk.create("/tree/a/b", b"2", makepath=True)
+            cache = zk.TreeCache("/tree")
+            events = Recorder()
+            cache.listen(lambda e: events((e.event_type, e.event_data and e.event_data.path)))
+            coroutine_events = Recorder()
+
+            async def listener(event: TreeEvent) -> None:
+                coroutine_events(event.event_type)
+
+            cache.listen(listener)
+            await cache.start()
+            assert [await events.next() for _ in range(4)] == [
+                (TreeEvent.NODE_ADDED, "/tree"),
+                (TreeEvent.NODE_ADDED, "/tree/a"),
+                (TreeEvent.NODE_ADDED, "/tree/a/b"),
+                (TreeEvent.INITIALIZED, None),
+            ]
+            assert cache.get_children("/tree") == {"a"}
+            assert cache.get_data("/tree/a/b").data == b"2"
+            assert cache.get_data("/nope") is None and cache.get_children("/tree/x") is None
+            await other.create("/tree/c", b"3")
+            assert await events.next() == (TreeEvent.NODE_ADDED, "/tree/c")
+            await other.set("/tree/a", b"new")
+            assert await events.next() == (TreeEvent.NODE_UPDATED, "/tree/a")
+            node = cache.get_data("/tree/a")
+            assert node.data == b"new" and node.stat.version == 1
+            await other.delete("/tree/a", recursive=True)
+            assert await events.next() == (TreeEvent.NODE_REMOVED, "/tree/a/b")
+            assert await events.next() == (TreeEvent.NODE_REMOVED, "/tree/a")
+            assert cache.get_data("/tree/a") is None and cache.get_children("/tree") == {"c"}
+            kinds = [await coroutine_events.next() for _ in range(8)]
+            assert kinds.count(TreeEvent.NODE_REMOVED) == 2 and TreeEvent.INITIALIZED in kinds
+            await cache.close()
+            assert cache.get_data("/tree") is None
+            await other.create("/tree/d", b"")
+            await zk.sync("/tree")  # an event, had the watch stayed, would come before this
+            assert events.calls.empty()
+            with pytest.raises(RuntimeError):
+                await cache.start()  # once only
+
+    run(body)

@@ -14,7 +14,7 @@ import contextlib
 import os
 import socket
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from coord_client.events import EventType, WatchedEvent
 from coord_client.exceptions import NoNodeError
@@ -30,11 +30,35 @@ if TYPE_CHECKING:
 READY = "ready"
 
 
-class DoubleBarrier:
-    """`enter()` blocks until `num_clients` members are in; `leave()` until all are out."""
+class LeaveStep(NamedTuple):
+    """What a leaving member does next: stop (`done`, after leaving last when
+    `last`), or delete its own node when `delete_own` and wait for `awaited` to go."""
+
+    done: bool
+    last: bool = False
+    delete_own: bool = False
+    awaited: str = ""
+
+
+class ReadyWatch:
+    """The watch on `ready`: remembers that it was created (it may be gone
+    again by the time we look) and wakes the waiter."""
+
+    def __init__(self, wakeup: Wakeup) -> None:
+        self.seen = False
+        self._wakeup = wakeup
+
+    def __call__(self, event: WatchedEvent) -> None:
+        self.seen = self.seen or event.type is EventType.CREATED
+        self._wakeup(event)
+
+
+class DoubleBarrierState:
+    """The barrier's names and rules, whichever way it waits (shared with the
+    asyncio DoubleBarrier)."""
 
     def __init__(
-        self, client: Client, path: str, num_clients: int, identifier: str | None = None
+        self, client: Any, path: str, num_clients: int, identifier: str | None = None
     ) -> None:
         self.client = client
         self.path = validate_path(path)
@@ -45,6 +69,32 @@ class DoubleBarrier:
         self.ready_path = join(self.path, READY)
         self.participating = False
 
+    @staticmethod
+    def _members_of(names: list[str]) -> list[str]:
+        """The member nodes among the children of the path, in order."""
+        return sorted(name for name in names if name != READY)
+
+    def _leave_step(self, members: list[str]) -> LeaveStep:
+        if not members:
+            return LeaveStep(done=True)
+        if members == [self.node_name]:
+            return LeaveStep(done=True, last=True)
+        if members[0] == self.node_name:
+            return LeaveStep(done=False, awaited=members[-1])  # the lowest goes last
+        return LeaveStep(done=False, delete_own=self.node_name in members, awaited=members[0])
+
+    def _last_out(self, transaction: Any) -> Any:
+        """The last member's transaction: `ready` and its own node go together."""
+        transaction.delete(self.ready_path)
+        transaction.delete(self.create_path)
+        return transaction
+
+
+class DoubleBarrier(DoubleBarrierState):
+    """`enter()` blocks until `num_clients` members are in; `leave()` until all are out."""
+
+    client: Client
+
     def enter(self, timeout: float | None = None) -> bool:
         """True once all members are in; False (and out again) when `timeout`
         seconds pass first."""
@@ -54,16 +104,10 @@ class DoubleBarrier:
         )
         self.participating = True
         with Wakeup(self.client) as wakeup:
-            ready = False
-
-            def watch(event: WatchedEvent) -> None:
-                nonlocal ready  # `ready` may be gone again by the time we look
-                ready = ready or event.type is EventType.CREATED
-                wakeup(event)
-
+            ready = ReadyWatch(wakeup)
             while True:
                 wakeup.event.clear()
-                if ready or self._exists(self.ready_path, watch):
+                if ready.seen or self._exists(self.ready_path, ready):
                     return True
                 if len(self._members()) >= self.num_clients:
                     create_once(self.client, self.ready_path)  # or another member did
@@ -78,19 +122,14 @@ class DoubleBarrier:
         with Wakeup(self.client) as wakeup:
             while True:
                 wakeup.event.clear()
-                members = sorted(self._members())
-                if not members:
-                    break
-                if members == [self.node_name]:
+                step = self._leave_step(self._members())
+                if step.last:
                     self._leave_last()
+                if step.done:
                     break
-                if members[0] == self.node_name:
-                    awaited = members[-1]  # the lowest goes last
-                else:
-                    if self.node_name in members:
-                        self._delete_own()
-                    awaited = members[0]
-                if not self._exists(join(self.path, awaited), wakeup):
+                if step.delete_own:
+                    self._delete_own()
+                if not self._exists(join(self.path, step.awaited), wakeup):
                     continue
                 if not wakeup.event.wait(deadline.remaining()):
                     return False
@@ -98,13 +137,7 @@ class DoubleBarrier:
         return True
 
     def _members(self) -> list[str]:
-        return [name for name in children(self.client, self.path) if name != READY]
-
-    def _delete_with_ready(self) -> list[object]:
-        transaction = self.client.transaction()
-        transaction.delete(self.ready_path)
-        transaction.delete(self.create_path)
-        return transaction.commit()
+        return self._members_of(children(self.client, self.path))
 
     def _exists(self, path: str, watch: Watcher) -> bool:
         return retrying(self.client, lambda: self.client.exists(path, watch)) is not None
@@ -117,5 +150,9 @@ class DoubleBarrier:
     def _leave_last(self) -> None:
         """The last member out deletes `ready` and its own node in one transaction
         (its own node alone when `ready` is already gone)."""
-        if transaction_error(retrying(self.client, self._delete_with_ready)):
+
+        def commit() -> list[object]:
+            return self._last_out(self.client.transaction()).commit()
+
+        if transaction_error(retrying(self.client, commit)):
             self._delete_own()

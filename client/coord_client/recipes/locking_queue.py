@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coord_client.exceptions import NoNodeError
 from coord_client.paths import join, validate_path
@@ -27,10 +27,11 @@ if TYPE_CHECKING:
     from coord_client.client import Client
 
 
-class LockingQueue:
-    """`put`, `put_all`, `get(timeout)`, then `consume()` or `release()` the item."""
+class LockingQueueState:
+    """The queue's names and rules, whichever way it waits (shared with the
+    asyncio LockingQueue)."""
 
-    def __init__(self, client: Client, path: str) -> None:
+    def __init__(self, client: Any, path: str) -> None:
         self.client = client
         self.path = validate_path(path)
         self.id = uuid.uuid4().hex.encode()
@@ -38,6 +39,32 @@ class LockingQueue:
         self._lock_path = join(self.path, "taken")
         self._entries_path = join(self.path, "entries")
         self._ensured = False
+
+    def _puts(self, transaction: Any, values: Iterable[bytes], priority: int) -> Any:
+        """`transaction` with one create per value."""
+        values = list(values)
+        if not all(isinstance(value, bytes) for value in values):
+            raise TypeError("values must be bytes")
+        for value in values:
+            transaction.create(entry_path(self._entries_path, priority), value, sequence=True)
+        return transaction
+
+    @staticmethod
+    def _free(entries: list[str], taken: list[str]) -> list[str]:
+        """The items nobody holds, in order."""
+        return sorted(set(entries) - set(taken))
+
+    def _consumes(self, transaction: Any, name: str) -> Any:
+        """`transaction` deleting item `name` and our lock on it together."""
+        transaction.delete(join(self._entries_path, name))
+        transaction.delete(join(self._lock_path, name))
+        return transaction
+
+
+class LockingQueue(LockingQueueState):
+    """`put`, `put_all`, `get(timeout)`, then `consume()` or `release()` the item."""
+
+    client: Client
 
     def __len__(self) -> int:
         self._ensure()
@@ -49,13 +76,8 @@ class LockingQueue:
 
     def put_all(self, values: Iterable[bytes], priority: int = 100) -> None:
         """Add several items in one transaction: all of them or none."""
-        values = list(values)
-        if not all(isinstance(value, bytes) for value in values):
-            raise TypeError("values must be bytes")
+        transaction = self._puts(self.client.transaction(), values, priority)
         self._ensure()
-        transaction = self.client.transaction()
-        for value in values:
-            transaction.create(entry_path(self._entries_path, priority), value, sequence=True)
         if (error := transaction_error(transaction.commit())) is not None:
             raise error
 
@@ -76,7 +98,7 @@ class LockingQueue:
                 taken = retrying(
                     self.client, lambda: self.client.get_children(self._lock_path, wakeup)
                 )
-                for name in sorted(set(entries) - set(taken)):
+                for name in self._free(entries, taken):
                     value = self._take(name)
                     if value is not None:
                         self.processing_element = (name, value)
@@ -101,9 +123,7 @@ class LockingQueue:
         name = self._held_item()
         if name is None:
             return False
-        transaction = self.client.transaction()
-        transaction.delete(join(self._entries_path, name))
-        transaction.delete(join(self._lock_path, name))
+        transaction = self._consumes(self.client.transaction(), name)
         if (error := transaction_error(transaction.commit())) is not None:
             raise error
         self.processing_element = None

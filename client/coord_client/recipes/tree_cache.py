@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from coord_client.events import EventType, KazooState, WatchedEvent
@@ -53,113 +54,74 @@ class TreeEvent(NamedTuple):
 Listener = Callable[[TreeEvent], Any]
 
 
-class TreeCache:
-    """`start()`, `listen(fn)`, `get_data(path)`, `get_children(path)`, `close()`."""
+class TreeState:
+    """The cache's nodes, its rules (a stale answer never replaces a newer
+    one, a deletion removes only the incarnation it deleted) and its events,
+    whichever way the tree is read (shared with the asyncio TreeCache)."""
 
-    def __init__(self, client: Client, path: str) -> None:
+    def __init__(self, client: Any, path: str, guard: AbstractContextManager[Any]) -> None:
+        """`guard` is held while the cache is read or changed."""
         self._client = client
         self._root = validate_path(path)
         self._nodes: dict[str, NodeData] = {}
         self._children: dict[str, set[str]] = {}
         self._listeners: list[Listener] = []
-        self._lock = threading.RLock()  # listeners may read the cache
+        self._guard = guard
         self._started = False
         self._closed = False
-        self._watch = SubtreeWatch(client, self._root, self._on_event)
 
     def listen(self, listener: Listener) -> None:
         """Call `listener(TreeEvent)` on every change of the cache and of the connection."""
         self._listeners.append(listener)
 
-    def start(self) -> None:
-        """Watch the subtree and load it; INITIALIZED once loaded."""
-        if self._started:
-            raise RuntimeError("the cache was already started")
-        self._started = True
-        self._client.add_listener(self._on_state)
-        with self._lock:
-            self._watch.arm()
-            self._load()
-            self._emit(TreeEvent.INITIALIZED)
-
-    def close(self) -> None:
-        """Stop watching and forget the subtree."""
-        with self._lock:
-            self._closed = True
-            self._client.remove_listener(self._on_state)
-            self._watch.close()
-            self._nodes.clear()
-            self._children.clear()
-
     def get_data(self, path: str) -> NodeData | None:
         """The cached node at `path`, None when the cache has none there."""
-        with self._lock:
+        with self._guard:
             return self._nodes.get(path)
 
     def get_children(self, path: str) -> frozenset[str] | None:
         """The cached child names of `path`, None when the cache has no node there."""
-        with self._lock:
+        with self._guard:
             if path not in self._nodes:
                 return None
             return frozenset(self._children.get(path, ()))
 
-    # -------------------------------------------------------------- events
+    def _starting(self) -> None:
+        if self._started:
+            raise RuntimeError("the cache was already started")
+        self._started = True
 
-    def _on_event(self, event: WatchedEvent) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            if event.type is EventType.DELETED:
-                self._remove(event.path, event.zxid)
-                return
-            try:
-                data, stat = retrying(self._client, lambda: self._client.get(event.path))
-            except NoNodeError:
-                return  # deleted since: its DELETED event follows
-            except (SessionExpiredError, ConnectionLoss):
-                return  # the session is gone: CONNECTION_LOST tells
-            self._put(event.path, data, stat)
+    def _forget(self) -> None:
+        """Closed: no more events, nothing cached."""
+        self._closed = True
+        self._nodes.clear()
+        self._children.clear()
 
-    def _on_state(self, state: KazooState) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            if state is KazooState.SUSPENDED:
-                self._emit(TreeEvent.CONNECTION_SUSPENDED)
-            elif state is KazooState.LOST:
-                self._watch.disarm()
-                self._emit(TreeEvent.CONNECTION_LOST)
-            else:
-                with contextlib.suppress(SessionExpiredError, ConnectionLoss):
-                    self._watch.arm()
-                    self._resync()
-                self._emit(TreeEvent.CONNECTION_RECONNECTED)
+    def _to_read(self, event: WatchedEvent) -> bool:
+        """Whether the node of a watch event is to be read: not when the cache
+        is closed, nor for a deletion, which is applied here."""
+        if self._closed:
+            return False
+        if event.type is EventType.DELETED:
+            self._remove(event.path, event.zxid)
+            return False
+        return True
 
-    # --------------------------------------------------------------- state
+    def _state_event(self, state: KazooState) -> int:
+        """The event a change of the connection makes."""
+        if state is KazooState.SUSPENDED:
+            return TreeEvent.CONNECTION_SUSPENDED
+        if state is KazooState.LOST:
+            return TreeEvent.CONNECTION_LOST
+        return TreeEvent.CONNECTION_RECONNECTED
 
-    def _load(self) -> set[str]:
-        """Read the subtree level by level (each level in one round trip); the paths found."""
-        found: set[str] = set()
-        level = [self._root]
-        while level:
-            reads = [
-                (path, self._client.get_async(path), self._client.get_children_async(path))
-                for path in level
-            ]
-            level = []
-            for path, node, names in reads:
-                try:
-                    data, stat = node.get()
-                    level += [join(path, name) for name in names.get()]
-                except NoNodeError:
-                    continue  # deleted meanwhile
-                self._put(path, data, stat)
-                found.add(path)
-        return found
+    def _loaded(self, path: str, data: bytes, stat: ZnodeStat, names: list[str]) -> list[str]:
+        """Take in one node read by a load; the paths of its children, to read next."""
+        self._put(path, data, stat)
+        return [join(path, name) for name in names]
 
-    def _resync(self) -> None:
-        """Read the subtree again; drop what is no longer there."""
-        found = self._load()
+    def _drop_missing(self, found: set[str]) -> None:
+        """After a reload: drop what is no longer there."""
         for path in sorted(set(self._nodes) - found, reverse=True):
             self._remove(path, 0)
 
@@ -190,4 +152,77 @@ class TreeCache:
     def _emit(self, event_type: int, node: NodeData | None = None) -> None:
         event = TreeEvent(event_type, node)
         for listener in list(self._listeners):
-            listener(event)
+            self._tell(listener, event)
+
+    def _tell(self, listener: Listener, event: TreeEvent) -> None:
+        listener(event)
+
+
+class TreeCache(TreeState):
+    """`start()`, `listen(fn)`, `get_data(path)`, `get_children(path)`, `close()`."""
+
+    def __init__(self, client: Client, path: str) -> None:
+        self._lock = threading.RLock()  # listeners may read the cache
+        super().__init__(client, path, self._lock)
+        self._watch = SubtreeWatch(client, self._root, self._on_event)
+
+    def start(self) -> None:
+        """Watch the subtree and load it; INITIALIZED once loaded."""
+        self._starting()
+        self._client.add_listener(self._on_state)
+        with self._lock:
+            self._watch.arm()
+            self._load()
+            self._emit(TreeEvent.INITIALIZED)
+
+    def close(self) -> None:
+        """Stop watching and forget the subtree."""
+        with self._lock:
+            self._client.remove_listener(self._on_state)
+            self._watch.close()
+            self._forget()
+
+    # -------------------------------------------------------------- events
+
+    def _on_event(self, event: WatchedEvent) -> None:
+        with self._lock:
+            if not self._to_read(event):
+                return
+            try:
+                data, stat = retrying(self._client, lambda: self._client.get(event.path))
+            except (NoNodeError, SessionExpiredError, ConnectionLoss):
+                return  # deleted since (its DELETED event follows), or the session is gone
+            self._put(event.path, data, stat)
+
+    def _on_state(self, state: KazooState) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if state is KazooState.LOST:
+                self._watch.disarm()
+            elif state is KazooState.CONNECTED:
+                with contextlib.suppress(SessionExpiredError, ConnectionLoss):
+                    self._watch.arm()
+                    self._drop_missing(self._load())
+            self._emit(self._state_event(state))
+
+    # --------------------------------------------------------------- state
+
+    def _load(self) -> set[str]:
+        """Read the subtree level by level (each level in one round trip); the paths found."""
+        found: set[str] = set()
+        level = [self._root]
+        while level:
+            reads = [
+                (path, self._client.get_async(path), self._client.get_children_async(path))
+                for path in level
+            ]
+            level = []
+            for path, node, names in reads:
+                try:
+                    data, stat = node.get()
+                    level += self._loaded(path, data, stat, names.get())
+                except NoNodeError:
+                    continue  # deleted meanwhile
+                found.add(path)
+        return found

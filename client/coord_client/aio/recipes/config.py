@@ -10,33 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from coord_client.events import KazooState, WatchedEvent
-from coord_client.exceptions import ConnectionLoss, NoNodeError, SessionExpiredError
+from coord_client.events import WatchedEvent
 from coord_client.paths import join
 from coord_client.recipes.config import Codec, ConfigView, OnChange, Snapshot, snapshot_of
 
 from .base import create_once
+from .subtree import GONE, Following
 
 if TYPE_CHECKING:
     from coord_client.aio.client import Client
 
-_GONE = (SessionExpiredError, ConnectionLoss, NoNodeError)
 
-
-class Config(ConfigView):
+class Config(Following, ConfigView):
     """Name -> bytes (or `codec.loads(bytes)`) for the children of `path`;
     `on_change` callbacks may be coroutine functions."""
 
     def __init__(self, client: Client, path: str, codec: Codec | None = None) -> None:
         self._client = client
         self._init_view(path, codec)
-        self._lock = asyncio.Lock()  # one refresh at a time
-        self._armed = False
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._follow(client, self.path)
         self._started: asyncio.Task[Config] | None = None
 
     def __await__(self) -> Generator[Any, None, Config]:
@@ -47,21 +42,15 @@ class Config(ConfigView):
 
     async def _start(self) -> Config:
         await create_once(self._client, self.path, b"0", makepath=True)
-        self._client.add_listener(self._on_state)
         async with self._lock:
-            await self._arm()
+            await self._start_following()
             await self._refresh(None)
         return self
 
     async def close(self) -> None:
         """Stop following the tree; the view keeps its last state."""
         async with self._lock:
-            self._closed = True
-            self._client.remove_listener(self._on_state)
-            if self._armed:
-                self._armed = False
-                with contextlib.suppress(*_GONE):
-                    await self._client.remove_watch(self.path, self._on_event)
+            await self._stop_following()
 
     async def update(self, mapping: Mapping[str, Any], version: int | None = None) -> int:
         """Write every key of `mapping` in one transaction; the new version.
@@ -80,33 +69,16 @@ class Config(ConfigView):
         return expected + 1
 
     def _tell(self, callback: OnChange, values: dict[str, Any]) -> None:
-        result = callback(values)
-        if inspect.isawaitable(result):
-            task = asyncio.ensure_future(result)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _arm(self) -> None:
-        if not self._armed:
-            await self._client.add_watch(self.path, self._on_event, recursive=True)
-            self._armed = True
+        self._call(callback, values)
 
     async def _on_event(self, event: WatchedEvent) -> None:
         async with self._lock:
             if self._wanted(event):
-                with contextlib.suppress(*_GONE):
+                with contextlib.suppress(*GONE):
                     await self._refresh(event.zxid)
 
-    async def _on_state(self, state: KazooState) -> None:
-        async with self._lock:
-            if self._closed:
-                return
-            if state is KazooState.LOST:
-                self._armed = False  # the watch went with the session
-            elif state is KazooState.CONNECTED:
-                with contextlib.suppress(*_GONE):
-                    await self._arm()
-                    await self._refresh(None)
+    async def _reload(self) -> None:
+        await self._refresh(None)
 
     async def _refresh(self, bound: int | None) -> None:
         """As the threaded Config's: show a read only when it is the state at
