@@ -22,11 +22,12 @@ def path_error(path: object) -> str | None:
         return None
     if path.endswith("/"):
         return f"path must not end with '/': {path!r}"
-    for segment in path[1:].split("/"):
-        if not segment:
-            return f"path has an empty segment: {path!r}"
-        if segment in (".", ".."):
-            return f"path has a relative segment: {path!r}"
+    if "//" in path:
+        return f"path has an empty segment: {path!r}"
+    if "/." in path and any(s in (".", "..") for s in path.split("/")):
+        return f"path has a relative segment: {path!r}"
+    if path.isascii() and path.isprintable():
+        return None  # the common case, checked at C speed
     for ch in path:
         code = ord(ch)
         # ZooKeeper's rule, in its UTF-16 terms: no controls, no surrogates
