@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -158,6 +159,7 @@ async def serve(args: argparse.Namespace) -> None:
         raise UsageError(f"cannot listen on {address}: address in use or not available") from None
     await replica.start()
     await server.start()
+    _tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -171,6 +173,16 @@ async def serve(args: argparse.Namespace) -> None:
     await replica.stop()  # waiting requests end with connection loss
     await server.stop(grace=0.5)
     storage.close()
+
+
+def _tune_gc() -> None:
+    """The tree holds millions of long-lived objects without cycles; Python's
+    cyclic collector would scan them over and over (a third of the time of
+    an apply with 300,000 znodes). What is loaded now is frozen out of its
+    reach, and collections of young objects are made rarer."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def server_main(argv: list[str] | None = None) -> None:
