@@ -70,9 +70,10 @@ class Config:
     # With `combine`, the values queued while `combine_after` slots are in
     # flight share the next slot (up to `combine_bytes`), so a busy leader
     # proposes fewer, larger slots: every slot costs each member messages, an
-    # fsync and an apply. None: one value per slot.
+    # fsync and an apply (Nagle's algorithm, for slots). None: one value per
+    # slot, up to `window` in flight.
     combine: Callable[[list[bytes]], bytes] | None = None
-    combine_after: int = 4
+    combine_after: int = 1
     combine_bytes: int = 1 << 20
     # A read-index request that found no leader for this long is dropped.
     forward_timeout: float = 5.0
