@@ -22,6 +22,7 @@ CPU_KEYS |= {"server_pct", "client_pct", "other_pct"}
 ZOOKEEPER_READY = (
     Path("/usr/share/java/zookeeper.jar").exists() and importlib.util.find_spec("kazoo") is not None
 )
+ETCD_READY = Path("/usr/bin/etcd").exists() and importlib.util.find_spec("grpc_tools") is not None
 
 
 def number(value: object) -> bool:
@@ -51,7 +52,7 @@ def bench(tmp_path: Path, *flags: str) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def check_figures(figures: dict) -> None:
+def check_workloads(figures: dict) -> None:
     for name in WORKLOADS:
         workload = figures["workloads"][name]
         assert workload["ops"] > 0 and workload["errors"] == 0
@@ -61,6 +62,10 @@ def check_figures(figures: dict) -> None:
         cpu = workload["cpu"]
         assert set(cpu) == CPU_KEYS | {"server_us_per_op", "client_us_per_op"}
         assert all(map(number, cpu.values()))
+
+
+def check_figures(figures: dict) -> None:
+    check_workloads(figures)
     failover = figures["failover"]
     assert len(failover["gaps_ms"]) == failover["tries"] == 1
     assert number(failover["median_ms"]) and failover["median_ms"] > 0
@@ -91,6 +96,7 @@ def test_coord_alone(tmp_path: Path) -> None:
     report = run_to_end(tmp_path, "--no-zookeeper")
     assert set(report["results"]) == {"coord"}
     assert "zookeeper" in report["skipped"] and report["ratios"] == {}
+    assert "etcd" in report["skipped"] and "ratios_etcd" not in report
     check_figures(report["results"]["coord"])
 
 
@@ -102,6 +108,21 @@ def test_beside_zookeeper(tmp_path: Path) -> None:
         check_figures(figures)
     assert set(report["ratios"]) == {*WORKLOADS, "failover", "memory", "restart"}
     assert all(map(number, report["ratios"].values()))
+
+
+@pytest.mark.skipif(not ETCD_READY, reason="needs Debian's etcd-server package and grpcio-tools")
+def test_beside_etcd(tmp_path: Path) -> None:
+    report = run_to_end(tmp_path, "--no-zookeeper", "--etcd")
+    assert set(report["results"]) == {"coord", "etcd"}
+    check_figures(report["results"]["coord"])
+    etcd = report["results"]["etcd"]
+    assert etcd["version"].startswith("3.4")
+    check_workloads(etcd)
+    assert set(etcd["skipped"]) == {"failover", "memory", "restart"}
+    assert not {"failover", "memory", "restart"} & set(etcd)
+    assert "etcd" not in report["skipped"] and report["ratios"] == {}
+    assert set(report["ratios_etcd"]) == set(WORKLOADS)
+    assert all(map(number, report["ratios_etcd"].values()))
 
 
 def test_interrupt_stops_everything(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""The report: one row per figure, coord beside ZooKeeper with the ratio and
-each side's CPU split, as a rich table or as Markdown for BENCHMARKS.md."""
+"""The report: one row per figure, coord beside ZooKeeper (and etcd, when
+run) with the ratios and each side's CPU split, as a rich table or as
+Markdown for BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -10,21 +11,26 @@ from rich.table import Table
 
 from benchlib.worker import WORKLOADS
 
-SYSTEMS = ("coord", "zookeeper")
-HEADERS = [
-    "figure",
-    "coord",
-    "p50 / p99 / max ms",
-    "CPU srv / cli / other %",
-    "ZooKeeper",
-    "p50 / p99 / max ms",
-    "CPU srv / cli / other %",
-    "coord / ZK",
-]
+OTHERS = {"zookeeper": "ZooKeeper", "etcd": "etcd"}  # each compared with coord
+DETAIL = ["p50 / p99 / max ms", "CPU srv / cli / other %"]
 CAPTION = (
     "coord / ZK above 1 favours coord for ops/s, below 1 for the other rows; "
     "CPU in % of one core: servers / load generators / rest of the machine"
 )
+
+
+def others(results: dict[str, Any]) -> list[str]:
+    """The systems beside coord in the table: ZooKeeper always (its columns
+    say "-" when it was not run), etcd when it was run."""
+    return ["zookeeper", *(["etcd"] if "etcd" in results else [])]
+
+
+def headers(results: dict[str, Any]) -> list[str]:
+    names = others(results)
+    cells = ["figure", "coord", *DETAIL]
+    for name in names:
+        cells += [OTHERS[name], *DETAIL]
+    return cells + [f"coord / {'ZK' if n == 'zookeeper' else n}" for n in names]
 
 
 def _figures(system: dict[str, Any]) -> dict[str, tuple[float, str, dict[str, Any]]]:
@@ -47,12 +53,12 @@ def _figures(system: dict[str, Any]) -> dict[str, tuple[float, str, dict[str, An
     return out
 
 
-def ratios(results: dict[str, Any]) -> dict[str, float]:
-    """coord's figure divided by ZooKeeper's, for every figure both have."""
-    if not all(name in results for name in SYSTEMS):
+def ratios(results: dict[str, Any], other: str = "zookeeper") -> dict[str, float]:
+    """coord's figure divided by `other`'s, for every figure both have."""
+    if "coord" not in results or other not in results:
         return {}
-    coord, zk = _figures(results["coord"]), _figures(results["zookeeper"])
-    return {k: round(coord[k][0] / zk[k][0], 3) for k in coord if k in zk and zk[k][0]}
+    coord, theirs = _figures(results["coord"]), _figures(results[other])
+    return {k: round(coord[k][0] / theirs[k][0], 3) for k in coord if k in theirs and theirs[k][0]}
 
 
 def rows(results: dict[str, Any], znodes: int) -> list[list[str]]:
@@ -63,32 +69,46 @@ def rows(results: dict[str, Any], znodes: int) -> list[list[str]]:
         "memory": f"RSS per znode, bytes ({znodes:,} znodes)",
         "restart": f"follower restart with {znodes:,} znodes, s",
     }
-    per_system = {name: _figures(results[name]) for name in SYSTEMS if name in results}
-    ratio = ratios(results)
+    systems = ["coord", *others(results)]
+    per_system = {name: _figures(results[name]) for name in systems if name in results}
+    ratio = {name: ratios(results, name) for name in others(results)}
     table = []
     for key, label in labels.items():
         row = [label]
-        for name in SYSTEMS:
+        for name in systems:
             if key not in per_system.get(name, {}):
-                row += ["-", "", ""]
+                skipped = key in results.get(name, {}).get("skipped", {})
+                row += ["skipped" if skipped else "-", "", ""]
                 continue
             value, detail, cpu = per_system[name][key]
             number = f"{value:,.0f}" if value >= 100 else f"{value:,.2f}"
             split = f"{cpu['server_pct']:.0f} / {cpu['client_pct']:.0f} / {cpu['other_pct']:.0f}"
             row += [number, detail, split]
-        row.append(f"{ratio[key]:.2f}" if key in ratio else "-")
+        row += [f"{ratio[n][key]:.2f}" if key in ratio[n] else "-" for n in others(results)]
         table.append(row)
     return table
 
 
+def title(results: dict[str, Any]) -> str:
+    beside = " and ".join(["Apache ZooKeeper", *(["etcd"] if "etcd" in results else [])])
+    return f"coord vs {beside}, 3 members each"
+
+
+def caption(results: dict[str, Any]) -> str:
+    if "etcd" not in results:
+        return CAPTION
+    return CAPTION.replace("coord / ZK", "coord / ZK and coord / etcd", 1)
+
+
 def print_table(results: dict[str, Any], znodes: int, console: Console) -> None:
-    table = Table(*HEADERS, title="coord vs Apache ZooKeeper, 3 members each", caption=CAPTION)
+    table = Table(*headers(results), title=title(results), caption=caption(results))
     for row in rows(results, znodes):
         table.add_row(*row)
     console.print(table)
 
 
 def markdown(results: dict[str, Any], znodes: int) -> str:
-    lines = ["| " + " | ".join(HEADERS) + " |", "|" + " --- |" * len(HEADERS)]
+    cells = headers(results)
+    lines = ["| " + " | ".join(cells) + " |", "|" + " --- |" * len(cells)]
     lines += ["| " + " | ".join(row) + " |" for row in rows(results, znodes)]
-    return "\n".join([*lines, "", CAPTION])
+    return "\n".join([*lines, "", caption(results)])

@@ -1,7 +1,8 @@
-"""The two systems under test behind one small interface: a 3-member coord
+"""The systems under test behind one small interface: a 3-member coord
 cluster (tests/servers.py, production timeouts) and a 3-server Apache
 ZooKeeper 3.8 ensemble (Debian's package), both on loopback ports with their
-own temporary data directories and fsync on every acknowledged write."""
+own temporary data directories and fsync on every acknowledged write (the
+optional etcd cluster is in benchlib/etcd.py)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class System(Protocol):
 
     name: str
     version: str
+    only_workloads: bool  # etcd: the four workloads, no fail-over, memory or restart
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -63,6 +65,7 @@ class CoordSystem:
     (production) heartbeat and election timeouts."""
 
     name = "coord"
+    only_workloads = False
 
     def __init__(self, root: Path) -> None:
         self.cluster = Cluster.create(root / "coord", 3, timeouts=[])
@@ -119,18 +122,23 @@ class CoordSystem:
         return None
 
 
-def install_zookeeper(log: Callable[[str], None]) -> None:
-    """apt-get the Debian package (ZooKeeper 3.8 and a JVM) unless present."""
-    if ZK_JAR.exists():
+def install_package(package: str, marker: Path, log: Callable[[str], None]) -> None:
+    """apt-get a Debian package unless `marker` (a file it installs) exists."""
+    if marker.exists():
         return
-    log("ZooKeeper is not installed: apt-get install -y zookeeper")
+    log(f"{marker} is missing: apt-get install -y {package}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "zookeeper"]
+    install = ["apt-get", "install", "-y", package]
     if subprocess.run(install, env=env, capture_output=True).returncode != 0:
         subprocess.run(["apt-get", "update"], env=env, capture_output=True)
         done = subprocess.run(install, env=env, capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"apt-get install zookeeper failed:\n{done.stderr}")
+            raise RuntimeError(f"apt-get install {package} failed:\n{done.stderr}")
+
+
+def install_zookeeper(log: Callable[[str], None]) -> None:
+    """The Debian package (ZooKeeper 3.8 and a JVM) unless present."""
+    install_package("zookeeper", ZK_JAR, log)
 
 
 def four_letter_word(port: int, word: str = "srvr") -> str | None:
@@ -146,14 +154,48 @@ def four_letter_word(port: int, word: str = "srvr") -> str | None:
     return b"".join(chunks).decode(errors="replace")
 
 
-class ZkMember:
+class ServerProcess:
+    """One server process this bench started, stopped by its PID."""
+
+    proc: subprocess.Popen | None = None
+    client_port: int
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.client_port}"
+
+    def spawn(self, command: list[str], log_path: Path) -> None:
+        with open(log_path, "a") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.running:
+            assert self.proc is not None
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if the process has not gone in 10 s."""
+        if self.running:
+            assert self.proc is not None
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class ZkMember(ServerProcess):
     """One ZooKeeper server JVM with its own config, data directory and log."""
 
     def __init__(self, myid: int, root: Path, heap: str) -> None:
         self.myid, self.heap = myid, heap
         self.dir = root / f"zk{myid}"
         self.client_port, self.quorum_port, self.election_port = (free_port() for _ in range(3))
-        self.proc: subprocess.Popen | None = None
 
     def configure(self, peers: list[ZkMember]) -> None:
         """zoo.cfg: Debian's sample timings, fsync on (the default, spelled
@@ -175,22 +217,13 @@ class ZkMember:
         ]
         (self.dir / "zoo.cfg").write_text("\n".join(lines) + "\n")
 
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.client_port}"
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def start(self) -> None:
         classpath = ":".join(str(p) for p in (ZK_JAR, SLF4J_SIMPLE) if p.exists())
         command = [
             "java", f"-Xmx{self.heap}", "-cp", classpath,
             "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(self.dir / "zoo.cfg"),
         ]  # fmt: skip
-        with open(self.dir / "server.log", "a") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        self.spawn(command, self.dir / "server.log")
 
     def mode(self) -> str | None:
         """'leader' or 'follower' once the server serves clients, else None."""
@@ -200,41 +233,11 @@ class ZkMember:
                 return line.removeprefix("Mode: ").strip()
         return None
 
-    def kill(self) -> None:
-        if self.running:
-            assert self.proc is not None
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if the JVM has not gone in 10 s."""
-        if self.running:
-            assert self.proc is not None
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+class ProcessGroup:
+    """The member processes of a cluster this bench started: ZooKeeper's, etcd's."""
 
-
-class ZooKeeperSystem:
-    """A 3-server ZooKeeper ensemble, each JVM's heap capped at `heap`."""
-
-    name = "zookeeper"
-
-    def __init__(self, root: Path, heap: str) -> None:
-        self.root = root / "zookeeper"
-        self.members = {i: ZkMember(i, self.root, heap) for i in (1, 2, 3)}
-        for member in self.members.values():
-            member.configure(list(self.members.values()))
-        self.version = "?"
-
-    def start(self) -> None:
-        for member in self.members.values():
-            member.start()
-        self.leader(timeout=120)
-        first = four_letter_word(self.members[1].client_port) or ""
-        self.version = first.splitlines()[0].removeprefix("Zookeeper version: ").split("-")[0]
+    members: dict[int, ServerProcess]
 
     def stop(self) -> None:
         for member in self.members.values():
@@ -245,6 +248,27 @@ class ZooKeeperSystem:
 
     def server_pids(self) -> list[int]:
         return [m.proc.pid for m in self.members.values() if m.running and m.proc]
+
+
+class ZooKeeperSystem(ProcessGroup):
+    """A 3-server ZooKeeper ensemble, each JVM's heap capped at `heap`."""
+
+    name = "zookeeper"
+    only_workloads = False
+
+    def __init__(self, root: Path, heap: str) -> None:
+        self.root = root / "zookeeper"
+        self.members: dict[int, ZkMember] = {i: ZkMember(i, self.root, heap) for i in (1, 2, 3)}
+        for member in self.members.values():
+            member.configure(list(self.members.values()))
+        self.version = "?"
+
+    def start(self) -> None:
+        for member in self.members.values():
+            member.start()
+        self.leader(timeout=120)
+        first = four_letter_word(self.members[1].client_port) or ""
+        self.version = first.splitlines()[0].removeprefix("Zookeeper version: ").split("-")[0]
 
     def leader(self, timeout: float = 60.0) -> int:
         """The one running server in Mode: leader, once all running ones serve."""

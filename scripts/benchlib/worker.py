@@ -1,5 +1,5 @@
-"""One load-generator process: a few sessions (coord_client or kazoo, the
-same calls on both), a fixed number of asynchronous requests in flight, and
+"""One load-generator process: a few sessions (coord_client, kazoo or the
+bench's etcd client, the same calls on each), a fixed number of asynchronous requests in flight, and
 the latency of every request, measured in its completion callback.
 
 It is driven by the bench over stdin/stdout, one JSON object a line, so the
@@ -30,11 +30,16 @@ REPLY_PATIENCE = 60.0  # seconds without any reply before a run is abandoned
 
 
 def make_client(system: str, host: str) -> Any:
-    """A session with one member: coord_client's Client or kazoo's KazooClient."""
+    """A session with one member: coord_client's Client, kazoo's KazooClient
+    or, for etcd, a gRPC channel (benchlib/etcd.py)."""
     if system == "coord":
         from coord_client import Client
 
         return Client(hosts=host, timeout=10.0, randomize_hosts=False)
+    if system == "etcd":
+        from benchlib.etcd import EtcdSession
+
+        return EtcdSession([host])
     from kazoo.client import KazooClient
 
     return KazooClient(hosts=host, timeout=10.0)
@@ -126,6 +131,9 @@ class Worker:
 def main() -> None:
     """Answer each command line with one JSON line on the original stdout;
     anything else that prints goes to stderr (the bench's log file)."""
+    # benchlib and tests.servers import as they do in scripts/bench
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:0] = [os.path.dirname(here), os.path.dirname(os.path.dirname(here))]
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray output, even from C code, goes to the log, not the bench
     sys.stdout = sys.stderr
