@@ -13,6 +13,7 @@ import threading
 import pytest
 
 from coord_client import Client, ZnodeStat
+from coord_client.cli import SESSION_TIMEOUT
 from tests.servers import free_port
 
 WAIT = 10.0
@@ -215,9 +216,12 @@ class Watching:
         return self.lines.get(timeout=WAIT)
 
     def interrupt(self) -> int:
+        """Ctrl-C: coordctl closes its session, which may take up to the
+        session timeout when the member is slow to log the close (a stalled
+        fsync), then exits 0."""
         self.proc.send_signal(signal.SIGINT)
         try:
-            return self.proc.wait(WAIT)
+            return self.proc.wait(SESSION_TIMEOUT + WAIT)
         finally:
             self.proc.kill()
 
