@@ -53,6 +53,9 @@ class TreeError(Exception):
         return pb.Error(code=self.code, message=self.message)
 
 
+NO_CHILDREN: frozenset[str] = frozenset()
+
+
 @dataclass(slots=True)
 class Znode:
     data: bytes
@@ -69,7 +72,19 @@ class Znode:
     # ZooKeeper 3.8 numbers by creations, so this parts ways with cversion
     # (creations and deletions) after the first delete.
     sequence: int = 0
-    children: set[str] = field(default_factory=set)
+    # Most znodes are leaves: they share one empty frozenset (an empty set
+    # would cost 216 bytes each) until their first child.
+    children: set[str] | frozenset[str] = NO_CHILDREN
+
+    def add_child(self, name: str) -> None:
+        if self.children:
+            self.children.add(name)
+        else:
+            self.children = {name}
+
+    def remove_child(self, name: str) -> None:
+        if self.children:
+            self.children.discard(name)
 
     def stat(self) -> pb.Stat:
         return pb.Stat(
@@ -90,7 +105,7 @@ class Znode:
         return Znode(
             self.data, self.czxid, self.mzxid, self.pzxid, self.ctime, self.mtime,
             self.version, self.cversion, self.aversion, self.ephemeral_owner,
-            self.sequence, set(self.children),
+            self.sequence, set(self.children) if self.children else NO_CHILDREN,
         )  # fmt: skip
 
 
@@ -297,7 +312,7 @@ class Tree:
         self._touch_node(parent_path)
         self._touch_node(path)
         self.nodes[path] = node
-        parent.children.add(name)
+        parent.add_child(name)
         parent.cversion += 1
         parent.sequence += 1
         parent.pzxid = max(parent.pzxid, zxid)
@@ -314,7 +329,7 @@ class Tree:
         self._touch_node(parent_path)
         self._touch_node(path)
         del self.nodes[path]
-        parent.children.discard(paths.basename(path))
+        parent.remove_child(paths.basename(path))
         parent.cversion += 1
         parent.pzxid = max(parent.pzxid, zxid)
         if node.ephemeral_owner and node.ephemeral_owner in self.sessions:
@@ -494,7 +509,7 @@ class Tree:
         self.zxid = zxid
         for path in sorted(nodes):
             if path != "/":
-                nodes[paths.parent(path)].children.add(paths.basename(path))
+                nodes[paths.parent(path)].add_child(paths.basename(path))
         for path, node in nodes.items():
             if node.ephemeral_owner in sessions:
                 sessions[node.ephemeral_owner].ephemerals.add(path)

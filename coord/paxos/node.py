@@ -19,10 +19,10 @@ The protocol, in short:
   them in its ballot before new work.
 - Phase 2 is pipelined (up to ``window`` unchosen slots) and batched (each
   Accept carries a run of slots); or, with ``combine``, a busy leader joins
-  the values queued behind ``combine_after`` slots in flight into one. Followers learn the commit point from the
-  next Accept or heartbeat, and mark a slot chosen only if they accepted it
-  in the ballot that chose it (the learner rule); otherwise the leader's
-  gap detection resends it.
+  the values queued behind ``combine_after`` slots in flight into one.
+  Followers learn the commit point from the next Accept or heartbeat, and
+  mark a slot chosen only if they accepted it in the ballot that chose it
+  (the learner rule); otherwise the leader's gap detection resends it.
 - The leader counts its own vote only after its own acceptor has persisted
   the slot: it sends itself the same Accept as everyone else.
 """
