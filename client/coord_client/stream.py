@@ -31,7 +31,7 @@ from coord_client.wire import client_pb2 as pb
 from coord_client.wire.client_pb2_grpc import CoordStub
 
 MAX_FRAME_BYTES = 4 << 20  # well under the channel's 64 MiB message limit
-HOLD_S = 0.005  # the longest a message waits for company while requests are unanswered
+HOLD_S = 0.015  # the longest a message waits for company while requests are unanswered
 _END = object()
 
 
