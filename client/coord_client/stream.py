@@ -16,7 +16,6 @@ given.
 
 from __future__ import annotations
 
-import collections
 import math
 import queue
 import threading
@@ -45,7 +44,7 @@ class Outbox:
     def __init__(self, ping_interval: float) -> None:
         self.ping_interval = ping_interval
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._carry: collections.deque[Any] = collections.deque()  # did not fit the last frame
+        self._carry: Any = None  # the message that did not fit in the last frame
         self.last_sent = time.monotonic()
         # Requests sent and answered on this stream; each has one writer
         # thread (the sender, the reader), so neither needs a lock.
@@ -83,7 +82,7 @@ class Outbox:
                     continue  # woke to look at the silence; no ping is due yet
                 first = PING
             self._hold()
-            frame, ended = self._frame([first])
+            frame, ended = self._frame(first)
             if frame is not None:
                 self._sent += sum(m.WhichOneof("kind") == "request" for m in frame.messages)
                 yield frame
@@ -109,9 +108,9 @@ class Outbox:
     def _ping_due(self) -> bool:
         return time.monotonic() >= self.last_sent + self.ping_interval
 
-    def _frame(self, first: list[Any]) -> tuple[pb.ClientFrame | None, bool]:
-        """The items `first` and what is queued behind them as one frame (None
-        when there is nothing to send), and whether the stream ends after it."""
+    def _frame(self, first: Any) -> tuple[pb.ClientFrame | None, bool]:
+        """`first` and what is queued behind it as one frame (None when there
+        is nothing to send), and whether the stream ends after it."""
         messages, ended = self._drain(first)
         if not messages:
             return None, ended
@@ -119,30 +118,27 @@ class Outbox:
         return pb.ClientFrame(messages=messages), ended
 
     def _next(self, wait: float) -> Any:
-        if self._carry:
-            return self._carry.popleft()
+        if self._carry is not None:
+            item, self._carry = self._carry, None
+            return item
         return self._queue.get(timeout=max(wait, 0.0))
 
-    def _drain(self, items: list[Any]) -> tuple[list[pb.ClientMessage], bool]:
-        """`items` and everything queued behind them, up to MAX_FRAME_BYTES;
-        and whether the end of the stream was reached."""
+    def _drain(self, item: Any) -> tuple[list[pb.ClientMessage], bool]:
+        """`item` and everything queued behind it, up to MAX_FRAME_BYTES; and
+        whether the end of the stream was reached."""
         batch: list[pb.ClientMessage] = []
         size = 0
-        pending = collections.deque(items)
-        while True:
-            if not pending:
-                try:
-                    pending.append(self._queue.get_nowait())
-                except queue.Empty:
-                    return batch, False
-            item = pending.popleft()
-            if item is _END:
-                return batch, True
+        while item is not _END:
             size += item.ByteSize()
             if batch and size > MAX_FRAME_BYTES:
-                self._carry = collections.deque([item, *pending])
+                self._carry = item
                 return batch, False
             batch.append(item)
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+        return batch, True
 
 
 class Stream:

@@ -53,7 +53,7 @@ class AioOutbox(Outbox):
                 if self._wake.is_set() or not self._ping_due():
                     continue  # something to send, or woke to look at the silence
                 first = PING
-            frame, ended = self._frame([first])
+            frame, ended = self._frame(first)
             if frame is not None:
                 yield frame
             if ended:
