@@ -53,12 +53,20 @@ class CallbackThread:
 
 
 class AsyncResult:
-    """The eventual result of an `*_async` call (kazoo's IAsyncResult)."""
+    """The eventual result of an `*_async` call (kazoo's IAsyncResult).
+
+    Most results are only ever linked to (or looked at once done), so the
+    Event a waiting thread needs is made by the first thread that waits; the
+    one lock all results share guards the hand-over, held for a few
+    instructions at a time."""
+
+    __slots__ = ("_schedule", "_done", "_waiter", "_links", "value", "exception")
+    _guard = threading.Lock()
 
     def __init__(self, schedule: Callable[..., None]) -> None:
         self._schedule = schedule  # runs a callback on the callback thread
-        self._done = threading.Event()
-        self._lock = threading.Lock()
+        self._done = False
+        self._waiter: threading.Event | None = None
         self._links: list[Callable[[AsyncResult], Any]] = []
         self.value: Any = None
         self.exception: BaseException | None = None
@@ -72,17 +80,23 @@ class AsyncResult:
         self._complete()
 
     def ready(self) -> bool:
-        return self._done.is_set()
+        return self._done
 
     def successful(self) -> bool:
-        return self.ready() and self.exception is None
+        return self._done and self.exception is None
 
     def wait(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
+        with self._guard:
+            if self._done:
+                return True
+            if self._waiter is None:
+                self._waiter = threading.Event()
+            waiter = self._waiter
+        return waiter.wait(timeout)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """The result, or raise the call's exception; CoordTimeoutError if not in time."""
-        if not self._done.wait(timeout if block else 0):
+        if not self.wait(timeout if block else 0):
             raise CoordTimeoutError("the request was not answered in time")
         if self.exception is not None:
             raise self.exception
@@ -93,20 +107,23 @@ class AsyncResult:
 
     def rawlink(self, callback: Callable[[AsyncResult], Any]) -> None:
         """Run `callback(self)` on the callback thread once the result is there."""
-        with self._lock:
-            if not self._done.is_set():
+        with self._guard:
+            if not self._done:
                 self._links.append(callback)
                 return
         self._schedule(callback, self)
 
     def unlink(self, callback: Callable[[AsyncResult], Any]) -> None:
-        with self._lock:
+        with self._guard:
             if callback in self._links:
                 self._links.remove(callback)
 
     def _complete(self) -> None:
-        with self._lock:
-            self._done.set()
+        with self._guard:
+            self._done = True
             links, self._links = self._links, []
+            waiter = self._waiter
+        if waiter is not None:
+            waiter.set()
         for callback in links:
             self._schedule(callback, self)

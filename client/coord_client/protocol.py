@@ -342,5 +342,10 @@ class Protocol:
 
 
 def _request(xid: int, call: Call) -> pb.ClientMessage:
-    """The same message for `call` every time it is sent: the xid makes a retry safe."""
-    return pb.ClientMessage(request=pb.Request(xid=xid, **{call.field: call.message}))
+    """The same message for `call` every time it is sent: the xid makes a retry safe.
+    Filled in place: nested constructors would copy the request twice."""
+    message = pb.ClientMessage()
+    request = message.request
+    request.xid = xid
+    getattr(request, call.field).CopyFrom(call.message)
+    return message

@@ -251,11 +251,15 @@ class SessionStream:
                 self._ending = True
                 self._wakeup.set()
                 return
-            self.send(pb.ServerMessage(response=self._answer(head)))
+            message = pb.ServerMessage()
+            self._answer(head, message.response)
+            self.send(message)
 
-    def _answer(self, item: _InFlight) -> pb.Response:
+    def _answer(self, item: _InFlight, response: pb.Response) -> None:
+        """Fill in the answer to `item` (in place: building it apart and
+        wrapping it would copy it)."""
         replica = self.replica
-        response = pb.Response(xid=item.xid)
+        response.xid = item.xid
         if item.future is not None and item.future.cancelled():
             response.error.CopyFrom(_error(pb.CONNECTION_LOSS, "member stopping"))
         elif item.future is not None and item.kind != "sync":
@@ -271,7 +275,6 @@ class SessionStream:
         else:
             response.error.CopyFrom(_error(pb.BAD_ARGUMENTS, "request has no known operation"))
         response.zxid = replica.tree.zxid
-        return response
 
 
 def _lost_write(item: _InFlight) -> bool:
