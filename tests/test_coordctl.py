@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -192,24 +194,32 @@ def test_an_unreachable_server_is_one_line(args):
 # --------------------------------------------------------------------- watch
 
 
-def _hear_ctrl_c() -> None:
-    """SIGINT as in a terminal. A test run started in the background by a
-    non-interactive shell (as some CI runners do) inherits SIGINT ignored,
-    and Python keeps an inherited ignore, so Ctrl-C would never arrive."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+@contextlib.contextmanager
+def _children_hear_ctrl_c() -> Iterator[None]:
+    """Start children with SIGINT as in a terminal. A test run started in the
+    background by a non-interactive shell (as some CI runners do) inherits
+    SIGINT ignored, a child inherits that ignore across exec, and Python keeps
+    it, so Ctrl-C would never arrive. Our own handler for the moment of the
+    spawn makes the child's SIGINT default at exec. (Not a preexec_fn: that
+    runs Python in a child forked beside gRPC's threads, which can crash it.)"""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Watching:
     """A running `coordctl watch`, its lines read as they come."""
 
     def __init__(self, server, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            command(*args, servers=server.address),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=_hear_ctrl_c,
-        )
+        with _children_hear_ctrl_c():
+            self.proc = subprocess.Popen(
+                command(*args, servers=server.address),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         ready = self.proc.stderr.readline()  # printed once the watch is registered
