@@ -16,9 +16,10 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from coord.clock import Clock
+from coord.counters import Counters
 from coord.paxos import Config, Role
 from coord.replication import PaxosLog
 from coord.sessions import LocalSession, SessionTracker
@@ -92,6 +93,7 @@ class Replica:
         self.watches.history_after = self.tree.zxid  # changes before we started are not known
         self.clock = Clock()  # one clock for timers and deadlines (tests may distort it)
         self.tracker = SessionTracker(clock=self.clock.now)
+        self.counters = Counters()
         self.local: dict[int, LocalSession] = {}
         # Writes proposed here and not yet applied, by request id, in order.
         self._waiting: dict[int, _Waiting] = {}
@@ -174,6 +176,8 @@ class Replica:
     def _on_chosen(self, slot: int, value: bytes) -> None:
         batch = log_pb2.Batch.FromString(value)
         tree = self.tree
+        self.counters.slots_applied += 1
+        self.counters.commands_applied += len(batch.commands)
         for command in batch.commands:
             zxid = tree.zxid + 1
             applied = tree.apply(zxid, batch.time_ms, command)
@@ -371,4 +375,8 @@ class Replica:
             applied_zxid=self.tree.zxid,
             sessions=len(self.tree.sessions),
             znodes=len(self.tree.nodes),
+            peer_frames_in=self.log.frames_in,
+            peer_frames_out=self.log.frames_out,
+            disk_syncs=self.storage.syncs,
+            **asdict(self.counters),
         )

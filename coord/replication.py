@@ -56,6 +56,7 @@ class PeerLink:
         self._wakeup = asyncio.Event()
         self.connected = False
         self._task: asyncio.Task | None = None
+        self.frames_out = 0
         self.fault = admin_pb2.LinkFault()  # injected by tests; healthy by default
         self._random = random.Random()
 
@@ -101,6 +102,7 @@ class PeerLink:
                         self._wakeup.clear()
                         frame = peer_pb2.PeerFrame(messages=self._buffer, src=self.member_id)
                         self._buffer = []
+                        self.frames_out += 1
                         await call.write(frame)
                 except (grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError) as err:
                     log.debug("stream to member %d ended: %r", self.peer, err)
@@ -157,6 +159,7 @@ class PaxosLog:
         self._snapshots_out: set[int] = set()
         self._installing = False
         self._held: list[tuple[int, bytes]] = []  # chosen while a snapshot installs
+        self.frames_in = 0
         self.on_touch: Callable[[list[int]], None] = lambda session_ids: None
         # Called with (role, leader, previous leader) when either changes.
         self.role_listeners: list[Callable[[Role, int | None, int | None], None]] = []
@@ -210,7 +213,12 @@ class PaxosLog:
         finally:
             self._reads.pop(request, None)
 
+    @property
+    def frames_out(self) -> int:
+        return sum(link.frames_out for link in self._links.values())
+
     def receive(self, frame: peer_pb2.PeerFrame) -> None:
+        self.frames_in += 1
         for message in frame.messages:
             if message.dst != self.member_id or message.src not in self.members:
                 continue

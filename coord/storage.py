@@ -102,6 +102,7 @@ class _Writer(threading.Thread):
         self._cond = threading.Condition()
         self._queue: list[tuple[Ops, bool, Future]] = []
         self._closed = False
+        self.syncs = 0  # written by this thread only
 
     def submit(self, ops: Ops, sync: bool) -> Future:
         future: Future = Future()
@@ -120,8 +121,10 @@ class _Writer(threading.Thread):
                 work, self._queue = self._queue, []
                 if not work and self._closed:
                     return
+            sync = any(sync for _, sync, _ in work)
+            self.syncs += sync
             try:
-                with self._db.write_batch(sync=any(sync for _, sync, _ in work)) as batch:
+                with self._db.write_batch(sync=sync) as batch:
                     for ops, _, _ in work:
                         for key, value in ops:
                             if value is None:
@@ -173,6 +176,11 @@ class Storage:
             db.close()
             raise StorageError(f"data dir {data_dir} holds data of another format ({found!r})")
         return db
+
+    @property
+    def syncs(self) -> int:
+        """How many times the disk was synced (each a group commit)."""
+        return self._writer.syncs
 
     def close(self) -> None:
         """Finish queued writes, then close the database."""

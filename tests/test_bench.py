@@ -17,6 +17,13 @@ import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "scripts" / "bench"
 WORKLOADS = ("create", "set", "get", "mix")
+TRAFFIC = {
+    "requests_per_client_frame",
+    "requests_per_frame_back",
+    "commands_per_slot",
+    "peer_frames_per_request",
+    "syncs_per_request",
+}
 CPU_KEYS = {"wall_s", "server_cpu_s", "client_cpu_s", "other_cpu_s"}
 CPU_KEYS |= {"server_pct", "client_pct", "other_pct"}
 ZOOKEEPER_READY = (
@@ -64,6 +71,19 @@ def check_workloads(figures: dict) -> None:
         assert all(map(number, cpu.values()))
 
 
+def check_traffic(figures: dict) -> None:
+    """coord's counters over each workload: every request came in some frame;
+    the writes went through the log and the disk."""
+    for name in WORKLOADS:
+        traffic = figures["workloads"][name]["traffic"]
+        assert set(traffic) == set(TRAFFIC)
+        assert all(number(v) and v >= 0 for v in traffic.values())
+        assert traffic["requests_per_client_frame"] >= 1 and traffic["requests_per_frame_back"] > 0
+    for name in ("create", "set"):
+        traffic = figures["workloads"][name]["traffic"]
+        assert traffic["commands_per_slot"] >= 1 and traffic["syncs_per_request"] > 0
+
+
 def check_figures(figures: dict) -> None:
     check_workloads(figures)
     failover = figures["failover"]
@@ -82,7 +102,7 @@ def run_to_end(tmp_path: Path, *flags: str) -> dict:
     proc = bench(tmp_path, "--out", str(out), *flags)
     stdout, stderr = proc.communicate(timeout=110)
     assert proc.returncode == 0, stderr
-    assert "create ops/s" in stdout  # the table
+    assert "create ops/s" in stdout and "commands per log slot" in stdout  # the tables
     assert processes_using(tmp_path) == []
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # data dirs removed
     report = json.loads(out.read_text())
@@ -98,6 +118,7 @@ def test_coord_alone(tmp_path: Path) -> None:
     assert "zookeeper" in report["skipped"] and report["ratios"] == {}
     assert "etcd" in report["skipped"] and "ratios_etcd" not in report
     check_figures(report["results"]["coord"])
+    check_traffic(report["results"]["coord"])
 
 
 @pytest.mark.skipif(not ZOOKEEPER_READY, reason="needs Debian's zookeeper package and kazoo")

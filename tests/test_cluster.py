@@ -10,6 +10,7 @@ import threading
 import grpc
 import pytest
 
+from coord_client import Client
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 
@@ -126,3 +127,42 @@ def test_a_member_far_behind_catches_up_from_a_snapshot(cluster_factory):
     expected = {f"n{i}" for i in range(150)}
     assert synced_children(laggard.address, "/many") == expected
     assert any("installed a snapshot" in line for line in laggard.output)
+
+
+def _counters(address: str) -> pb.MemberStatus:
+    return stub_for(address).Status(pb.StatusRequest(local_only=True), timeout=10).members[0]
+
+
+def test_status_counts_requests_frames_slots_and_syncs(cluster_factory):
+    """The counters the bench divides by a run's requests: what the session's
+    member took in and sent out, and what every member applied and synced."""
+    cluster = cluster_factory(3)
+    leader = cluster.leader()
+    follower = next(i for i in cluster.members if i != leader)
+    address = {i: m.address for i, m in cluster.members.items()}
+    before = {i: _counters(a) for i, a in address.items()}
+    client = Client(hosts=address[follower], randomize_hosts=False)
+    client.start()
+    try:
+        for result in [client.create_async(f"/c{i}", b"x") for i in range(20)]:
+            result.get(timeout=30)
+        for result in [client.get_async(f"/c{i}") for i in range(20)]:
+            result.get(timeout=30)
+    finally:
+        client.stop()
+        client.close()
+    after = {i: _counters(a) for i, a in address.items()}
+
+    def grew(member: int, field: str) -> int:
+        return getattr(after[member], field) - getattr(before[member], field)
+
+    assert grew(follower, "requests") == 40
+    assert 2 <= grew(follower, "client_frames_in") <= 42  # the connect, the requests, the close
+    assert 1 <= grew(follower, "client_frames_out") <= 42
+    for member in address:
+        # The creates, the session's opening and closing: every member applies each.
+        assert grew(member, "commands_applied") >= 22
+        assert 1 <= grew(member, "slots_applied") <= grew(member, "commands_applied") + 1
+        assert grew(member, "disk_syncs") >= 1
+        assert grew(member, "peer_frames_in") >= 1 and grew(member, "peer_frames_out") >= 1
+    assert grew(leader, "requests") == 0

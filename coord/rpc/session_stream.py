@@ -87,6 +87,7 @@ class SessionStream:
                 self.context,
                 _error(pb.BAD_ARGUMENTS, "the first message of a session must be connect"),
             )
+        self.replica.counters.client_frames_in += 1
         await self._connect(first.messages[0].connect)
         if not self._ending:
             self._handle_all(first.messages[1:])
@@ -109,6 +110,7 @@ class SessionStream:
                 if isinstance(frame, Malformed):
                     self._end(pb.ServerMessage(session_error=frame.error))
                     break
+                self.replica.counters.client_frames_in += 1
                 self._handle_all(frame.messages)
         except grpc.RpcError:
             self._ending = True
@@ -128,6 +130,7 @@ class SessionStream:
             if self._outbox:
                 frame = pb.ServerFrame(messages=self._outbox)
                 self._outbox = []
+                self.replica.counters.client_frames_out += 1
                 await self.context.write(frame)
             if self._broken and not self._outbox:
                 await abort(self.context, _error(pb.CONNECTION_LOSS, self._broken))
@@ -202,6 +205,7 @@ class SessionStream:
             self._end(pb.ServerMessage(session_error=error))
 
     def _request(self, request: pb.Request) -> None:
+        self.replica.counters.requests += 1
         kind = request.WhichOneof("op")
         op = getattr(request, kind) if kind else None
         future = None

@@ -80,10 +80,14 @@ def workloads(system: System, s: Settings, work_dir: Path, log: Log) -> dict[str
             params: dict[str, Any] = {"prefix": KV_DIR, "keys": KEYS}
             if workload == "create":
                 params = {"prefix": CREATE_DIR, "fanout": FANOUT}
+            before = system.counters()
             run = pool.run(workload, s.ops, s.in_flight, started=meter.start, **params)
             cpu = meter.stop()
             results[workload] = {**run.as_dict(), "cpu": cpu.as_dict() | cpu.per_op(run.ops)}
             log(f"{system.name}: {workload} {describe(results[workload])}")
+            if before is not None:
+                results[workload]["traffic"] = traffic(before, system.counters(), run.ops)
+                log(f"{system.name}: {workload} {describe_traffic(results[workload]['traffic'])}")
     return results
 
 
@@ -96,6 +100,31 @@ def describe(figure: dict[str, Any]) -> str:
         f"p99 {figure['p99_ms']:.1f} ms, max {figure['max_ms']:.1f} ms, "
         f"{figure['errors']} errors{errors}; CPU server {cpu['server_pct']:.0f}% "
         f"client {cpu['client_pct']:.0f}% other {cpu['other_pct']:.0f}% of a core"
+    )
+
+
+def traffic(before: dict[str, int], after: dict[str, int], ops: int) -> dict[str, float]:
+    """What the members' counters say about a run: how many requests share a
+    frame each way, how many commands share a log slot, and how many peer
+    frames and disk syncs each request costs (summed over the members). A
+    frame, not a request, is what costs gRPC its tens of microseconds."""
+    grew = {name: after[name] - before[name] for name in after}
+    return {
+        "requests_per_client_frame": round(grew["requests"] / max(grew["client_frames_in"], 1), 2),
+        "requests_per_frame_back": round(ops / max(grew["client_frames_out"], 1), 2),
+        "commands_per_slot": round(grew["commands_applied"] / max(grew["slots_applied"], 1), 2),
+        "peer_frames_per_request": round(grew["peer_frames_out"] / max(ops, 1), 4),
+        "syncs_per_request": round(grew["disk_syncs"] / max(ops, 1), 4),
+    }
+
+
+def describe_traffic(traffic: dict[str, float]) -> str:
+    return (
+        f"{traffic['requests_per_client_frame']:.1f} requests per client frame, "
+        f"{traffic['requests_per_frame_back']:.1f} per frame back, "
+        f"{traffic['commands_per_slot']:.1f} commands per slot, "
+        f"{traffic['peer_frames_per_request']:.3f} peer frames and "
+        f"{traffic['syncs_per_request']:.3f} syncs per request"
     )
 
 

@@ -1,6 +1,7 @@
 """The report: one row per figure, coord beside ZooKeeper (and etcd, when
-run) with the ratios and each side's CPU split, as a rich table or as
-Markdown for BENCHMARKS.md."""
+run) with the ratios and each side's CPU split, then coord's traffic per
+workload (what its members counted), as rich tables or as Markdown for
+BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -100,15 +101,50 @@ def caption(results: dict[str, Any]) -> str:
     return CAPTION.replace("coord / ZK", "coord / ZK and coord / etcd", 1)
 
 
+TRAFFIC = {
+    "requests_per_client_frame": "requests per client frame",
+    "requests_per_frame_back": "requests per frame back",
+    "commands_per_slot": "commands per log slot",
+    "peer_frames_per_request": "peer frames per request",
+    "syncs_per_request": "fsyncs per request",
+}
+TRAFFIC_CAPTION = "summed over coord's three members, from their counters (coordctl status)"
+
+
+def traffic_rows(results: dict[str, Any]) -> list[list[str]]:
+    """coord's counters per workload, one row per ratio (none if not taken)."""
+    workloads = results.get("coord", {}).get("workloads", {})
+    taken = [name for name in WORKLOADS if "traffic" in workloads.get(name, {})]
+    if not taken:
+        return []
+    return [
+        [label, *(f"{workloads[name]['traffic'][key]:,.3g}" for name in taken)]
+        for key, label in TRAFFIC.items()
+    ] + [["(workload)", *taken]]
+
+
 def print_table(results: dict[str, Any], znodes: int, console: Console) -> None:
     table = Table(*headers(results), title=title(results), caption=caption(results))
     for row in rows(results, znodes):
         table.add_row(*row)
     console.print(table)
+    traffic = traffic_rows(results)
+    if traffic:
+        table = Table("coord", *traffic[-1][1:], title="coord's traffic", caption=TRAFFIC_CAPTION)
+        for row in traffic[:-1]:
+            table.add_row(*row)
+        console.print(table)
+
+
+def _markdown_table(cells: list[str], body: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(cells) + " |", "|" + " --- |" * len(cells)]
+    return lines + ["| " + " | ".join(row) + " |" for row in body]
 
 
 def markdown(results: dict[str, Any], znodes: int) -> str:
-    cells = headers(results)
-    lines = ["| " + " | ".join(cells) + " |", "|" + " --- |" * len(cells)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(results, znodes)]
-    return "\n".join([*lines, "", caption(results)])
+    lines = [*_markdown_table(headers(results), rows(results, znodes)), "", caption(results)]
+    traffic = traffic_rows(results)
+    if traffic:
+        cells = ["coord's traffic", *traffic[-1][1:]]
+        lines += ["", *_markdown_table(cells, traffic[:-1]), "", TRAFFIC_CAPTION]
+    return "\n".join(lines)

@@ -28,6 +28,10 @@ from tests.servers import Cluster, free_port
 ZK_JAR = Path("/usr/share/java/zookeeper.jar")
 SLF4J_SIMPLE = Path("/usr/share/java/slf4j-simple.jar")  # gives the JVMs a log file
 POLL = 0.02  # seconds between readiness probes: the resolution of the restart time
+COUNTERS = (
+    "requests", "client_frames_in", "client_frames_out", "peer_frames_out",
+    "slots_applied", "commands_applied", "disk_syncs",
+)  # fmt: skip
 
 
 class System(Protocol):
@@ -49,6 +53,7 @@ class System(Protocol):
     ) -> tuple[float, float]: ...
     def client(self, hosts: list[str]) -> Any: ...
     def live_heap_bytes(self) -> list[int] | None: ...
+    def counters(self) -> dict[str, int] | None: ...
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -120,6 +125,18 @@ class CoordSystem:
     def live_heap_bytes(self) -> None:
         """Python frees garbage at once: its RSS already tracks live data."""
         return None
+
+    def counters(self) -> dict[str, int]:
+        """The members' traffic counters (see MemberStatus), summed."""
+        total: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        for address in self.addresses():
+            with grpc.insecure_channel(address) as channel:
+                reply = client_pb2_grpc.CoordStub(channel).Status(
+                    pb.StatusRequest(local_only=True), timeout=10
+                )
+            for name in COUNTERS:
+                total[name] += getattr(reply.members[0], name)
+        return total
 
 
 def install_package(package: str, marker: Path, log: Callable[[str], None]) -> None:
@@ -248,6 +265,10 @@ class ProcessGroup:
 
     def server_pids(self) -> list[int]:
         return [m.proc.pid for m in self.members.values() if m.running and m.proc]
+
+    def counters(self) -> None:
+        """Only coord counts its frames and slots."""
+        return None
 
 
 class ZooKeeperSystem(ProcessGroup):

@@ -544,7 +544,7 @@ class StatusRequest(_message.Message):
     def __init__(self, local_only: _Optional[bool] = ...) -> None: ...
 
 class MemberStatus(_message.Message):
-    __slots__ = ("id", "address", "role", "leader_ballot", "committed_zxid", "applied_zxid", "sessions", "znodes", "committed_slot", "applied_slot", "leader")
+    __slots__ = ("id", "address", "role", "leader_ballot", "committed_zxid", "applied_zxid", "sessions", "znodes", "committed_slot", "applied_slot", "leader", "requests", "client_frames_in", "client_frames_out", "peer_frames_in", "peer_frames_out", "slots_applied", "commands_applied", "disk_syncs")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
@@ -556,6 +556,14 @@ class MemberStatus(_message.Message):
     COMMITTED_SLOT_FIELD_NUMBER: _ClassVar[int]
     APPLIED_SLOT_FIELD_NUMBER: _ClassVar[int]
     LEADER_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FRAMES_IN_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FRAMES_OUT_FIELD_NUMBER: _ClassVar[int]
+    PEER_FRAMES_IN_FIELD_NUMBER: _ClassVar[int]
+    PEER_FRAMES_OUT_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    COMMANDS_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    DISK_SYNCS_FIELD_NUMBER: _ClassVar[int]
     id: int
     address: str
     role: str
@@ -567,7 +575,15 @@ class MemberStatus(_message.Message):
     committed_slot: int
     applied_slot: int
     leader: int
-    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., role: _Optional[str] = ..., leader_ballot: _Optional[str] = ..., committed_zxid: _Optional[int] = ..., applied_zxid: _Optional[int] = ..., sessions: _Optional[int] = ..., znodes: _Optional[int] = ..., committed_slot: _Optional[int] = ..., applied_slot: _Optional[int] = ..., leader: _Optional[int] = ...) -> None: ...
+    requests: int
+    client_frames_in: int
+    client_frames_out: int
+    peer_frames_in: int
+    peer_frames_out: int
+    slots_applied: int
+    commands_applied: int
+    disk_syncs: int
+    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., role: _Optional[str] = ..., leader_ballot: _Optional[str] = ..., committed_zxid: _Optional[int] = ..., applied_zxid: _Optional[int] = ..., sessions: _Optional[int] = ..., znodes: _Optional[int] = ..., committed_slot: _Optional[int] = ..., applied_slot: _Optional[int] = ..., leader: _Optional[int] = ..., requests: _Optional[int] = ..., client_frames_in: _Optional[int] = ..., client_frames_out: _Optional[int] = ..., peer_frames_in: _Optional[int] = ..., peer_frames_out: _Optional[int] = ..., slots_applied: _Optional[int] = ..., commands_applied: _Optional[int] = ..., disk_syncs: _Optional[int] = ...) -> None: ...
 
 class StatusResponse(_message.Message):
     __slots__ = ("members",)
