@@ -21,7 +21,7 @@ from coord_client.wire import client_pb2 as pb
 Watcher = Callable[[WatchedEvent], object]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per request: a frozen dataclass takes 4x as long to make
 class Call:
     """One request ready for the session: the `Request` oneof field it fills,
     its message, and how to turn the matching response message into a result."""

@@ -57,7 +57,7 @@ _LISTENER_STATES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per request: a frozen dataclass takes 4x as long to make
 class Completion:
     """A request is answered: complete `handle` (the I/O layer's own object)."""
 

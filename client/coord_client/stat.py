@@ -24,19 +24,11 @@ class ZnodeStat(NamedTuple):
 
     @classmethod
     def from_wire(cls, stat: pb.Stat) -> ZnodeStat:
+        # Positional, in field order: one for every answer, and keywords cost double.
         return cls(
-            czxid=stat.czxid,
-            mzxid=stat.mzxid,
-            ctime=stat.ctime,
-            mtime=stat.mtime,
-            version=stat.version,
-            cversion=stat.cversion,
-            aversion=stat.aversion,
-            ephemeralOwner=stat.ephemeral_owner,
-            dataLength=stat.data_length,
-            numChildren=stat.num_children,
-            pzxid=stat.pzxid,
-        )
+            stat.czxid, stat.mzxid, stat.ctime, stat.mtime, stat.version, stat.cversion,
+            stat.aversion, stat.ephemeral_owner, stat.data_length, stat.num_children, stat.pzxid,
+        )  # fmt: skip
 
     def to_dict(self) -> dict[str, int]:
         """The fields under ZooKeeper's names, for JSON output."""
