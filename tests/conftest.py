@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.servers import Cluster, ServerProcess
+from tests.treekit import OPEN, Run
 
 
 @pytest.fixture
@@ -41,3 +42,15 @@ def cluster_factory(tmp_path):
     yield make
     for cluster in started:
         cluster.stop()
+
+
+@pytest.fixture
+def run() -> Run:
+    """The tree tests' (test_tree*.py) state machine, driven a command at a time."""
+    return Run()
+
+
+@pytest.fixture
+def session(run: Run) -> int:
+    """A live session, opened as the tree's first change."""
+    return run.ok(OPEN).session_id

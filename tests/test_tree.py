@@ -36,18 +36,6 @@ from tests.treekit import (
     time_of,
 )
 
-
-@pytest.fixture
-def run() -> Run:
-    return Run()
-
-
-@pytest.fixture
-def session(run: Run) -> int:
-    """A live session, opened as the tree's first change."""
-    return run.ok(OPEN).session_id
-
-
 # -------------------------------------------------------------------- paths
 
 BAD_PATHS = [
