@@ -12,7 +12,7 @@ import grpc
 
 from coord.replica import Replica
 from coord.rpc import ops
-from coord.rpc.guard import abort, until_stopped
+from coord.rpc.guard import Writer, abort, until_stopped
 from coord.rpc.session_stream import SessionStream
 from coord.tree import TreeError
 from coord.wire import log_pb2
@@ -38,7 +38,8 @@ class CoordService(client_pb2_grpc.CoordServicer):
         self.address = address
 
     async def Session(self, request_iterator, context):  # noqa: N802 (gRPC's names)
-        await until_stopped(SessionStream(self.replica, context).run(), self.replica.stopping)
+        stream = SessionStream(self.replica, context)
+        await until_stopped(stream.run(), self.replica.stopping, stream.writer)
 
     # ---------------------------------------------------------- sessions
 
@@ -156,12 +157,14 @@ class CoordService(client_pb2_grpc.CoordServicer):
         except TreeError as err:
             await abort(context, err.to_wire())
 
+        writer = Writer(context)
+
         async def stream_events() -> None:
             while True:
-                await context.write(await watcher.queue.get())
+                await writer.write(await watcher.queue.get())
 
         try:
-            await until_stopped(stream_events(), self.replica.stopping)
+            await until_stopped(stream_events(), self.replica.stopping, writer)
         finally:
             self.replica.watches.remove_watcher(watcher)
 
