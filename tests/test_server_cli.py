@@ -24,7 +24,7 @@ import pytest
 
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
-from tests.servers import READY_MARK, free_port
+from tests.servers import READY_MARK, Cluster, free_port
 
 SERVER = [sys.executable, "-m", "coord.cli"]
 START_TIMEOUT = 30.0
@@ -220,6 +220,40 @@ def test_signal_stops_cleanly_with_open_calls(members, tmp_path):
         assert "Traceback" not in "\n".join(member.stderr), (
             f"round {round_}, {signum!r}: " + member.output()
         )
+
+
+def test_signal_stops_cleanly_while_the_first_write_waits_on_flow_control(members, tmp_path):
+    """The member is writing a stream's first frame, which the client does
+    not read (48 MiB of answers, past any HTTP/2 window), when it is told to
+    stop. Cutting off a stream's first write used to leave gRPC thinking
+    the call's headers unsent, and the status the handler sent next failed
+    with GRPC_CALL_ERROR_TOO_MANY_OPERATIONS (a traceback in the log)."""
+    member = members(tmp_path / "data")
+    channel, stub = stub_for(member)
+    connect = pb.ClientMessage(connect=pb.Connect(timeout_ms=10_000))
+    gets = [
+        pb.ClientMessage(request=pb.Request(xid=xid, get_data=pb.GetDataRequest(path="/big")))
+        for xid in range(1, 49)
+    ]
+    done = threading.Event()
+
+    def frames():
+        yield pb.ClientFrame(messages=[connect, *gets])  # all answered in the first frame back
+        done.wait(STOP_TIMEOUT)
+
+    def writing() -> bool:
+        status = stub.Status(pb.StatusRequest(local_only=True), timeout=RPC_TIMEOUT)
+        return status.members[0].client_frames_out >= 1
+
+    with channel:
+        stub.Create(pb.CreateRequest(path="/big", data=b"x" * (1 << 20)), timeout=RPC_TIMEOUT)
+        session = stub.Session(frames(), timeout=30)
+        Cluster.wait_until(writing)
+        code = member.stop(signal.SIGTERM)
+        done.set()
+        session.cancel()
+    assert code == 0, member.output()
+    assert "Traceback" not in "\n".join(member.stderr), member.output()
 
 
 # --------------------------------------------------------- bad flags

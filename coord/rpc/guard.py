@@ -105,34 +105,19 @@ def add_service(
     )
 
 
-class Writer:
-    """A call's writes, each carried to its end even when the handler is
-    cancelled meanwhile. A write cut off half-way stays pending in gRPC's
-    core, and the status the handler then sends fails with
-    GRPC_CALL_ERROR_TOO_MANY_OPERATIONS (a traceback in the log at stop)."""
-
-    def __init__(self, context: grpc.aio.ServicerContext) -> None:
-        self._context = context
-        self._last: asyncio.Future | None = None
-
-    async def write(self, message) -> None:
-        self._last = asyncio.ensure_future(self._context.write(message))
-        await asyncio.shield(self._last)
-
-    async def settle(self) -> None:
-        """Wait out a write whose caller was cancelled. Its outcome has no
-        one left to hear it: the call is ending either way."""
-        if self._last is not None and not self._last.done():
-            with contextlib.suppress(Exception):
-                await self._last
-
-
 async def until_stopped(
-    work: Awaitable, stopping: asyncio.Event, writer: Writer | None = None
+    work: Awaitable, stopping: asyncio.Event, context: grpc.aio.ServicerContext | None = None
 ) -> None:
     """Run a long-lived call until it ends or the member stops; stopping
-    ends it quietly instead of having gRPC cancel it mid-flight, after the
-    write in progress (if any) is through."""
+    ends it quietly instead of having gRPC cancel it mid-flight.
+
+    A call that streams answers (give its `context`) sends its headers
+    first. gRPC marks them sent only when the write that carries them
+    completes, so if stopping cut off the first write, the status sent next
+    would carry them again and fail (GRPC_CALL_ERROR_TOO_MANY_OPERATIONS);
+    a later write cut off is harmless: the status queues behind it."""
+    if context is not None:
+        await context.send_initial_metadata(())
     task = asyncio.ensure_future(work)
     stop = asyncio.ensure_future(stopping.wait())
     try:
@@ -143,5 +128,3 @@ async def until_stopped(
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        if writer is not None:
-            await writer.settle()

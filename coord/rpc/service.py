@@ -12,7 +12,7 @@ import grpc
 
 from coord.replica import Replica
 from coord.rpc import ops
-from coord.rpc.guard import Writer, abort, until_stopped
+from coord.rpc.guard import abort, until_stopped
 from coord.rpc.session_stream import SessionStream
 from coord.tree import TreeError
 from coord.wire import log_pb2
@@ -38,8 +38,8 @@ class CoordService(client_pb2_grpc.CoordServicer):
         self.address = address
 
     async def Session(self, request_iterator, context):  # noqa: N802 (gRPC's names)
-        stream = SessionStream(self.replica, context)
-        await until_stopped(stream.run(), self.replica.stopping, stream.writer)
+        session = SessionStream(self.replica, context)
+        await until_stopped(session.run(), self.replica.stopping, context)
 
     # ---------------------------------------------------------- sessions
 
@@ -157,14 +157,12 @@ class CoordService(client_pb2_grpc.CoordServicer):
         except TreeError as err:
             await abort(context, err.to_wire())
 
-        writer = Writer(context)
-
         async def stream_events() -> None:
             while True:
-                await writer.write(await watcher.queue.get())
+                await context.write(await watcher.queue.get())
 
         try:
-            await until_stopped(stream_events(), self.replica.stopping, writer)
+            await until_stopped(stream_events(), self.replica.stopping, context)
         finally:
             self.replica.watches.remove_watcher(watcher)
 

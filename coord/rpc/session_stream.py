@@ -19,7 +19,7 @@ import grpc
 
 from coord.replica import Replica
 from coord.rpc import ops
-from coord.rpc.guard import Malformed, Writer, abort
+from coord.rpc.guard import Malformed, abort
 from coord.sessions import LocalSession
 from coord.tree import Applied, TreeError
 from coord.wire import log_pb2
@@ -51,7 +51,6 @@ class SessionStream:
     def __init__(self, replica: Replica, context: grpc.aio.ServicerContext) -> None:
         self.replica = replica
         self.context = context
-        self.writer = Writer(context)
         self.local: LocalSession | None = None
         self._outbox: list[pb.ServerMessage] = []
         self._wakeup = asyncio.Event()
@@ -132,7 +131,7 @@ class SessionStream:
                 frame = pb.ServerFrame(messages=self._outbox)
                 self._outbox = []
                 self.replica.counters.client_frames_out += 1
-                await self.writer.write(frame)
+                await self.context.write(frame)
             if self._broken and not self._outbox:
                 await abort(self.context, _error(pb.CONNECTION_LOSS, self._broken))
             finished = self._input_done and not self._in_flight
