@@ -224,10 +224,10 @@ def test_signal_stops_cleanly_with_open_calls(members, tmp_path):
 
 def test_signal_stops_cleanly_while_the_first_write_waits_on_flow_control(members, tmp_path):
     """The member is writing a stream's first frame, which the client does
-    not read (48 MiB of answers, past any HTTP/2 window), when it is told to
-    stop. Cutting off a stream's first write used to leave gRPC thinking
-    the call's headers unsent, and the status the handler sent next failed
-    with GRPC_CALL_ERROR_TOO_MANY_OPERATIONS (a traceback in the log)."""
+    not read (48 MiB of answers, past the client's HTTP/2 window), when it
+    is told to stop. Cutting off a stream's first write used to leave gRPC
+    thinking the call's headers unsent, and the status the handler sent
+    next failed with GRPC_CALL_ERROR_TOO_MANY_OPERATIONS (a traceback)."""
     member = members(tmp_path / "data")
     channel, stub = stub_for(member)
     connect = pb.ClientMessage(connect=pb.Connect(timeout_ms=10_000))
