@@ -258,6 +258,9 @@ def test_a_signature_is_good_once(cluster):
 def test_status_asks_every_member_through_its_peer_door(cluster):
     """coordctl status's fan-out: members ask each other with their own
     credentials, and every member answers for itself."""
-    seen = cluster.status(2)
-    assert sorted(s.id for s in seen) == [1, 2, 3]
-    assert {s.role for s in seen} <= {"leader", "follower"}, seen
+    cluster.wait_until(
+        lambda: (
+            {(s.id, s.role != "unreachable") for s in cluster.status(2)}
+            == {(1, True), (2, True), (3, True)}
+        )
+    )
