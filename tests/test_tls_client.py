@@ -168,6 +168,12 @@ def test_tls_failure_is_one_clear_error_at_once(members, certs, case):
     assert "\n" not in message
 
 
+def test_unverified_tls_client_on_a_plaintext_port_is_told_so(members):
+    zk = Client(members.plain.address, use_ssl=True, verify_certs=False)
+    with pytest.raises(TLSError, match="the member does not speak TLS"):
+        zk.start(timeout=NEVER)
+
+
 @pytest.mark.parametrize("case", ["plaintext client, TLS port", "certificate of another CA"])
 def test_asyncio_tls_failure_is_one_clear_error_at_once(members, certs, case):
     address, options, says = _failures(members, certs)[case]
