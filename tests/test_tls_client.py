@@ -123,6 +123,10 @@ def _failures(members: Members, certs: Certs) -> dict[str, tuple[str, dict, str]
             members.tls.address, {},
             "serves TLS; this client spoke plaintext (connect with use_ssl=True)",
         ),
+        "plaintext client, mutual-TLS port": (
+            members.mutual.address, {},
+            "serves TLS; this client spoke plaintext (connect with use_ssl=True)",
+        ),
         "TLS client, plaintext port": (
             members.plain.address, ca,
             "the member does not speak TLS (is it started with --tls-cert?)",
@@ -151,7 +155,8 @@ def _failures(members: Members, certs: Certs) -> dict[str, tuple[str, dict, str]
 
 
 FAILURES = [
-    "plaintext client, TLS port", "TLS client, plaintext port", "expired server certificate",
+    "plaintext client, TLS port", "plaintext client, mutual-TLS port",
+    "TLS client, plaintext port", "expired server certificate",
     "certificate of another CA", "certificate for another host",
     "no client certificate, mutual TLS", "client certificate of another CA",
 ]  # fmt: skip
