@@ -24,12 +24,13 @@ class ExpireSession(_message.Message):
     def __init__(self) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("session_id", "xid", "origin_member", "origin_request", "prev_xid", "create", "delete", "set_data", "multi", "open_session", "close_session", "expire_session", "check")
+    __slots__ = ("session_id", "xid", "origin_member", "origin_request", "prev_xid", "auth", "create", "delete", "set_data", "multi", "open_session", "close_session", "expire_session", "check", "set_acl")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     XID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_MEMBER_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_REQUEST_FIELD_NUMBER: _ClassVar[int]
     PREV_XID_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
     SET_DATA_FIELD_NUMBER: _ClassVar[int]
@@ -38,11 +39,13 @@ class Command(_message.Message):
     CLOSE_SESSION_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_SESSION_FIELD_NUMBER: _ClassVar[int]
     CHECK_FIELD_NUMBER: _ClassVar[int]
+    SET_ACL_FIELD_NUMBER: _ClassVar[int]
     session_id: int
     xid: int
     origin_member: int
     origin_request: int
     prev_xid: int
+    auth: _containers.RepeatedCompositeFieldContainer[_client_pb2.Id]
     create: _client_pb2.CreateRequest
     delete: _client_pb2.DeleteRequest
     set_data: _client_pb2.SetDataRequest
@@ -51,7 +54,8 @@ class Command(_message.Message):
     close_session: CloseSession
     expire_session: ExpireSession
     check: _client_pb2.CheckRequest
-    def __init__(self, session_id: _Optional[int] = ..., xid: _Optional[int] = ..., origin_member: _Optional[int] = ..., origin_request: _Optional[int] = ..., prev_xid: _Optional[int] = ..., create: _Optional[_Union[_client_pb2.CreateRequest, _Mapping]] = ..., delete: _Optional[_Union[_client_pb2.DeleteRequest, _Mapping]] = ..., set_data: _Optional[_Union[_client_pb2.SetDataRequest, _Mapping]] = ..., multi: _Optional[_Union[_client_pb2.MultiRequest, _Mapping]] = ..., open_session: _Optional[_Union[OpenSession, _Mapping]] = ..., close_session: _Optional[_Union[CloseSession, _Mapping]] = ..., expire_session: _Optional[_Union[ExpireSession, _Mapping]] = ..., check: _Optional[_Union[_client_pb2.CheckRequest, _Mapping]] = ...) -> None: ...
+    set_acl: _client_pb2.SetAclRequest
+    def __init__(self, session_id: _Optional[int] = ..., xid: _Optional[int] = ..., origin_member: _Optional[int] = ..., origin_request: _Optional[int] = ..., prev_xid: _Optional[int] = ..., auth: _Optional[_Iterable[_Union[_client_pb2.Id, _Mapping]]] = ..., create: _Optional[_Union[_client_pb2.CreateRequest, _Mapping]] = ..., delete: _Optional[_Union[_client_pb2.DeleteRequest, _Mapping]] = ..., set_data: _Optional[_Union[_client_pb2.SetDataRequest, _Mapping]] = ..., multi: _Optional[_Union[_client_pb2.MultiRequest, _Mapping]] = ..., open_session: _Optional[_Union[OpenSession, _Mapping]] = ..., close_session: _Optional[_Union[CloseSession, _Mapping]] = ..., expire_session: _Optional[_Union[ExpireSession, _Mapping]] = ..., check: _Optional[_Union[_client_pb2.CheckRequest, _Mapping]] = ..., set_acl: _Optional[_Union[_client_pb2.SetAclRequest, _Mapping]] = ...) -> None: ...
 
 class Batch(_message.Message):
     __slots__ = ("time_ms", "commands")

@@ -26,6 +26,17 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AUTH_FAILED: _ClassVar[ErrorCode]
     NOT_READY: _ClassVar[ErrorCode]
     UNIMPLEMENTED: _ClassVar[ErrorCode]
+    INVALID_ACL: _ClassVar[ErrorCode]
+
+class Perm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PERM_NONE: _ClassVar[Perm]
+    READ: _ClassVar[Perm]
+    WRITE: _ClassVar[Perm]
+    CREATE: _ClassVar[Perm]
+    DELETE: _ClassVar[Perm]
+    ADMIN: _ClassVar[Perm]
+    ALL: _ClassVar[Perm]
 
 class WatchMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -65,6 +76,14 @@ NO_AUTH: ErrorCode
 AUTH_FAILED: ErrorCode
 NOT_READY: ErrorCode
 UNIMPLEMENTED: ErrorCode
+INVALID_ACL: ErrorCode
+PERM_NONE: Perm
+READ: Perm
+WRITE: Perm
+CREATE: Perm
+DELETE: Perm
+ADMIN: Perm
+ALL: Perm
 PERSISTENT: WatchMode
 PERSISTENT_RECURSIVE: WatchMode
 ANY: WatchKind
@@ -113,6 +132,74 @@ class Error(_message.Message):
     message: str
     def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
+class Id(_message.Message):
+    __slots__ = ("scheme", "id")
+    SCHEME_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    scheme: str
+    id: str
+    def __init__(self, scheme: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+
+class ACL(_message.Message):
+    __slots__ = ("perms", "id")
+    PERMS_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    perms: int
+    id: Id
+    def __init__(self, perms: _Optional[int] = ..., id: _Optional[_Union[Id, _Mapping]] = ...) -> None: ...
+
+class AuthRequest(_message.Message):
+    __slots__ = ("scheme", "credential")
+    SCHEME_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    scheme: str
+    credential: bytes
+    def __init__(self, scheme: _Optional[str] = ..., credential: _Optional[bytes] = ...) -> None: ...
+
+class AuthResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetAclRequest(_message.Message):
+    __slots__ = ("path", "session", "min_zxid")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    MIN_ZXID_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    session: SessionRef
+    min_zxid: int
+    def __init__(self, path: _Optional[str] = ..., session: _Optional[_Union[SessionRef, _Mapping]] = ..., min_zxid: _Optional[int] = ...) -> None: ...
+
+class GetAclResponse(_message.Message):
+    __slots__ = ("acl", "stat", "zxid")
+    ACL_FIELD_NUMBER: _ClassVar[int]
+    STAT_FIELD_NUMBER: _ClassVar[int]
+    ZXID_FIELD_NUMBER: _ClassVar[int]
+    acl: _containers.RepeatedCompositeFieldContainer[ACL]
+    stat: Stat
+    zxid: int
+    def __init__(self, acl: _Optional[_Iterable[_Union[ACL, _Mapping]]] = ..., stat: _Optional[_Union[Stat, _Mapping]] = ..., zxid: _Optional[int] = ...) -> None: ...
+
+class SetAclRequest(_message.Message):
+    __slots__ = ("path", "acl", "version", "session")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    acl: _containers.RepeatedCompositeFieldContainer[ACL]
+    version: int
+    session: SessionRef
+    def __init__(self, path: _Optional[str] = ..., acl: _Optional[_Iterable[_Union[ACL, _Mapping]]] = ..., version: _Optional[int] = ..., session: _Optional[_Union[SessionRef, _Mapping]] = ...) -> None: ...
+
+class SetAclResponse(_message.Message):
+    __slots__ = ("stat", "zxid")
+    STAT_FIELD_NUMBER: _ClassVar[int]
+    ZXID_FIELD_NUMBER: _ClassVar[int]
+    stat: Stat
+    zxid: int
+    def __init__(self, stat: _Optional[_Union[Stat, _Mapping]] = ..., zxid: _Optional[int] = ...) -> None: ...
+
 class SessionRef(_message.Message):
     __slots__ = ("session_id", "password")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -122,20 +209,22 @@ class SessionRef(_message.Message):
     def __init__(self, session_id: _Optional[int] = ..., password: _Optional[bytes] = ...) -> None: ...
 
 class CreateRequest(_message.Message):
-    __slots__ = ("path", "data", "ephemeral", "sequential", "make_parents", "session")
+    __slots__ = ("path", "data", "ephemeral", "sequential", "make_parents", "acl", "session")
     PATH_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
     SEQUENTIAL_FIELD_NUMBER: _ClassVar[int]
     MAKE_PARENTS_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     path: str
     data: bytes
     ephemeral: bool
     sequential: bool
     make_parents: bool
+    acl: _containers.RepeatedCompositeFieldContainer[ACL]
     session: SessionRef
-    def __init__(self, path: _Optional[str] = ..., data: _Optional[bytes] = ..., ephemeral: _Optional[bool] = ..., sequential: _Optional[bool] = ..., make_parents: _Optional[bool] = ..., session: _Optional[_Union[SessionRef, _Mapping]] = ...) -> None: ...
+    def __init__(self, path: _Optional[str] = ..., data: _Optional[bytes] = ..., ephemeral: _Optional[bool] = ..., sequential: _Optional[bool] = ..., make_parents: _Optional[bool] = ..., acl: _Optional[_Iterable[_Union[ACL, _Mapping]]] = ..., session: _Optional[_Union[SessionRef, _Mapping]] = ...) -> None: ...
 
 class CreateResponse(_message.Message):
     __slots__ = ("path", "stat", "zxid")
@@ -420,7 +509,7 @@ class Connected(_message.Message):
     def __init__(self, session_id: _Optional[int] = ..., password: _Optional[bytes] = ..., timeout_ms: _Optional[int] = ..., zxid: _Optional[int] = ..., member_id: _Optional[int] = ...) -> None: ...
 
 class Request(_message.Message):
-    __slots__ = ("xid", "create", "delete", "set_data", "get_data", "exists", "get_children", "multi", "sync", "add_watch", "remove_watch", "check")
+    __slots__ = ("xid", "create", "delete", "set_data", "get_data", "exists", "get_children", "multi", "sync", "add_watch", "remove_watch", "check", "auth", "get_acl", "set_acl")
     XID_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
@@ -433,6 +522,9 @@ class Request(_message.Message):
     ADD_WATCH_FIELD_NUMBER: _ClassVar[int]
     REMOVE_WATCH_FIELD_NUMBER: _ClassVar[int]
     CHECK_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    GET_ACL_FIELD_NUMBER: _ClassVar[int]
+    SET_ACL_FIELD_NUMBER: _ClassVar[int]
     xid: int
     create: CreateRequest
     delete: DeleteRequest
@@ -445,10 +537,13 @@ class Request(_message.Message):
     add_watch: AddWatchRequest
     remove_watch: RemoveWatchRequest
     check: CheckRequest
-    def __init__(self, xid: _Optional[int] = ..., create: _Optional[_Union[CreateRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteRequest, _Mapping]] = ..., set_data: _Optional[_Union[SetDataRequest, _Mapping]] = ..., get_data: _Optional[_Union[GetDataRequest, _Mapping]] = ..., exists: _Optional[_Union[ExistsRequest, _Mapping]] = ..., get_children: _Optional[_Union[GetChildrenRequest, _Mapping]] = ..., multi: _Optional[_Union[MultiRequest, _Mapping]] = ..., sync: _Optional[_Union[SyncRequest, _Mapping]] = ..., add_watch: _Optional[_Union[AddWatchRequest, _Mapping]] = ..., remove_watch: _Optional[_Union[RemoveWatchRequest, _Mapping]] = ..., check: _Optional[_Union[CheckRequest, _Mapping]] = ...) -> None: ...
+    auth: AuthRequest
+    get_acl: GetAclRequest
+    set_acl: SetAclRequest
+    def __init__(self, xid: _Optional[int] = ..., create: _Optional[_Union[CreateRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteRequest, _Mapping]] = ..., set_data: _Optional[_Union[SetDataRequest, _Mapping]] = ..., get_data: _Optional[_Union[GetDataRequest, _Mapping]] = ..., exists: _Optional[_Union[ExistsRequest, _Mapping]] = ..., get_children: _Optional[_Union[GetChildrenRequest, _Mapping]] = ..., multi: _Optional[_Union[MultiRequest, _Mapping]] = ..., sync: _Optional[_Union[SyncRequest, _Mapping]] = ..., add_watch: _Optional[_Union[AddWatchRequest, _Mapping]] = ..., remove_watch: _Optional[_Union[RemoveWatchRequest, _Mapping]] = ..., check: _Optional[_Union[CheckRequest, _Mapping]] = ..., auth: _Optional[_Union[AuthRequest, _Mapping]] = ..., get_acl: _Optional[_Union[GetAclRequest, _Mapping]] = ..., set_acl: _Optional[_Union[SetAclRequest, _Mapping]] = ...) -> None: ...
 
 class Response(_message.Message):
-    __slots__ = ("xid", "zxid", "error", "create", "delete", "set_data", "get_data", "exists", "get_children", "multi", "sync", "add_watch", "remove_watch", "check")
+    __slots__ = ("xid", "zxid", "error", "create", "delete", "set_data", "get_data", "exists", "get_children", "multi", "sync", "add_watch", "remove_watch", "check", "auth", "get_acl", "set_acl")
     XID_FIELD_NUMBER: _ClassVar[int]
     ZXID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
@@ -463,6 +558,9 @@ class Response(_message.Message):
     ADD_WATCH_FIELD_NUMBER: _ClassVar[int]
     REMOVE_WATCH_FIELD_NUMBER: _ClassVar[int]
     CHECK_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    GET_ACL_FIELD_NUMBER: _ClassVar[int]
+    SET_ACL_FIELD_NUMBER: _ClassVar[int]
     xid: int
     zxid: int
     error: Error
@@ -477,7 +575,10 @@ class Response(_message.Message):
     add_watch: AddWatchResponse
     remove_watch: RemoveWatchResponse
     check: CheckResponse
-    def __init__(self, xid: _Optional[int] = ..., zxid: _Optional[int] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., create: _Optional[_Union[CreateResponse, _Mapping]] = ..., delete: _Optional[_Union[DeleteResponse, _Mapping]] = ..., set_data: _Optional[_Union[SetDataResponse, _Mapping]] = ..., get_data: _Optional[_Union[GetDataResponse, _Mapping]] = ..., exists: _Optional[_Union[ExistsResponse, _Mapping]] = ..., get_children: _Optional[_Union[GetChildrenResponse, _Mapping]] = ..., multi: _Optional[_Union[MultiResponse, _Mapping]] = ..., sync: _Optional[_Union[SyncResponse, _Mapping]] = ..., add_watch: _Optional[_Union[AddWatchResponse, _Mapping]] = ..., remove_watch: _Optional[_Union[RemoveWatchResponse, _Mapping]] = ..., check: _Optional[_Union[CheckResponse, _Mapping]] = ...) -> None: ...
+    auth: AuthResponse
+    get_acl: GetAclResponse
+    set_acl: SetAclResponse
+    def __init__(self, xid: _Optional[int] = ..., zxid: _Optional[int] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., create: _Optional[_Union[CreateResponse, _Mapping]] = ..., delete: _Optional[_Union[DeleteResponse, _Mapping]] = ..., set_data: _Optional[_Union[SetDataResponse, _Mapping]] = ..., get_data: _Optional[_Union[GetDataResponse, _Mapping]] = ..., exists: _Optional[_Union[ExistsResponse, _Mapping]] = ..., get_children: _Optional[_Union[GetChildrenResponse, _Mapping]] = ..., multi: _Optional[_Union[MultiResponse, _Mapping]] = ..., sync: _Optional[_Union[SyncResponse, _Mapping]] = ..., add_watch: _Optional[_Union[AddWatchResponse, _Mapping]] = ..., remove_watch: _Optional[_Union[RemoveWatchResponse, _Mapping]] = ..., check: _Optional[_Union[CheckResponse, _Mapping]] = ..., auth: _Optional[_Union[AuthResponse, _Mapping]] = ..., get_acl: _Optional[_Union[GetAclResponse, _Mapping]] = ..., set_acl: _Optional[_Union[SetAclResponse, _Mapping]] = ...) -> None: ...
 
 class Ping(_message.Message):
     __slots__ = ()

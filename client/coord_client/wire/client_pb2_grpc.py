@@ -94,6 +94,16 @@ class CoordStub:
                 request_serializer=coord_dot_v1_dot_client__pb2.SyncRequest.SerializeToString,
                 response_deserializer=coord_dot_v1_dot_client__pb2.SyncResponse.FromString,
                 _registered_method=True)
+        self.GetACL = channel.unary_unary(
+                '/coord.v1.Coord/GetACL',
+                request_serializer=coord_dot_v1_dot_client__pb2.GetAclRequest.SerializeToString,
+                response_deserializer=coord_dot_v1_dot_client__pb2.GetAclResponse.FromString,
+                _registered_method=True)
+        self.SetACL = channel.unary_unary(
+                '/coord.v1.Coord/SetACL',
+                request_serializer=coord_dot_v1_dot_client__pb2.SetAclRequest.SerializeToString,
+                response_deserializer=coord_dot_v1_dot_client__pb2.SetAclResponse.FromString,
+                _registered_method=True)
         self.Watch = channel.unary_stream(
                 '/coord.v1.Coord/Watch',
                 request_serializer=coord_dot_v1_dot_client__pb2.AddWatchRequest.SerializeToString,
@@ -185,6 +195,18 @@ class CoordServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetACL(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetACL(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Watch(self, request, context):
         """Streams the events of one persistent (optionally recursive) watch until
         the client cancels the call.
@@ -262,6 +284,16 @@ def add_CoordServicer_to_server(servicer, server):
                     servicer.Sync,
                     request_deserializer=coord_dot_v1_dot_client__pb2.SyncRequest.FromString,
                     response_serializer=coord_dot_v1_dot_client__pb2.SyncResponse.SerializeToString,
+            ),
+            'GetACL': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetACL,
+                    request_deserializer=coord_dot_v1_dot_client__pb2.GetAclRequest.FromString,
+                    response_serializer=coord_dot_v1_dot_client__pb2.GetAclResponse.SerializeToString,
+            ),
+            'SetACL': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetACL,
+                    request_deserializer=coord_dot_v1_dot_client__pb2.SetAclRequest.FromString,
+                    response_serializer=coord_dot_v1_dot_client__pb2.SetAclResponse.SerializeToString,
             ),
             'Watch': grpc.unary_stream_rpc_method_handler(
                     servicer.Watch,
@@ -598,6 +630,60 @@ class Coord:
             '/coord.v1.Coord/Sync',
             coord_dot_v1_dot_client__pb2.SyncRequest.SerializeToString,
             coord_dot_v1_dot_client__pb2.SyncResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetACL(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coord.v1.Coord/GetACL',
+            coord_dot_v1_dot_client__pb2.GetAclRequest.SerializeToString,
+            coord_dot_v1_dot_client__pb2.GetAclResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetACL(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coord.v1.Coord/SetACL',
+            coord_dot_v1_dot_client__pb2.SetAclRequest.SerializeToString,
+            coord_dot_v1_dot_client__pb2.SetAclResponse.FromString,
             options,
             channel_credentials,
             insecure,
