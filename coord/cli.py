@@ -235,8 +235,6 @@ def member_trust(
             "members must authenticate each other: give --cluster-secret-file or"
             " --peer-tls-cert/--peer-tls-key/--peer-tls-ca (or, unsafely, --insecure-peers)"
         )
-    if args.insecure_peers:
-        log.warning("--insecure-peers: anyone who reaches the peer port can act as a member")
     return MemberTrust(
         args.id, doors,
         secret=load_secret(args.cluster_secret_file) if args.cluster_secret_file else None,
@@ -311,6 +309,8 @@ async def serve(args: argparse.Namespace) -> None:
     except UsageError:
         storage.close()
         raise
+    if trust.insecure:
+        log.warning("--insecure-peers: anyone who reaches the peer port can act as a member")
     await replica.start()
     for each in servers:
         await each.start()
