@@ -27,7 +27,7 @@ from coord.rpc.guard import add_service
 from coord.rpc.member_trust import MemberTrust
 from coord.rpc.peer_auth import SecretError, load_secret
 from coord.rpc.peer_service import PeerService
-from coord.rpc.peer_tls import PeerTls, TlsFileError
+from coord.rpc.peer_tls import PeerTls
 from coord.rpc.service import CoordService
 from coord.rpc.tls import ServerTLS, TLSFileError
 from coord.storage import Storage, StorageError
@@ -351,7 +351,7 @@ def server_main(argv: list[str] | None = None) -> None:
     )
     try:
         asyncio.run(serve(args))
-    except (UsageError, StorageError, SecretError, TlsFileError) as err:
+    except (UsageError, StorageError, SecretError, TLSFileError) as err:
         print(f"coord-server: {err}", file=sys.stderr)
         sys.exit(2)
 

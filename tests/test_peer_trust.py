@@ -305,3 +305,17 @@ def test_mutual_tls_for_clients_and_a_peer_port_show_every_member(tmp_path):
             Cluster.wait_until(lambda: roles(stub) == {"leader", "follower"})
     finally:
         cluster.stop()
+
+
+def test_a_peer_key_of_another_certificate_is_one_line(tmp_path):
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(tmp_path / "ca.pem")
+    ca.issue_cert("member-1").cert_chain_pems[0].write_to_path(tmp_path / "1.pem")
+    ca.issue_cert("member-2").private_key_pem.write_to_path(tmp_path / "2.key")
+    members = f"1=127.0.0.1:{free_port()}/{free_port()},2=127.0.0.1:{free_port()}/{free_port()}"
+    line = refused_start(
+        tmp_path, "--members", members,
+        "--peer-tls-cert", str(tmp_path / "1.pem"), "--peer-tls-key", str(tmp_path / "2.key"),
+        "--peer-tls-ca", str(tmp_path / "ca.pem"),
+    )  # fmt: skip
+    assert "--peer-tls-key" in line and "does not match" in line
