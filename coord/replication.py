@@ -385,9 +385,10 @@ class PaxosLog:
             self._snapshots_out.discard(peer)
 
     async def install_snapshot(self, chunks: list[peer_pb2.SnapshotChunk]) -> bool:
-        """Replace our state with a peer's; what is chosen meanwhile waits."""
+        """Replace our state with a peer's; what is chosen meanwhile waits.
+        Not while our disk cannot be written: the peer sends it again later."""
         last = chunks[-1]
-        if last.slot <= self.applied_slot or self._installing:
+        if last.slot <= self.applied_slot or self._installing or self._storage.failure:
             return False
         items = [(k, v) for chunk in chunks for k, v in zip(chunk.keys, chunk.values, strict=True)]
         self._installing = True

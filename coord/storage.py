@@ -150,6 +150,8 @@ def _corrupted(data_dir: Path, err: Exception) -> StorageError:
 def _describe(err: Exception) -> str:
     """Why a write failed, in words an operator acts on."""
     text = _text(err)
+    if isinstance(err, plyvel.CorruptionError):
+        return f"it is corrupted ({text}): {RESTORE_HINT}"
     return "the disk is full" if "No space left" in text else text
 
 
@@ -201,17 +203,19 @@ class _Writer(threading.Thread):
 
     def _retry(self, work: list[tuple[Ops, bool, Future]], err: Exception) -> bool:
         """Reopen and write again, with backoff, until it works; False if
-        the storage was closed first (the writes then fail)."""
+        the storage was closed first (the writes then fail). Each new
+        reason is logged once."""
         storage = self._storage
-        reason = _describe(err)
-        log.error(
-            "cannot write the data dir %s: %s; writes are refused until it can "
-            "be written again (retrying on its own)",
-            storage.data_dir, reason,
-        )  # fmt: skip
-        storage._set_failure(reason)
         delay = RETRY_FIRST_S
         while True:
+            reason = _describe(err)
+            if reason != storage.failure:
+                log.error(
+                    "cannot write the data dir %s: %s; writes are refused until it "
+                    "can be written again (retrying on its own)",
+                    storage.data_dir, reason,
+                )  # fmt: skip
+                storage._set_failure(reason)
             with self._cond:
                 self._cond.wait_for(lambda: self._closed, delay)
                 work += self._queue
@@ -224,7 +228,7 @@ class _Writer(threading.Thread):
                 storage._reopen()
                 storage._write([*self._unsynced, *(ops for ops, _, _ in work)], sync=True)
             except Exception as again:  # noqa: BLE001
-                log.debug("data dir %s still cannot be written: %s", storage.data_dir, again)
+                err = again
                 delay = min(2 * delay, RETRY_MAX_S)
                 continue
             self.syncs += 1
@@ -271,7 +275,7 @@ class Storage:
         except plyvel.CorruptionError as err:
             raise _corrupted(data_dir, err) from None
         except plyvel.IOError as err:
-            reason = "in use by another process" if "lock" in str(err).lower() else _text(err)
+            reason = "in use by another process" if "lock" in str(err).lower() else _describe(err)
             raise StorageError(f"cannot open data dir {data_dir}: {reason}") from None
         except (plyvel.Error, OSError) as err:
             raise StorageError(f"cannot open data dir {data_dir}: {_text(err)}") from None
