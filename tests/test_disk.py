@@ -117,6 +117,35 @@ class Writer:
             )
 
 
+@contextmanager
+def writing(address: str, prefix: str = "n") -> Iterator[Writer]:
+    """A Writer at work on its own thread for the duration."""
+    writer = Writer(address, prefix)
+    thread = threading.Thread(target=writer.run, daemon=True)
+    thread.start()
+    try:
+        yield writer
+    finally:
+        writer.stop.set()
+        thread.join(RPC_TIMEOUT + 5)
+
+
+def start_with_load(data_dir: Path) -> ServerProcess:
+    """A member on `data_dir`, with /load created."""
+    server = ServerProcess(data_dir=data_dir).start()
+    with grpc.insecure_channel(server.address) as channel:
+        stub = client_pb2_grpc.CoordStub(channel)
+        stub.Create(pb.CreateRequest(path="/load"), timeout=RPC_TIMEOUT)
+    return server
+
+
+def assert_outcomes_kept(writer: Writer, address: str) -> None:
+    """Every acknowledged create is there, none said not applied is."""
+    present = children(address)
+    assert not set(writer.acked) - present, "acknowledged writes are missing"
+    assert not set(writer.refused) & present, "writes said not applied were applied"
+
+
 def children(address: str) -> set[str]:
     with grpc.insecure_channel(address) as channel:
         stub = client_pb2_grpc.CoordStub(channel)
@@ -126,26 +155,17 @@ def children(address: str) -> set[str]:
 
 def test_full_disk_refuses_writes_serves_reads_and_resumes(tmp_path):
     with small_disk(tmp_path / "disk") as disk:
-        server = ServerProcess(data_dir=disk / "data")
+        server = start_with_load(disk / "data")
         try:
-            server.start()
-            with grpc.insecure_channel(server.address) as channel:
-                client_pb2_grpc.CoordStub(channel).Create(
-                    pb.CreateRequest(path="/load"), timeout=RPC_TIMEOUT
-                )
-            writer = Writer(server.address)
-            thread = threading.Thread(target=writer.run, daemon=True)
-            thread.start()
-            try:
+            with writing(server.address) as writer:
                 writer.wait_for(writer.acked, 100)
                 zk = Client(server.address)  # a session is a write: opened before
                 zk.start(timeout=RPC_TIMEOUT)
-                filler = fill(disk)
-                writer.wait_for(writer.refused, 50)
-                assert any(FULL in message for message in writer.messages), writer.messages[-3:]
-
-                # Reads go on while writes are refused, for the SDK too.
                 try:
+                    filler = fill(disk)
+                    writer.wait_for(writer.refused, 50)
+                    assert any(FULL in message for message in writer.messages)
+                    # Reads go on while writes are refused, for the SDK too.
                     assert zk.get(writer.acked[0])[0] == b"x" * 200
                     assert zk.exists("/load") is not None
                     with pytest.raises(NotReadOnlyCallError, match=FULL):
@@ -153,28 +173,19 @@ def test_full_disk_refuses_writes_serves_reads_and_resumes(tmp_path):
                     assert zk.exists("/sdk-write") is None
                 finally:
                     zk.stop()
-                acked_while_full = len(writer.acked)
                 assert set(writer.acked) <= children(server.address)
 
                 filler.unlink()  # space returns: writes resume, no restart
-                writer.wait_for(writer.acked, acked_while_full + 100)
-            finally:
-                writer.stop.set()
-                thread.join(RPC_TIMEOUT + 5)
+                writer.wait_for(writer.acked, len(writer.acked) + 100)
             log = "\n".join(server.output)
             assert log.count(FULL) == 1, log
             assert "can be written again" in log, log
             assert "Traceback" not in log, log
-
-            present = children(server.address)
-            assert not set(writer.acked) - present, "acknowledged writes are missing"
-            assert not set(writer.refused) & present, "writes said not applied were applied"
+            assert_outcomes_kept(writer, server.address)
 
             server.kill()  # and everything acknowledged is on disk
             server.start()
-            after = children(server.address)
-            assert not set(writer.acked) - after, "acknowledged writes lost in the restart"
-            assert not set(writer.refused) & after, "writes said not applied came back"
+            assert_outcomes_kept(writer, server.address)
         finally:
             server.stop()
 
@@ -184,32 +195,19 @@ def test_killed_while_the_disk_is_full(tmp_path):
     is room (one line saying so), then starts with every acknowledged write
     and none it said was not applied."""
     with small_disk(tmp_path / "disk") as disk:
-        server = ServerProcess(data_dir=disk / "data")
+        server = start_with_load(disk / "data")
         try:
-            server.start()
-            with grpc.insecure_channel(server.address) as channel:
-                client_pb2_grpc.CoordStub(channel).Create(
-                    pb.CreateRequest(path="/load"), timeout=RPC_TIMEOUT
-                )
-            writer = Writer(server.address)
-            thread = threading.Thread(target=writer.run, daemon=True)
-            thread.start()
-            try:
+            with writing(server.address) as writer:
                 writer.wait_for(writer.acked, 100)
                 filler = fill(disk)
                 writer.wait_for(writer.refused, 20)
-            finally:
-                writer.stop.set()
-                thread.join(RPC_TIMEOUT + 5)
             server.kill()
             result = run_server("--listen", server.address, "--data-dir", str(server.data_dir))
             assert_one_line_error(result, str(server.data_dir), FULL)
 
             filler.unlink()
             server.start()
-            present = children(server.address)
-            assert not set(writer.acked) - present, "acknowledged writes lost"
-            assert not set(writer.refused) & present, "writes said not applied were applied"
+            assert_outcomes_kept(writer, server.address)
         finally:
             server.stop()
 
@@ -298,21 +296,14 @@ def test_cluster_goes_on_while_one_members_disk_is_full(tmp_path):
                 stub = client_pb2_grpc.CoordStub(channel)
                 stub.Create(pb.CreateRequest(path="/load"), timeout=RPC_TIMEOUT)
             filler = fill(disk)
-            healthy = Writer(cluster.members[1].address, "healthy")
-            full = Writer(cluster.members[3].address, "full")
-            threads = [threading.Thread(target=w.run, daemon=True) for w in (healthy, full)]
-            for thread in threads:
-                thread.start()
-            try:
+            with (
+                writing(cluster.members[1].address, "healthy") as healthy,
+                writing(cluster.members[3].address, "full") as full,
+            ):
                 full.wait_for(full.refused, 20)
                 healthy.wait_for(healthy.acked, len(healthy.acked) + 100)  # member 3 still full
                 filler.unlink()
                 full.wait_for(full.acked, 50)
-            finally:
-                for writer in (healthy, full):
-                    writer.stop.set()
-                for thread in threads:
-                    thread.join(RPC_TIMEOUT + 5)
             acked = set(healthy.acked) | set(full.acked)
             refused = set(full.refused)
             for member_id in cluster.members:
@@ -320,6 +311,7 @@ def test_cluster_goes_on_while_one_members_disk_is_full(tmp_path):
                 assert not refused & children(cluster.members[member_id].address)
             log = "\n".join(cluster.members[3].output)
             assert log.count(FULL) == 1, log
+            assert "can be written again" in log, log
         finally:
             cluster.stop()
 
