@@ -21,6 +21,7 @@ import heapq
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, replace
@@ -117,7 +118,8 @@ class Replica:
         self._touched: set[int] = set()  # heard here, not yet told to the leader
         self._applied_slot_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self.log: PaxosLog | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # The applied state's writes not yet seen done, in slot order.
+        self._saving: deque[tuple[int, Future]] = deque()
 
     async def start(self) -> None:
         """Join the log (which re-delivers what is chosen past the applied
@@ -127,7 +129,7 @@ class Replica:
             self._on_chosen, self._on_state_installed, self._paxos_config,
             self._log_retention, self.clock,
         )  # fmt: skip
-        self._loop = loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         self.storage.on_failure = lambda reason: loop.call_soon_threadsafe(
             self._on_disk_failure, reason
         )
@@ -224,19 +226,23 @@ class Replica:
                     if waiting.on_applied is not None:
                         waiting.on_applied()
         self.applied_slot = slot
-        saved = self.storage.save_applied(tree, slot)
-        saved.add_done_callback(
-            lambda _: self._loop.call_soon_threadsafe(self._state_saved, slot, saved)
-        )
+        self._saving.append((slot, self.storage.save_applied(tree, slot)))
         self.log.applied(slot)
+        self._note_durable()
         self._wake_zxid_waiters()
 
-    def _state_saved(self, slot: int, saved: Future) -> None:
-        """The applied state's write ended: only a state on disk lets the log
-        be trimmed (a write fails only when the member stops with its disk
-        unwritable; the log then still holds what a restart replays)."""
-        if saved.exception() is None:
-            self.log.durable(slot)
+    def _note_durable(self) -> None:
+        """Tell the log how far the applied state is on disk: only that lets
+        it be trimmed. (The writes end in order; one fails only when the
+        member stops with its disk unwritable, and the log then still holds
+        what a restart replays.)"""
+        durable = 0
+        while self._saving and self._saving[0][1].done():
+            slot, saved = self._saving.popleft()
+            if saved.exception() is None:
+                durable = slot
+        if durable:
+            self.log.durable(durable)
 
     def _on_state_installed(self, slot: int) -> None:
         """A snapshot replaced our state: reload the tree from disk."""
