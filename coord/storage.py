@@ -189,7 +189,7 @@ class _Writer(threading.Thread):
             sync = any(sync for _, sync, _ in work) or len(self._unsynced) >= MAX_UNSYNCED
             try:
                 self._storage._write([ops for ops, _, _ in work], sync)
-            except Exception as err:  # noqa: BLE001 -- whatever failed, the writes must land
+            except Exception as err:  # whatever failed, the writes must still land
                 if not self._retry(work, err):
                     return
                 continue
@@ -227,7 +227,7 @@ class _Writer(threading.Thread):
             try:
                 storage._reopen()
                 storage._write([*self._unsynced, *(ops for ops, _, _ in work)], sync=True)
-            except Exception as again:  # noqa: BLE001
+            except Exception as again:  # still failing, perhaps for a new reason
                 err = again
                 delay = min(2 * delay, RETRY_MAX_S)
                 continue
