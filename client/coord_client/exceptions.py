@@ -120,6 +120,13 @@ class NotReadyError(ZookeeperError):
     code = pb.NOT_READY
 
 
+class NotReadOnlyCallError(ZookeeperError):
+    """The member can serve only reads now (its disk is full); the write was
+    not applied. kazoo's name, for ZooKeeper's read-only servers."""
+
+    code = pb.NOT_READ_ONLY
+
+
 class UnimplementedError(ZookeeperError):
     code = pb.UNIMPLEMENTED
 
@@ -142,6 +149,7 @@ _BY_CODE: dict[int, type[ZookeeperError]] = {
         NoAuthError,
         AuthFailedError,
         NotReadyError,
+        NotReadOnlyCallError,
         UnimplementedError,
     )
 }

@@ -33,6 +33,7 @@ STATUS_OF = {
     pb.AUTH_FAILED: grpc.StatusCode.UNAUTHENTICATED,
     pb.NOT_READY: grpc.StatusCode.UNAVAILABLE,
     pb.CONNECTION_LOSS: grpc.StatusCode.UNAVAILABLE,
+    pb.NOT_READ_ONLY: grpc.StatusCode.UNAVAILABLE,
     pb.OPERATION_TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,
     pb.UNIMPLEMENTED: grpc.StatusCode.UNIMPLEMENTED,
 }
