@@ -99,7 +99,8 @@ class SecretChecker:
         if len(fields) < len(SIGNED) or not all(isinstance(v, str) for v in fields.values()):
             raise Refused("the call is not signed with the cluster secret")
         member, target, when, nonce, mac = (fields[key] for key in SIGNED)
-        if not hmac.compare_digest(_mac(self._secret, method, member, target, when, nonce), mac):
+        expected = _mac(self._secret, method, member, target, when, nonce)
+        if not hmac.compare_digest(expected.encode(), mac.encode()):
             raise Refused("bad member signature (not this cluster's secret)")
         if not member.isdigit() or int(member) < 1:
             raise Refused(f"signed by {member!r}, not a member id")
