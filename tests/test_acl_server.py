@@ -318,3 +318,58 @@ def test_a_snapshot_carries_acls_to_a_member_far_behind(cluster_factory) -> None
         digest = admin.StateDigest(admin_pb2.DigestRequest(), timeout=10)
         digests.add((digest.zxid, digest.sha256))
     assert len(digests) == 1
+
+
+# ---------------------------------------------------------------- watches
+
+
+def events_after_sync(session: RawSession, xid: int) -> list[tuple[int, str]]:
+    """Events delivered up to a sync's answer: what was due has arrived."""
+    session.call(xid, sync=pb.SyncRequest(path="/"))
+    return [(e.type, e.path) for e in session.events]
+
+
+def test_a_one_shot_watch_is_used_up_unheard_once_its_node_is_unreadable(server) -> None:
+    watcher = RawSession(server.address)
+    watcher.call(1, create=pb.CreateRequest(path="/n"))
+    assert code_of(watcher.call(2, get_data=pb.GetDataRequest(path="/n", watch=True))) == pb.OK
+    bob = RawSession(server.address)
+    auth(bob, 1, b"bob:pw")
+    bob.call(2, set_acl=pb.SetAclRequest(path="/n", acl=bob_only()))
+    bob.call(3, set_data=pb.SetDataRequest(path="/n", data=b"x"))
+    bob.call(4, set_acl=pb.SetAclRequest(path="/n", acl=[entry(ALL, "world", "anyone")]))
+    bob.call(5, set_data=pb.SetDataRequest(path="/n", data=b"y"))
+    assert events_after_sync(watcher, 3) == []  # withheld, and the watch is spent
+
+
+def test_events_replayed_on_reconnect_are_filtered_too(server) -> None:
+    first = RawSession(server.address)
+    first.call(1, create=pb.CreateRequest(path="/w"))
+    first.call(2, add_watch=pb.AddWatchRequest(path="/w", mode=pb.PERSISTENT_RECURSIVE))
+    seen = first.call(3, sync=pb.SyncRequest(path="/")).zxid
+    first.drop()
+    bob = RawSession(server.address)
+    auth(bob, 1, b"bob:pw")
+    bob.call(2, create=pb.CreateRequest(path="/w/secret", acl=bob_only()))
+    bob.call(3, create=pb.CreateRequest(path="/w/open"))
+    held = (pb.WatchRegistration(path="/w", kind=pb.PERSISTENT_RECURSIVE_WATCH),)
+    resumed = RawSession(
+        server.address, first.session_id, first.password, last_zxid=seen, watches=held
+    )
+    assert events_after_sync(resumed, 1) == [(pb.CREATED, "/w/open")]
+    resumed.drop()
+    # Credentials sent with the connect count for the watches it re-arms.
+    proven = pb.ClientMessage(
+        request=pb.Request(xid=1, auth=pb.AuthRequest(scheme="digest", credential=b"bob:pw"))
+    )
+    again = RawSession(
+        server.address,
+        first.session_id,
+        first.password,
+        last_zxid=seen,
+        watches=held,
+        with_connect=(proven,),
+    )
+    answered = again.next_message().response  # answered before the replayed events
+    assert (answered.xid, code_of(answered)) == (1, pb.OK)
+    assert events_after_sync(again, 2) == [(pb.CREATED, "/w/secret"), (pb.CREATED, "/w/open")]
