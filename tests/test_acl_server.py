@@ -112,7 +112,7 @@ def test_a_refused_multi_changes_nothing(locked) -> None:
     assert not eve.call(3, exists=pb.ExistsRequest(path="/free")).exists.HasField("stat")
 
 
-def test_set_acl_checks_the_aversion_on_the_stream(locked) -> None:
+def test_set_acl_checks_the_aversion_on_the_stream(server, locked) -> None:
     bob = RawSession(locked)
     auth(bob, 1, b"bob:pw")
     opened = [entry(ALL, "world", "anyone")]
@@ -122,6 +122,12 @@ def test_set_acl_checks_the_aversion_on_the_stream(locked) -> None:
     assert done.set_acl.stat.aversion == 1
     eve = RawSession(locked)
     assert eve.call(1, get_data=pb.GetDataRequest(path="/locked")).get_data.data == b"v0"
+    # The session's set_acl and its reply went to disk: a restart keeps both.
+    server.stop()
+    server.start()
+    resumed = RawSession(locked, bob.session_id, bob.password)
+    retried = resumed.call(3, set_acl=pb.SetAclRequest(path="/locked", acl=opened, version=0))
+    assert retried.set_acl == done.set_acl
 
 
 def test_get_acl_hides_digest_hashes_without_admin(server) -> None:

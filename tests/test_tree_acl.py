@@ -326,6 +326,21 @@ def test_acls_and_aversions_survive_storage(tmp_path) -> None:
     again.close()
 
 
+def test_a_sessions_set_acl_reply_survives_storage(tmp_path, run: Run, session: int) -> None:
+    """A retried set_acl gets its first reply, after a restart too."""
+    storage = Storage(tmp_path / "db")
+    run.ok(create("/a"))
+    first = run.ok(set_acl("/a", [world(READ)]), session, xid=1)
+    storage.save_applied(run.tree, 1).result()
+    storage.close()
+    again = Storage(tmp_path / "db")
+    loaded = Run(Tree())
+    again.load(loaded.tree)
+    again.close()
+    assert loaded.ok(set_acl("/a", [world(READ)]), session, xid=1) == first
+    assert loaded.stat("/a").aversion == 1
+
+
 def test_a_snapshot_carries_the_acls(tmp_path) -> None:
     source, target = Storage(tmp_path / "a"), Storage(tmp_path / "b")
     run = Run()
