@@ -117,6 +117,7 @@ def test_fixup_keeps_valid_entries_in_order_without_duplicates() -> None:
         (READ, "super", ""),
         (32, "world", "anyone"),  # perms past ALL
         (-1, "world", "anyone"),
+        (READ, "x509", "CN=" + "x" * acl.MAX_ID_CHARS),
     ],
 )
 def test_fixup_refuses_an_invalid_entry(entry) -> None:
@@ -172,7 +173,13 @@ def test_a_digest_credential_adds_its_id_and_super_for_the_super_digest() -> Non
 
 @pytest.mark.parametrize(
     ("scheme", "credential"),
-    [("ip", b"1.2.3.4"), ("sasl", b"bob:pw"), ("digest", b"no-colon"), ("digest", b"\xff:x")],
+    [
+        ("ip", b"1.2.3.4"),
+        ("sasl", b"bob:pw"),
+        ("digest", b"no-colon"),
+        ("digest", b"\xff:x"),
+        ("digest", b"bob:" + b"x" * acl.MAX_ID_CHARS),
+    ],
 )
 def test_a_credential_of_another_scheme_or_shape_fails(scheme: str, credential: bytes) -> None:
     with pytest.raises(ValueError):

@@ -8,7 +8,8 @@ import pytest
 
 from coord import acl
 from coord.acl import ADMIN, ALL, CREATE, DELETE, OPEN_ACL, READ, SUPER, WRITE
-from coord.storage import Storage
+from coord.rpc import ops
+from coord.storage import _REPLY_TAG, Storage
 from coord.tree import Event, Tree
 from coord_client.wire import client_pb2 as pb
 from tests.treekit import (
@@ -324,6 +325,11 @@ def test_acls_and_aversions_survive_storage(tmp_path) -> None:
     _, _, items = again.state_snapshot()
     assert sorted(key for key, _ in items if key.startswith(b"a/")) == [b"a//also-bob", b"a//bob"]
     again.close()
+
+
+def test_every_write_reply_can_be_stored() -> None:
+    for kind in ops.WRITES:
+        assert type(getattr(pb.Response(), kind)) in _REPLY_TAG, kind
 
 
 def test_a_sessions_set_acl_reply_survives_storage(tmp_path, run: Run, session: int) -> None:
