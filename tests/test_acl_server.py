@@ -4,6 +4,9 @@ watch filtering, AUTH_FAILED, the super user, restarts and snapshots."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import grpc
 import pytest
 
@@ -12,6 +15,7 @@ from coord.wire import admin_pb2, admin_pb2_grpc
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 from tests.rawsession import RawSession
+from tests.servers import free_port
 
 BOB = digest_id("bob:pw")
 SUPER_CREDENTIAL = b"admin:root-pw"
@@ -379,3 +383,21 @@ def test_events_replayed_on_reconnect_are_filtered_too(server) -> None:
     answered = again.next_message().response  # answered before the replayed events
     assert (answered.xid, code_of(answered)) == (1, pb.OK)
     assert events_after_sync(again, 2) == [(pb.CREATED, "/w/secret"), (pb.CREATED, "/w/open")]
+
+
+@pytest.mark.parametrize(
+    "value", ["admin:password", "admin", ":D/InIHSb7yEEbrWz8b9l71RjZJU=", "admin:AAAA"]
+)
+def test_a_superuser_digest_that_is_not_one_is_refused_in_one_line(tmp_path, value: str) -> None:
+    """A password given where its digest belongs would be a super user no
+    one can prove: refuse it at start."""
+    result = subprocess.run(
+        [sys.executable, "-m", "coord.cli", "--listen", f"127.0.0.1:{free_port()}",
+         "--data-dir", str(tmp_path / "data"), "--superuser-digest", value],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        f"coord-server: argument --superuser-digest: {value!r} is not "
+        "user:BASE64(SHA1(user:password)) (ZooKeeper's digest form)"
+    ]
