@@ -27,6 +27,7 @@ from coord.rpc.admin_service import AdminService
 from coord.rpc.guard import add_service
 from coord.rpc.peer_service import PeerService
 from coord.rpc.service import CoordService
+from coord.rpc.tls import ServerTLS, TLSFileError
 from coord.storage import Storage, StorageError
 from coord.wire import admin_pb2, peer_pb2
 from coord_client.wire import client_pb2
@@ -119,7 +120,34 @@ def parser() -> argparse.ArgumentParser:
         "--log-retention", type=positive, default=10_000,
         help="applied log slots kept for lagging members; further behind takes a snapshot",
     )  # fmt: skip
+    p.add_argument("--tls-cert", type=Path, help="PEM certificate (chain): serve clients with TLS")
+    p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert (unencrypted)")
+    p.add_argument(
+        "--tls-ca", type=Path,
+        help="PEM CA certificate(s): clients must present a certificate it signed (mutual TLS)",
+    )  # fmt: skip
     return p
+
+
+def tls_of(args: argparse.Namespace, cluster: dict[int, tuple[str, int]]) -> ServerTLS | None:
+    """The client port's TLS, checked before anything starts; None for plaintext."""
+    if args.tls_cert is None:
+        if args.tls_key is not None or args.tls_ca is not None:
+            raise UsageError("--tls-key and --tls-ca need --tls-cert")
+        return None
+    if args.tls_key is None:
+        raise UsageError("--tls-cert needs --tls-key")
+    if len(cluster) > 1:
+        # Members reach each other's Peer service on this same port, in
+        # plaintext (replication.py): TLS here would cut them off.
+        raise UsageError(
+            "--tls-cert needs a single-member cluster for now: members reach each other "
+            "on the client port in plaintext"
+        )
+    try:
+        return ServerTLS.load(args.tls_cert, args.tls_key, args.tls_ca)
+    except TLSFileError as err:
+        raise UsageError(str(err)) from None
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -146,6 +174,7 @@ async def serve(args: argparse.Namespace) -> None:
     cluster = cluster_of(args)
     host, port = args.listen or cluster[args.id]
     address = f"{host}:{port}"
+    tls = tls_of(args, cluster)
     check_port_free(host, port)
     storage = Storage(args.data_dir)
     limits = Limits(args.min_session_timeout_ms, args.max_session_timeout_ms, args.max_data_bytes)
@@ -174,7 +203,10 @@ async def serve(args: argparse.Namespace) -> None:
         for name, descriptor in module.DESCRIPTOR.services_by_name.items():
             add_service(server, services[name], descriptor)
     try:
-        server.add_insecure_port(address)
+        if tls is None:
+            server.add_insecure_port(address)
+        else:
+            server.add_secure_port(address, tls.credentials())
     except RuntimeError:
         storage.close()
         raise UsageError(f"cannot listen on {address}: address in use or not available") from None
@@ -185,8 +217,9 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    mode = "" if tls is None else " with TLS" if tls.client_ca is None else " with mutual TLS"
     print(
-        f"coord-server ready: member {args.id} serving {address}, data in {args.data_dir}",
+        f"coord-server ready: member {args.id} serving {address}{mode}, data in {args.data_dir}",
         flush=True,
     )
     await stop.wait()

@@ -9,8 +9,11 @@ import sys
 
 import grpc
 import pytest
+import trustme
+from cryptography import x509
 
 from coord.acl import ADMIN, ALL, READ, digest_id
+from coord.rpc.identity import rfc2253
 from coord.wire import admin_pb2, admin_pb2_grpc
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
@@ -401,3 +404,45 @@ def test_a_superuser_digest_that_is_not_one_is_refused_in_one_line(tmp_path, val
         f"coord-server: argument --superuser-digest: {value!r} is not "
         "user:BASE64(SHA1(user:password)) (ZooKeeper's digest form)"
     ]
+
+
+# ------------------------------------------------------------------- x509
+
+
+def test_a_client_certificate_is_an_x509_id(server_factory, tmp_path) -> None:
+    """Over mutual TLS the certificate's subject (as ZooKeeper spells it) is
+    an id: `auth:` expands to it, and it opens a node to its holder only."""
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    served = ca.issue_cert("127.0.0.1")
+    server_cert, server_key = tmp_path / "server.pem", tmp_path / "server.key"
+    server_cert.write_bytes(b"".join(blob.bytes() for blob in served.cert_chain_pems))
+    served.private_key_pem.write_to_path(str(server_key))
+    member = server_factory(
+        "--tls-cert", str(server_cert), "--tls-key", str(server_key), "--tls-ca", str(ca_file)
+    )
+
+    def stub_as(name: str) -> tuple[client_pb2_grpc.CoordStub, str]:
+        leaf = ca.issue_cert(
+            f"{name}@example.org",
+            common_name=name,
+            organization_name="Example",
+            organization_unit_name="Engineering",
+        )
+        credentials = grpc.ssl_channel_credentials(
+            ca.cert_pem.bytes(),
+            leaf.private_key_pem.bytes(),
+            b"".join(blob.bytes() for blob in leaf.cert_chain_pems),
+        )
+        subject = rfc2253(x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes()).subject)
+        return client_pb2_grpc.CoordStub(grpc.secure_channel(member.address, credentials)), subject
+
+    (alice, alice_subject), (carol, _) = stub_as("alice"), stub_as("carol")
+    assert alice_subject == "CN=alice,OU=Engineering,O=Example"
+    alice.Create(pb.CreateRequest(path="/alices", acl=[entry(ALL, "auth", "")]), timeout=10)
+    shown = alice.GetACL(pb.GetAclRequest(path="/alices"), timeout=10)
+    assert [(a.perms, a.id.scheme, a.id.id) for a in shown.acl] == [(ALL, "x509", alice_subject)]
+    assert alice.GetData(pb.GetDataRequest(path="/alices"), timeout=10).stat.aversion == 0
+    refusal = unary_refusal(carol.GetData, pb.GetDataRequest(path="/alices"))
+    assert refusal == (grpc.StatusCode.PERMISSION_DENIED, "NO_AUTH")

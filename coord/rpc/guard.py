@@ -31,6 +31,7 @@ STATUS_OF = {
     pb.SESSION_EXPIRED: grpc.StatusCode.UNAUTHENTICATED,
     pb.NOT_READY: grpc.StatusCode.UNAVAILABLE,
     pb.CONNECTION_LOSS: grpc.StatusCode.UNAVAILABLE,
+    pb.NOT_READ_ONLY: grpc.StatusCode.UNAVAILABLE,
     pb.OPERATION_TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,
     pb.UNIMPLEMENTED: grpc.StatusCode.UNIMPLEMENTED,
     pb.NO_AUTH: grpc.StatusCode.PERMISSION_DENIED,
