@@ -302,6 +302,29 @@ def test_acls_and_aversions_survive_a_restart(server_factory) -> None:
     assert refusal == (grpc.StatusCode.PERMISSION_DENIED, "NO_AUTH")
 
 
+def test_every_member_decides_with_the_ids_the_proposer_attached(cluster_factory) -> None:
+    """A follower forwards a write with its sender's ids: the leader and
+    every member apply the same refusal or the same change."""
+    cluster = cluster_factory(3)
+    leader = cluster.leader()
+    stub_for(cluster.members[leader].address).Create(
+        pb.CreateRequest(path="/bobs", acl=bob_only()), timeout=10
+    )
+    for member_id, member in sorted(cluster.members.items()):
+        stub = stub_for(member.address)
+        request = pb.SetDataRequest(path="/bobs", data=b"by %d" % member_id)
+        assert unary_refusal(stub.SetData, request) == (
+            grpc.StatusCode.PERMISSION_DENIED,
+            "NO_AUTH",
+        )
+        assert stub.SetData(request, timeout=10, metadata=METADATA_BOB).stat.version == member_id
+    for member in cluster.members.values():
+        stub = stub_for(member.address)
+        stub.Sync(pb.SyncRequest(path="/"), timeout=30)
+        got = stub.GetData(pb.GetDataRequest(path="/bobs"), timeout=10, metadata=METADATA_BOB)
+        assert (got.data, got.stat.version) == (b"by 3", 3)
+
+
 def test_a_snapshot_carries_acls_to_a_member_far_behind(cluster_factory) -> None:
     cluster = cluster_factory(3, "--log-retention", "10")
     cluster.leader()
