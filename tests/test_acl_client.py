@@ -5,6 +5,8 @@ again after a reconnect, and recipes under a protected path."""
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from coord_client import Client, KazooState
@@ -186,3 +188,29 @@ def test_a_config_under_a_protected_path(connect, protected):
         connect().Config(f"{protected}/config")
     with pytest.raises(NodeExistsError):
         bob.create(f"{protected}/config")
+
+
+def test_a_change_missed_while_moving_is_told_under_the_credentials(cluster_factory):
+    """The credentials ride with the connect: the new member re-arms the watch
+    and replays the change it missed only to a session that may READ /b."""
+    cluster = cluster_factory(3)
+    leader = cluster.leader()
+    follower_id, other_id = (i for i in cluster.members if i != leader)
+    follower, other = cluster.members[follower_id], cluster.members[other_id]
+    bob = Client(other.address, auth_data=[BOB])
+    zk = Client(f"{follower.address},{other.address}", timeout=10.0, randomize_hosts=False)
+    try:
+        bob.start(timeout=WAIT)
+        bob.create("/b", b"v", acl=BOB_ALL)
+        zk.start(timeout=WAIT)
+        zk.add_auth(*BOB)
+        changes = Recorder()
+        zk.get("/b", watch=changes)
+        follower.signal(signal.SIGSTOP)  # zk hears nothing more from its member
+        bob.set("/b", b"w")
+        follower.kill()
+        assert changes.next().path == "/b"  # replayed by `other` as zk reconnects
+        assert zk.member_id == other_id and zk.get("/b")[0] == b"w"
+    finally:
+        zk.stop()
+        bob.stop()
