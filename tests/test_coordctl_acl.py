@@ -72,6 +72,7 @@ def test_credentials_from_the_environment_one_a_line(server):
          "coordctl: bad ACL entry 'world': not of the form scheme:id:perms"),
         (("setacl", "/a", "nosuchscheme:x:r"), "coordctl: invalid ACL for /a (INVALID_ACL)"),
         (("--auth", "nosuchscheme:x", "ls", "/"), "coordctl: authentication failed (AUTH_FAILED)"),
+        (("--auth", "digest", "ls", "/"), "coordctl: bad --auth 'digest': use SCHEME:CREDENTIAL"),
     ],
 )  # fmt: skip
 def test_acl_errors_are_one_line(server, args, message):
