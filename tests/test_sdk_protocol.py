@@ -7,11 +7,14 @@ import pytest
 from coord_client import ops
 from coord_client.events import EventType, KazooState
 from coord_client.exceptions import (
+    AuthFailedError,
     BadVersionError,
     ConnectionClosedError,
     ConnectionLoss,
     CoordError,
     DataTooLargeError,
+    InvalidACLError,
+    NoAuthError,
     NodeExistsError,
     NoNodeError,
     NotEmptyError,
@@ -403,3 +406,83 @@ def test_no_answer_for_the_session_timeout_expires_it_locally():
     assert protocol.abandon() == []
     with pytest.raises(ConnectionClosedError):
         protocol.submit(ops.sync("/"), "h")
+
+
+# ---------------------------------------------------------- authentication
+
+
+def ops_of(messages) -> list[str]:
+    return [m.request.WhichOneof("op") or m.WhichOneof("kind") for m in messages]
+
+
+def test_proven_credentials_ride_with_the_connect_to_every_new_member():
+    protocol = session()
+    assert protocol.opening() == [protocol.connect_message()]  # nothing proven yet
+    assert answer(protocol, ops.auth("digest", "bob:pw"), auth=pb.AuthResponse()).result is True
+    assert answer(protocol, ops.auth("digest", "bob:pw"), auth=pb.AuthResponse()).error is None
+    waiting = protocol.submit(ops.get_data("/a"), "h1")
+    protocol.connection_lost()
+    assert protocol.submit(ops.get_data("/b"), "h2") is None
+    opening = protocol.opening()
+    assert ops_of(opening) == ["connect", "auth"]  # one proof: the same credential twice
+    assert opening[1].request.auth == pb.AuthRequest(scheme="digest", credential=b"bob:pw")
+    state, *sent = protocol.receive(connected())
+    assert state == StateChanged(KazooState.CONNECTED)
+    assert ops_of(o.message for o in sent) == ["get_data", "get_data"]
+    assert sent[0].message == waiting
+    # the proof's answer completes nothing awaited
+    (proven,) = protocol.receive(response(opening[1].request.xid, auth=pb.AuthResponse()))
+    assert proven.handle is None
+
+
+def test_a_proof_unanswered_is_sent_once_with_the_next_connect():
+    protocol = session()
+    answer(protocol, ops.auth("digest", "bob:pw"), auth=pb.AuthResponse())
+    protocol.connection_lost()
+    first = protocol.opening()
+    second = protocol.opening()  # that member never answered
+    assert ops_of(second) == ["connect", "auth"]
+    assert second[1].request.xid > first[1].request.xid
+    _, *sent = protocol.receive(connected())
+    assert sent == []  # the proof is not sent again behind the connect
+
+
+def test_a_credential_in_flight_is_sent_again_in_its_place():
+    protocol = session()
+    send(protocol, ops.get_data("/a"), "before")
+    send(protocol, ops.auth("digest", "bob:pw"), "auth")
+    send(protocol, ops.get_data("/a"), "after")
+    protocol.connection_lost()
+    assert ops_of(protocol.opening()) == ["connect"]
+    _, *sent = protocol.receive(connected())
+    assert ops_of(o.message for o in sent) == ["get_data", "auth", "get_data"]
+
+
+def test_a_refused_credential_is_not_kept():
+    protocol = session()
+    refused = answer(protocol, ops.auth("nope", "x"), error=error(pb.AUTH_FAILED))
+    assert isinstance(refused.error, AuthFailedError)
+    protocol.connection_lost()
+    assert ops_of(protocol.opening()) == ["connect"]
+
+
+def test_auth_failed_ends_the_session_as_kazoo():
+    protocol = session()
+    waiting = send(protocol, ops.get_data("/a"), "waiting")
+    xid = send(protocol, ops.auth("nope", "x"), "auth")
+    (refused,) = protocol.receive(response(xid, error=error(pb.AUTH_FAILED, "unknown scheme")))
+    assert refused.handle == "auth" and str(refused.error) == "unknown scheme"
+    lost, cut = protocol.receive(pb.ServerMessage(session_error=error(pb.AUTH_FAILED)))
+    assert lost == StateChanged(KazooState.LOST)
+    assert cut.handle == "waiting" and isinstance(cut.error, AuthFailedError)
+    assert waiting and protocol.phase is Phase.AUTH_FAILED and not protocol.wants_connection
+    with pytest.raises(AuthFailedError):
+        protocol.submit(ops.sync("/"), "h")
+
+
+@pytest.mark.parametrize(
+    ("code", "cls"), [(pb.NO_AUTH, NoAuthError), (pb.INVALID_ACL, InvalidACLError)]
+)
+def test_acl_errors_become_kazoos_exceptions(code, cls):
+    protocol = session()
+    assert isinstance(answer(protocol, ops.get_acls("/a"), error=error(code)).error, cls)

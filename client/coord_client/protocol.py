@@ -11,7 +11,10 @@ A broken connection loses nothing: requests in flight, and those made while
 the session is suspended, wait for the next member and are sent to it in xid
 order once it has taken the session (the server applies a write retried with
 its xid once), and the watches held are listed in the reconnect so that the
-member arms them again and reports what was missed.
+member arms them again and reports what was missed. The credentials the
+session proved (`auth`) ride in the first frame to every new member, right
+behind the connect, so that they count for the watches it re-arms and for
+every request sent again.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 from coord_client import ops
 from coord_client.events import EventType, KazooState, WatchedEvent
 from coord_client.exceptions import (
+    AuthFailedError,
     ConnectionClosedError,
     ConnectionLoss,
     CoordError,
@@ -46,6 +50,7 @@ class Phase(Enum):
     CLOSING = auto()  # Close sent, Closed awaited
     CLOSED = auto()
     EXPIRED = auto()
+    AUTH_FAILED = auto()  # the member refused a credential and ended the session
 
 
 _LISTENER_STATES = {
@@ -55,6 +60,7 @@ _LISTENER_STATES = {
     Phase.CLOSING: KazooState.CONNECTED,
     Phase.CLOSED: KazooState.LOST,
     Phase.EXPIRED: KazooState.LOST,
+    Phase.AUTH_FAILED: KazooState.LOST,
 }
 
 
@@ -186,6 +192,8 @@ class Protocol:
         self._pending: dict[int, tuple[Call, Any]] = {}
         # Requests up to this xid may have reached a member over a stream that broke.
         self._sent_through = 0
+        # The credentials members accepted, to prove again on the next member.
+        self._proven: dict[tuple[str, bytes], Call] = {}
 
     @property
     def state(self) -> KazooState:
@@ -210,6 +218,21 @@ class Protocol:
                 watches=self.watches.registrations(),
             )
         )
+
+    def opening(self) -> list[pb.ClientMessage]:
+        """The first frame of every stream: the connect, then the credentials
+        proven before (each under a new xid, its answer awaited by no one)."""
+        self._pending = {
+            xid: entry
+            for xid, entry in self._pending.items()
+            if entry[0].field != "auth" or entry[1] is not None
+        }  # proofs sent with an earlier connect that went unanswered: sent again here
+        messages = [self.connect_message()]
+        for call in self._proven.values():
+            self._xid += 1
+            self._pending[self._xid] = (call, None)
+            messages.append(_request(self._xid, call))
+        return messages
 
     def submit(self, call: Call, handle: Any) -> pb.ClientMessage | None:
         """The message carrying `call`; `handle` comes back in its Completion.
@@ -239,6 +262,8 @@ class Protocol:
     def _unavailable(self) -> CoordError:
         if self.phase is Phase.EXPIRED:
             return SessionExpiredError("the session has expired")
+        if self.phase is Phase.AUTH_FAILED:
+            return AuthFailedError("authentication failed; the session is closed")
         if self.phase in (Phase.CLOSING, Phase.CLOSED):
             return ConnectionClosedError("the client is stopped")
         return ConnectionLoss("not connected to any member")
@@ -293,7 +318,11 @@ class Protocol:
         self.timeout_ms = connected.timeout_ms
         self.member_id = connected.member_id
         self._seen(connected.zxid)
-        waiting = [Send(_request(xid, call)) for xid, (call, _) in self._pending.items()]
+        waiting = [
+            Send(_request(xid, call))
+            for xid, (call, handle) in self._pending.items()
+            if handle is not None or call.field != "auth"  # proofs went with the connect
+        ]
         return self._move(Phase.CONNECTED) + waiting
 
     def _on_response(self, response: pb.Response) -> list[Outcome]:
@@ -312,6 +341,9 @@ class Protocol:
         if field != call.field:
             return [Completion(handle, error=CoordError(f"{field} answered to {call.field}"))]
         result = call.decode(getattr(response, field))
+        if field == "auth":
+            request = call.message
+            self._proven[(request.scheme, request.credential)] = call
         if call.watch is not None:
             kind, callback = call.watch
             if kind == pb.EXISTS and result is not None:
@@ -331,6 +363,8 @@ class Protocol:
         exc = error_from_wire(error)
         if isinstance(exc, NotReadyError):
             return []  # this member is behind us; the stream ends and another is tried
+        if isinstance(exc, AuthFailedError):
+            return self._end(Phase.AUTH_FAILED, exc)
         return self._end(Phase.EXPIRED, exc)
 
     def _end(self, phase: Phase, error: CoordError) -> list[Outcome]:
