@@ -43,6 +43,13 @@ class Refused(Exception):
     """A call failed authentication; the message is the reason, one line."""
 
 
+def in_own_name(member: int, claimed: Iterable[int]) -> bool:
+    """Whether every sender a peer's message names is the member that proved
+    who it is: a member speaks only for itself. The simulator's network
+    applies the same rule to forged messages (tests/paxos_sim.py)."""
+    return all(src == member for src in claimed)
+
+
 def load_secret(path: Path) -> bytes:
     """The secret in `path` (surrounding whitespace ignored). The file must
     be readable by its owner only, as ssh insists for its keys."""
