@@ -21,6 +21,7 @@ from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 from tests.rawsession import RawSession, SessionRefused
 from tests.servers import Cluster
+from tests.test_coordctl import fails
 
 RPC_TIMEOUT = 10.0
 
@@ -91,8 +92,8 @@ def test_a_request_over_max_request_bytes_is_refused_and_changes_nothing(
     err = refused(stub.Create, pb.CreateRequest(path="/big", data=b"x" * 5000))
     assert reason_of(err) == "LIMIT_EXCEEDED"
     assert "--max-request-bytes 4096" in err.details()
-    # Twice the limit and more is not even read: gRPC refuses it.
-    refused(stub.Create, pb.CreateRequest(path="/big", data=b"x" * 10_000))
+    # Four times the limit and more is not even read: gRPC refuses it.
+    refused(stub.Create, pb.CreateRequest(path="/big", data=b"x" * 20_000))
     zk = clients(srv.address)
     # The SDK knows the member's limit from the handshake and refuses itself.
     with pytest.raises(LimitExceededError, match="--max-request-bytes 4096"):
@@ -157,6 +158,8 @@ def test_a_recursive_delete_touches_at_most_1000_nodes(server, clients):
         tx.commit()
     with pytest.raises(LimitExceededError, match="delete its subtrees first, in steps"):
         zk.delete("/big", recursive=True)
+    line = fails(server, "delete", "-r", "/big")  # coordctl: one line
+    assert "over 1000 nodes" in line and "in steps" in line, line
     assert len(zk.get_children("/big")) == 1000, "a refused delete removed nodes"
     zk.delete("/big/0")
     zk.delete("/big", recursive=True)  # 1000 nodes: allowed
