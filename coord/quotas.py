@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coord_client import paths
+from coord_client.wire import client_pb2 as pb
 
 ROOT = paths.RESERVED + "/quota"
 LIMITS = "coord_limits"
@@ -46,6 +47,20 @@ def limits_path(path: str) -> str:
     return f"{ROOT}{path}/{LIMITS}"
 
 
+def limits_error(request: pb.SetQuotaRequest) -> str | None:
+    """What is wrong with a set_quota's path (already a writable one) and
+    limits, as ZooKeeper's setquota rules them, or None."""
+    if request.path == "/":
+        return "no quota on /: it holds the service's znodes"
+    if not request.HasField("count") and not request.HasField("bytes"):
+        return "a quota needs a count or a bytes limit"
+    if request.HasField("count") and request.count <= 0:
+        return f"a count limit must be above 0, not {request.count}"
+    if request.HasField("bytes") and request.bytes < 0:
+        return f"a bytes limit must not be negative: {request.bytes}"
+    return None
+
+
 class Quotas:
     """Every quota by the path of its root, with its usage."""
 
@@ -66,14 +81,12 @@ class Quotas:
         if above is not None:
             return above
         prefix = path + "/"
-        return next((root for root in sorted(self.roots) if root.startswith(prefix)), None)
+        return min((root for root in self.roots if root.startswith(prefix)), default=None)
 
     def refusal(self, changes: Iterable[tuple[str, int, int]]) -> str | None:
         """Why the changes (path, znodes added, bytes added) would take a quota
         past a limit, or None. Only growth is refused: a write that shrinks
         usage goes through even when the quota is already exceeded."""
-        if not self.roots:
-            return None
         growth: dict[str, list[int]] = {}
         for path, count, size in changes:
             root = self.covering(path)

@@ -19,7 +19,7 @@ from enum import IntEnum
 
 from coord import acl as acls
 from coord.acl import OPEN_ACL, Acl, AclTable, Ident, InvalidAcl
-from coord.quotas import NO_LIMIT, Quota, Quotas, limits_path
+from coord.quotas import NO_LIMIT, Quota, Quotas, limits_error, limits_path
 from coord.quotas import ROOT as QUOTA_ROOT
 from coord.wire import log_pb2
 from coord_client import paths
@@ -476,7 +476,8 @@ class Tree:
             path = paths.sequence_name(path, sequence)
         if path in self.nodes:
             raise TreeError(Code.NODE_EXISTS, f"node {path} exists")
-        self._check_quota([*((made, 1, 0) for made in missing), (path, 1, len(op.data))])
+        if self.quotas.roots:
+            self._check_quota([*((made, 1, 0) for made in missing), (path, 1, len(op.data))])
         # Validated: from here on nothing fails, so a lone create needs no undo.
         for ancestor in missing:
             made = Znode(b"", zxid, zxid, zxid, time_ms, time_ms, acl=acl)
@@ -562,10 +563,11 @@ class Tree:
                 Code.DATA_TOO_LARGE,
                 f"data of {len(op.data)} bytes is over the limit of {self.max_data_bytes}",
             )
-        growth = len(op.data) - len(node.data)
-        self._check_quota([(path, 0, growth)])
+        if self.quotas.roots:
+            growth = len(op.data) - len(node.data)
+            self._check_quota([(path, 0, growth)])
+            self.quotas.charge(path, 0, growth)
         self._touch_node(path)
-        self.quotas.charge(path, 0, growth)
         node.data = op.data
         node.version += 1
         node.mzxid = zxid
@@ -593,6 +595,8 @@ class Tree:
     # ------------------------------------------------------------- quotas
 
     def _check_quota(self, changes: list[tuple[str, int, int]]) -> None:
+        """Refuse what would take a quota past a limit (callers skip the
+        call while there is no quota: most trees have none)."""
         refusal = self.quotas.refusal(changes)
         if refusal is not None:
             raise TreeError(Code.QUOTA_EXCEEDED, refusal)
@@ -616,14 +620,9 @@ class Tree:
         below it; limits not given keep their value. A quota set below the
         usage now is taken: the next write that grows the usage fails."""
         path = _writable_path(op.path)
-        if path == "/":
-            raise TreeError(Code.BAD_ARGUMENTS, "no quota on /: it holds the service's znodes")
-        if not op.HasField("count") and not op.HasField("bytes"):
-            raise TreeError(Code.BAD_ARGUMENTS, "a quota needs a count or a bytes limit")
-        if op.HasField("count") and op.count <= 0:
-            raise TreeError(Code.BAD_ARGUMENTS, f"a count limit must be above 0, not {op.count}")
-        if op.HasField("bytes") and op.bytes < 0:
-            raise TreeError(Code.BAD_ARGUMENTS, f"a bytes limit must not be negative: {op.bytes}")
+        error = limits_error(op)
+        if error is not None:
+            raise TreeError(Code.BAD_ARGUMENTS, error)
         self.node(path)
         self._quota_admin(path, caller)
         other = self.quotas.nested(path)
