@@ -1,0 +1,566 @@
+"""ACL and authentication scenarios written once against kazoo's API, run
+through kazoo against a real ZooKeeper and through coord_client against coord
+(tests/test_acl_vs_zookeeper.py), so that coord's rules are ZooKeeper's own.
+
+Each scenario is a function `(target, rec)`: `target(*credentials)` opens a
+session (digest `user:password` credentials given at start) and
+`target.security` is the client's `security` module; `rec(label, call, ...)`
+records what a step gave: its value made comparable, or the class name of
+the exception it raised (kazoo's and coord_client's share names). Every
+scenario works under its own top-level node, named after it.
+
+Where coord deliberately follows a later ZooKeeper than the one tested,
+`rec.differs` runs the step with the outcome each side is expected to give,
+so the step stays in the comparison instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+ALICE, BOB, SUPER = "alice:secret", "bob:pw", "super:test"  # digest credentials
+EVENT_TIMEOUT = 30.0  # seconds: a failure bound, never a pass condition
+
+
+@dataclass(frozen=True)
+class Node:
+    """The parts of a Stat that do not depend on zxids or clocks."""
+
+    version: int
+    aversion: int
+    cversion: int
+    data_length: int
+    children: int
+    ephemeral: bool
+
+
+def shown(value: Any) -> Any:
+    """`value` in a form both clients give alike: exceptions by class name,
+    Stats as Node, ACLs as (perms, scheme, id), sequences element-wise."""
+    if isinstance(value, BaseException):
+        return type(value).__name__
+    if hasattr(value, "aversion") and hasattr(value, "ephemeralOwner"):
+        return Node(
+            value.version, value.aversion, value.cversion,
+            value.dataLength, value.numChildren, value.ephemeralOwner != 0,
+        )  # fmt: skip
+    if hasattr(value, "perms") and hasattr(value, "id"):
+        return (value.perms, value.id.scheme, value.id.id)
+    if isinstance(value, list | tuple):
+        return [shown(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Differs:
+    """A step where coord deliberately differs from the ZooKeeper tested."""
+
+    zookeeper: Any
+    coord: Any
+    why: str
+
+
+# exists needs READ on an existing node in ZooKeeper 3.9.2 and 3.8.4
+# (ZOOKEEPER-2590); coord follows that rule, Debian's 3.8.0 predates it.
+EXISTS_NEEDS_READ = "exists needs READ on an existing node (ZOOKEEPER-2590, 3.8.4/3.9.2)"
+# coord refuses a persistent watch on a node its session may not read; the
+# ZooKeeper tested accepts it and filters each event by READ instead.
+ADD_WATCH_NEEDS_READ = "add_watch needs READ on an existing path (coord's rule)"
+
+
+@dataclass
+class Recorder:
+    """The outcome of every step of one scenario on one target, in order."""
+
+    kind: str  # "zookeeper" or "coord"
+    steps: list[tuple[str, Any]] = field(default_factory=list)
+
+    def __call__(self, label: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run and record one step; its raw value, or None when it raised."""
+        try:
+            value = call(*args, **kwargs)
+        except Exception as error:
+            self.steps.append((label, shown(error)))
+            return None
+        self.steps.append((label, shown(value)))
+        return value
+
+    def differs(
+        self, label: str, expected: Differs, call: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> None:
+        """Run a step whose outcome differs by design, recording that it gave
+        what this target is expected to give (else what it gave instead)."""
+        self(label, call, *args, **kwargs)
+        label, outcome = self.steps.pop()
+        wanted = shown(getattr(expected, self.kind))
+        if outcome == wanted:
+            self.steps.append((label, f"differs by design: {expected.why}"))
+        else:
+            self.steps.append((label, f"{outcome!r}, not the expected {wanted!r}"))
+
+    def note(self, label: str, value: Any) -> None:
+        """Record a value the scenario computed itself (events seen, say)."""
+        self.steps.append((label, shown(value)))
+
+
+class Target:
+    """Opens sessions with one system through its kazoo-compatible client."""
+
+    def __init__(self, kind: str, make: Callable[..., Any], security: ModuleType) -> None:
+        self.kind, self.make, self.security = kind, make, security
+        self.clients: list[Any] = []
+
+    def __call__(self, *credentials: str, **options: Any) -> Any:
+        auth = [("digest", credential) for credential in credentials]
+        client = self.make(auth_data=auth, **options)
+        self.clients.append(client)
+        client.start(timeout=30)
+        return client
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.stop()
+            client.close()
+        self.clients.clear()
+
+
+class Events:
+    """A watch callback that keeps (type, path) of each event, in order."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[tuple[str, str]] = queue.Queue()
+
+    def __call__(self, event: Any) -> None:
+        self.queue.put((str(event.type), event.path))
+
+    def drain(self) -> list[tuple[str, str]]:
+        """The events received so far (call after another watch's `until`: a
+        session's callbacks run one at a time, in commit order)."""
+        seen = []
+        while not self.queue.empty():
+            seen.append(self.queue.get())
+        return seen
+
+    def until(self, path: str) -> list[tuple[str, str]]:
+        """The events before the first one on `path`: a sentinel changed after
+        the changes under test, since a session gets events in commit order."""
+        seen = []
+        while (event := self.queue.get(timeout=EVENT_TIMEOUT))[1] != path:
+            seen.append(event)
+        return seen
+
+
+def owned_by(s: ModuleType, **perms: bool) -> list:
+    """An ACL granting alice everything and anyone the given permissions."""
+    acl = [s.make_digest_acl("alice", "secret", all=True)]
+    if perms:
+        acl.append(s.make_acl("world", "anyone", **perms))
+    return acl
+
+
+def digest_owner(t: Target, rec: Recorder) -> None:
+    """A node only alice may use: refused to others, allowed to alice however
+    her session authenticates (at start, or later with add_auth)."""
+    s, base = t.security, "/digest_owner"
+    alice, anon = t(ALICE), t()
+    rec("alice creates the base", alice.create, base)
+    rec("alice creates n", alice.create, f"{base}/n", b"v", acl=owned_by(s))
+    rec("alice creates n/c", alice.create, f"{base}/n/c", b"c")
+    rec("anon get", anon.get, f"{base}/n")
+    rec("anon set", anon.set, f"{base}/n", b"x")
+    rec("anon get_children", anon.get_children, f"{base}/n")
+    rec("anon get_acls", anon.get_acls, f"{base}/n")
+    rec.differs(
+        "anon exists",
+        Differs(Node(0, 0, 1, 1, 1, False), "NoAuthError", EXISTS_NEEDS_READ),
+        anon.exists,
+        f"{base}/n",
+    )
+    rec("anon exists on a missing child", anon.exists, f"{base}/n/missing")
+    rec("anon create n/d", anon.create, f"{base}/n/d")
+    rec("anon delete n/c", anon.delete, f"{base}/n/c")
+    rec("anon reads the open child", anon.get, f"{base}/n/c")
+    rec("anon adds a wrong password", anon.add_auth, "digest", "alice:wrong")
+    rec("anon get, wrong password", anon.get, f"{base}/n")
+    rec("anon adds alice's credential", anon.add_auth, "digest", ALICE)
+    rec("late get", anon.get, f"{base}/n")
+    rec("late set", anon.set, f"{base}/n", b"w")
+    rec("late get_children", anon.get_children, f"{base}/n")
+    rec("late exists", anon.exists, f"{base}/n")
+    at_start = t(ALICE)
+    rec("at start get", at_start.get, f"{base}/n")
+    rec("at start delete n/c", at_start.delete, f"{base}/n/c")
+    rec("a second anon deletes n (the base is open)", t().delete, f"{base}/n")
+
+
+def add_auth_refused(t: Target, rec: Recorder) -> None:
+    """Credentials ZooKeeper's providers refuse, or take as they come."""
+    base = "/add_auth_refused"
+    owner = t(ALICE)
+    rec("alice creates the base", owner.create, base, acl=owned_by(t.security))
+    odd = t()
+    rec("a digest credential without a colon", odd.add_auth, "digest", "alice")
+    rec("that session still works", odd.exists, "/")
+    rec("an empty digest credential", odd.add_auth, "digest", "")
+    rec("that session after it", odd.exists, "/")
+    unknown = t()
+    rec("an unknown scheme", unknown.add_auth, "nosuch", "x")
+    rec("that session after it", unknown.exists, "/")
+
+
+def auth_scheme(t: Target, rec: Recorder) -> None:
+    """The `auth` scheme stands for the session's authenticated ids, fixed at
+    create or set_acls time; a session with none cannot use it."""
+    s, base = t.security, "/auth_scheme"
+    creator_all = [s.make_acl("auth", "", all=True)]
+    anon, alice, both = t(), t(ALICE), t(ALICE, BOB)
+    rec("anon creates the base", anon.create, base)
+    rec("anon creates with auth", anon.create, f"{base}/anon", acl=creator_all)
+    rec("alice creates with auth", alice.create, f"{base}/a", acl=creator_all)
+    rec("its ACL, as alice", alice.get_acls, f"{base}/a")
+    rec("alice and bob create with auth", both.create, f"{base}/ab", acl=creator_all)
+    rec("its ACL", both.get_acls, f"{base}/ab")
+    rec("auth with an id", alice.create, f"{base}/id", acl=[s.make_acl("auth", "bob", read=True)])
+    rec("its ACL", alice.get_acls, f"{base}/id")
+    rec("auth beside world", alice.create, f"{base}/w", acl=[*creator_all, *s.READ_ACL_UNSAFE])
+    rec("its ACL", alice.get_acls, f"{base}/w")
+    rec("anon set_acls with auth", anon.set_acls, f"{base}/w", creator_all)
+    rec("anon creates an open node", anon.create, f"{base}/o")
+    rec("anon set_acls auth on it", anon.set_acls, f"{base}/o", creator_all)
+    rec("alice set_acls auth on it", alice.set_acls, f"{base}/o", creator_all)
+    rec("its ACL", alice.get_acls, f"{base}/o")
+    rec("CREATOR_ALL_ACL as alice", alice.create, f"{base}/c", acl=s.CREATOR_ALL_ACL)
+    rec("its ACL", alice.get_acls, f"{base}/c")
+
+
+def empty_acl(t: Target, rec: Recorder) -> None:
+    """An empty ACL list: kazoo's create treats it as no ACL (the default);
+    a transaction and set_acls send it, and the server refuses it."""
+    base = "/empty_acl"
+    client = t()
+    rec("create the base", client.create, base)
+    rec("create with acl=[]", client.create, f"{base}/a", acl=[])
+    rec("its ACL", client.get_acls, f"{base}/a")
+    txn = client.transaction()
+    txn.create(f"{base}/b", b"", acl=[])
+    rec("a transaction's create with acl=[]", txn.commit)
+    rec("set_acls []", client.set_acls, f"{base}/a", [])
+    rec("the ACL after", client.get_acls, f"{base}/a")
+    rec("b does not exist", client.exists, f"{base}/b")
+
+
+def invalid_ids(t: Target, rec: Recorder) -> None:
+    """Ids ZooKeeper's providers call invalid, refused by create and set_acls
+    alike with InvalidACLError; and the odd ones they accept."""
+    s, base = t.security, "/invalid_ids"
+    client, root = t(), t(SUPER)
+    rec("create the base", client.create, base)
+    ids = [
+        ("world", "someone"), ("world", "anyone"), ("digest", "nohash"),
+        ("digest", "alice:"), ("digest", "a:b:c"), ("digest", ":hash"),
+        ("ip", "300.1.1.1"), ("ip", "127.0.0.1/40"), ("ip", "not-an-ip"),
+        ("ip", "10.0.0.0/8"), ("ip", "127.0.0.1"), ("ip", "1.2.3"),
+        ("nosuch", "x"), ("x509", "CN=someone"),
+    ]  # fmt: skip
+    for n, (scheme, id_) in enumerate(ids):
+        acl = [s.ACL(s.Permissions.ALL, s.Id(scheme, id_))]
+        rec(f"create with {scheme}:{id_}", client.create, f"{base}/c{n}", acl=acl)
+        client.create(f"{base}/s{n}")
+        rec(f"set_acls {scheme}:{id_}", client.set_acls, f"{base}/s{n}", acl)
+    for perms in (0, 32, -1):
+        acl = [s.ACL(perms, s.Id("world", "anyone"))]
+        rec(f"create with perms {perms}", client.create, f"{base}/p{perms}", acl=acl)
+        rec(f"its ACL, perms {perms}", root.get_acls, f"{base}/p{perms}")
+
+
+def parent_permissions(t: Target, rec: Recorder) -> None:
+    """create needs CREATE on the parent, delete DELETE on the parent; which
+    refusal or error wins when the node is there, or missing."""
+    s, base = t.security, "/parent_permissions"
+    alice, anon = t(ALICE), t()
+    rec("alice creates the base", alice.create, base)
+    rec("alice creates p, anyone may read", alice.create, f"{base}/p", acl=owned_by(s, read=True))
+    rec("anon creates p/c", anon.create, f"{base}/p/c")
+    rec("alice creates p/c, open", alice.create, f"{base}/p/c", b"v")
+    rec("alice creates p/c/g", alice.create, f"{base}/p/c/g")
+    rec("anon creates p/c again (exists)", anon.create, f"{base}/p/c")
+    rec("anon creates under a missing parent", anon.create, f"{base}/p/missing/c")
+    rec("anon deletes p/c", anon.delete, f"{base}/p/c")
+    rec("anon deletes a missing p/x", anon.delete, f"{base}/p/x")
+    rec("anon deletes p/c, wrong version", anon.delete, f"{base}/p/c", version=7)
+    rec("anon deletes p/c/g (p/c is open)", anon.delete, f"{base}/p/c/g")
+    rec("anon sets p, wrong version", anon.set, f"{base}/p", b"x", version=7)
+    rec("anon sets a missing node under p", anon.set, f"{base}/p/x", b"x")
+    rec("alice deletes p (not empty)", alice.delete, f"{base}/p")
+    rec("anon deletes p (not empty, base open)", anon.delete, f"{base}/p")
+    rec("anon deletes p recursively", anon.delete, f"{base}/p", recursive=True)
+    rec("p/c is still there", alice.get_children, f"{base}/p")
+    rec("alice deletes p/c, wrong version", alice.delete, f"{base}/p/c", version=7)
+    rec("alice deletes p recursively", alice.delete, f"{base}/p", recursive=True)
+    rec("p is gone", alice.exists, f"{base}/p")
+
+
+def set_acls_rules(t: Target, rec: Recorder) -> None:
+    """set_acls needs ADMIN and matches `version` against the aversion."""
+    s, base = t.security, "/set_acls_rules"
+    alice, bob, anon = t(ALICE), t(BOB), t()
+    bob_rw = s.make_digest_acl("bob", "pw", read=True, write=True)
+    rec("alice creates the base", alice.create, base)
+    rec("alice creates n", alice.create, f"{base}/n", acl=[*owned_by(s), bob_rw])
+    rec("alice set_acls, version 0", alice.set_acls, f"{base}/n", [*owned_by(s), bob_rw], 0)
+    rec("alice set_acls, stale version 0", alice.set_acls, f"{base}/n", owned_by(s), 0)
+    rec("alice set_acls, version -1", alice.set_acls, f"{base}/n", [*owned_by(s), bob_rw])
+    rec("bob (read, write) set_acls", bob.set_acls, f"{base}/n", s.OPEN_ACL_UNSAFE)
+    rec("bob set_acls, wrong version", bob.set_acls, f"{base}/n", s.OPEN_ACL_UNSAFE, 9)
+    rec("anon set_acls", anon.set_acls, f"{base}/n", s.OPEN_ACL_UNSAFE)
+    rec("alice set_acls on a missing node", alice.set_acls, f"{base}/x", s.OPEN_ACL_UNSAFE)
+    rec("the ACL after", alice.get_acls, f"{base}/n")
+    rec("set_acls leaves the data version", alice.get, f"{base}/n")
+    rec("alice gives anyone ADMIN only", alice.set_acls, f"{base}/n", owned_by(s, admin=True))
+    rec("anon set_acls with ADMIN", anon.set_acls, f"{base}/n", s.OPEN_ACL_UNSAFE, 3)
+    rec("now anon reads", anon.get, f"{base}/n")
+
+
+def get_acls_rules(t: Target, rec: Recorder) -> None:
+    """get_acls needs READ or ADMIN; without ADMIN digest hashes are masked."""
+    s, base = t.security, "/get_acls_rules"
+    alice, bob, carol, anon = t(ALICE), t(BOB), t("carol:c"), t()
+    acl = [
+        s.make_digest_acl("alice", "secret", all=True),
+        s.make_digest_acl("bob", "pw", read=True),
+        s.make_digest_acl("carol", "c", admin=True),
+        s.make_acl("ip", "127.0.0.1", write=True),
+    ]
+    rec("alice creates the base", alice.create, base)
+    rec("alice creates n", alice.create, f"{base}/n", acl=acl)
+    rec("anon (write by ip) get_acls", anon.get_acls, f"{base}/n")
+    rec("bob (read) get_acls", bob.get_acls, f"{base}/n")
+    rec("carol (admin) get_acls", carol.get_acls, f"{base}/n")
+    rec("alice get_acls", alice.get_acls, f"{base}/n")
+    rec("get_acls of a missing node", anon.get_acls, f"{base}/x")
+    rec("get_acls of the root", anon.get_acls, "/")
+
+
+def one_shot_watches(t: Target, rec: Recorder) -> None:
+    """get and get_children refuse an unreadable node and set no watch; the
+    session then gets no event for it (a readable sentinel ends the wait)."""
+    s, base = t.security, "/one_shot_watches"
+    alice, anon = t(ALICE), t()
+    events = Events()
+    rec("alice creates the base", alice.create, base)
+    rec("alice creates n", alice.create, f"{base}/n", acl=owned_by(s))
+    rec("alice creates the sentinel", alice.create, f"{base}/sentinel")
+    rec("anon get with a watch", anon.get, f"{base}/n", watch=events)
+    rec("anon get_children with a watch", anon.get_children, f"{base}/n", watch=events)
+    rec("anon exists on a missing node", anon.exists, f"{base}/n/c", watch=events)
+    rec("anon watches the sentinel", anon.get, f"{base}/sentinel", watch=events)
+    rec("alice sets n", alice.set, f"{base}/n", b"x")
+    rec("alice creates n/c", alice.create, f"{base}/n/c")
+    rec("alice sets the sentinel", alice.set, f"{base}/sentinel", b"1")
+    rec.note("events before the sentinel's", events.until(f"{base}/sentinel"))
+    rec.differs(
+        "anon exists with a watch",
+        Differs(Node(1, 0, 1, 1, 1, False), "NoAuthError", EXISTS_NEEDS_READ),
+        anon.exists,
+        f"{base}/n",
+        watch=events,
+    )
+    rec("anon watches the sentinel again", anon.get, f"{base}/sentinel", watch=events)
+    rec("alice sets n again", alice.set, f"{base}/n", b"y")
+    rec("alice sets the sentinel again", alice.set, f"{base}/sentinel", b"2")
+    # None on both: coord set no watch, and the ZooKeeper tested drops the
+    # event of the watch its exists set (the CVE-2024-23944 fix checks READ
+    # on every event it delivers, one-shot ones too).
+    rec.note("events before the sentinel's, after exists", events.until(f"{base}/sentinel"))
+
+
+def persistent_watches(t: Target, rec: Recorder) -> None:
+    """A persistent recursive watch delivers an event for a node only to a
+    session that may read that node: ZooKeeper's fix for CVE-2024-23944,
+    which Debian backported to its 3.8.0 (without ZOOKEEPER-2590)."""
+    s, base = t.security, "/persistent_watches"
+    alice, anon = t(ALICE), t()
+    on_base, on_p, on_missing = Events(), Events(), Events()
+    rec("alice creates the base", alice.create, base)
+    rec("alice creates a private p", alice.create, f"{base}/p", acl=owned_by(s))
+    rec.differs(
+        "anon add_watch on the private p",
+        Differs(None, "NoAuthError", ADD_WATCH_NEEDS_READ),
+        anon.add_watch,
+        f"{base}/p",
+        on_p,
+        recursive=True,
+    )
+    rec(
+        "anon add_watch on a missing node",
+        anon.add_watch,
+        f"{base}/none",
+        on_missing,
+        recursive=True,
+    )
+    rec("anon add_watch on the base", anon.add_watch, base, on_base, recursive=True)
+    rec("alice sets p", alice.set, f"{base}/p", b"x")
+    rec("alice creates p/c, open", alice.create, f"{base}/p/c", b"")
+    rec("alice creates an open o", alice.create, f"{base}/o", b"")
+    rec("alice creates o/secret", alice.create, f"{base}/o/secret", acl=owned_by(s))
+    rec("alice sets o/secret", alice.set, f"{base}/o/secret", b"x")
+    rec("alice deletes o/secret", alice.delete, f"{base}/o/secret")
+    rec(
+        "alice creates o/r, anyone may read",
+        alice.create,
+        f"{base}/o/r",
+        acl=owned_by(s, read=True),
+    )
+    rec("alice sets o/r", alice.set, f"{base}/o/r", b"x")
+    rec("alice creates none, private", alice.create, f"{base}/none", acl=owned_by(s))
+    rec("alice creates none/c, open", alice.create, f"{base}/none/c")
+    rec("alice creates the sentinel", alice.create, f"{base}/sentinel")
+    rec.note("the base watch's events before the sentinel's", on_base.until(f"{base}/sentinel"))
+    rec.note("the missing node watch's events", on_missing.drain())
+    seen = on_p.drain()
+    rec.differs(
+        "the private p watch's events",
+        Differs([("CREATED", f"{base}/p/c")], [], ADD_WATCH_NEEDS_READ),
+        lambda: seen,
+    )
+
+
+def transactions(t: Target, rec: Recorder) -> None:
+    """Each op of a transaction is checked as if alone; one refusal fails it
+    all, with ZooKeeper's per-op results."""
+    s, base = t.security, "/transactions"
+    alice, anon = t(ALICE), t()
+    rec("alice creates the base", alice.create, base, acl=owned_by(s, read=True, create=True))
+    rec("alice creates locked", alice.create, f"{base}/locked", acl=owned_by(s))
+    rec("alice creates open", alice.create, f"{base}/open")
+    txn = anon.transaction()
+    txn.create(f"{base}/open/a")
+    txn.set_data(f"{base}/locked", b"x")
+    txn.create(f"{base}/open/b")
+    rec("anon: create, a refused set, create", txn.commit)
+    rec("nothing was created", anon.get_children, f"{base}/open")
+    txn = anon.transaction()
+    txn.check(f"{base}/locked", 0)
+    txn.create(f"{base}/open/c")
+    rec("anon: check an unreadable node, create", txn.commit)
+    txn = anon.transaction()
+    txn.create(f"{base}/open/d")
+    txn.delete(f"{base}/locked")
+    rec("anon: create, delete locked (no DELETE on the base)", txn.commit)
+    txn = anon.transaction()
+    txn.create(f"{base}/locked/e")
+    txn.create(f"{base}/open/e")
+    rec("anon: a refused create first", txn.commit)
+    txn = anon.transaction()
+    txn.create(f"{base}/open/f")
+    txn.set_data(f"{base}/locked", b"x", version=5)
+    rec("anon: a refused set with a wrong version", txn.commit)
+    txn = alice.transaction()
+    txn.create(f"{base}/locked/g")
+    txn.set_data(f"{base}/locked", b"y")
+    txn.create(f"{base}/open/g", acl=owned_by(s))
+    rec("alice: all allowed", txn.commit)
+    rec("the open children after", alice.get_children, f"{base}/open")
+    rec("the locked children after", alice.get_children, f"{base}/locked")
+
+
+def super_user(t: Target, rec: Recorder) -> None:
+    """The super digest bypasses every ACL, and sees the hashes unmasked."""
+    s, base = t.security, "/super_user"
+    alice, root = t(ALICE), t(SUPER)
+    rec("alice creates the base", alice.create, base, acl=owned_by(s))
+    rec("alice creates n", alice.create, f"{base}/n", b"v", acl=owned_by(s))
+    rec("super get", root.get, f"{base}/n")
+    rec("super set", root.set, f"{base}/n", b"w")
+    rec("super get_children", root.get_children, base)
+    rec("super exists", root.exists, f"{base}/n")
+    rec("super get_acls", root.get_acls, f"{base}/n")
+    rec("super creates under n", root.create, f"{base}/n/c", acl=owned_by(s))
+    rec("super set_acls, stale version", root.set_acls, f"{base}/n", s.OPEN_ACL_UNSAFE, 3)
+    rec("super set_acls", root.set_acls, f"{base}/n", owned_by(s), 0)
+    rec("super creates with auth", root.create, f"{base}/a", acl=s.CREATOR_ALL_ACL)
+    rec("its ACL", root.get_acls, f"{base}/a")
+    rec("super deletes n recursively", root.delete, f"{base}/n", recursive=True)
+    rec("super deletes a", root.delete, f"{base}/a")
+    rec("super deletes the base", root.delete, base)
+    late = t()
+    rec("add_auth super later", late.add_auth, "digest", SUPER)
+    rec("then create under the root", late.create, "/super_user", acl=owned_by(s))
+    rec("then a wrong super password", t("super:wrong").get, "/super_user")
+
+
+def ip_acls(t: Target, rec: Recorder) -> None:
+    """ip ids match the client's address: a loopback client here."""
+    s, base = t.security, "/ip_acls"
+    alice, anon = t(ALICE), t()
+    rec("alice creates the base", alice.create, base)
+    for n, id_ in enumerate(["127.0.0.1", "127.0.0.0/8", "10.0.0.0/8", "127.0.0.2", "0.0.0.0/0"]):
+        path = f"{base}/n{n}"
+        rec(
+            f"alice creates {path}", alice.create, path, b"v", acl=[s.make_acl("ip", id_, all=True)]
+        )
+        rec(f"anon get {path} with ip:{id_}", anon.get, path)
+        rec(f"alice get {path} with ip:{id_}", alice.get, path)
+
+
+def create_only_parent(t: Target, rec: Recorder) -> None:
+    """Sequential and ephemeral children under a parent anyone may only
+    CREATE in: created, then neither listed nor deleted by their creator."""
+    s, base = t.security, "/create_only_parent"
+    alice, anon = t(ALICE), t()
+    rec("alice creates the base", alice.create, base)
+    rec("alice creates q", alice.create, f"{base}/q", acl=owned_by(s, create=True))
+    rec("anon creates a sequential", anon.create, f"{base}/q/n-", sequence=True)
+    rec("anon creates an ephemeral", anon.create, f"{base}/q/e", ephemeral=True)
+    rec("anon creates an ephemeral sequential", anon.create, f"{base}/q/s-", b"", None, True, True)
+    rec("anon creates e again", anon.create, f"{base}/q/e", ephemeral=True)
+    rec("anon lists q", anon.get_children, f"{base}/q")
+    rec("anon reads its own e", anon.get, f"{base}/q/e")
+    rec("anon deletes its own e", anon.delete, f"{base}/q/e")
+    rec("alice lists q", alice.get_children, f"{base}/q")
+    rec("alice sees q's cversion", alice.exists, f"{base}/q")
+    rec("anon creates under its ephemeral", anon.create, f"{base}/q/e/x")
+
+
+def make_parents(t: Target, rec: Recorder) -> None:
+    """ensure_path and create(makepath=True) under a protected parent; the
+    parents they create get the node's ACL."""
+    s, base = t.security, "/make_parents"
+    alice, anon = t(ALICE), t()
+    rec("alice creates the base", alice.create, base)
+    rec("alice creates m", alice.create, f"{base}/m", acl=owned_by(s, read=True))
+    rec("anon ensure_path under m", anon.ensure_path, f"{base}/m/a/b")
+    rec("anon makepath under m", anon.create, f"{base}/m/a/b", makepath=True)
+    rec("anon ensure_path of m itself", anon.ensure_path, f"{base}/m")
+    rec("m has no children", alice.get_children, f"{base}/m")
+    acl = owned_by(s, read=True)
+    rec("alice makepath under m", alice.create, f"{base}/m/a/b", b"v", acl=acl, makepath=True)
+    rec("the new parent's ACL", alice.get_acls, f"{base}/m/a")
+    rec("alice ensure_path with an ACL", alice.ensure_path, f"{base}/m/x/y", acl=owned_by(s))
+    rec("its ACL", alice.get_acls, f"{base}/m/x/y")
+    rec("its parent's ACL", alice.get_acls, f"{base}/m/x")
+    rec("anon makepath past a private parent", anon.create, f"{base}/m/x/y/z", makepath=True)
+    rec("anon makepath, all new, open", anon.create, f"{base}/open/a/b", makepath=True)
+    rec("their ACL", anon.get_acls, f"{base}/open/a")
+    private = t(ALICE, default_acl=owned_by(s))
+    rec("default_acl: create", private.create, f"{base}/d")
+    rec("default_acl: its ACL", private.get_acls, f"{base}/d")
+    rec("default_acl: ensure_path", private.ensure_path, f"{base}/d/e/f")
+    rec("default_acl: the parent's ACL", private.get_acls, f"{base}/d/e")
+    rec.differs(
+        "anon ensure_path of an unreadable node",
+        Differs(True, "NoAuthError", EXISTS_NEEDS_READ + ": ensure_path starts with exists"),
+        anon.ensure_path,
+        f"{base}/d",
+    )
+
+
+SCENARIOS: list[Callable[[Target, Recorder], None]] = [
+    digest_owner, add_auth_refused, auth_scheme, empty_acl, invalid_ids, parent_permissions,
+    set_acls_rules, get_acls_rules, one_shot_watches, persistent_watches, transactions,
+    super_user, ip_acls, create_only_parent, make_parents,
+]  # fmt: skip
