@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -38,7 +40,30 @@ ZOOKEEPER_DIGESTS = {
     "é:ü": "é:Ztqg8TrMmzkSFpOaDBO87lu10+c=",
 }
 SUPER_DIGEST = ZOOKEEPER_DIGESTS[SUPER]
-COORD_HAS_ACLS = importlib.util.find_spec("coord_client.security") is not None
+
+
+def coord_lacks_acls() -> str | None:
+    """Why coord cannot run the scenarios yet (its ACLs land in parts), or None."""
+    if importlib.util.find_spec("coord_client.security") is None:
+        return "coord_client has no ACLs yet (coord_client.security is missing)"
+    usage = subprocess.run(
+        [sys.executable, "-m", "coord.cli", "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
+    if "--superuser-digest" not in usage:
+        return "coord-server has no --superuser-digest yet"
+    return None
+
+
+# Scenarios where coord still departs from ZooKeeper by mistake, with where to
+# fix it; strict, so a fix shows up as XPASS and its entry goes.
+KNOWN_BUGS = {
+    "colonless_digest": "coord/acl.py credential_ids refuses a digest credential "
+    "without a colon; ZooKeeper takes it (id: the text, a colon, its hash)",
+    "auth_scheme": "coord/acl.py fixup expands `auth` to the ids sorted; "
+    "ZooKeeper keeps the order the session authenticated in",
+    "invalid_ids": "coord/acl.py _valid takes any non-empty x509 id; ZooKeeper's "
+    "X509AuthenticationProvider wants an X.500 name",
+}
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +82,8 @@ def zk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zookeeper.Zo
 @pytest.fixture(scope="module")
 def coord_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess | None]:
     """One coord member for the module with the same super user; None while
-    coord_client has no ACLs."""
-    if not COORD_HAS_ACLS:
+    coord has no ACLs."""
+    if coord_lacks_acls():
         yield None
         return
     server = ServerProcess(
@@ -90,7 +115,19 @@ def differences(expected: list, got: list) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        pytest.param(
+            scenario,
+            id=scenario.__name__,
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[scenario.__name__])]
+            if scenario.__name__ in KNOWN_BUGS
+            else [],
+        )
+        for scenario in SCENARIOS
+    ],
+)
 def test_coord_acts_as_zookeeper(
     scenario: Callable[[Target, Recorder], None],
     zk_server: zookeeper.ZooKeeper,
@@ -107,7 +144,7 @@ def test_coord_acts_as_zookeeper(
     unexpected = [step for step in expected if "not the expected" in str(step[1])]
     assert not unexpected, f"ZooKeeper no longer gives what a marked step expects: {unexpected}"
     if coord_server is None:
-        pytest.skip("coord_client has no ACLs yet (coord_client.security is missing)")
+        pytest.skip(coord_lacks_acls() or "")
     from coord_client import Client, security
 
     coord = Target(
@@ -127,6 +164,14 @@ def test_zookeeper_makes_these_digests() -> None:
 
 @pytest.mark.parametrize("credential", ZOOKEEPER_DIGESTS)
 def test_sdk_digest_is_zookeepers(credential: str) -> None:
-    security = pytest.importorskip("coord_client.security")
+    from coord_client import security
+
     user, password = credential.split(":", 1)
     assert security.make_digest_acl_credential(user, password) == ZOOKEEPER_DIGESTS[credential]
+
+
+@pytest.mark.parametrize("credential", ZOOKEEPER_DIGESTS)
+def test_server_digest_is_zookeepers(credential: str) -> None:
+    from coord.acl import digest_id
+
+    assert digest_id(credential) == ZOOKEEPER_DIGESTS[credential]

@@ -90,6 +90,8 @@ class ZooKeeper:
             JAVA, "-Xmx256m", "-cp", CLASSPATH,
             f"-Dzookeeper.DigestAuthenticationProvider.superDigest={self.superdigest}",
             "-Dzookeeper.admin.enableServer=false",
+            # x509 ids, as coord always has them (no TLS here: none match)
+            "-Dzookeeper.authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider",
             "org.apache.zookeeper.server.ZooKeeperServerMain", str(config),
         ]  # fmt: skip
         with open(self.log_path, "a") as log:
