@@ -73,6 +73,8 @@ EXISTS_NEEDS_READ = "exists needs READ on an existing node (ZOOKEEPER-2590, 3.8.
 EMPTY_ACL_REFUSED = "coord_client refuses acl=[] at once (coord's rule)"
 # coord refuses permission bits outside ALL; ZooKeeper stores any int.
 PERMS_WITHIN_ALL = "permissions outside READ..ADMIN are refused (coord's rule)"
+# coord takes IPv6 ip ids, as later ZooKeepers do (ZOOKEEPER-4240); 3.8.0 does not.
+IPV6_IDS = "ip ids may be IPv6 (ZOOKEEPER-4240)"
 # coord refuses a persistent watch on a node its session may not read; the
 # ZooKeeper tested accepts it and filters each event by READ instead.
 ADD_WATCH_NEEDS_READ = "add_watch needs READ on an existing path (coord's rule)"
@@ -295,24 +297,32 @@ def empty_acl(t: Target, rec: Recorder) -> None:
     rec("b does not exist", client.exists, f"{base}/b")
 
 
-def invalid_ids(t: Target, rec: Recorder) -> None:
-    """Ids ZooKeeper's providers call invalid, refused by create and set_acls
-    alike with InvalidACLError; and the odd ones they accept."""
-    s, base = t.security, "/invalid_ids"
-    client, root = t(), t(SUPER)
+def tried(t: Target, rec: Recorder, base: str, ids: list[tuple[str, str]]) -> None:
+    """Each id, with every permission, in an ACL given to create and to
+    set_acls: both refuse the ids a provider calls invalid (InvalidACLError)."""
+    s, client = t.security, t()
     rec("create the base", client.create, base)
-    ids = [
-        ("world", "someone"), ("world", "anyone"), ("digest", "nohash"),
-        ("digest", "alice:"), ("digest", "a:b:c"), ("digest", ":hash"),
-        ("ip", "300.1.1.1"), ("ip", "127.0.0.1/40"), ("ip", "not-an-ip"),
-        ("ip", "10.0.0.0/8"), ("ip", "127.0.0.1"), ("ip", "1.2.3"),
-        ("nosuch", "x"), ("x509", "CN=someone"), ("x509", "not a name"),
-    ]  # fmt: skip
     for n, (scheme, id_) in enumerate(ids):
         acl = [s.ACL(s.Permissions.ALL, s.Id(scheme, id_))]
         rec(f"create with {scheme}:{id_}", client.create, f"{base}/c{n}", acl=acl)
         client.create(f"{base}/s{n}")
         rec(f"set_acls {scheme}:{id_}", client.set_acls, f"{base}/s{n}", acl)
+
+
+def invalid_ids(t: Target, rec: Recorder) -> None:
+    """Ids of the world and digest schemes, unknown schemes, odd permissions
+    and duplicate entries."""
+    s, base = t.security, "/invalid_ids"
+    ids = [
+        ("world", "someone"), ("world", "anyone"), ("digest", "nohash"),
+        ("digest", "alice:"), ("digest", "a:b:c"), ("digest", ":hash"), ("nosuch", "x"),
+    ]  # fmt: skip
+    tried(t, rec, base, ids)
+    client, root = t(), t(SUPER)
+    alice = s.make_digest_acl("alice", "secret", read=True)
+    acl = [alice, alice, s.make_digest_acl("alice", "secret", write=True), *s.READ_ACL_UNSAFE]
+    rec("create with a duplicate entry", client.create, f"{base}/dup", acl=acl)
+    rec("its ACL", lambda: root.get_acls(f"{base}/dup")[0])
     acl = [s.ACL(0, s.Id("world", "anyone"))]
     rec("create with perms 0", client.create, f"{base}/p0", acl=acl)
     rec("its ACL, perms 0", lambda: root.get_acls(f"{base}/p0")[0])
@@ -327,6 +337,34 @@ def invalid_ids(t: Target, rec: Recorder) -> None:
         )
 
 
+def ip_ids(t: Target, rec: Recorder) -> None:
+    """ip ids: an IPv4 address, or one with a prefix length up to 32."""
+    s, base = t.security, "/ip_ids"
+    ids = [
+        ("ip", "300.1.1.1"), ("ip", "127.0.0.1/40"), ("ip", "not-an-ip"), ("ip", "10.0.0.0/8"),
+        ("ip", "127.0.0.1"), ("ip", "1.2.3"), ("ip", "127.0.0.1/33"), ("ip", "127.0.0.1/-1"),
+        ("ip", "127.0.0.1/"), ("ip", " 127.0.0.1"), ("ip", "127.0.0.1/8"), ("ip", "127.000.0.1"),
+    ]  # fmt: skip
+    tried(t, rec, base, ids)
+    client = t()
+    for n, id_ in enumerate(["::1", "fe80::/10"]):
+        acl = [s.ACL(s.Permissions.ALL, s.Id("ip", id_))]
+        rec.differs(
+            f"create with ip:{id_}",
+            Differs("InvalidACLError", f"{base}/v{n}", IPV6_IDS),
+            client.create,
+            f"{base}/v{n}",
+            acl=acl,
+        )
+
+
+def x509_ids(t: Target, rec: Recorder) -> None:
+    """x509 ids are X.500 names (ZooKeeper's x509 provider is on in its test)."""
+    tried(
+        t, rec, "/x509_ids", [("x509", "CN=someone"), ("x509", "CN=a,O=b"), ("x509", "not a name")]
+    )
+
+
 def parent_permissions(t: Target, rec: Recorder) -> None:
     """create needs CREATE on the parent, delete DELETE on the parent; which
     refusal or error wins when the node is there, or missing."""
@@ -339,6 +377,8 @@ def parent_permissions(t: Target, rec: Recorder) -> None:
     rec("alice creates p/c/g", alice.create, f"{base}/p/c/g")
     rec("anon creates p/c again (exists)", anon.create, f"{base}/p/c")
     rec("anon creates under a missing parent", anon.create, f"{base}/p/missing/c")
+    rec("anon creates a sequential in p", anon.create, f"{base}/p/s-", sequence=True)
+    rec("alice creates a sequential in p", alice.create, f"{base}/p/s-", sequence=True)
     rec("anon deletes p/c", anon.delete, f"{base}/p/c")
     rec("anon deletes a missing p/x", anon.delete, f"{base}/p/x")
     rec("anon deletes p/c, wrong version", anon.delete, f"{base}/p/c", version=7)
@@ -410,6 +450,9 @@ def one_shot_watches(t: Target, rec: Recorder) -> None:
     rec("anon watches the sentinel", anon.get, f"{base}/sentinel", watch=events)
     rec("alice sets n", alice.set, f"{base}/n", b"x")
     rec("alice creates n/c", alice.create, f"{base}/n/c")
+    rec("anon lists the base with a watch", listed, anon, base)
+    anon.get_children(base, watch=events)
+    rec("alice creates a private child of the base", alice.create, f"{base}/p", acl=owned_by(s))
     rec("alice sets the sentinel", alice.set, f"{base}/sentinel", b"1")
     rec.note("events before the sentinel's", events.until(f"{base}/sentinel"))
     rec.differs(
@@ -466,6 +509,11 @@ def persistent_watches(t: Target, rec: Recorder) -> None:
         acl=owned_by(s, read=True),
     )
     rec("alice sets o/r", alice.set, f"{base}/o/r", b"x")
+    rec("alice creates o/later, private", alice.create, f"{base}/o/later", acl=owned_by(s))
+    rec("alice opens o/later to readers", alice.set_acls, f"{base}/o/later", owned_by(s, read=True))
+    rec("alice sets o/later", alice.set, f"{base}/o/later", b"x")
+    rec("alice closes o/later again", alice.set_acls, f"{base}/o/later", owned_by(s))
+    rec("alice deletes o/later", alice.delete, f"{base}/o/later")
     rec("alice creates none, private", alice.create, f"{base}/none", acl=owned_by(s))
     rec("alice creates none/c, open", alice.create, f"{base}/none/c")
     rec("alice creates the sentinel", alice.create, f"{base}/sentinel")
@@ -574,6 +622,12 @@ def create_only_parent(t: Target, rec: Recorder) -> None:
     rec("alice lists q", listed, alice, f"{base}/q")
     rec("alice sees q's cversion", alice.exists, f"{base}/q")
     rec("anon creates under its ephemeral", anon.create, f"{base}/q/e/x")
+    events = Events()
+    rec("alice watches q's children", listed, alice, f"{base}/q")
+    alice.get_children(f"{base}/q", watch=events)
+    rec("anon closes its session", succeeded(anon.stop))
+    rec.note("events before q's", events.until(f"{base}/q"))
+    rec("its ephemerals went, though it may not DELETE", listed, alice, f"{base}/q")
 
 
 def make_parents(t: Target, rec: Recorder) -> None:
@@ -614,6 +668,6 @@ def make_parents(t: Target, rec: Recorder) -> None:
 
 SCENARIOS: list[Callable[[Target, Recorder], None]] = [
     digest_owner, add_auth_refused, colonless_digest, auth_scheme, empty_acl, invalid_ids,
-    parent_permissions, set_acls_rules, get_acls_rules, one_shot_watches, persistent_watches,
-    transactions, super_user, ip_acls, create_only_parent, make_parents,
+    ip_ids, x509_ids, parent_permissions, set_acls_rules, get_acls_rules, one_shot_watches,
+    persistent_watches, transactions, super_user, ip_acls, create_only_parent, make_parents,
 ]  # fmt: skip

@@ -61,8 +61,10 @@ KNOWN_BUGS = {
     "without a colon; ZooKeeper takes it (id: the text, a colon, its hash)",
     "auth_scheme": "coord/acl.py fixup expands `auth` to the ids sorted; "
     "ZooKeeper keeps the order the session authenticated in",
-    "invalid_ids": "coord/acl.py _valid takes any non-empty x509 id; ZooKeeper's "
+    "x509_ids": "coord/acl.py _valid takes any non-empty x509 id; ZooKeeper's "
     "X509AuthenticationProvider wants an X.500 name",
+    "ip_ids": "coord/acl.py _network refuses an IPv4 part with leading zeros "
+    "(127.000.0.1); ZooKeeper reads each part as a decimal number",
 }
 
 
