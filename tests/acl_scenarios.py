@@ -71,6 +71,9 @@ EXISTS_NEEDS_READ = "exists needs READ on an existing node (ZOOKEEPER-2590, 3.8.
 # takes it for the default ACL (open unless default_acl says otherwise), and
 # its transaction sends it for the server to refuse at commit.
 EMPTY_ACL_REFUSED = "coord_client refuses acl=[] at once (coord's rule)"
+# coord_client's start returns once auth_data is proven, and stops the client
+# when a credential is refused; kazoo's returns once connected.
+START_PROVES_AUTH = "coord_client's start proves auth_data (coord_client's rule)"
 # coord refuses permission bits outside ALL; ZooKeeper stores any int.
 PERMS_WITHIN_ALL = "permissions outside READ..ADMIN are refused (coord's rule)"
 # coord takes IPv6 ip ids, as later ZooKeepers do (ZOOKEEPER-4240); 3.8.0 does not.
@@ -229,6 +232,36 @@ def add_auth_refused(t: Target, rec: Recorder) -> None:
     rec("that session after it", empty.exists, "/")
     rec("an unknown scheme", unknown.add_auth, "nosuch", "x")
     rec("that session after it", unknown.exists, "/")
+
+
+def refused_at_start(t: Target, rec: Recorder) -> None:
+    """auth_data the server refuses, given to the constructor: kazoo's start
+    returns before the credentials are answered, coord_client's proves them
+    first, and stops the client when one is refused."""
+    client = t.make(auth_data=[("nosuch", "x")])
+    t.clients.append(client)
+    rec.differs(
+        "start with an unknown scheme",
+        Differs(None, "AuthFailedError", START_PROVES_AUTH),
+        client.start,
+        timeout=30,
+    )
+    rec.differs(
+        "a call after it",
+        Differs("AuthFailedError", "ConnectionClosedError", START_PROVES_AUTH),
+        client.exists,
+        "/",
+    )
+
+
+def unicode_credentials(t: Target, rec: Recorder) -> None:
+    """Digest credentials are hashed as UTF-8, as ZooKeeper does."""
+    s, base = t.security, "/unicode_credentials"
+    owner, other = t("é:ü"), t("e:u")
+    rec("é creates the base", owner.create, base, b"v", acl=[s.make_digest_acl("é", "ü", all=True)])
+    rec("its ACL", owner.get_acls, base)
+    rec("é reads it", owner.get, base)
+    rec("e cannot", other.get, base)
 
 
 def colonless_digest(t: Target, rec: Recorder) -> None:
@@ -471,6 +504,60 @@ def one_shot_watches(t: Target, rec: Recorder) -> None:
     rec.note("events before the sentinel's, after exists", events.until(f"{base}/sentinel"))
 
 
+def watches_across_acl_changes(t: Target, rec: Recorder) -> None:
+    """A watch set while its node was readable: set_acls fires nothing; once
+    the node is unreadable its event is not delivered, and the watch is spent
+    all the same; a watch on a missing node gets no event when it is created
+    unreadable."""
+    s, base = t.security, "/watches_across_acl_changes"
+    alice, anon = t(ALICE), t()
+    events = Events()
+    rec("alice creates the base", alice.create, base)
+    rec("alice creates r, anyone may read", alice.create, f"{base}/r", acl=owned_by(s, read=True))
+    rec("alice creates the sentinel", alice.create, f"{base}/sentinel")
+    rec("anon gets r with a watch", anon.get, f"{base}/r", watch=events)
+    rec("anon lists r with a watch", listed, anon, f"{base}/r")
+    anon.get_children(f"{base}/r", watch=events)
+    rec("anon exists on a missing m with a watch", anon.exists, f"{base}/m", watch=events)
+    acl = owned_by(s, read=True, write=True)
+    rec("alice set_acls r, still readable", alice.set_acls, f"{base}/r", acl)
+    rec("anon watches the sentinel", anon.get, f"{base}/sentinel", watch=events)
+    rec("alice sets the sentinel", alice.set, f"{base}/sentinel", b"1")
+    rec.note("events of set_acls", events.until(f"{base}/sentinel"))
+    rec("alice makes r private", alice.set_acls, f"{base}/r", owned_by(s))
+    rec("alice sets r", alice.set, f"{base}/r", b"x")
+    rec("alice creates r/c", alice.create, f"{base}/r/c")
+    rec("alice creates m, private", alice.create, f"{base}/m", acl=owned_by(s))
+    rec("anon watches the sentinel again", anon.get, f"{base}/sentinel", watch=events)
+    rec("alice sets the sentinel again", alice.set, f"{base}/sentinel", b"2")
+    rec.note("events while r and m are private", events.until(f"{base}/sentinel"))
+    rec("alice opens r again", alice.set_acls, f"{base}/r", owned_by(s, read=True))
+    rec("alice sets r again", alice.set, f"{base}/r", b"y")
+    rec("alice creates r/d", alice.create, f"{base}/r/d")
+    rec("anon watches the sentinel a third time", anon.get, f"{base}/sentinel", watch=events)
+    rec("alice sets the sentinel a third time", alice.set, f"{base}/sentinel", b"3")
+    rec.note(
+        "events once r is open again (its watches were spent)", events.until(f"{base}/sentinel")
+    )
+
+
+def write_only(t: Target, rec: Recorder) -> None:
+    """WRITE without READ: set answers its Stat, get is refused."""
+    s, base = t.security, "/write_only"
+    alice, anon = t(ALICE), t()
+    rec("alice creates the base", alice.create, base)
+    rec("alice creates w", alice.create, f"{base}/w", b"v", acl=owned_by(s, write=True))
+    rec("anon sets w", anon.set, f"{base}/w", b"x")
+    rec("anon sets w at version 1", anon.set, f"{base}/w", b"y", version=1)
+    rec("anon sets w at a stale version", anon.set, f"{base}/w", b"z", version=1)
+    rec("anon gets w", anon.get, f"{base}/w")
+    rec("alice gets w", alice.get, f"{base}/w")
+    txn = anon.transaction()
+    txn.set_data(f"{base}/w", b"t")
+    txn.check(f"{base}/w", 3)
+    rec("anon: set, then check w (no READ)", txn.commit)
+
+
 def persistent_watches(t: Target, rec: Recorder) -> None:
     """A persistent recursive watch delivers an event for a node only to a
     session that may read that node: ZooKeeper's fix for CVE-2024-23944,
@@ -562,6 +649,13 @@ def transactions(t: Target, rec: Recorder) -> None:
     txn.set_data(f"{base}/locked", b"y")
     txn.create(f"{base}/open/g", acl=owned_by(s))
     rec("alice: all allowed", txn.commit)
+    txn = anon.transaction()
+    txn.create(f"{base}/open/h", acl=s.CREATOR_ALL_ACL)
+    rec("anon: create with the auth scheme", txn.commit)
+    txn = alice.transaction()
+    txn.create(f"{base}/open/h", acl=s.CREATOR_ALL_ACL)
+    rec("alice: create with the auth scheme", txn.commit)
+    rec("its ACL", alice.get_acls, f"{base}/open/h")
     rec("the open children after", listed, alice, f"{base}/open")
     rec("the locked children after", listed, alice, f"{base}/locked")
 
@@ -667,7 +761,8 @@ def make_parents(t: Target, rec: Recorder) -> None:
 
 
 SCENARIOS: list[Callable[[Target, Recorder], None]] = [
-    digest_owner, add_auth_refused, colonless_digest, auth_scheme, empty_acl, invalid_ids,
-    ip_ids, x509_ids, parent_permissions, set_acls_rules, get_acls_rules, one_shot_watches,
-    persistent_watches, transactions, super_user, ip_acls, create_only_parent, make_parents,
+    digest_owner, add_auth_refused, refused_at_start, unicode_credentials, colonless_digest,
+    auth_scheme, empty_acl, invalid_ids, ip_ids, x509_ids, parent_permissions, set_acls_rules,
+    get_acls_rules, one_shot_watches, watches_across_acl_changes, write_only, persistent_watches,
+    transactions, super_user, ip_acls, create_only_parent, make_parents,
 ]  # fmt: skip
