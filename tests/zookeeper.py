@@ -1,7 +1,8 @@
 """A real standalone Apache ZooKeeper from Debian's `zookeeper` package, for
 tests that hold coord to ZooKeeper's own behaviour: one JVM on a free
 loopback port with a temporary data directory, the four-letter words and the
-admin web server off, stopped by its PID."""
+admin web server off, stopped by its PID. Also the addWatch request kazoo
+lacks, so that kazoo can drive ZooKeeper's persistent watches."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ class ZooKeeper:
         return config
 
     def start(self, timeout: float = 60.0) -> ZooKeeper:
-        """Start the JVM and return once its port accepts connections."""
+        """Start the JVM and return once it opens a session."""
         config = self.configure()
         command = [
             JAVA, "-Xmx256m", "-cp", CLASSPATH,
