@@ -6,9 +6,11 @@ member, and the two recordings must be equal.
 Tested against ZooKeeper 3.8.0 as Debian 12 packages it (3.8.0-11+deb12u2):
 it has the CVE-2024-23944 fix backported (every watch event, one-shot or
 persistent, goes only to a session that may READ the node), but not
-ZOOKEEPER-2590 (exists checks no ACL there). coord follows 3.8.4/3.9.2 for
+ZOOKEEPER-2590 (exists checks no ACL there); get_acls with READ but not
+ADMIN shows every digest id as `user:x`. coord follows 3.8.4/3.9.2 for
 exists, and refuses add_watch on a path the session may not read; those
-steps are marked in the scenarios with the outcome each side gives.
+steps, and coord's other deliberate departures, are marked in the scenarios
+with the outcome each side gives.
 
 Skipped, with the reason, where Debian's ZooKeeper cannot run (`.ci/run`
 installs it when it can).
