@@ -76,10 +76,11 @@ EMPTY_ACL_REFUSED = "coord_client refuses acl=[] at once (coord's rule)"
 START_PROVES_AUTH = "coord_client's start proves auth_data (coord_client's rule)"
 # coord refuses permission bits outside ALL; ZooKeeper stores any int.
 PERMS_WITHIN_ALL = "permissions outside READ..ADMIN are refused (coord's rule)"
-# coord takes IPv6 ip ids, as later ZooKeepers do (ZOOKEEPER-4240); 3.8.0 does not.
-IPV6_IDS = "ip ids may be IPv6 (ZOOKEEPER-4240)"
-# coord refuses a persistent watch on a node its session may not read; the
-# ZooKeeper tested accepts it and filters each event by READ instead.
+# coord takes IPv6 ip ids, as ZooKeeper does from 3.9.4 (ZOOKEEPER-4240).
+IPV6_IDS = "ip ids may be IPv6 (ZOOKEEPER-4240, 3.9.4)"
+# coord refuses a persistent watch on a node its session may not read; no
+# ZooKeeper does (up to 3.9.x, ZOOKEEPER-4799 included): it accepts the
+# watch and filters each event by READ instead.
 ADD_WATCH_NEEDS_READ = "add_watch needs READ on an existing path (coord's rule)"
 
 
