@@ -18,14 +18,14 @@ installs it when it can).
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
+from kazoo import security as kazoo_security
 
+from coord.acl import digest_id
+from coord_client import Client, security
 from tests import zookeeper
 from tests.acl_scenarios import SCENARIOS, SUPER, Recorder, Target
 from tests.servers import ServerProcess
@@ -42,18 +42,6 @@ ZOOKEEPER_DIGESTS = {
     "é:ü": "é:Ztqg8TrMmzkSFpOaDBO87lu10+c=",
 }
 SUPER_DIGEST = ZOOKEEPER_DIGESTS[SUPER]
-
-
-def coord_lacks_acls() -> str | None:
-    """Why coord cannot run the scenarios yet (its ACLs land in parts), or None."""
-    if importlib.util.find_spec("coord_client.security") is None:
-        return "coord_client has no ACLs yet (coord_client.security is missing)"
-    usage = subprocess.run(
-        [sys.executable, "-m", "coord.cli", "--help"], capture_output=True, text=True, timeout=60
-    ).stdout
-    if "--superuser-digest" not in usage:
-        return "coord-server has no --superuser-digest yet"
-    return None
 
 
 # Scenarios where coord still departs from ZooKeeper by mistake, with where to
@@ -84,12 +72,8 @@ def zk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zookeeper.Zo
 
 
 @pytest.fixture(scope="module")
-def coord_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess | None]:
-    """One coord member for the module with the same super user; None while
-    coord has no ACLs."""
-    if coord_lacks_acls():
-        yield None
-        return
+def coord_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One coord member for the module with the same super user."""
     server = ServerProcess(
         data_dir=tmp_path_factory.mktemp("coord") / "data",
         extra_args=["--superuser-digest", SUPER_DIGEST],
@@ -135,10 +119,8 @@ def differences(expected: list, got: list) -> str:
 def test_coord_acts_as_zookeeper(
     scenario: Callable[[Target, Recorder], None],
     zk_server: zookeeper.ZooKeeper,
-    coord_server: ServerProcess | None,
+    coord_server: ServerProcess,
 ) -> None:
-    from kazoo import security as kazoo_security
-
     zk = Target(
         "zookeeper",
         lambda **options: zookeeper.ZkClient(hosts=zk_server.address, **options),
@@ -147,10 +129,6 @@ def test_coord_acts_as_zookeeper(
     expected = recorded(scenario, zk)
     unexpected = [step for step in expected if "not the expected" in str(step[1])]
     assert not unexpected, f"ZooKeeper no longer gives what a marked step expects: {unexpected}"
-    if coord_server is None:
-        pytest.skip(coord_lacks_acls() or "")
-    from coord_client import Client, security
-
     coord = Target(
         "coord", lambda **options: Client(hosts=coord_server.address, **options), security
     )
@@ -168,14 +146,10 @@ def test_zookeeper_makes_these_digests() -> None:
 
 @pytest.mark.parametrize("credential", ZOOKEEPER_DIGESTS)
 def test_sdk_digest_is_zookeepers(credential: str) -> None:
-    from coord_client import security
-
     user, password = credential.split(":", 1)
     assert security.make_digest_acl_credential(user, password) == ZOOKEEPER_DIGESTS[credential]
 
 
 @pytest.mark.parametrize("credential", ZOOKEEPER_DIGESTS)
 def test_server_digest_is_zookeepers(credential: str) -> None:
-    from coord.acl import digest_id
-
     assert digest_id(credential) == ZOOKEEPER_DIGESTS[credential]
