@@ -542,6 +542,27 @@ def watches_across_acl_changes(t: Target, rec: Recorder) -> None:
     )
 
 
+def watch_then_authenticate(t: Target, rec: Recorder) -> None:
+    """Events are checked against the session's ids when delivered: a watch
+    set before add_auth gets the events its new credential may read."""
+    s, base = t.security, "/watch_then_authenticate"
+    alice, anon = t(ALICE), t()
+    on_base, one_shot = Events(), Events()
+    rec("alice creates the base", alice.create, base)
+    rec("alice creates p, private", alice.create, f"{base}/p", acl=owned_by(s))
+    rec("anon add_watch on the base", succeeded(anon.add_watch), base, on_base, recursive=True)
+    rec("anon exists on a missing q with a watch", anon.exists, f"{base}/q", watch=one_shot)
+    rec("alice sets p", alice.set, f"{base}/p", b"1")
+    rec("alice creates s1", alice.create, f"{base}/s1")
+    rec.note("events before s1's", on_base.until(f"{base}/s1"))
+    rec("anon adds alice's credential", anon.add_auth, "digest", ALICE)
+    rec("alice sets p again", alice.set, f"{base}/p", b"2")
+    rec("alice creates q, private", alice.create, f"{base}/q", acl=owned_by(s))
+    rec("alice creates s2", alice.create, f"{base}/s2")
+    rec.note("events before s2's", on_base.until(f"{base}/s2"))
+    rec.note("the one-shot watch's events", one_shot.drain())
+
+
 def write_only(t: Target, rec: Recorder) -> None:
     """WRITE without READ: set answers its Stat, get is refused."""
     s, base = t.security, "/write_only"
@@ -773,6 +794,7 @@ def make_parents(t: Target, rec: Recorder) -> None:
 SCENARIOS: list[Callable[[Target, Recorder], None]] = [
     digest_owner, add_auth_refused, refused_at_start, unicode_credentials, colonless_digest,
     auth_scheme, empty_acl, invalid_ids, ip_ids, x509_ids, parent_permissions, set_acls_rules,
-    get_acls_rules, one_shot_watches, watches_across_acl_changes, write_only, persistent_watches,
+    get_acls_rules, one_shot_watches, watches_across_acl_changes, watch_then_authenticate,
+    write_only, persistent_watches,
     transactions, super_user, ip_acls, create_only_parent, make_parents,
 ]  # fmt: skip
