@@ -25,7 +25,8 @@ import grpc
 from coord.clock import Clock
 from coord.paxos import Config, Node, Ready, Role
 from coord.paxos import wire as paxos_wire
-from coord.storage import Storage
+from coord.rpc.member_trust import PEER, MemberTrust
+from coord.storage import Storage, StorageError
 from coord.wire import admin_pb2, peer_pb2, peer_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -33,24 +34,16 @@ log = logging.getLogger(__name__)
 TICK_S = 0.02
 LINK_BUFFER = 256
 SNAPSHOT_CHUNK_ITEMS = 2000
-CHANNEL_OPTIONS = [
-    ("grpc.max_receive_message_length", 64 << 20),
-    ("grpc.max_send_message_length", 64 << 20),
-    ("grpc.initial_reconnect_backoff_ms", 50),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-]
 
 
 class PeerLink:
     """Our messages to one peer over one Deliver stream; reconnects on its own,
     and reports when an open stream breaks."""
 
-    def __init__(
-        self, member_id: int, peer: int, address: str, on_lost: Callable[[int], None]
-    ) -> None:
-        self.member_id = member_id
+    def __init__(self, trust: MemberTrust, peer: int, on_lost: Callable[[int], None]) -> None:
+        self.member_id = trust.member_id
         self.peer = peer
-        self.address = address
+        self.trust = trust
         self._on_lost = on_lost
         self._buffer: list[peer_pb2.PeerMessage] = []
         self._wakeup = asyncio.Event()
@@ -88,10 +81,10 @@ class PeerLink:
 
     async def _run(self) -> None:
         backoff = 0.05
-        async with grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS) as channel:
+        async with self.trust.channel(self.peer) as channel:
             stub = peer_pb2_grpc.PeerStub(channel)
             while True:
-                call = stub.Deliver()
+                call = stub.Deliver(metadata=self.trust.metadata(PEER + "Deliver", self.peer))
                 try:
                     # An empty frame first: it fails fast if the peer is down.
                     await call.write(peer_pb2.PeerFrame(src=self.member_id))
@@ -122,8 +115,7 @@ class PaxosLog:
     def __init__(
         self,
         storage: Storage,
-        member_id: int,
-        members: dict[int, str],
+        trust: MemberTrust,
         applied_slot: int,
         on_chosen: Callable[[int, bytes], None],
         on_state_installed: Callable[[int], None],
@@ -133,8 +125,10 @@ class PaxosLog:
     ) -> None:
         self._storage = storage
         self.clock = clock or Clock()
+        member_id, members = trust.member_id, trust.doors
         self.member_id = member_id
         self.members = members
+        self._trust = trust
         self._on_chosen = on_chosen
         self._on_state_installed = on_state_installed
         self.log_retention = log_retention
@@ -147,9 +141,7 @@ class PaxosLog:
         )  # fmt: skip
         self.applied_slot = applied_slot
         self._links = {
-            peer: PeerLink(member_id, peer, address, self.peer_lost)
-            for peer, address in members.items()
-            if peer != member_id
+            peer: PeerLink(trust, peer, self.peer_lost) for peer in members if peer != member_id
         }
         # Messages wait for the persistence of the Ready they came with.
         self._outbox: deque[tuple[Future | None, list]] = deque()
@@ -194,6 +186,11 @@ class PaxosLog:
     def leader(self) -> int | None:
         return self.node.leader
 
+    def leads(self, member: int) -> bool:
+        """Whether `member` is the leader we follow, or owns the ballot we
+        promised (a new leader's snapshot may come before its first accept)."""
+        return member != self.member_id and member in (self.node.leader, self.node.promised.member)
+
     def propose(self, value: bytes, expires: float) -> None:
         """Propose a value; dropped if no leader has taken it by `expires`
         (on our clock)."""
@@ -218,6 +215,12 @@ class PaxosLog:
         return sum(link.frames_out for link in self._links.values())
 
     def receive(self, frame: peer_pb2.PeerFrame) -> None:
+        """Hand a peer's messages to the core; dropped while our disk cannot
+        be written: an acceptor that cannot persist answers nobody (what it
+        would say could not be made durable first), so the others go on
+        without it, as without a member that is down, until it can."""
+        if self._storage.failure is not None:
+            return
         self.frames_in += 1
         for message in frame.messages:
             if message.dst != self.member_id or message.src not in self.members:
@@ -242,8 +245,12 @@ class PaxosLog:
         return True
 
     def applied(self, slot: int) -> None:
-        """The replica applied `slot`; trim the log once it runs long."""
+        """The replica applied `slot`."""
         self.applied_slot = slot
+
+    def durable(self, slot: int) -> None:
+        """The state as of `slot` is on disk; trim the log once it runs long
+        (never past what the disk holds: a restart replays the rest)."""
         if slot - self.node.log_start > 2 * self.log_retention:
             self.node.truncate(slot - self.log_retention)
             self._drain()
@@ -325,8 +332,10 @@ class PaxosLog:
                 return
             self._outbox.popleft()
             if durable is not None and durable.exception() is not None:
-                log.critical("cannot persist the acceptor state, stopping: %s", durable.exception())
-                raise SystemExit(70)
+                # Stopping with the disk unwritable: their records are not
+                # on disk, so the messages are not sent (as if lost).
+                log.warning("dropped %d messages: %s", len(messages), durable.exception())
+                continue
             for message in messages:
                 if message.dst == self.member_id:
                     self._loop.call_soon(self._receive_own, message)
@@ -361,19 +370,23 @@ class PaxosLog:
                 )  # fmt: skip
                 for i, chunk in enumerate(chunks)
             ]
-            address = self.members[peer]
-            async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
-                await peer_pb2_grpc.PeerStub(channel).InstallSnapshot(iter(frames), timeout=60)
+            metadata = self._trust.metadata(PEER + "InstallSnapshot", peer)
+            async with self._trust.channel(peer) as channel:
+                stub = peer_pb2_grpc.PeerStub(channel)
+                await stub.InstallSnapshot(iter(frames), timeout=60, metadata=metadata)
             log.info("sent member %d a snapshot at slot %d (%d records)", peer, slot, len(items))
         except grpc.aio.AioRpcError as err:
             log.warning("snapshot to member %d failed: %s", peer, err.details())
+        except StorageError as err:
+            log.warning("no snapshot for member %d: %s", peer, err)
         finally:
             self._snapshots_out.discard(peer)
 
     async def install_snapshot(self, chunks: list[peer_pb2.SnapshotChunk]) -> bool:
-        """Replace our state with a peer's; what is chosen meanwhile waits."""
+        """Replace our state with a peer's; what is chosen meanwhile waits.
+        Not while our disk cannot be written: the peer sends it again later."""
         last = chunks[-1]
-        if last.slot <= self.applied_slot or self._installing:
+        if last.slot <= self.applied_slot or self._installing or self._storage.failure:
             return False
         items = [(k, v) for chunk in chunks for k, v in zip(chunk.keys, chunk.values, strict=True)]
         self._installing = True

@@ -157,20 +157,28 @@ _PERM_NAMES = {
     acls.READ: "READ", acls.WRITE: "WRITE", acls.CREATE: "CREATE",
     acls.DELETE: "DELETE", acls.ADMIN: "ADMIN",
 }  # fmt: skip
-NO_IDS: frozenset[Ident] = frozenset()
 
 
-def _caller_ids(command: log_pb2.Command) -> frozenset[Ident]:
-    """The ids the command's sender had proven (attached by the member that
-    proposed it)."""
-    if not command.auth:
-        return NO_IDS
-    return frozenset((found.scheme, found.id) for found in command.auth)
+class Caller:
+    """The ids a command's sender had proven (attached by the member that
+    proposed it), read from the command only when an ACL other than the
+    open one asks: most nodes have the open one."""
+
+    __slots__ = ("_auth", "_ids")
+
+    def __init__(self, command: log_pb2.Command) -> None:
+        self._auth = command.auth
+        self._ids: frozenset[Ident] | None = None
+
+    def ids(self) -> frozenset[Ident]:
+        if self._ids is None:
+            self._ids = frozenset((found.scheme, found.id) for found in self._auth)
+        return self._ids
 
 
-def _require(node: Znode, perm: int, ids: frozenset[Ident], path: str) -> None:
+def _require(node: Znode, perm: int, caller: Caller, path: str) -> None:
     """Refuse (NO_AUTH) unless the node's ACL grants `perm` to the caller."""
-    if not acls.permits(node.acl, perm, ids):
+    if node.acl is not OPEN_ACL and not acls.permits(node.acl, perm, caller.ids()):
         raise TreeError(Code.NO_AUTH, f"no {_PERM_NAMES[perm]} permission on {path}")
 
 
@@ -267,22 +275,22 @@ class Tree:
             if kind in ("close_session", "expire_session"):
                 self._end_session(command.session_id, events)
                 return Applied(pb.CloseSessionResponse(zxid=zxid), events)
-            ids = _caller_ids(command)
+            caller = Caller(command)
             if session is not None and command.xid > 0:
-                return self._once(session, command, zxid, time_ms, kind, ids)
-            return self._run(command, zxid, time_ms, kind, ids)
+                return self._once(session, command, zxid, time_ms, kind, caller)
+            return self._run(command, zxid, time_ms, kind, caller)
         except TreeError as err:
             return Applied(err.to_wire(), [])
 
     def _run(
-        self, command: log_pb2.Command, zxid: int, time_ms: int, kind: str, ids: frozenset[Ident]
+        self, command: log_pb2.Command, zxid: int, time_ms: int, kind: str, caller: Caller
     ) -> Applied:
         events: list[Event] = []
         try:
             if kind == "multi":
-                return Applied(self._multi(zxid, time_ms, command, ids, events), events)
+                return Applied(self._multi(zxid, time_ms, command, caller, events), events)
             op = getattr(command, kind)
-            result = self._op(kind, op, zxid, time_ms, command.session_id, ids, events)
+            result = self._op(kind, op, zxid, time_ms, command.session_id, caller, events)
             return Applied(result, events)
         except TreeError as err:
             return Applied(err.to_wire(), [])
@@ -294,7 +302,7 @@ class Tree:
         zxid: int,
         time_ms: int,
         kind: str,
-        ids: frozenset[Ident],
+        caller: Caller,
     ) -> Applied:
         """Apply a session's write unless it was applied before; either way
         the result is its first reply."""
@@ -313,7 +321,7 @@ class Tree:
                 f"write {xid} of session 0x{session.session_id:x} came before the write it "
                 f"follows ({command.prev_xid}); it was not applied",
             )
-        applied = self._run(command, zxid, time_ms, kind, ids)
+        applied = self._run(command, zxid, time_ms, kind, caller)
         # A failed multi rolls sessions back to copies: use the live record.
         session = self.sessions[session.session_id]
         self._touch_session(session.session_id)
@@ -333,22 +341,22 @@ class Tree:
         zxid: int,
         time_ms: int,
         session_id: int,
-        ids: frozenset[Ident],
+        caller: Caller,
         events: list[Event],
     ):
         if kind == "create":
-            return self._create(op, zxid, time_ms, session_id, ids, events)
+            return self._create(op, zxid, time_ms, session_id, caller, events)
         if kind == "delete":
-            return self._delete(op, zxid, ids, events)
+            return self._delete(op, zxid, caller, events)
         if kind == "set_data":
-            return self._set_data(op, zxid, time_ms, ids, events)
+            return self._set_data(op, zxid, time_ms, caller, events)
         if kind == "check":
             node = self.node(_checked_path(op.path))
-            _require(node, acls.READ, ids, op.path)
+            _require(node, acls.READ, caller, op.path)
             _check_version(node, op.version, op.path)
             return pb.CheckResponse()
         if kind == "set_acl":
-            return self._set_acl(op, zxid, ids)
+            return self._set_acl(op, zxid, caller)
         raise TreeError(Code.UNIMPLEMENTED, f"unknown operation {kind}")
 
     # ---------------------------------------------------- state mutations
@@ -406,7 +414,7 @@ class Tree:
         zxid: int,
         time_ms: int,
         session_id: int,
-        ids: frozenset[Ident],
+        caller: Caller,
         events: list[Event],
     ) -> pb.CreateResponse:
         """ZooKeeper's order: the ACL's validity, the parent's existence,
@@ -421,7 +429,7 @@ class Tree:
             )
         if op.ephemeral and not session_id:
             raise TreeError(Code.BAD_ARGUMENTS, "an ephemeral node needs a session")
-        acl = self._new_acl(op.acl, ids, path, empty_is_open=True)
+        acl = self._new_acl(op.acl, caller, path, empty_is_open=True)
         parent_path = paths.parent(path)
         missing = self._missing_ancestors(parent_path) if op.make_parents else []
         parent = self.nodes.get(parent_path)
@@ -431,8 +439,8 @@ class Tree:
         # exists, then on each made parent, which gets the new node's ACL.
         top_path = paths.parent(missing[0]) if missing else parent_path
         top = self.nodes[top_path]
-        _require(top, acls.CREATE, ids, top_path)
-        if missing and not acls.permits(acl, acls.CREATE, ids):
+        _require(top, acls.CREATE, caller, top_path)
+        if missing and not acls.permits(acl, acls.CREATE, caller.ids()):
             raise TreeError(Code.NO_AUTH, f"no CREATE permission on {missing[-1]} once made")
         if top.ephemeral_owner:
             raise TreeError(
@@ -460,7 +468,7 @@ class Tree:
             path = paths.parent(path)
         return missing[::-1]
 
-    def _new_acl(self, wire, ids: frozenset[Ident], path: str, empty_is_open: bool) -> Acl:
+    def _new_acl(self, wire, caller: Caller, path: str, empty_is_open: bool) -> Acl:
         """A create's or set_acl's ACL, checked, expanded and shared."""
         if not wire and empty_is_open:
             return OPEN_ACL
@@ -470,14 +478,16 @@ class Tree:
                 f"an ACL of {len(wire)} entries is over the limit of {acls.MAX_ENTRIES}",
             )
         try:
-            fixed = acls.fixup(((entry.perms, entry.id.scheme, entry.id.id) for entry in wire), ids)
+            fixed = acls.fixup(
+                ((entry.perms, entry.id.scheme, entry.id.id) for entry in wire), caller.ids()
+            )
         except InvalidAcl as err:
             raise TreeError(Code.INVALID_ACL, f"{err} (at {path})") from None
         self.acls.prune(node.acl for node in self.nodes.values())
         return self.acls.intern(fixed)
 
     def _delete(
-        self, op: pb.DeleteRequest, zxid: int, ids: frozenset[Ident], events: list[Event]
+        self, op: pb.DeleteRequest, zxid: int, caller: Caller, events: list[Event]
     ) -> pb.DeleteResponse:
         """ZooKeeper's order: DELETE on the parent comes before the node's
         existence; a recursive delete needs DELETE on every node it empties."""
@@ -488,7 +498,7 @@ class Tree:
         parent = self.nodes.get(parent_path)
         if parent is None:
             raise TreeError(Code.NO_NODE, f"no node {path}")
-        _require(parent, acls.DELETE, ids, parent_path)
+        _require(parent, acls.DELETE, caller, parent_path)
         node = self.node(path)
         _check_version(node, _requested_version(op), path)
         if node.children and not op.recursive:
@@ -496,7 +506,7 @@ class Tree:
         victims = self._subtree_leaves_first(path)
         for victim in victims:
             if self.nodes[victim].children:
-                _require(self.nodes[victim], acls.DELETE, ids, victim)
+                _require(self.nodes[victim], acls.DELETE, caller, victim)
         for victim in victims:
             self._remove_node(victim, zxid, events)
         return pb.DeleteResponse(zxid=zxid)
@@ -514,12 +524,12 @@ class Tree:
         op: pb.SetDataRequest,
         zxid: int,
         time_ms: int,
-        ids: frozenset[Ident],
+        caller: Caller,
         events: list[Event],
     ) -> pb.SetDataResponse:
         path = _writable_path(op.path)
         node = self.node(path)
-        _require(node, acls.WRITE, ids, path)
+        _require(node, acls.WRITE, caller, path)
         _check_version(node, _requested_version(op), path)
         if len(op.data) > self.max_data_bytes:
             raise TreeError(
@@ -534,13 +544,13 @@ class Tree:
         events.append(Event(EventType.CHANGED, path, node.acl))
         return pb.SetDataResponse(stat=node.stat(), zxid=zxid)
 
-    def _set_acl(self, op: pb.SetAclRequest, zxid: int, ids: frozenset[Ident]) -> pb.SetAclResponse:
+    def _set_acl(self, op: pb.SetAclRequest, zxid: int, caller: Caller) -> pb.SetAclResponse:
         """ZooKeeper's order: the new ACL's validity, the node's existence,
         ADMIN on it, then its aversion. No watch fires (as ZooKeeper)."""
         path = _writable_path(op.path)
-        acl = self._new_acl(op.acl, ids, path, empty_is_open=False)
+        acl = self._new_acl(op.acl, caller, path, empty_is_open=False)
         node = self.node(path)
-        _require(node, acls.ADMIN, ids, path)
+        _require(node, acls.ADMIN, caller, path)
         version = _requested_version(op)
         if version != -1 and version != node.aversion:
             raise TreeError(
@@ -556,7 +566,7 @@ class Tree:
         zxid: int,
         time_ms: int,
         command: log_pb2.Command,
-        ids: frozenset[Ident],
+        caller: Caller,
         events: list[Event],
     ) -> pb.MultiResponse:
         """All or nothing: on the first failure undo what the earlier ops did."""
@@ -570,7 +580,7 @@ class Tree:
                     if kind is None:
                         raise TreeError(Code.BAD_ARGUMENTS, f"op {index} has no operation")
                     response = self._op(
-                        kind, getattr(op, kind), zxid, time_ms, command.session_id, ids, events
+                        kind, getattr(op, kind), zxid, time_ms, command.session_id, caller, events
                     )
                 except TreeError as err:
                     self._rollback()

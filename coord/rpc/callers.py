@@ -15,6 +15,7 @@ from urllib.parse import unquote
 import grpc
 
 from coord.acl import Ident, credential_ids
+from coord.rpc.identity import x509_subject
 from coord_client.wire import client_pb2 as pb
 
 AUTH_METADATA = "coord-auth"  # "digest user:password", one per credential
@@ -36,13 +37,6 @@ def address_of(context: grpc.aio.ServicerContext) -> str | None:
     if transport == "ipv6":
         return rest.rpartition(":")[0].strip("[]") or None
     return None
-
-
-def x509_subject(context: grpc.aio.ServicerContext) -> str | None:
-    """The subject of the client's certificate, when it presented one
-    (mutual TLS); gRPC puts it in the call's auth context."""
-    found = context.auth_context().get("x509_subject")
-    return found[0].decode(errors="replace") if found else None
 
 
 def connection_ids(context: grpc.aio.ServicerContext) -> frozenset[Ident]:

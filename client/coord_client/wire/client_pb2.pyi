@@ -27,6 +27,7 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOT_READY: _ClassVar[ErrorCode]
     UNIMPLEMENTED: _ClassVar[ErrorCode]
     INVALID_ACL: _ClassVar[ErrorCode]
+    NOT_READ_ONLY: _ClassVar[ErrorCode]
 
 class Perm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -77,6 +78,7 @@ AUTH_FAILED: ErrorCode
 NOT_READY: ErrorCode
 UNIMPLEMENTED: ErrorCode
 INVALID_ACL: ErrorCode
+NOT_READ_ONLY: ErrorCode
 PERM_NONE: Perm
 READ: Perm
 WRITE: Perm
