@@ -124,6 +124,11 @@ def listed(client: Any, path: str) -> list[str]:
     return sorted(client.get_children(path))
 
 
+def acl_of(client: Any, path: str) -> list:
+    """get_acls without its Stat."""
+    return client.get_acls(path)[0]
+
+
 def succeeded(call: Callable[..., Any]) -> Callable[..., str]:
     """`call` giving "done" for any value: for calls whose success kazoo and
     coord_client return differently (ensure_path: the path or True; a
@@ -137,10 +142,19 @@ def succeeded(call: Callable[..., Any]) -> Callable[..., str]:
 
 
 class Target:
-    """Opens sessions with one system through its kazoo-compatible client."""
+    """Opens sessions with one system through its kazoo-compatible client;
+    over mutual TLS, `certs` names the client certificates (certfile and
+    keyfile options by name)."""
 
-    def __init__(self, kind: str, make: Callable[..., Any], security: ModuleType) -> None:
+    def __init__(
+        self,
+        kind: str,
+        make: Callable[..., Any],
+        security: ModuleType,
+        certs: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         self.kind, self.make, self.security = kind, make, security
+        self.certs = certs or {}
         self.clients: list[Any] = []
 
     def __call__(self, *credentials: str, **options: Any) -> Any:
@@ -356,10 +370,10 @@ def invalid_ids(t: Target, rec: Recorder) -> None:
     alice = s.make_digest_acl("alice", "secret", read=True)
     acl = [alice, alice, s.make_digest_acl("alice", "secret", write=True), *s.READ_ACL_UNSAFE]
     rec("create with a duplicate entry", client.create, f"{base}/dup", acl=acl)
-    rec("its ACL", lambda: root.get_acls(f"{base}/dup")[0])
+    rec("its ACL", acl_of, root, f"{base}/dup")
     acl = [s.ACL(0, s.Id("world", "anyone"))]
     rec("create with perms 0", client.create, f"{base}/p0", acl=acl)
-    rec("its ACL, perms 0", lambda: root.get_acls(f"{base}/p0")[0])
+    rec("its ACL, perms 0", acl_of, root, f"{base}/p0")
     for perms in (32, -1):
         acl = [s.ACL(perms, s.Id("world", "anyone"))]
         rec.differs(
@@ -466,7 +480,7 @@ def get_acls_rules(t: Target, rec: Recorder) -> None:
     rec("carol (admin) get_acls", carol.get_acls, f"{base}/n")
     rec("alice get_acls", alice.get_acls, f"{base}/n")
     rec("get_acls of a missing node", anon.get_acls, f"{base}/x")
-    rec("the root's ACL", lambda: anon.get_acls("/")[0])  # its Stat counts other scenarios' nodes
+    rec("the root's ACL", acl_of, anon, "/")  # its Stat counts other scenarios' nodes
 
 
 def one_shot_watches(t: Target, rec: Recorder) -> None:
@@ -789,6 +803,22 @@ def make_parents(t: Target, rec: Recorder) -> None:
     # (3.8.4 would refuse it); coord_client's starts with create, and the
     # parent grants CREATE: both then find the node there.
     rec("anon ensure_path of an unreadable node", succeeded(anon.ensure_path), f"{base}/d")
+
+
+def x509_subjects(t: Target, rec: Recorder) -> None:
+    """Over mutual TLS, a client certificate's subject is the session's x509
+    id, spelled as ZooKeeper spells it (Java's X500Principal.getName()): the
+    `auth` scheme shows it; an x509 ACL admits only that certificate."""
+    s, base = t.security, "/x509_subjects"
+    names = list(t.certs)
+    first, second = t(**t.certs[names[0]]), t(**t.certs[names[1]])
+    rec("create the base", first.create, base)
+    for n, name in enumerate(names):
+        client = t(**t.certs[name])
+        rec(f"{name} creates with auth", client.create, f"{base}/{n}", acl=s.CREATOR_ALL_ACL)
+        rec(f"the id of {name}", acl_of, client, f"{base}/{n}")
+    rec("the second certificate reads the first's node", second.get, f"{base}/0")
+    rec("the first reads its own", first.get, f"{base}/0")
 
 
 SCENARIOS: list[Callable[[Target, Recorder], None]] = [

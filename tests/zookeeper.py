@@ -25,6 +25,8 @@ from tests.servers import free_port
 ZK_JAR = Path("/usr/share/java/zookeeper.jar")  # its manifest's Class-Path names the rest
 SLF4J_SIMPLE = Path("/usr/share/java/slf4j-simple.jar")  # the server's log, to a file
 CLASSPATH = f"{ZK_JAR}:{SLF4J_SIMPLE}"
+# Netty's codec and resolver, which the TLS port needs and the jar's manifest omits
+NETTY = [Path(f"/usr/share/java/netty-{name}.jar") for name in ("codec", "resolver")]
 JAVA = "java"
 
 
@@ -51,18 +53,35 @@ def digest_ids(*credentials: str) -> dict[str, str]:
     return dict(pairs)
 
 
+@dataclass(frozen=True)
+class Tls:
+    """A TLS client port: the server's PKCS#8 key and certificate chain in one
+    PEM file (ZooKeeper's PEM key store), and the CA client certificates must
+    be of (mutual TLS: each client's subject becomes its x509 id)."""
+
+    key_and_chain: Path
+    ca: Path
+
+
 @dataclass
 class ZooKeeper:
-    """One standalone ZooKeeperServerMain JVM under `root`."""
+    """One standalone ZooKeeperServerMain JVM under `root`; with `tls`, a
+    TLS port beside the plain one (`tls_address`)."""
 
     root: Path
     superdigest: str  # `user:BASE64`, ZooKeeper's superDigest
+    tls: Tls | None = None
     port: int = field(default_factory=free_port)
+    tls_port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def tls_address(self) -> str:
+        return f"127.0.0.1:{self.tls_port}"
 
     @property
     def log_path(self) -> Path:
@@ -81,6 +100,8 @@ class ZooKeeper:
             "admin.enableServer=false",
             "4lw.commands.whitelist=",
         ]
+        if self.tls:
+            lines += [f"secureClientPort={self.tls_port}", "secureClientPortAddress=127.0.0.1"]
         config.write_text("\n".join(lines) + "\n")
         return config
 
@@ -88,11 +109,12 @@ class ZooKeeper:
         """Start the JVM and return once it opens a session."""
         config = self.configure()
         command = [
-            JAVA, "-Xmx256m", "-cp", CLASSPATH,
+            JAVA, "-Xmx256m", "-cp", ":".join([CLASSPATH, *map(str, NETTY)]),
             f"-Dzookeeper.DigestAuthenticationProvider.superDigest={self.superdigest}",
             "-Dzookeeper.admin.enableServer=false",
-            # x509 ids, as coord always has them (no TLS here: none match)
+            # x509 ids, as coord always has them (without TLS none match)
             "-Dzookeeper.authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider",
+            *(self.tls_properties() if self.tls else []),
             "org.apache.zookeeper.server.ZooKeeperServerMain", str(config),
         ]  # fmt: skip
         with open(self.log_path, "a") as log:
@@ -104,6 +126,17 @@ class ZooKeeper:
                 raise RuntimeError("ZooKeeper did not start:\n" + self.log_path.read_text())
             time.sleep(0.05)  # polling a port: there is no event to await
         return self
+
+    def tls_properties(self) -> list[str]:
+        """Netty (the TLS port needs it) and the key and trust stores, PEM."""
+        assert self.tls is not None
+        return [
+            "-Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+            f"-Dzookeeper.ssl.keyStore.location={self.tls.key_and_chain}",
+            "-Dzookeeper.ssl.keyStore.type=PEM",
+            f"-Dzookeeper.ssl.trustStore.location={self.tls.ca}",
+            "-Dzookeeper.ssl.trustStore.type=PEM",
+        ]
 
     def answers(self) -> bool:
         """A session can be opened (the port is bound before the server serves)."""
