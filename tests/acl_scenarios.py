@@ -295,15 +295,11 @@ def auth_scheme(t: Target, rec: Recorder) -> None:
     create or set_acls time; a session with none cannot use it."""
     s, base = t.security, "/auth_scheme"
     creator_all = [s.make_acl("auth", "", all=True)]
-    anon, alice, both = t(), t(ALICE), t()
-    rec("bob's credential first", both.add_auth, "digest", BOB)
-    rec("then alice's", both.add_auth, "digest", ALICE)
+    anon, alice = t(), t(ALICE)
     rec("anon creates the base", anon.create, base)
     rec("anon creates with auth", anon.create, f"{base}/anon", acl=creator_all)
     rec("alice creates with auth", alice.create, f"{base}/a", acl=creator_all)
     rec("its ACL, as alice", alice.get_acls, f"{base}/a")
-    rec("alice and bob create with auth", both.create, f"{base}/ab", acl=creator_all)
-    rec("its ACL", both.get_acls, f"{base}/ab")
     rec("auth with an id", alice.create, f"{base}/id", acl=[s.make_acl("auth", "bob", read=True)])
     rec("its ACL", alice.get_acls, f"{base}/id")
     rec("auth beside world", alice.create, f"{base}/w", acl=[*creator_all, *s.READ_ACL_UNSAFE])
@@ -315,6 +311,17 @@ def auth_scheme(t: Target, rec: Recorder) -> None:
     rec("its ACL", alice.get_acls, f"{base}/o")
     rec("CREATOR_ALL_ACL as alice", alice.create, f"{base}/c", acl=s.CREATOR_ALL_ACL)
     rec("its ACL", alice.get_acls, f"{base}/c")
+
+
+def auth_order(t: Target, rec: Recorder) -> None:
+    """The `auth` scheme expands to the session's ids in the order it
+    authenticated in."""
+    s, base = t.security, "/auth_order"
+    both = t()
+    rec("bob's credential first", both.add_auth, "digest", BOB)
+    rec("then alice's", both.add_auth, "digest", ALICE)
+    rec("create with auth", both.create, base, acl=s.CREATOR_ALL_ACL)
+    rec("its ACL", acl_of, both, base)
 
 
 def empty_acl(t: Target, rec: Recorder) -> None:
@@ -823,8 +830,8 @@ def x509_subjects(t: Target, rec: Recorder) -> None:
 
 SCENARIOS: list[Callable[[Target, Recorder], None]] = [
     digest_owner, add_auth_refused, refused_at_start, unicode_credentials, colonless_digest,
-    auth_scheme, empty_acl, invalid_ids, ip_ids, x509_ids, parent_permissions, set_acls_rules,
-    get_acls_rules, one_shot_watches, watches_across_acl_changes, watch_then_authenticate,
-    write_only, persistent_watches,
-    transactions, super_user, ip_acls, create_only_parent, make_parents,
+    auth_scheme, auth_order, empty_acl, invalid_ids, ip_ids, x509_ids, parent_permissions,
+    set_acls_rules, get_acls_rules, one_shot_watches, watches_across_acl_changes,
+    watch_then_authenticate, write_only, persistent_watches, transactions, super_user, ip_acls,
+    create_only_parent, make_parents,
 ]  # fmt: skip

@@ -56,7 +56,7 @@ SUPER_DIGEST = ZOOKEEPER_DIGESTS[SUPER]
 KNOWN_BUGS = {
     "colonless_digest": "coord/acl.py credential_ids refuses a digest credential "
     "without a colon; ZooKeeper takes it (id: the text, a colon, its hash)",
-    "auth_scheme": "coord/acl.py fixup expands `auth` to the ids sorted; "
+    "auth_order": "coord/acl.py fixup expands `auth` to the ids sorted; "
     "ZooKeeper keeps the order the session authenticated in",
     "x509_ids": "coord/acl.py _valid takes any non-empty x509 id; ZooKeeper's "
     "X509AuthenticationProvider wants an X.500 name",
