@@ -142,6 +142,12 @@ class UnimplementedError(ZookeeperError):
     code = pb.UNIMPLEMENTED
 
 
+class QuotaExceededError(ZookeeperError):
+    """A write would take a subtree past its hard quota; it was not applied."""
+
+    code = pb.QUOTA_EXCEEDED
+
+
 _BY_CODE: dict[int, type[ZookeeperError]] = {
     cls.code: cls
     for cls in (
@@ -163,6 +169,7 @@ _BY_CODE: dict[int, type[ZookeeperError]] = {
         NotReadyError,
         NotReadOnlyCallError,
         UnimplementedError,
+        QuotaExceededError,
     )
 }
 

@@ -16,10 +16,15 @@ from coord.wire import log_pb2
 from coord_client import paths
 from coord_client.wire import client_pb2 as pb
 
-WRITES = frozenset({"create", "delete", "set_data", "multi", "check", "set_acl"})
-READS = frozenset(
-    {"get_data", "exists", "get_children", "sync", "add_watch", "remove_watch", "get_acl", "auth"}
+WRITES = frozenset(
+    {"create", "delete", "set_data", "multi", "check", "set_acl", "set_quota", "delete_quota"}
 )
+READS = frozenset(
+    {
+        "get_data", "exists", "get_children", "sync", "add_watch", "remove_watch", "get_acl",
+        "auth", "get_quota",
+    }
+)  # fmt: skip
 
 _REMOVE_KINDS = {
     pb.ANY: tuple(Kind),
@@ -129,4 +134,7 @@ def read(
         return pb.RemoveWatchResponse()
     if kind == "get_acl":
         return get_acl(tree, op.path, ids)
+    if kind == "get_quota":
+        _require(tree, _valid_path(op.path), acls.READ, ids)
+        return tree.get_quota(op.path)
     raise TreeError(Code.UNIMPLEMENTED, f"unknown operation {kind}")

@@ -131,6 +131,12 @@ class CoordService(client_pb2_grpc.CoordServicer):
     async def SetACL(self, request, context):  # noqa: N802
         return await self._write_op("set_acl", request, context)
 
+    async def SetQuota(self, request, context):  # noqa: N802
+        return await self._write_op("set_quota", request, context)
+
+    async def DeleteQuota(self, request, context):  # noqa: N802
+        return await self._write_op("delete_quota", request, context)
+
     # ------------------------------------------------------------- reads
 
     async def _read(self, kind: str, request, context):
@@ -163,6 +169,9 @@ class CoordService(client_pb2_grpc.CoordServicer):
 
     async def GetACL(self, request, context):  # noqa: N802
         return await self._read("get_acl", request, context)
+
+    async def GetQuota(self, request, context):  # noqa: N802
+        return await self._read("get_quota", request, context)
 
     async def Sync(self, request, context):  # noqa: N802
         error = await self.replica.sync(SYNC_TIMEOUT_S)
