@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from coord import acl as acls
-from coord.acl import OPEN_ACL, Acl, AclTable, Ident, InvalidAcl
+from coord.acl import OPEN_ACL, Acl, AclTable, Ids, InvalidAcl
 from coord.quotas import NO_LIMIT, Quota, Quotas, limits_error, limits_path
 from coord.quotas import ROOT as QUOTA_ROOT
 from coord.wire import log_pb2
@@ -170,11 +170,11 @@ class Caller:
 
     def __init__(self, command: log_pb2.Command) -> None:
         self._auth = command.auth
-        self._ids: frozenset[Ident] | None = None
+        self._ids: Ids | None = None
 
-    def ids(self) -> frozenset[Ident]:
+    def ids(self) -> Ids:
         if self._ids is None:
-            self._ids = frozenset((found.scheme, found.id) for found in self._auth)
+            self._ids = tuple((found.scheme, found.id) for found in self._auth)
         return self._ids
 
 

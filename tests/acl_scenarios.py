@@ -285,8 +285,8 @@ def colonless_digest(t: Target, rec: Recorder) -> None:
     s, base = t.security, "/colonless_digest"
     client, root = t(), t(SUPER)
     rec("a digest credential without a colon", client.add_auth, "digest", "alice")
-    rec("that session still works", client.exists, "/")
     rec("it creates with auth", client.create, base, acl=s.CREATOR_ALL_ACL)
+    rec("that session still works", client.exists, base)
     rec("the id it got", root.get_acls, base)
 
 

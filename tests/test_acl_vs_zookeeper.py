@@ -53,16 +53,7 @@ SUPER_DIGEST = ZOOKEEPER_DIGESTS[SUPER]
 
 # Scenarios where coord still departs from ZooKeeper by mistake, with where to
 # fix it; strict, so a fix shows up as XPASS and its entry goes.
-KNOWN_BUGS = {
-    "colonless_digest": "coord/acl.py credential_ids refuses a digest credential "
-    "without a colon; ZooKeeper takes it (id: the text, a colon, its hash)",
-    "auth_order": "coord/acl.py fixup expands `auth` to the ids sorted; "
-    "ZooKeeper keeps the order the session authenticated in",
-    "x509_ids": "coord/acl.py _valid takes any non-empty x509 id; ZooKeeper's "
-    "X509AuthenticationProvider wants an X.500 name",
-    "ip_ids": "coord/acl.py _network refuses an IPv4 part with leading zeros "
-    "(127.000.0.1); ZooKeeper reads each part as a decimal number",
-}
+KNOWN_BUGS: dict[str, str] = {}  # scenario -> where coord departs from ZooKeeper
 
 
 @pytest.fixture(scope="module")

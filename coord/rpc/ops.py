@@ -9,7 +9,7 @@ same step, so no change can slip between the read and the watch.
 from __future__ import annotations
 
 from coord import acl as acls
-from coord.acl import Ident
+from coord.acl import Ids
 from coord.tree import Code, Tree, TreeError, acl_to_wire
 from coord.watches import Kind, Watcher, WatchRegistry
 from coord.wire import log_pb2
@@ -76,7 +76,7 @@ def _valid_path(path: str) -> str:
     return path
 
 
-def _require(tree: Tree, path: str, perm: int, ids: frozenset[Ident]) -> None:
+def _require(tree: Tree, path: str, perm: int, ids: Ids) -> None:
     """Refuse (NO_AUTH) a read of a node whose ACL does not grant `perm`;
     a missing node is the query's own answer."""
     node = tree.nodes.get(path)
@@ -84,7 +84,7 @@ def _require(tree: Tree, path: str, perm: int, ids: frozenset[Ident]) -> None:
         raise TreeError(Code.NO_AUTH, f"no READ permission on {path}")
 
 
-def get_acl(tree: Tree, path: str, ids: frozenset[Ident]) -> pb.GetAclResponse:
+def get_acl(tree: Tree, path: str, ids: Ids) -> pb.GetAclResponse:
     """READ or ADMIN may see the ACL; without ADMIN digest hashes are
     hidden (ZooKeeper's FinalRequestProcessor)."""
     response = tree.get_acl(path)
@@ -103,7 +103,7 @@ def read(
     kind: str,
     op,
     watcher: Watcher | None,
-    ids: frozenset[Ident],
+    ids: Ids,
 ):
     """Run a read now, as a caller with `ids`; raises TreeError for a
     refused one."""

@@ -12,7 +12,7 @@ import os
 
 import grpc
 
-from coord.acl import Ident
+from coord.acl import Ids
 from coord.replica import Replica
 from coord.rpc import callers, ops
 from coord.rpc.guard import abort, until_stopped
@@ -29,7 +29,7 @@ SYNC_TIMEOUT_S = 10.0
 class _CallWatcher:
     """The watcher of one Watch call: events go to that call's queue."""
 
-    def __init__(self, ids: frozenset[Ident]) -> None:
+    def __init__(self, ids: Ids) -> None:
         self.queue: asyncio.Queue[pb.WatchEvent] = asyncio.Queue()
         self.ids = ids
 
@@ -97,7 +97,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
             await abort(context, applied.result)
         return applied.result
 
-    async def _ids(self, context) -> frozenset[Ident]:
+    async def _ids(self, context) -> Ids:
         try:
             return callers.unary_ids(context, self.super_digest)
         except callers.AuthFailed as err:
