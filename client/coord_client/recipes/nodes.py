@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from coord_client.exceptions import (
@@ -12,9 +10,7 @@ from coord_client.exceptions import (
     NoNodeError,
     RolledBackError,
     RuntimeInconsistency,
-    SessionExpiredError,
 )
-from coord_client.recipes.session import Holding
 from coord_client.recipes.waiting import retrying
 
 if TYPE_CHECKING:
@@ -39,26 +35,6 @@ def children(client: Client, path: str) -> list[str]:
         return retrying(client, lambda: client.get_children(path))
     except NoNodeError:
         return []
-
-
-def data_of(client: Client, paths: Iterable[str]) -> list[bytes]:
-    """The data of each node, read in one round trip; nodes gone meanwhile are skipped."""
-    pending = [client.get_async(path) for path in paths]
-    found = []
-    for result in pending:
-        with contextlib.suppress(NoNodeError):
-            found.append(result.get()[0])
-    return found
-
-
-def delete_owned(client: Client, holding: Holding, path: str, version: int) -> None:
-    """Delete a node `holding` made, in one delete that checks its version;
-    not when it went with its session (a node by that name now is not ours)."""
-    if not holding.held:
-        return
-    # gone already (a repeated delete), or with the session
-    with contextlib.suppress(NoNodeError, SessionExpiredError):
-        retrying(client, lambda: client.delete(path, version=version))
 
 
 def transaction_error(results: list[object]) -> CoordError | None:

@@ -9,20 +9,40 @@ from __future__ import annotations
 
 from coord_client.aio.recipes.config import Config
 from coord_client.aio.recipes.double_barrier import DoubleBarrier
-from coord_client.aio.recipes.lock import Election, Lock, ReadLock, Semaphore, WriteLock
 from coord_client.aio.recipes.locking_queue import LockingQueue
-from coord_client.aio.recipes.simple import Barrier, Counter, Party, Queue
 from coord_client.aio.recipes.tree_cache import NodeData, TreeCache, TreeEvent
 from coord_client.aio.recipes.watchers import ChildrenWatch, DataWatch
-from coord_client.recipes import Bound, CancelledError
+from coord_client.recipes import (
+    Bound,
+    CancelledError,
+    barrier,
+    election,
+    lock,
+    party,
+    queue,
+    semaphore,
+)
+from coord_client.recipes.counter import AsyncCounter as Counter
+from coord_client.recipes.recipe import for_asyncio
 
-RECIPES = (
-    Barrier, ChildrenWatch, Config, Counter, DataWatch, DoubleBarrier, Election, Lock,
-    LockingQueue, Party, Queue, ReadLock, Semaphore, TreeCache, WriteLock,
-)  # fmt: skip
+Barrier = for_asyncio(barrier.Barrier)
+Election = for_asyncio(election.Election)
+Lock = for_asyncio(lock.Lock)
+Party = for_asyncio(party.Party)
+Queue = for_asyncio(queue.Queue)
+ReadLock = for_asyncio(lock.ReadLock)
+Semaphore = for_asyncio(semaphore.Semaphore)
+WriteLock = for_asyncio(lock.WriteLock)
+
+RECIPES = {
+    "Barrier": Barrier, "ChildrenWatch": ChildrenWatch, "Config": Config, "Counter": Counter,
+    "DataWatch": DataWatch, "DoubleBarrier": DoubleBarrier, "Election": Election, "Lock": Lock,
+    "LockingQueue": LockingQueue, "Party": Party, "Queue": Queue, "ReadLock": ReadLock,
+    "Semaphore": Semaphore, "TreeCache": TreeCache, "WriteLock": WriteLock,
+}  # fmt: skip
 
 # kazoo's recipe attributes for the asyncio client (as the threaded RecipesMixin)
-AioRecipesMixin = type("AioRecipesMixin", (), {r.__name__: Bound(r) for r in RECIPES})
+AioRecipesMixin = type("AioRecipesMixin", (), {name: Bound(r) for name, r in RECIPES.items()})
 
 __all__ = [
     "RECIPES",
@@ -30,5 +50,5 @@ __all__ = [
     "CancelledError",
     "NodeData",
     "TreeEvent",
-    *(r.__name__ for r in RECIPES),
+    *RECIPES,
 ]

@@ -10,19 +10,16 @@ lives on, for calls that are safe to repeat.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from coord_client.exceptions import (
     ConnectionLoss,
     NodeExistsError,
     NoNodeError,
-    SessionExpiredError,
 )
-from coord_client.recipes.session import HolderState, Holding, Wakeup
+from coord_client.recipes.session import Wakeup
 from coord_client.recipes.waiting import Deadline, suspension
 
 if TYPE_CHECKING:
@@ -30,7 +27,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["Deadline", "Holder", "Wakeup", "children", "create_once", "retrying", "wakeup"]
+__all__ = ["Deadline", "Wakeup", "children", "create_once", "retrying", "wakeup"]
 
 
 def wakeup(client: Client) -> Wakeup:
@@ -88,55 +85,3 @@ async def children(client: Client, path: str) -> list[str]:
         return await retrying(client, lambda: client.get_children(path))
     except NoNodeError:
         return []
-
-
-async def data_of(client: Client, paths: list[str]) -> list[bytes]:
-    """The data of each node, read at once; nodes gone meanwhile are skipped."""
-    results = await asyncio.gather(*(client.get(p) for p in paths), return_exceptions=True)
-    found = []
-    for result in results:
-        if isinstance(result, BaseException) and not isinstance(result, NoNodeError):
-            raise result
-        if not isinstance(result, BaseException):
-            found.append(result[0])
-    return found
-
-
-async def delete_owned(client: Client, holding: Holding, path: str, version: int) -> None:
-    """Delete a node `holding` made, checking its version; not when it went
-    with its session."""
-    if not holding.held:
-        return
-    # gone already (a repeated delete), or with the session
-    with contextlib.suppress(NoNodeError, SessionExpiredError):
-        await retrying(client, lambda: client.delete(path, version=version))
-
-
-class Holder(HolderState, ABC):
-    """A HolderState taken with coroutines: `async with` takes it."""
-
-    def __init__(self, client: Client) -> None:
-        super().__init__(client, lost=asyncio.Event())
-
-    @abstractmethod
-    async def acquire(self) -> bool:
-        """Take the lease or lock; each recipe has its own way."""
-
-    async def release(self) -> bool:
-        """Let go, deleting our node; False when nothing was held."""
-        if not self._acquired:
-            return False
-        self._acquired = False
-        await self._let_go()
-        return True
-
-    @abstractmethod
-    async def _let_go(self) -> None:
-        """Delete our node if we made one, and be ready for the next acquire."""
-
-    async def __aenter__(self) -> Self:
-        await self.acquire()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.release()

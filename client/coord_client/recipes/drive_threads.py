@@ -1,0 +1,63 @@
+"""The threaded driver: performs a recipe's requests (recipes/steps.py) with
+the blocking `coord_client.Client` calls, waiting on threading.Event."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, TypeVar
+
+from coord_client.exceptions import NoNodeError
+from coord_client.recipes import steps
+
+T = TypeVar("T")
+
+
+class ThreadedDriver:
+    """Runs a recipe's generator to its end in the calling thread."""
+
+    asynchronous = False
+
+    def run(self, client: Any, work: steps.Steps[T]) -> T:
+        run = steps.Run(work)
+        while (request := run.next()) is not None:
+            try:
+                run.sent(self._perform(client, request))
+            except BaseException as error:  # the generator decides what it means
+                run.thrown(error)
+        return run.value  # type: ignore[return-value]
+
+    def event(self) -> threading.Event:
+        return threading.Event()
+
+    def mutex(self) -> threading.Lock:
+        return threading.Lock()
+
+    def _perform(self, client: Any, request: steps.Request) -> Any:
+        match request:
+            case steps.Call(retry=True):
+                return self.run(client, steps.retrying(client, request.attempt))
+            case steps.Call(method=method, args=args, kwargs=kwargs):
+                return getattr(client, method)(*args, **kwargs)
+            case steps.Wait(event=event, timeout=timeout):
+                return event.wait(timeout)
+            case steps.NewEvent():
+                return self.event()
+            case steps.ReadAll(paths=paths):
+                return _read_all(client, paths)
+            case steps.Take(mutex=mutex, blocking=blocking, timeout=timeout):
+                return mutex.acquire(blocking, -1 if timeout is None or not blocking else timeout)
+        raise TypeError(f"not a recipe request: {request!r}")
+
+
+def _read_all(client: Any, paths: tuple[str, ...]) -> list[bytes]:
+    """The data of each node, in one round trip (asynchronous gets)."""
+    pending = [client.get_async(path) for path in paths]
+    found = []
+    for result in pending:
+        with contextlib.suppress(NoNodeError):
+            found.append(result.get()[0])
+    return found
+
+
+THREADED = ThreadedDriver()

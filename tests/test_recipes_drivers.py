@@ -1,0 +1,217 @@
+"""Each recipe's key scenarios, one test body run through both drivers: the
+threaded client's recipes and the asyncio client's are one algorithm
+(coord_client/recipes), and must behave alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from coord_client.exceptions import LockTimeout
+from coord_client.recipes import CancelledError
+from tests.recipe_drivers import WAIT, Side, children_changed, driven
+
+
+@pytest.fixture(params=["threads", "asyncio"])
+def side(request, server) -> Iterator[Side]:
+    with driven(request.param, server.address) as made:
+        yield made
+
+
+@pytest.fixture
+def watcher(connect):
+    """A threaded client that watches what the recipes do."""
+    return connect()
+
+
+# ---------------------------------------------------------------- Lock
+
+
+def test_a_lock_passes_in_turn_with_a_growing_fencing_token(side, watcher):
+    a, b = side.client(), side.client()
+    first, second = side.do(lambda: a.Lock("/lock", "a")), side.do(lambda: b.Lock("/lock", "b"))
+    assert side.do(lambda: first.acquire(timeout=WAIT))
+    assert first.is_acquired and side.do(first.check)
+    assert side.do(lambda: second.acquire(blocking=False)) is False
+    queued = children_changed(watcher, "/lock")
+    pending = side.start(lambda: second.acquire(timeout=WAIT))
+    assert queued.wait(WAIT), "the waiter never made its node"
+    assert side.do(first.contenders) == ["a", "b"]
+    token = first.fencing_token
+    assert side.do(first.release)
+    assert not side.do(first.check) and first.fencing_token is None
+    assert pending.result(WAIT)
+    assert second.fencing_token > token
+    assert side.do(second.release) and not side.do(second.release)
+    assert watcher.get_children("/lock") == []
+
+
+def test_a_lock_timeout_and_a_cancel_leave_no_node_behind(side, watcher):
+    a, b = side.client(), side.client()
+    holder, waiter = (
+        side.do(lambda: a.Lock("/lock", "holder")),
+        side.do(lambda: b.Lock("/lock", "w")),
+    )
+    assert side.do(holder.acquire)
+    with pytest.raises(LockTimeout):
+        side.do(lambda: waiter.acquire(timeout=0.2))
+    assert side.do(holder.contenders) == ["holder"]
+
+    queued = children_changed(watcher, "/lock")
+    pending = side.start(lambda: waiter.acquire(timeout=WAIT))
+    assert queued.wait(WAIT)
+    side.do(waiter.cancel)
+    with pytest.raises(CancelledError):
+        pending.result(WAIT)
+    assert side.do(holder.contenders) == ["holder"]
+    side.do(holder.release)
+    assert side.do(lambda: waiter.acquire(timeout=WAIT))  # the object can be used again
+    side.do(waiter.release)
+
+
+def test_readers_share_and_a_writer_waits_for_them(side, watcher):
+    a, b = side.client(), side.client()
+    first, second = (
+        side.do(lambda: a.ReadLock("/rw", "r1")),
+        side.do(lambda: b.ReadLock("/rw", "r2")),
+    )
+    assert side.do(first.acquire) and side.do(second.acquire)
+    writer = side.do(lambda: b.WriteLock("/rw", "w"))
+    assert side.do(lambda: writer.acquire(blocking=False)) is False
+    queued = children_changed(watcher, "/rw")
+    pending = side.start(lambda: writer.acquire(timeout=WAIT))
+    assert queued.wait(WAIT)
+    late = side.do(lambda: a.ReadLock("/rw", "r3"))
+    assert side.do(lambda: late.acquire(blocking=False)) is False, "a reader overtook a writer"
+    assert side.do(first.contenders) == ["r1", "r2", "w"]
+    side.do(first.release)
+    side.do(second.release)
+    assert pending.result(WAIT) and writer.is_acquired
+    side.do(writer.release)
+
+
+# ----------------------------------------------------------- Semaphore
+
+
+def test_a_semaphore_admits_its_leases_and_no_more(side):
+    zks = [side.client() for _ in range(3)]
+    one, two, three = (
+        side.do(lambda zk=zk, i=i: zk.Semaphore("/sem", f"s{i}", max_leases=2))
+        for i, zk in enumerate(zks)
+    )
+    assert side.do(one.acquire) and side.do(two.acquire)
+    assert side.do(lambda: three.acquire(blocking=False)) is False
+    with pytest.raises(LockTimeout):
+        side.do(lambda: three.acquire(timeout=0.2))
+    assert sorted(side.do(one.lease_holders)) == ["s0", "s1"]
+    with pytest.raises(ValueError, match="max leases"):
+        side.do(lambda: zks[2].Semaphore("/sem", max_leases=3).acquire())
+    pending = side.start(lambda: three.acquire(timeout=WAIT))
+    side.do(one.release)
+    assert pending.result(WAIT) and three.is_acquired
+    side.do(two.release)
+    side.do(three.release)
+    assert side.do(one.lease_holders) == []
+
+
+# ------------------------------------------------------------ Election
+
+
+def test_an_election_runs_the_leader_once_its_turn_comes(side, watcher):
+    a, b = side.client(), side.client()
+    holder = side.do(lambda: a.Lock("/election", "first"))
+    assert side.do(holder.acquire)  # an Election contends as a Lock on its path
+    led: list[str] = []
+    election = side.do(lambda: b.Election("/election", "second"))
+    queued = children_changed(watcher, "/election")
+    pending = side.start(lambda: election.run(led.append, "second"))
+    assert queued.wait(WAIT)
+    assert side.do(election.contenders) == ["first", "second"]
+    assert not election.is_leader and led == []
+    side.do(holder.release)
+    pending.result(WAIT)
+    assert led == ["second"] and not election.is_leader
+
+    side.do(holder.acquire)
+    quitter = side.do(lambda: b.Election("/election", "quitter"))
+    queued = children_changed(watcher, "/election")
+    pending = side.start(lambda: quitter.run(led.append, "quitter"))
+    assert queued.wait(WAIT)
+    side.do(quitter.cancel)
+    assert pending.result(WAIT) is None and led == ["second"]
+    side.do(holder.release)
+    assert watcher.get_children("/election") == []
+
+
+# -------------------------------------------------------------- Barrier
+
+
+def test_a_barrier_holds_its_waiters_until_it_is_removed(side, watcher):
+    zk = side.client()
+    barrier = side.do(lambda: zk.Barrier("/gate"))
+    assert side.do(lambda: barrier.wait(timeout=0)), "no barrier yet: nothing to wait for"
+    assert side.do(barrier.create) and side.do(barrier.create)  # idempotent
+    assert side.do(lambda: barrier.wait(timeout=0.2)) is False
+    waiting = side.start(lambda: barrier.wait(WAIT))
+    watcher.set("/gate", b"another change")  # wakes the waiter, which waits on
+    assert side.do(lambda: zk.Barrier("/gate").remove())
+    assert waiting.result(WAIT) is True
+    assert side.do(barrier.remove) is False
+
+
+# -------------------------------------------------------------- Counter
+
+
+def test_a_counter_adds_exactly_under_contention(side, watcher):
+    zks = [side.client() for _ in range(3)]
+    counters = [side.do(lambda zk=zk: zk.Counter("/count")) for zk in zks]
+    pending = [side.start(lambda c=c: c.add(1)) for c in counters for _ in range(10)]
+    for each in pending:
+        each.result(WAIT)
+    assert watcher.get("/count")[0] == b"30", "an increment was lost"
+    side.do(lambda: counters[0].subtract(5))
+    assert (counters[0].pre_value, counters[0].post_value) == (30, 25)
+    with pytest.raises(TypeError):
+        side.do(lambda: counters[0].add(1.5))
+    halves = side.do(lambda: zks[0].Counter("/float", default=0.5))
+    side.do(lambda: halves.add(1.0))
+    assert halves.post_value == 1.5
+
+
+# ---------------------------------------------------------------- Queue
+
+
+def test_a_queue_hands_each_item_to_one_consumer_by_priority(side):
+    producer, consumer = side.client(), side.client()
+    out, into = side.do(lambda: producer.Queue("/q")), side.do(lambda: consumer.Queue("/q"))
+    with pytest.raises(ValueError):
+        side.do(lambda: out.put(b"x", priority=1000))
+    for value, priority in ((b"late", 200), (b"first", 10), (b"second", 100), (b"third", 100)):
+        side.do(lambda v=value, p=priority: out.put(v, priority=p))
+    assert side.do(into.length) == 4
+    taken = [side.start(into.get) for _ in range(2)] + [side.start(out.get) for _ in range(2)]
+    assert sorted(each.result(WAIT) for each in taken) == sorted(
+        [b"late", b"first", b"second", b"third"]
+    )
+    assert side.do(into.get) is None and side.do(out.length) == 0
+    side.do(lambda: out.put(b"a", priority=5))
+    side.do(lambda: out.put(b"b", priority=1))
+    assert [side.do(into.get), side.do(into.get)] == [b"b", b"a"]
+
+
+# ---------------------------------------------------------------- Party
+
+
+def test_a_party_lists_its_members_until_they_leave(side, watcher):
+    a, b = side.client(), side.client()
+    one, two = side.do(lambda: a.Party("/party", "one")), side.do(lambda: b.Party("/party", "two"))
+    side.do(one.join)
+    side.do(one.join)  # idempotent
+    side.do(two.join)
+    assert one.participating and sorted(side.do(two.members)) == ["one", "two"]
+    assert side.do(one.leave) and not one.participating
+    assert side.do(one.leave) is False
+    assert side.do(two.members) == ["two"]
+    side.do(two.leave)
+    assert watcher.get_children("/party") == []
