@@ -215,3 +215,48 @@ def test_a_party_lists_its_members_until_they_leave(side, watcher):
     assert side.do(two.members) == ["two"]
     side.do(two.leave)
     assert watcher.get_children("/party") == []
+
+
+# -------------------------------------------------------- DoubleBarrier
+
+
+def test_a_double_barrier_lets_members_in_and_out_together(side, watcher):
+    zks = [side.client() for _ in range(3)]
+    members = [side.do(lambda zk=zk: zk.DoubleBarrier("/db", 3)) for zk in zks]
+    watcher.ensure_path("/db")
+    arrived = children_changed(watcher, "/db")
+    entering = [side.start(lambda m=m: m.enter(WAIT)) for m in members[:2]]
+    assert arrived.wait(WAIT)
+    assert not any(each.done() for each in entering), "in before all were there"
+    assert side.do(lambda: members[2].enter(WAIT))
+    assert all(each.result(WAIT) for each in entering)
+    leaving = [side.start(lambda m=m: m.leave(WAIT)) for m in members]
+    assert all(each.result(WAIT) for each in leaving)
+    assert watcher.get_children("/db") == []
+
+    lone = side.do(lambda: zks[0].DoubleBarrier("/db", 2))
+    assert side.do(lambda: lone.enter(timeout=0.2)) is False
+    assert not lone.participating and watcher.get_children("/db") == []
+
+
+# --------------------------------------------------------- LockingQueue
+
+
+def test_a_locking_queue_holds_an_item_until_it_is_consumed_or_released(side):
+    a, b = side.client(), side.client()
+    first, second = side.do(lambda: a.LockingQueue("/lq")), side.do(lambda: b.LockingQueue("/lq"))
+    with pytest.raises(TypeError):
+        side.do(lambda: first.put_all([b"ok", "not bytes"]))
+    side.do(lambda: first.put(b"one"))
+    side.do(lambda: first.put_all([b"two", b"three"], priority=50))
+    assert side.do(first.length) == 3
+    assert side.do(lambda: first.get(WAIT)) == b"two"
+    assert side.do(lambda: first.get(WAIT)) == b"two", "the held item comes again"
+    assert side.do(lambda: second.get(WAIT)) == b"three"
+    assert side.do(second.release) and side.do(first.consume)
+    assert side.do(first.consume) is False and side.do(first.holds_lock) is False
+    assert side.do(lambda: first.get(WAIT)) == b"three"
+    assert side.do(lambda: second.get(WAIT)) == b"one"
+    assert side.do(first.consume) and side.do(second.consume)
+    assert side.do(first.length) == 0
+    assert side.do(lambda: second.get(timeout=0.2)) is None

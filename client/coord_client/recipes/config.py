@@ -34,7 +34,8 @@ from coord_client.exceptions import (
     SessionExpiredError,
 )
 from coord_client.paths import join, parent, validate_path
-from coord_client.recipes.nodes import create_once, transaction_error
+from coord_client.recipes.nodes import create_once
+from coord_client.recipes.steps import transaction_error
 from coord_client.recipes.subtree import SubtreeWatch
 from coord_client.stat import ZnodeStat
 

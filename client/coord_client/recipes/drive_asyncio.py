@@ -34,10 +34,14 @@ class AsyncioDriver:
 
     async def _perform(self, client: Any, request: steps.Request) -> Any:
         match request:
-            case steps.Call(retry=True):
+            case steps.Call(retry=True) | steps.Commit(retry=True):
                 return await self.run(client, steps.retrying(client, request.attempt))
             case steps.Call(method=method, args=args, kwargs=kwargs):
                 return await getattr(client, method)(*args, **kwargs)
+            case steps.Commit(build=build):
+                transaction = client.transaction()
+                build(transaction)
+                return await transaction.commit()
             case steps.Wait(event=event, timeout=timeout):
                 return await _within(event.wait(), timeout)
             case steps.NewEvent():

@@ -35,10 +35,14 @@ class ThreadedDriver:
 
     def _perform(self, client: Any, request: steps.Request) -> Any:
         match request:
-            case steps.Call(retry=True):
+            case steps.Call(retry=True) | steps.Commit(retry=True):
                 return self.run(client, steps.retrying(client, request.attempt))
             case steps.Call(method=method, args=args, kwargs=kwargs):
                 return getattr(client, method)(*args, **kwargs)
+            case steps.Commit(build=build):
+                transaction = client.transaction()
+                build(transaction)
+                return transaction.commit()
             case steps.Wait(event=event, timeout=timeout):
                 return event.wait(timeout)
             case steps.NewEvent():

@@ -5,11 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from coord_client.exceptions import (
-    CoordError,
     NodeExistsError,
-    NoNodeError,
-    RolledBackError,
-    RuntimeInconsistency,
 )
 from coord_client.recipes.waiting import retrying
 
@@ -27,21 +23,3 @@ def create_once(
     except NodeExistsError:
         return False
     return True
-
-
-def children(client: Client, path: str) -> list[str]:
-    """The child names of `path`; none when it does not exist."""
-    try:
-        return retrying(client, lambda: client.get_children(path))
-    except NoNodeError:
-        return []
-
-
-def transaction_error(results: list[object]) -> CoordError | None:
-    """The error that made a transaction fail (not the ops it undid), None when it applied."""
-    for result in results:
-        if isinstance(result, CoordError) and not isinstance(
-            result, RolledBackError | RuntimeInconsistency
-        ):
-            return result
-    return None

@@ -24,8 +24,11 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from coord_client.exceptions import (
     ConnectionLoss,
+    CoordError,
     NodeExistsError,
     NoNodeError,
+    RolledBackError,
+    RuntimeInconsistency,
     SessionExpiredError,
 )
 from coord_client.recipes.waiting import suspension
@@ -38,19 +41,33 @@ Steps = Generator["Request", Any, T]
 
 
 @dataclass(frozen=True)
-class Call:
-    """`client.<method>(*args, **kwargs)`; with `retry`, repeated after a
-    ConnectionLoss while the session lives on (only for calls safe to repeat:
-    reads, and writes whose repeat is recognised)."""
+class Repeatable:
+    """A request that, with `retry`, is repeated after a ConnectionLoss while
+    the session lives on (only for those safe to repeat: reads, and writes
+    whose repeat is recognised)."""
+
+    retry: bool = field(default=False, kw_only=True)
+
+    def attempt(self) -> Steps[Any]:
+        """This request made once (what `retrying` repeats)."""
+        return (yield replace(self, retry=False))
+
+
+@dataclass(frozen=True)
+class Call(Repeatable):
+    """`client.<method>(*args, **kwargs)`."""
 
     method: str
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
-    retry: bool = False
 
-    def attempt(self) -> Steps[Any]:
-        """This call made once (what `retrying` repeats)."""
-        return (yield replace(self, retry=False))
+
+@dataclass(frozen=True)
+class Commit(Repeatable):
+    """One transaction: `build(transaction)` adds its operations. Its result
+    is the transaction's: one per operation, a failed one's error in its place."""
+
+    build: Callable[[Any], None]
 
 
 @dataclass(frozen=True)
@@ -92,7 +109,7 @@ class Await:
     awaitable: Awaitable[Any]
 
 
-Request = Call | Wait | NewEvent | ReadAll | Take | Await
+Request = Call | Commit | Wait | NewEvent | ReadAll | Take | Await
 
 
 class Driver(Protocol):
@@ -173,10 +190,28 @@ def once(method: str, *args: Any, **kwargs: Any) -> Call:
 # ------------------------------------------------------- composite steps
 
 
+def transaction_error(results: list[object]) -> CoordError | None:
+    """The error that made a transaction fail (not the ops it undid), None when it applied."""
+    for result in results:
+        if isinstance(result, CoordError) and not isinstance(
+            result, RolledBackError | RuntimeInconsistency
+        ):
+            return result
+    return None
+
+
+def commit(build: Callable[[Any], None]) -> Steps[list[object]]:
+    """Commit the transaction `build` makes, once; raise the error that made it fail."""
+    results = yield Commit(build)
+    if (error := transaction_error(results)) is not None:
+        raise error
+    return results
+
+
 def retrying(client: Any, attempt: Callable[[], Steps[T]]) -> Steps[T]:
     """`attempt()`, repeated after each ConnectionLoss while the session lives
     on, for at most two session timeouts (then the ConnectionLoss stands).
-    Drivers run a `Call` with `retry` through this."""
+    Drivers run a request with `retry` through this."""
     deadline = time.monotonic() + 2 * client.session_timeout
     while True:
         try:

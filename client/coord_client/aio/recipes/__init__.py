@@ -8,16 +8,16 @@ As with the threaded client they are attributes of the client, kazoo's way:
 from __future__ import annotations
 
 from coord_client.aio.recipes.config import Config
-from coord_client.aio.recipes.double_barrier import DoubleBarrier
-from coord_client.aio.recipes.locking_queue import LockingQueue
 from coord_client.aio.recipes.tree_cache import NodeData, TreeCache, TreeEvent
 from coord_client.aio.recipes.watchers import ChildrenWatch, DataWatch
 from coord_client.recipes import (
     Bound,
     CancelledError,
     barrier,
+    double_barrier,
     election,
     lock,
+    locking_queue,
     party,
     queue,
     semaphore,
@@ -26,8 +26,10 @@ from coord_client.recipes.counter import AsyncCounter as Counter
 from coord_client.recipes.recipe import for_asyncio
 
 Barrier = for_asyncio(barrier.Barrier)
+DoubleBarrier = for_asyncio(double_barrier.DoubleBarrier)
 Election = for_asyncio(election.Election)
 Lock = for_asyncio(lock.Lock)
+LockingQueue = for_asyncio(locking_queue.LockingQueue)
 Party = for_asyncio(party.Party)
 Queue = for_asyncio(queue.Queue)
 ReadLock = for_asyncio(lock.ReadLock)

@@ -17,23 +17,15 @@ from typing import TYPE_CHECKING, TypeVar
 from coord_client.exceptions import (
     ConnectionLoss,
     NodeExistsError,
-    NoNodeError,
 )
-from coord_client.recipes.session import Wakeup
-from coord_client.recipes.waiting import Deadline, suspension
+from coord_client.recipes.waiting import suspension
 
 if TYPE_CHECKING:
     from coord_client.aio.client import Client
 
 T = TypeVar("T")
 
-__all__ = ["Deadline", "Wakeup", "children", "create_once", "retrying", "wakeup"]
-
-
-def wakeup(client: Client) -> Wakeup:
-    """The threaded recipes' Wakeup with an asyncio.Event: set by a watch or
-    by the loss of the session."""
-    return Wakeup(client, asyncio.Event())
+__all__ = ["create_once", "retrying"]
 
 
 async def wait_for(event: asyncio.Event, timeout: float | None) -> bool:
@@ -77,11 +69,3 @@ async def create_once(
     except NodeExistsError:
         return False
     return True
-
-
-async def children(client: Client, path: str) -> list[str]:
-    """The child names of `path`; none when it does not exist."""
-    try:
-        return await retrying(client, lambda: client.get_children(path))
-    except NoNodeError:
-        return []
