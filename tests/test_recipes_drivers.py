@@ -4,6 +4,7 @@ threaded client's recipes and the asyncio client's are one algorithm
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterator
 
 import pytest
@@ -260,3 +261,32 @@ def test_a_locking_queue_holds_an_item_until_it_is_consumed_or_released(side):
     assert side.do(first.consume) and side.do(second.consume)
     assert side.do(first.length) == 0
     assert side.do(lambda: second.get(timeout=0.2)) is None
+
+
+# ------------------------------------------------- DataWatch, ChildrenWatch
+
+
+def test_data_and_children_watches_follow_changes_until_told_to_stop(side, watcher):
+    zk = side.client()
+    seen: queue.Queue[bytes | None] = queue.Queue()
+
+    def on_data(data, stat):
+        seen.put(data)
+        return False if data == b"stop" else None
+
+    side.do(lambda: zk.DataWatch("/cfg", on_data))  # asyncio: awaited, its first call made
+    assert seen.get(timeout=WAIT) is None  # no node yet
+    watcher.create("/cfg", b"1")
+    assert seen.get(timeout=WAIT) == b"1"
+    watcher.set("/cfg", b"stop")
+    assert seen.get(timeout=WAIT) == b"stop"
+    watcher.set("/cfg", b"after")  # the function said stop
+    names: queue.Queue[list[str]] = queue.Queue()
+    (children,) = side.do(lambda: [zk.ChildrenWatch("/cfg")])  # not awaited: no function yet
+    side.do(lambda: children(names.put))  # the decorator form
+    assert names.get(timeout=WAIT) == []
+    watcher.create("/cfg/x", b"")
+    assert names.get(timeout=WAIT) == ["x"]
+    assert seen.empty()
+    with pytest.raises(TypeError):
+        side.do(lambda: children(names.put))  # one function per watch

@@ -26,6 +26,10 @@ class AsyncioDriver:
                 run.thrown(error)
         return run.value  # type: ignore[return-value]
 
+    def start(self, client: Any, work: steps.Steps[T]) -> asyncio.Future[T]:
+        """Run as a task, started now: await it for the result."""
+        return asyncio.ensure_future(self.run(client, work))
+
     def event(self) -> asyncio.Event:
         return asyncio.Event()
 

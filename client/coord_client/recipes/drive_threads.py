@@ -27,6 +27,10 @@ class ThreadedDriver:
                 run.thrown(error)
         return run.value  # type: ignore[return-value]
 
+    def start(self, client: Any, work: steps.Steps[T]) -> T:
+        """Run now, as `run` (a thread has nothing to start in the background)."""
+        return self.run(client, work)
+
     def event(self) -> threading.Event:
         return threading.Event()
 

@@ -120,6 +120,10 @@ class Driver(Protocol):
     def run(self, client: Any, steps: Steps[T]) -> Any:
         """The generator's return value (threaded), or a coroutine of it (asyncio)."""
 
+    def start(self, client: Any, steps: Steps[T]) -> Any:
+        """Begin running the generator now: threaded, to its end (its return
+        value); asyncio, as a task to await."""
+
     def event(self) -> Any:
         """A new unset event of this driver's kind."""
 

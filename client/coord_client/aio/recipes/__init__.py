@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from coord_client.aio.recipes.config import Config
 from coord_client.aio.recipes.tree_cache import NodeData, TreeCache, TreeEvent
-from coord_client.aio.recipes.watchers import ChildrenWatch, DataWatch
 from coord_client.recipes import (
     Bound,
     CancelledError,
@@ -21,11 +20,14 @@ from coord_client.recipes import (
     party,
     queue,
     semaphore,
+    watchers,
 )
 from coord_client.recipes.counter import AsyncCounter as Counter
 from coord_client.recipes.recipe import for_asyncio
 
 Barrier = for_asyncio(barrier.Barrier)
+ChildrenWatch = for_asyncio(watchers.ChildrenWatch)
+DataWatch = for_asyncio(watchers.DataWatch)
 DoubleBarrier = for_asyncio(double_barrier.DoubleBarrier)
 Election = for_asyncio(election.Election)
 Lock = for_asyncio(lock.Lock)
