@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from coord_client.exceptions import LockTimeout
-from coord_client.recipes import CancelledError
+from coord_client.recipes import CancelledError, TreeEvent
 from tests.recipe_drivers import WAIT, Side, children_changed, driven
 
 
@@ -290,3 +290,36 @@ def test_data_and_children_watches_follow_changes_until_told_to_stop(side, watch
     assert seen.empty()
     with pytest.raises(TypeError):
         side.do(lambda: children(names.put))  # one function per watch
+
+
+# ------------------------------------------------------------ TreeCache
+
+
+def test_a_tree_cache_loads_a_subtree_and_follows_its_changes(side, watcher):
+    watcher.create("/tree/a/b", b"2", makepath=True)
+    zk = side.client()
+    cache = side.do(lambda: zk.TreeCache("/tree"))
+    events: queue.Queue[tuple[int, str | None]] = queue.Queue()
+    cache.listen(lambda e: events.put((e.event_type, e.event_data and e.event_data.path)))
+    side.do(cache.start)
+    assert [events.get(timeout=WAIT) for _ in range(4)] == [
+        (TreeEvent.NODE_ADDED, "/tree"),
+        (TreeEvent.NODE_ADDED, "/tree/a"),
+        (TreeEvent.NODE_ADDED, "/tree/a/b"),
+        (TreeEvent.INITIALIZED, None),
+    ]
+    assert cache.get_children("/tree") == {"a"} and cache.get_data("/tree/a/b").data == b"2"
+    assert cache.get_data("/nope") is None and cache.get_children("/tree/x") is None
+    watcher.create("/tree/c", b"3")
+    assert events.get(timeout=WAIT) == (TreeEvent.NODE_ADDED, "/tree/c")
+    watcher.set("/tree/a", b"new")
+    assert events.get(timeout=WAIT) == (TreeEvent.NODE_UPDATED, "/tree/a")
+    assert cache.get_data("/tree/a").stat.version == 1
+    watcher.delete("/tree/a", recursive=True)
+    assert events.get(timeout=WAIT) == (TreeEvent.NODE_REMOVED, "/tree/a/b")
+    assert events.get(timeout=WAIT) == (TreeEvent.NODE_REMOVED, "/tree/a")
+    assert cache.get_children("/tree") == {"c"}
+    side.do(cache.close)
+    assert cache.get_data("/tree") is None
+    with pytest.raises(RuntimeError):
+        side.do(cache.start)  # once only

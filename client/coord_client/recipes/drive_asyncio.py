@@ -4,12 +4,14 @@ the `coord_client.aio.Client` coroutines, waiting on asyncio.Event."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any, TypeVar
 
-from coord_client.exceptions import NoNodeError
 from coord_client.recipes import steps
 
 T = TypeVar("T")
+
+_detached: set[asyncio.Future[Any]] = set()  # tasks of callbacks, running
 
 
 class AsyncioDriver:
@@ -29,6 +31,13 @@ class AsyncioDriver:
     def start(self, client: Any, work: steps.Steps[T]) -> asyncio.Future[T]:
         """Run as a task, started now: await it for the result."""
         return asyncio.ensure_future(self.run(client, work))
+
+    def detach(self, result: Any) -> None:
+        """Run a coroutine a user's callback returned as a task (kept until done)."""
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            _detached.add(task)
+            task.add_done_callback(_detached.discard)
 
     def event(self) -> asyncio.Event:
         return asyncio.Event()
@@ -50,8 +59,9 @@ class AsyncioDriver:
                 return await _within(event.wait(), timeout)
             case steps.NewEvent():
                 return self.event()
-            case steps.ReadAll(paths=paths):
-                return await _read_all(client, paths)
+            case steps.Gather(calls=calls):
+                calling = (getattr(client, c.method)(*c.args, **c.kwargs) for c in calls)
+                return await asyncio.gather(*calling, return_exceptions=True)
             case steps.Take(mutex=mutex, blocking=blocking, timeout=timeout):
                 if not blocking and mutex.locked():
                     return False
@@ -68,18 +78,6 @@ async def _within(awaitable: Any, timeout: float | None) -> bool:
     except TimeoutError:
         return False
     return True
-
-
-async def _read_all(client: Any, paths: tuple[str, ...]) -> list[bytes]:
-    """The data of each node, read at once."""
-    results = await asyncio.gather(*(client.get(p) for p in paths), return_exceptions=True)
-    found = []
-    for result in results:
-        if isinstance(result, BaseException) and not isinstance(result, NoNodeError):
-            raise result
-        if not isinstance(result, BaseException):
-            found.append(result[0])
-    return found
 
 
 ASYNCIO = AsyncioDriver()

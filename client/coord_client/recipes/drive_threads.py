@@ -3,11 +3,9 @@ the blocking `coord_client.Client` calls, waiting on threading.Event."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Any, TypeVar
 
-from coord_client.exceptions import NoNodeError
 from coord_client.recipes import steps
 
 T = TypeVar("T")
@@ -31,6 +29,9 @@ class ThreadedDriver:
         """Run now, as `run` (a thread has nothing to start in the background)."""
         return self.run(client, work)
 
+    def detach(self, result: Any) -> None:
+        """A plain callback's result means nothing here."""
+
     def event(self) -> threading.Event:
         return threading.Event()
 
@@ -51,21 +52,20 @@ class ThreadedDriver:
                 return event.wait(timeout)
             case steps.NewEvent():
                 return self.event()
-            case steps.ReadAll(paths=paths):
-                return _read_all(client, paths)
+            case steps.Gather(calls=calls):
+                pending = [getattr(client, c.method + "_async")(*c.args, **c.kwargs) for c in calls]
+                return [_outcome(result.get) for result in pending]
             case steps.Take(mutex=mutex, blocking=blocking, timeout=timeout):
                 return mutex.acquire(blocking, -1 if timeout is None or not blocking else timeout)
         raise TypeError(f"not a recipe request: {request!r}")
 
 
-def _read_all(client: Any, paths: tuple[str, ...]) -> list[bytes]:
-    """The data of each node, in one round trip (asynchronous gets)."""
-    pending = [client.get_async(path) for path in paths]
-    found = []
-    for result in pending:
-        with contextlib.suppress(NoNodeError):
-            found.append(result.get()[0])
-    return found
+def _outcome(get: Any) -> Any:
+    """`get()`, or the error it raised."""
+    try:
+        return get()
+    except Exception as error:  # each call's own outcome, as asyncio.gather gives it
+        return error
 
 
 THREADED = ThreadedDriver()

@@ -85,10 +85,11 @@ class NewEvent:
 
 
 @dataclass(frozen=True)
-class ReadAll:
-    """The data of each of `paths`, read at once; nodes gone meanwhile are skipped."""
+class Gather:
+    """`calls` made at once (one round trip), none repeated; the result of
+    each, or the error it raised in its place."""
 
-    paths: tuple[str, ...]
+    calls: tuple[Call, ...]
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class Await:
     awaitable: Awaitable[Any]
 
 
-Request = Call | Commit | Wait | NewEvent | ReadAll | Take | Await
+Request = Call | Commit | Wait | NewEvent | Gather | Take | Await
 
 
 class Driver(Protocol):
@@ -123,6 +124,9 @@ class Driver(Protocol):
     def start(self, client: Any, steps: Steps[T]) -> Any:
         """Begin running the generator now: threaded, to its end (its return
         value); asyncio, as a task to await."""
+
+    def detach(self, result: Any) -> None:
+        """What a user's callback returned: asyncio runs a coroutine as a task."""
 
     def event(self) -> Any:
         """A new unset event of this driver's kind."""
@@ -256,8 +260,16 @@ def children(path: str) -> Steps[list[str]]:
 
 
 def identifiers(paths: Iterable[str]) -> Steps[list[str]]:
-    """The data of each node as text (the contenders' identifiers), read at once."""
-    return [data.decode() for data in (yield ReadAll(tuple(paths)))]
+    """The data of each node as text (the contenders' identifiers), read at
+    once; nodes gone meanwhile are skipped."""
+    results = yield Gather(tuple(once("get", path) for path in paths))
+    found = []
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, NoNodeError):
+            raise result
+        if not isinstance(result, BaseException):
+            found.append(result[0].decode())
+    return found
 
 
 def delete_owned(holding: Holding, path: str, version: int) -> Steps[None]:

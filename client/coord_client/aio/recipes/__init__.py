@@ -8,7 +8,6 @@ As with the threaded client they are attributes of the client, kazoo's way:
 from __future__ import annotations
 
 from coord_client.aio.recipes.config import Config
-from coord_client.aio.recipes.tree_cache import NodeData, TreeCache, TreeEvent
 from coord_client.recipes import (
     Bound,
     CancelledError,
@@ -20,10 +19,12 @@ from coord_client.recipes import (
     party,
     queue,
     semaphore,
+    tree_cache,
     watchers,
 )
 from coord_client.recipes.counter import AsyncCounter as Counter
 from coord_client.recipes.recipe import for_asyncio
+from coord_client.recipes.tree_cache import NodeData, TreeEvent
 
 Barrier = for_asyncio(barrier.Barrier)
 ChildrenWatch = for_asyncio(watchers.ChildrenWatch)
@@ -36,6 +37,7 @@ Party = for_asyncio(party.Party)
 Queue = for_asyncio(queue.Queue)
 ReadLock = for_asyncio(lock.ReadLock)
 Semaphore = for_asyncio(semaphore.Semaphore)
+TreeCache = for_asyncio(tree_cache.TreeCache)
 WriteLock = for_asyncio(lock.WriteLock)
 
 RECIPES = {
