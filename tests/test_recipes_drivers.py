@@ -4,12 +4,13 @@ threaded client's recipes and the asyncio client's are one algorithm
 
 from __future__ import annotations
 
+import json
 import queue
 from collections.abc import Iterator
 
 import pytest
 
-from coord_client.exceptions import LockTimeout
+from coord_client.exceptions import BadVersionError, LockTimeout
 from coord_client.recipes import CancelledError, TreeEvent
 from tests.recipe_drivers import WAIT, Side, children_changed, driven
 
@@ -323,3 +324,27 @@ def test_a_tree_cache_loads_a_subtree_and_follows_its_changes(side, watcher):
     assert cache.get_data("/tree") is None
     with pytest.raises(RuntimeError):
         side.do(cache.start)  # once only
+
+
+# --------------------------------------------------------------- Config
+
+
+def test_a_config_update_is_one_transaction_seen_by_another_client(side):
+    writer_zk, reader_zk = side.client(), side.client()
+    writer = side.do(lambda: writer_zk.Config("/app/config", codec=json))  # asyncio: awaited
+    reader = side.do(lambda: reader_zk.Config("/app/config", codec=json))
+    changes: queue.Queue[dict] = queue.Queue()
+    reader.on_change(changes.put)
+    assert dict(reader) == {} and reader.version == 0
+    update = {"timeout": 60, "retries": 3}
+    assert side.do(lambda: writer.update(update, version=writer.version)) == 1
+    assert dict(writer) == update, "the writer reads its own update"
+    assert changes.get(timeout=WAIT) == update and reader.version == 1
+    with pytest.raises(BadVersionError):
+        side.do(lambda: writer.update({"timeout": 1}, version=0))
+    with pytest.raises(ValueError):
+        side.do(lambda: writer.update({"a/b": 1}))
+    assert writer["timeout"] == 60 and changes.empty()
+    side.do(reader.close)
+    assert side.do(lambda: writer.update({"timeout": 5})) == 2
+    assert writer["timeout"] == 5 and reader["timeout"] == 60  # closed: its last state

@@ -42,7 +42,9 @@ class AsyncioDriver:
     def event(self) -> asyncio.Event:
         return asyncio.Event()
 
-    def mutex(self) -> asyncio.Lock:
+    def mutex(self, reentrant: bool = False) -> asyncio.Lock:
+        """An asyncio.Lock: a callback that waits for it runs as its own task,
+        so `reentrant` (which a thread needs) asks nothing more."""
         return asyncio.Lock()
 
     async def _perform(self, client: Any, request: steps.Request) -> Any:

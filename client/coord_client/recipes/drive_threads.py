@@ -35,8 +35,8 @@ class ThreadedDriver:
     def event(self) -> threading.Event:
         return threading.Event()
 
-    def mutex(self) -> threading.Lock:
-        return threading.Lock()
+    def mutex(self, reentrant: bool = False) -> Any:
+        return threading.RLock() if reentrant else threading.Lock()
 
     def _perform(self, client: Any, request: steps.Request) -> Any:
         match request:

@@ -131,8 +131,9 @@ class Driver(Protocol):
     def event(self) -> Any:
         """A new unset event of this driver's kind."""
 
-    def mutex(self) -> Any:
-        """A new lock of this driver's kind, for `Take`."""
+    def mutex(self, reentrant: bool = False) -> Any:
+        """A new lock of this driver's kind, for `Take`; `reentrant` when the
+        thread holding it may call back into the recipe (user callbacks)."""
 
 
 class Run(Generic[T]):
@@ -219,7 +220,9 @@ def commit(build: Callable[[Any], None]) -> Steps[list[object]]:
 def retrying(client: Any, attempt: Callable[[], Steps[T]]) -> Steps[T]:
     """`attempt()`, repeated after each ConnectionLoss while the session lives
     on, for at most two session timeouts (then the ConnectionLoss stands).
-    Drivers run a request with `retry` through this."""
+    Drivers run a request with `retry` through this. The SDK holds calls made
+    while the session is suspended, so a ConnectionLoss normally means the
+    session is gone; this is for a client that fails them instead."""
     deadline = time.monotonic() + 2 * client.session_timeout
     while True:
         try:

@@ -20,10 +20,11 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from coord_client.events import EventType, KazooState, WatchedEvent
-from coord_client.exceptions import ConnectionLoss, CoordError, NoNodeError, SessionExpiredError
+from coord_client.exceptions import ConnectionLoss, NoNodeError, SessionExpiredError
 from coord_client.paths import basename, join, parent, validate_path
 from coord_client.recipes.recipe import Recipe
 from coord_client.recipes.steps import Gather, Steps, Take, call, once, operation
+from coord_client.recipes.subtree import SubtreeWatch
 from coord_client.stat import ZnodeStat
 
 
@@ -61,9 +62,9 @@ class TreeCache(Recipe):
         self._nodes: dict[str, NodeData] = {}
         self._children: dict[str, set[str]] = {}
         self._listeners: list[Listener] = []
-        self._lock = self.driver.mutex()  # one change at a time, in the order they came
+        self._lock = self.driver.mutex(reentrant=True)  # one change at a time, in order
         self._guard = threading.Lock()  # the maps, for readers on other threads
-        self._armed = False
+        self._watch = SubtreeWatch(self._root, self._on_event)
         self._started = False
         self._closed = False
 
@@ -92,7 +93,7 @@ class TreeCache(Recipe):
         self.client.add_listener(self._on_state)
         yield Take(self._lock, True, None)
         try:
-            yield from self._arm()
+            yield from self._watch.arm()
             yield from self._load()
             self._emit(TreeEvent.INITIALIZED)
         finally:
@@ -105,10 +106,7 @@ class TreeCache(Recipe):
         try:
             self._closed = True
             self.client.remove_listener(self._on_state)
-            if self._armed:
-                self._armed = False
-                with contextlib.suppress(CoordError):  # a stopped client has no watch left
-                    yield once("remove_watch", self._root, self._on_event)
+            yield from self._watch.close()
             with self._guard:
                 self._nodes.clear()
                 self._children.clear()
@@ -146,10 +144,10 @@ class TreeCache(Recipe):
             if self._closed:
                 return
             if state is KazooState.LOST:
-                self._armed = False  # the watch went with the session
+                self._watch.disarm()  # the watch went with the session
             elif state is KazooState.CONNECTED:
                 with contextlib.suppress(SessionExpiredError, ConnectionLoss):
-                    yield from self._arm()
+                    yield from self._watch.arm()
                     found = yield from self._load()
                     for path in sorted(set(self._nodes) - found, reverse=True):
                         self._remove(path, 0)  # gone while we were away
@@ -163,12 +161,6 @@ class TreeCache(Recipe):
             self._lock.release()
 
     # --------------------------------------------------------------- state
-
-    def _arm(self) -> Steps[None]:
-        """Set the one persistent recursive watch, unless it is set."""
-        if not self._armed:
-            yield once("add_watch", self._root, self._on_event, recursive=True)
-            self._armed = True
 
     def _load(self) -> Steps[set[str]]:
         """Read the subtree level by level (each level's reads at once); the paths found."""

@@ -1,5 +1,6 @@
-"""The recipes for the asyncio client, as coroutines: the threaded recipes'
-algorithms, sharing their state and rules (coord_client.recipes).
+"""The recipes for the asyncio client, as coroutines: the classes of
+`coord_client.recipes` run by the asyncio driver (`recipe.for_asyncio`), so
+each algorithm is the threaded recipe's own.
 
 As with the threaded client they are attributes of the client, kazoo's way:
 `client.Lock(path, identifier)` is `Lock(client, path, identifier)`.
@@ -7,11 +8,11 @@ As with the threaded client they are attributes of the client, kazoo's way:
 
 from __future__ import annotations
 
-from coord_client.aio.recipes.config import Config
 from coord_client.recipes import (
     Bound,
     CancelledError,
     barrier,
+    config,
     double_barrier,
     election,
     lock,
@@ -27,6 +28,7 @@ from coord_client.recipes.recipe import for_asyncio
 from coord_client.recipes.tree_cache import NodeData, TreeEvent
 
 Barrier = for_asyncio(barrier.Barrier)
+Config = for_asyncio(config.Config)
 ChildrenWatch = for_asyncio(watchers.ChildrenWatch)
 DataWatch = for_asyncio(watchers.DataWatch)
 DoubleBarrier = for_asyncio(double_barrier.DoubleBarrier)
