@@ -28,30 +28,24 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from coord_client.events import KazooState, WatchedEvent
+from coord_client.events import WatchedEvent
 from coord_client.exceptions import (
     BadVersionError,
-    ConnectionLoss,
     NodeExistsError,
     NoNodeError,
-    SessionExpiredError,
 )
 from coord_client.paths import join, parent, validate_path
-from coord_client.recipes.recipe import Recipe
 from coord_client.recipes.steps import (
     Commit,
     Gather,
     Steps,
-    Take,
     create_once,
     once,
     operation,
     transaction_error,
 )
-from coord_client.recipes.subtree import SubtreeWatch
+from coord_client.recipes.subtree import GONE, Following
 from coord_client.stat import ZnodeStat
-
-GONE = (SessionExpiredError, ConnectionLoss, NoNodeError)
 
 log = logging.getLogger("coord_client.recipes.config")
 
@@ -74,7 +68,7 @@ class Snapshot:
     complete: bool  # no child vanished between the listing and its read
 
 
-class Config(Recipe, Mapping[str, Any]):
+class Config(Following, Mapping[str, Any]):
     """Name -> bytes (or `codec.loads(bytes)`) for the children of `path`."""
 
     def __init__(self, client: Any, path: str, codec: Codec | None = None) -> None:
@@ -85,9 +79,7 @@ class Config(Recipe, Mapping[str, Any]):
         self._version = 0
         self._seen = 0  # every change up to this zxid is in the view
         self._callbacks: list[OnChange] = []
-        self._closed = False
-        self._lock = self.driver.mutex(reentrant=True)  # one refresh at a time
-        self._watch = SubtreeWatch(self.path, self._on_event)
+        self._follow(self.path)
         self._started: Any = None  # the load (a task, asyncio)
         if not self.driver.asynchronous:
             self.driver.run(client, self._start())
@@ -103,24 +95,12 @@ class Config(Recipe, Mapping[str, Any]):
 
     def _start(self) -> Steps[None]:
         yield from create_once(self.path, b"0", makepath=True)
-        self.client.add_listener(self._on_state)
-        yield Take(self._lock, True, None)
-        try:
-            yield from self._watch.arm()
-            yield from self._refresh(None)
-        finally:
-            self._lock.release()
+        yield from self._start_following(self._refresh(None))
 
     @operation
     def close(self) -> Steps[None]:
         """Stop following the tree; the view keeps its last state."""
-        yield Take(self._lock, True, None)
-        try:
-            self._closed = True
-            self.client.remove_listener(self._on_state)
-            yield from self._watch.close()
-        finally:
-            self._lock.release()
+        yield from self._locked(self._stop_following())
 
     @operation
     def update(self, mapping: Mapping[str, Any], version: int | None = None) -> Steps[int]:
@@ -138,42 +118,16 @@ class Config(Recipe, Mapping[str, Any]):
 
             if self._applied((yield Commit(fill)), version):
                 break
-        yield Take(self._lock, True, None)
-        try:
-            yield from self._refresh(None)  # so that this caller reads its own update
-        finally:
-            self._lock.release()
+        yield from self._locked(self._refresh(None))  # so that this caller reads its own update
         return expected + 1
 
-    def _on_event(self, event: WatchedEvent) -> Any:
-        """A change under `path` (a coroutine, asyncio, run by the client as a task)."""
-        return self.driver.run(self.client, self._changed(event))
-
     def _changed(self, event: WatchedEvent) -> Steps[None]:
-        yield Take(self._lock, True, None)
-        try:
-            if self._wanted(event):
-                with contextlib.suppress(*GONE):
-                    yield from self._refresh(event.zxid)
-        finally:
-            self._lock.release()
+        if self._wanted(event):
+            with contextlib.suppress(*GONE):
+                yield from self._refresh(event.zxid)
 
-    def _on_state(self, state: KazooState) -> Any:
-        return self.driver.run(self.client, self._state_changed(state))
-
-    def _state_changed(self, state: KazooState) -> Steps[None]:
-        yield Take(self._lock, True, None)
-        try:
-            if self._closed:
-                return
-            if state is KazooState.LOST:
-                self._watch.disarm()
-            elif state is KazooState.CONNECTED:
-                with contextlib.suppress(*GONE):
-                    yield from self._watch.arm()
-                    yield from self._refresh(None)
-        finally:
-            self._lock.release()
+    def _reload(self) -> Steps[None]:
+        yield from self._refresh(None)
 
     def _refresh(self, bound: int | None) -> Steps[None]:
         """Read the tree; show it when it is the state at `bound` (the zxid of

@@ -262,6 +262,15 @@ def children(path: str) -> Steps[list[str]]:
         return []
 
 
+def holding(mutex: Any, work: Steps[T]) -> Steps[T]:
+    """`work` run while holding `mutex` (a driver's `mutex()`): one at a time."""
+    yield Take(mutex, True, None)
+    try:
+        return (yield from work)
+    finally:
+        mutex.release()
+
+
 def identifiers(paths: Iterable[str]) -> Steps[list[str]]:
     """The data of each node as text (the contenders' identifiers), read at
     once; nodes gone meanwhile are skipped."""

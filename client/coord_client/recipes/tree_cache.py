@@ -14,17 +14,15 @@ listeners may be coroutine functions (those run as tasks).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from coord_client.events import EventType, KazooState, WatchedEvent
-from coord_client.exceptions import ConnectionLoss, NoNodeError, SessionExpiredError
+from coord_client.exceptions import NoNodeError
 from coord_client.paths import basename, join, parent, validate_path
-from coord_client.recipes.recipe import Recipe
-from coord_client.recipes.steps import Gather, Steps, Take, call, once, operation
-from coord_client.recipes.subtree import SubtreeWatch
+from coord_client.recipes.steps import Gather, Steps, call, once, operation
+from coord_client.recipes.subtree import GONE, Following
 from coord_client.stat import ZnodeStat
 
 
@@ -53,7 +51,7 @@ class TreeEvent(NamedTuple):
 Listener = Callable[[TreeEvent], Any]
 
 
-class TreeCache(Recipe):
+class TreeCache(Following):
     """`start()`, `listen(fn)`, `get_data(path)`, `get_children(path)`, `close()`."""
 
     def __init__(self, client: Any, path: str) -> None:
@@ -62,11 +60,9 @@ class TreeCache(Recipe):
         self._nodes: dict[str, NodeData] = {}
         self._children: dict[str, set[str]] = {}
         self._listeners: list[Listener] = []
-        self._lock = self.driver.mutex(reentrant=True)  # one change at a time, in order
         self._guard = threading.Lock()  # the maps, for readers on other threads
-        self._watch = SubtreeWatch(self._root, self._on_event)
+        self._follow(self._root)
         self._started = False
-        self._closed = False
 
     def listen(self, listener: Listener) -> None:
         """Call `listener(TreeEvent)` on every change of the cache and of the connection."""
@@ -90,75 +86,47 @@ class TreeCache(Recipe):
         if self._started:
             raise RuntimeError("the cache was already started")
         self._started = True
-        self.client.add_listener(self._on_state)
-        yield Take(self._lock, True, None)
-        try:
-            yield from self._watch.arm()
-            yield from self._load()
-            self._emit(TreeEvent.INITIALIZED)
-        finally:
-            self._lock.release()
+        yield from self._start_following(self._initial())
+
+    def _initial(self) -> Steps[None]:
+        yield from self._load()
+        self._emit(TreeEvent.INITIALIZED)
 
     @operation
     def close(self) -> Steps[None]:
         """Stop watching and forget the subtree."""
-        yield Take(self._lock, True, None)
-        try:
-            self._closed = True
-            self.client.remove_listener(self._on_state)
-            yield from self._watch.close()
-            with self._guard:
-                self._nodes.clear()
-                self._children.clear()
-        finally:
-            self._lock.release()
+        yield from self._locked(self._closing())
+
+    def _closing(self) -> Steps[None]:
+        yield from self._stop_following()
+        with self._guard:
+            self._nodes.clear()
+            self._children.clear()
 
     # -------------------------------------------------------------- events
 
-    def _on_event(self, event: WatchedEvent) -> Any:
-        """A change under the root (a coroutine, asyncio, run by the client as a task)."""
-        return self.driver.run(self.client, self._changed(event))
-
     def _changed(self, event: WatchedEvent) -> Steps[None]:
-        yield Take(self._lock, True, None)
+        if event.type is EventType.DELETED:
+            self._remove(event.path, event.zxid)
+            return
         try:
-            if self._closed:
-                return
-            if event.type is EventType.DELETED:
-                self._remove(event.path, event.zxid)
-                return
-            try:
-                data, stat = yield call("get", event.path)
-            except (NoNodeError, SessionExpiredError, ConnectionLoss):
-                return  # deleted since (its DELETED event follows), or the session is gone
-            self._put(event.path, data, stat)
-        finally:
-            self._lock.release()
+            data, stat = yield call("get", event.path)
+        except GONE:
+            return  # deleted since (its DELETED event follows), or the session is gone
+        self._put(event.path, data, stat)
 
-    def _on_state(self, state: KazooState) -> Any:
-        return self.driver.run(self.client, self._state_changed(state))
+    def _reload(self) -> Steps[None]:
+        found = yield from self._load()
+        for path in sorted(set(self._nodes) - found, reverse=True):
+            self._remove(path, 0)  # gone while we were away
 
-    def _state_changed(self, state: KazooState) -> Steps[None]:
-        yield Take(self._lock, True, None)
-        try:
-            if self._closed:
-                return
-            if state is KazooState.LOST:
-                self._watch.disarm()  # the watch went with the session
-            elif state is KazooState.CONNECTED:
-                with contextlib.suppress(SessionExpiredError, ConnectionLoss):
-                    yield from self._watch.arm()
-                    found = yield from self._load()
-                    for path in sorted(set(self._nodes) - found, reverse=True):
-                        self._remove(path, 0)  # gone while we were away
-            if state is KazooState.SUSPENDED:
-                self._emit(TreeEvent.CONNECTION_SUSPENDED)
-            elif state is KazooState.LOST:
-                self._emit(TreeEvent.CONNECTION_LOST)
-            else:
-                self._emit(TreeEvent.CONNECTION_RECONNECTED)
-        finally:
-            self._lock.release()
+    def _told(self, state: KazooState) -> None:
+        if state is KazooState.SUSPENDED:
+            self._emit(TreeEvent.CONNECTION_SUSPENDED)
+        elif state is KazooState.LOST:
+            self._emit(TreeEvent.CONNECTION_LOST)
+        else:
+            self._emit(TreeEvent.CONNECTION_RECONNECTED)
 
     # --------------------------------------------------------------- state
 

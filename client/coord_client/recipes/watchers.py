@@ -21,7 +21,7 @@ from coord_client.events import KazooState, WatchedEvent
 from coord_client.exceptions import ConnectionLoss, NoNodeError, SessionExpiredError
 from coord_client.paths import validate_path
 from coord_client.recipes.recipe import Recipe
-from coord_client.recipes.steps import Await, Steps, Take, call
+from coord_client.recipes.steps import Await, Steps, call, holding
 from coord_client.stat import ZnodeStat
 
 
@@ -60,12 +60,11 @@ class _Watch(Recipe):
         raise NotImplementedError
 
     def _locked_refresh(self, event: WatchedEvent | None) -> Steps[None]:
-        yield Take(self._run_lock, True, None)
-        try:
-            if not self._stopped:
-                yield from self._refresh(event)
-        finally:
-            self._run_lock.release()
+        return holding(self._run_lock, self._live_refresh(event))
+
+    def _live_refresh(self, event: WatchedEvent | None) -> Steps[None]:
+        if not self._stopped:
+            yield from self._refresh(event)
 
     def _on_state(self, state: KazooState) -> Any:
         if state is KazooState.CONNECTED:
