@@ -4,6 +4,7 @@ threaded client's recipes and the asyncio client's are one algorithm
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 from collections.abc import Iterator
@@ -348,3 +349,33 @@ def test_a_config_update_is_one_transaction_seen_by_another_client(side):
     side.do(reader.close)
     assert side.do(lambda: writer.update({"timeout": 5})) == 2
     assert writer["timeout"] == 5 and reader["timeout"] == 60  # closed: its last state
+
+
+# ------------------------------------------- what only one side can do
+
+
+def test_the_asyncio_recipes_refuse_what_cannot_await(server):
+    with driven("asyncio", server.address) as side:
+        zk = side.client()
+        lock = side.do(lambda: zk.Lock("/l"))
+        counter, queue_, party = (
+            side.do(lambda: zk.Counter("/c")),
+            side.do(lambda: zk.Queue("/q")),
+            side.do(lambda: zk.Party("/p")),
+        )
+        with pytest.raises(TypeError, match="async with"):
+            side.do(lambda: lock.__enter__())
+        with pytest.raises(TypeError, match="counter.add"):
+            side.do(lambda: counter + 1)
+        with pytest.raises(TypeError, match="queue.length"):
+            side.do(lambda: len(queue_))
+        with pytest.raises(TypeError, match="party.members"):
+            side.do(lambda: list(party))
+        assert not lock.is_acquired
+
+
+def test_the_threaded_recipes_refuse_async_with(connect):
+    lock = connect().Lock("/l")
+    with pytest.raises(TypeError, match="'with'"):
+        asyncio.run(lock.__aenter__())
+    assert not lock.is_acquired
