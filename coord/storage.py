@@ -74,6 +74,7 @@ _REPLY_KEY = struct.Struct(">QQ")
 _REPLY_TYPES = [
     pb.CreateResponse, pb.DeleteResponse, pb.SetDataResponse,
     pb.MultiResponse, pb.CheckResponse, pb.Error, pb.SetAclResponse,
+    pb.SetQuotaResponse, pb.DeleteQuotaResponse,
 ]  # fmt: skip
 _REPLY_TAG = {kind: tag for tag, kind in enumerate(_REPLY_TYPES)}
 # The first key after every key of a prefix ("0" follows "/").

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from coord import acl as acls
-from coord.acl import OPEN_ACL, Acl, AclTable, Ident, InvalidAcl
+from coord.acl import OPEN_ACL, Acl, AclTable, Ids, InvalidAcl
+from coord.quotas import NO_LIMIT, Quota, Quotas, limits_error, limits_path
+from coord.quotas import ROOT as QUOTA_ROOT
 from coord.wire import log_pb2
 from coord_client import paths
 from coord_client.wire import client_pb2 as pb
@@ -174,11 +176,11 @@ class Caller:
 
     def __init__(self, command: log_pb2.Command) -> None:
         self._auth = command.auth
-        self._ids: frozenset[Ident] | None = None
+        self._ids: Ids | None = None
 
-    def ids(self) -> frozenset[Ident]:
+    def ids(self) -> Ids:
         if self._ids is None:
-            self._ids = frozenset((found.scheme, found.id) for found in self._auth)
+            self._ids = tuple((found.scheme, found.id) for found in self._auth)
         return self._ids
 
 
@@ -206,6 +208,16 @@ def _writable_path(path: str) -> str:
     return path
 
 
+def quota_to_wire(path: str, quota: Quota) -> pb.Quota:
+    limits = {name: getattr(quota, name) for name in ("count", "bytes")}
+    return pb.Quota(
+        path=path,
+        used_count=quota.used_count,
+        used_bytes=quota.used_bytes,
+        **{name: limit for name, limit in limits.items() if limit != NO_LIMIT},
+    )
+
+
 def acl_to_wire(acl: Acl) -> list[pb.ACL]:
     return [
         pb.ACL(perms=perms, id=pb.Id(scheme=scheme, id=entry_id)) for perms, scheme, entry_id in acl
@@ -220,6 +232,7 @@ class Tree:
         self.nodes: dict[str, Znode] = {"/": Znode(b"", 0, 0, 0, 0, 0)}
         self.acls = AclTable()
         self.sessions: dict[int, Session] = {}
+        self.quotas = Quotas()  # derived from the limits znodes under /coord/quota
         self.zxid = 0
         # Touched since storage last took them; storage writes what is there
         # now and deletes what is gone.
@@ -257,6 +270,12 @@ class Tree:
     def get_acl(self, path: str) -> pb.GetAclResponse:
         node = self.node(_checked_path(path))
         return pb.GetAclResponse(acl=acl_to_wire(node.acl), stat=node.stat(), zxid=self.zxid)
+
+    def get_quota(self, path: str) -> pb.GetQuotaResponse:
+        quota = self.quotas.roots.get(_checked_path(path))
+        if quota is None:
+            raise TreeError(Code.NO_NODE, f"no quota on {path}")
+        return pb.GetQuotaResponse(quota=quota_to_wire(path, quota), zxid=self.zxid)
 
     # --------------------------------------------------------------- apply
 
@@ -363,6 +382,10 @@ class Tree:
             return pb.CheckResponse()
         if kind == "set_acl":
             return self._set_acl(op, zxid, caller)
+        if kind == "set_quota":
+            return self._set_quota(op, zxid, time_ms, caller, events)
+        if kind == "delete_quota":
+            return self._delete_quota(op, zxid, caller, events)
         raise TreeError(Code.UNIMPLEMENTED, f"unknown operation {kind}")
 
     # ---------------------------------------------------- state mutations
@@ -386,6 +409,7 @@ class Tree:
         self._touch_node(parent_path)
         self._touch_node(path)
         self.nodes[path] = node
+        self.quotas.charge(path, 1, len(node.data))
         parent.add_child(name)
         parent.cversion += 1
         parent.sequence += 1
@@ -403,6 +427,7 @@ class Tree:
         self._touch_node(parent_path)
         self._touch_node(path)
         del self.nodes[path]
+        self.quotas.charge(path, -1, -len(node.data))
         parent.remove_child(paths.basename(path))
         parent.cversion += 1
         parent.pzxid = max(parent.pzxid, zxid)
@@ -463,6 +488,8 @@ class Tree:
             path = paths.sequence_name(path, sequence)
         if path in self.nodes:
             raise TreeError(Code.NODE_EXISTS, f"node {path} exists")
+        if self.quotas.roots:
+            self._check_quota([*((made, 1, 0) for made in missing), (path, 1, len(op.data))])
         # Validated: from here on nothing fails, so a lone create needs no undo.
         for ancestor in missing:
             made = Znode(b"", zxid, zxid, zxid, time_ms, time_ms, acl=acl)
@@ -554,6 +581,10 @@ class Tree:
                 Code.DATA_TOO_LARGE,
                 f"data of {len(op.data)} bytes is over the limit of {self.max_data_bytes}",
             )
+        if self.quotas.roots:
+            growth = len(op.data) - len(node.data)
+            self._check_quota([(path, 0, growth)])
+            self.quotas.charge(path, 0, growth)
         self._touch_node(path)
         node.data = op.data
         node.version += 1
@@ -579,6 +610,88 @@ class Tree:
         node.aversion += 1
         return pb.SetAclResponse(stat=node.stat(), zxid=zxid)
 
+    # ------------------------------------------------------------- quotas
+
+    def _check_quota(self, changes: list[tuple[str, int, int]]) -> None:
+        """Refuse what would take a quota past a limit (callers skip the
+        call while there is no quota: most trees have none)."""
+        refusal = self.quotas.refusal(changes)
+        if refusal is not None:
+            raise TreeError(Code.QUOTA_EXCEEDED, refusal)
+
+    def _quota_admin(self, path: str, caller: Caller) -> None:
+        """Quotas need ADMIN on their root's node, or while it is gone (a
+        quota outlives its node, as ZooKeeper's) on its nearest ancestor."""
+        while path not in self.nodes:
+            path = paths.parent(path)
+        _require(self.nodes[path], acls.ADMIN, caller, path)
+
+    def _set_quota(
+        self,
+        op: pb.SetQuotaRequest,
+        zxid: int,
+        time_ms: int,
+        caller: Caller,
+        events: list[Event],
+    ) -> pb.SetQuotaResponse:
+        """ZooKeeper's setquota rules: the node exists, no quota above or
+        below it; limits not given keep their value. A quota set below the
+        usage now is taken: the next write that grows the usage fails."""
+        path = _writable_path(op.path)
+        error = limits_error(op)
+        if error is not None:
+            raise TreeError(Code.BAD_ARGUMENTS, error)
+        self.node(path)
+        self._quota_admin(path, caller)
+        other = self.quotas.nested(path)
+        if other is not None:
+            raise TreeError(Code.BAD_ARGUMENTS, f"quotas do not nest: {other} has one")
+        quota = self.quotas.roots.get(path)
+        if quota is None:
+            subtree = self._subtree_leaves_first(path)
+            quota = Quota(
+                used_count=len(subtree),
+                used_bytes=sum(len(self.nodes[member].data) for member in subtree),
+            )
+        if op.HasField("count"):
+            quota.count = op.count
+        if op.HasField("bytes"):
+            quota.bytes = op.bytes
+        self._write_limits(limits_path(path), quota.encode(), zxid, time_ms, events)
+        self.quotas.roots[path] = quota
+        return pb.SetQuotaResponse(quota=quota_to_wire(path, quota), zxid=zxid)
+
+    def _write_limits(
+        self, path: str, data: bytes, zxid: int, time_ms: int, events: list[Event]
+    ) -> None:
+        """Create or rewrite a limits znode, with the parents it lacks."""
+        node = self.nodes.get(path)
+        if node is None:
+            for ancestor in self._missing_ancestors(paths.parent(path)):
+                made = Znode(b"", zxid, zxid, zxid, time_ms, time_ms)
+                self._add_node(ancestor, made, zxid, events)
+            node = Znode(data, zxid, zxid, zxid, time_ms, time_ms)
+            self._add_node(path, node, zxid, events)
+            return
+        self._touch_node(path)
+        node.data, node.version, node.mzxid, node.mtime = data, node.version + 1, zxid, time_ms
+        events.append(Event(EventType.CHANGED, path, node.acl))
+
+    def _delete_quota(
+        self, op: pb.DeleteQuotaRequest, zxid: int, caller: Caller, events: list[Event]
+    ) -> pb.DeleteQuotaResponse:
+        """Remove the limits znode and the parents it leaves empty."""
+        path = _writable_path(op.path)
+        if path not in self.quotas.roots:
+            raise TreeError(Code.NO_NODE, f"no quota on {path}")
+        self._quota_admin(path, caller)
+        del self.quotas.roots[path]
+        gone = limits_path(path)
+        while gone != QUOTA_ROOT and not self.nodes[gone].children:
+            self._remove_node(gone, zxid, events)
+            gone = paths.parent(gone)
+        return pb.DeleteQuotaResponse(zxid=zxid)
+
     def _multi(
         self,
         zxid: int,
@@ -590,6 +703,7 @@ class Tree:
         """All or nothing: on the first failure undo what the earlier ops did."""
         ops = command.multi.ops
         self._undo_nodes, self._undo_sessions = {}, {}
+        usage = self.quotas.usage()
         results: list[pb.OpResult] = []
         try:
             for index, op in enumerate(ops):
@@ -602,6 +716,7 @@ class Tree:
                     )
                 except TreeError as err:
                     self._rollback()
+                    self.quotas.restore(usage)
                     events.clear()
                     return pb.MultiResponse(results=self._failed_results(index, err, len(ops)))
                 results.append(pb.OpResult(**{kind: response}))
@@ -675,4 +790,5 @@ class Tree:
         for path, node in nodes.items():
             if node.ephemeral_owner in sessions:
                 sessions[node.ephemeral_owner].ephemerals.add(path)
+        self.quotas = Quotas.from_znodes(nodes)
         self.dirty_nodes, self.dirty_sessions, self.dirty_replies = set(), set(), set()

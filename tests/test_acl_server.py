@@ -14,7 +14,6 @@ from cryptography import x509
 
 from coord.acl import ADMIN, ALL, READ, digest_id
 from coord.rpc.identity import rfc2253
-from coord.wire import admin_pb2
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 from tests.rawsession import RawSession
@@ -185,9 +184,9 @@ def test_auth_failed_answers_then_ends_the_stream_but_not_the_session(server) ->
     assert code_of(again.call(1, exists=pb.ExistsRequest(path="/"))) == pb.OK
 
 
-def test_a_digest_credential_without_a_colon_fails(server) -> None:
+def test_an_empty_digest_credential_fails(server) -> None:
     session = RawSession(server.address)
-    assert code_of(auth(session, 1, b"no-colon")) == pb.AUTH_FAILED
+    assert code_of(auth(session, 1, b"")) == pb.AUTH_FAILED
 
 
 def test_the_super_user_may_do_everything(server_factory) -> None:
@@ -237,7 +236,7 @@ def test_unary_calls_carry_credentials_in_metadata(locked) -> None:
     assert [(a.perms, a.id.scheme, a.id.id) for a in shown.acl] == [(READ, "world", "anyone")]
 
 
-@pytest.mark.parametrize("value", ["digest no-colon", "ip 1.2.3.4", "digestbob:pw", ""])
+@pytest.mark.parametrize("value", ["digest ", "ip 1.2.3.4", "digestbob:pw", ""])
 def test_malformed_unary_credentials_are_auth_failed(server, value: str) -> None:
     stub = stub_for(server.address)
     refusal = unary_refusal(
@@ -325,11 +324,8 @@ def test_every_member_decides_with_the_ids_the_proposer_attached(cluster_factory
         assert (got.data, got.stat.version) == (b"by 3", 3)
 
 
-def test_a_snapshot_carries_acls_to_a_member_far_behind(cluster_factory) -> None:
-    cluster = cluster_factory(3, "--log-retention", "10")
-    cluster.leader()
-    laggard = cluster.members[3]
-    laggard.stop()
+def test_a_snapshot_carries_acls_to_a_member_far_behind(far_behind) -> None:
+    cluster, laggard = far_behind, far_behind.members[3]
     stub = stub_for(cluster.members[1].address)
     stub.Create(pb.CreateRequest(path="/bobs", acl=bob_only()), timeout=10)
     stub.SetACL(
@@ -347,12 +343,7 @@ def test_a_snapshot_carries_acls_to_a_member_far_behind(cluster_factory) -> None
     assert shown.stat.aversion == 1
     assert any("installed a snapshot" in line for line in laggard.output)
     # Every member holds the same state, ACLs included (they are in the digest).
-    digests = set()
-    for member in cluster.members.values():
-        stub_for(member.address).Sync(pb.SyncRequest(path="/"), timeout=30)
-        digest = member.admin("StateDigest", admin_pb2.DigestRequest())
-        digests.add((digest.zxid, digest.sha256))
-    assert len(digests) == 1
+    assert len(cluster.digests()) == 1
 
 
 # ---------------------------------------------------------------- watches

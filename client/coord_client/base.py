@@ -81,6 +81,9 @@ CALLS = (
     "get_acls",
     "set_acls",
     "add_auth",
+    "set_quota",
+    "get_quota",
+    "delete_quota",
 )
 C = TypeVar("C", bound=type)
 
@@ -223,6 +226,27 @@ class Operations(ABC):
         """The new ZnodeStat; with a version other than -1 only if the node's
         `aversion` matches. Needs ADMIN on the node."""
         return self._submit(ops.set_acls(path, acls, version))
+
+    def set_quota_async(
+        self,
+        path: str,
+        count: int | None = None,
+        bytes: int | None = None,
+    ) -> Any:
+        """The QuotaInfo once set: a hard limit on the znodes under `path` (itself
+        included, count >= 1) and on their data (bytes >= 0); a limit not given
+        keeps its value. A write that would cross one raises QuotaExceededError.
+        Needs ADMIN on the node; refused above or below another quota."""
+        return self._submit(ops.set_quota(path, count, bytes))
+
+    def get_quota_async(self, path: str) -> Any:
+        """The QuotaInfo of the quota on `path` (limits and usage); NoNodeError
+        when there is none."""
+        return self._submit(ops.get_quota(path))
+
+    def delete_quota_async(self, path: str) -> Any:
+        """True once the quota on `path` is gone. Needs ADMIN on the node."""
+        return self._submit(ops.delete_quota(path))
 
     def add_auth_async(self, scheme: str, credential: str) -> Any:
         """True once the member took the credential (digest: "user:password");

@@ -142,6 +142,12 @@ class UnimplementedError(ZookeeperError):
     code = pb.UNIMPLEMENTED
 
 
+class QuotaExceededError(ZookeeperError):
+    """A write would take a subtree past its hard quota; it was not applied."""
+
+    code = pb.QUOTA_EXCEEDED
+
+
 class LimitExceededError(ZookeeperError):
     """Over one of the member's limits (sessions, watches, ops in a
     transaction, request size, nodes one request may touch); nothing
@@ -171,6 +177,7 @@ _BY_CODE: dict[int, type[ZookeeperError]] = {
         NotReadyError,
         NotReadOnlyCallError,
         UnimplementedError,
+        QuotaExceededError,
         LimitExceededError,
     )
 }

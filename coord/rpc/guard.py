@@ -39,6 +39,7 @@ STATUS_OF = {
     pb.NO_AUTH: grpc.StatusCode.PERMISSION_DENIED,
     pb.AUTH_FAILED: grpc.StatusCode.UNAUTHENTICATED,
     pb.INVALID_ACL: grpc.StatusCode.INVALID_ARGUMENT,
+    pb.QUOTA_EXCEEDED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     pb.LIMIT_EXCEEDED: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 

@@ -12,7 +12,7 @@ import os
 
 import grpc
 
-from coord.acl import Ident
+from coord.acl import Ids
 from coord.replica import Replica
 from coord.rpc import callers, ops
 from coord.rpc.admission import Admission, Refused, client_address
@@ -31,7 +31,7 @@ class _CallWatcher:
     """The watcher of one Watch call: events go to that call's queue. A
     caller that lets more than `limit` events wait is cut off (`cut`)."""
 
-    def __init__(self, ids: frozenset[Ident], limit: int) -> None:
+    def __init__(self, ids: Ids, limit: int) -> None:
         self.queue: asyncio.Queue[pb.WatchEvent] = asyncio.Queue(limit)
         self.ids = ids
         self.cut = asyncio.Event()
@@ -118,7 +118,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
             await abort(context, applied.result)
         return applied.result
 
-    async def _ids(self, context) -> frozenset[Ident]:
+    async def _ids(self, context) -> Ids:
         try:
             return callers.unary_ids(context, self.super_digest)
         except callers.AuthFailed as err:
@@ -152,6 +152,12 @@ class CoordService(client_pb2_grpc.CoordServicer):
     async def SetACL(self, request, context):  # noqa: N802
         return await self._write_op("set_acl", request, context)
 
+    async def SetQuota(self, request, context):  # noqa: N802
+        return await self._write_op("set_quota", request, context)
+
+    async def DeleteQuota(self, request, context):  # noqa: N802
+        return await self._write_op("delete_quota", request, context)
+
     # ------------------------------------------------------------- reads
 
     async def _read(self, kind: str, request, context):
@@ -184,6 +190,9 @@ class CoordService(client_pb2_grpc.CoordServicer):
 
     async def GetACL(self, request, context):  # noqa: N802
         return await self._read("get_acl", request, context)
+
+    async def GetQuota(self, request, context):  # noqa: N802
+        return await self._read("get_quota", request, context)
 
     async def Sync(self, request, context):  # noqa: N802
         error = await self.replica.sync(SYNC_TIMEOUT_S)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from coord.acl import Ident
+from coord.acl import Ids
 from coord.replica import Replica
 from coord.rpc import callers, ops
 from coord.rpc.admission import Admission, Refused, client_address
@@ -57,7 +57,7 @@ class _InFlight:
     # A write's Applied, or a sync's error (None: synced); reads have none:
     # they run when they reach the head.
     future: asyncio.Future | None
-    ids: frozenset[Ident] = frozenset()  # a read's: the caller's at arrival
+    ids: Ids = ()  # a read's: the caller's at arrival
 
 
 def _error(code: int, message: str) -> pb.Error:
