@@ -1,6 +1,7 @@
 """One hostile client process of a flood run, of one kind:
 
     sessions   opens sessions until every member refuses (or a cap), keeps them
+               (started once the others have said "armed": their sessions open)
     noread     session streams that never read while a writer makes events
                for their watches and reads of a large node pile up for them
     oversized  requests just over the limits: data, request bytes, ops in a
@@ -12,8 +13,9 @@
     python hostile.py KIND CONFIG_JSON
 
 Everything it does is bounded by counts in the config and by `until`
-(time.monotonic); then it drops its streams and prints one JSON line: what it
-sent and what came back (the error codes, by name).
+(time.monotonic). It prints "armed" once its own sessions are open; at the
+end it drops its streams and prints one JSON line: what it sent and what
+came back (the error codes, by name).
 """
 
 from __future__ import annotations
@@ -126,6 +128,11 @@ class Hostile:
             for session in held:
                 session.send(pb.ClientMessage(ping=pb.Ping()))
 
+    def armed(self) -> None:
+        """Say that this process's sessions are open (the session opener is
+        started once every other hostile client has said so)."""
+        print("armed", flush=True)
+
     def hold(self) -> None:
         threading.Thread(target=self.keep_alive, daemon=True).start()
         time.sleep(max(0.0, self.left()))
@@ -172,12 +179,13 @@ def never_read(h: Hostile) -> None:
         ]
         h.send_all(session, [pb.Request(xid=next(h.xids), add_watch=watch), *reads])
         h.held.append(session)
-    threading.Thread(target=h.keep_alive, daemon=True).start()
     writer = h.open(h.hosts[0])
+    h.armed()
+    threading.Thread(target=h.keep_alive, daemon=True).start()
     value = b"e" * 1024
     pause = 1 / h.config["busy_writes_per_s"]
     n = 0
-    while h.left() > 0 and writer is not None:
+    while h.left() > 0:  # a refused writer tries again next time
         n += 1
         path = f"{h.prefix}/busy/n{n % 50:02d}"
         writer = h.request(h.hosts[0], writer, set_data=pb.SetDataRequest(path=path, data=value))
@@ -189,7 +197,8 @@ def oversized(h: Hostile) -> None:
     a member accepts is stored), one round every `round_s`."""
     limits = h.config["limits"]
     half = limits["max_request_bytes"] // 2 + 1024
-    sessions: dict[str, RawSession | None] = dict.fromkeys(h.hosts)
+    sessions = {host: h.open(host) for host in h.hosts}
+    h.armed()
     for n in itertools.count():
         if h.left() <= 0:
             break
@@ -220,7 +229,8 @@ def nested(h: Hostile) -> None:
     limit, and one as long as the path limit in short components (what a
     member stores grows with the square of the depth)."""
     limits = h.config["limits"]
-    sessions: dict[str, RawSession | None] = dict.fromkeys(h.hosts)
+    sessions = {host: h.open(host) for host in h.hosts}
+    h.armed()
     for n in itertools.count():
         if h.left() <= 0:
             break
@@ -238,8 +248,9 @@ def nested(h: Hostile) -> None:
 def set_watches(h: Hostile) -> None:
     """On one session per member, exists-watches on distinct absent paths,
     FRAME at a time, until refused (or the cap); the sessions are kept."""
-    for host in h.hosts:
-        session = h.open(host)
+    sessions = {host: h.open(host) for host in h.hosts}
+    h.armed()
+    for host, session in sessions.items():
         if session is None:
             continue
         h.held.append(session)
@@ -276,8 +287,9 @@ def pipeline(h: Hostile) -> None:
     """On a stream per member, `pipeline_requests` reads of the big node
     sent in frames without reading a reply; held to the end."""
     read = pb.GetDataRequest(path=f"{h.prefix}/big")
-    for host in h.hosts:
-        session = h.open(host)
+    sessions = [h.open(host) for host in h.hosts]
+    h.armed()
+    for session in sessions:
         if session is None:
             continue
         h.held.append(session)

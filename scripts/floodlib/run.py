@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -113,6 +114,16 @@ def stop_process(proc: subprocess.Popen, patience: float) -> bool:
         return False
 
 
+def wait_for_output(procs: list[subprocess.Popen], until: float) -> None:
+    """Until each process has printed something (or ended), or `until`."""
+    with selectors.DefaultSelector() as selector:
+        for proc in procs:
+            selector.register(proc.stdout, selectors.EVENT_READ)
+        while selector.get_map() and (left := until - time.monotonic()) > 0:
+            for key, _ in selector.select(left):
+                selector.unregister(key.fileobj)
+
+
 class FloodRun:
     """The cluster and the processes of one run; `stop` ends all of them."""
 
@@ -194,7 +205,11 @@ class FloodRun:
         self.log(f"quiet phase: {s.quiet_s:g}s of the normal load alone")
         time.sleep(max(0.0, bounds["flood"][0] - time.monotonic()))
         self.log(f"flood phase: {s.flood_s:g}s, hostile clients: {', '.join(s.kinds)}")
-        hostile = {kind: self.start_hostile(kind, bounds["flood"][1]) for kind in s.kinds}
+        end = bounds["flood"][1]
+        hostile = {kind: self.start_hostile(kind, end) for kind in s.kinds if kind != "sessions"}
+        wait_for_output(list(hostile.values()), end)
+        if "sessions" in s.kinds:  # the rest have their sessions: now take all there are
+            hostile["sessions"] = self.start_hostile("sessions", end)
         hostile_reports = self.collect_hostile(hostile, bounds["flood"][1])
         self.log(f"after phase: {s.after_s:g}s of the normal load alone")
         clean = [stop_process(p, bounds["after"][1] + NORMAL_GRACE - time.monotonic())
@@ -237,8 +252,8 @@ class FloodRun:
         for kind, proc in hostile.items():
             by_itself = stop_process(proc, until + HOSTILE_GRACE - time.monotonic())
             assert proc.stdout is not None
-            line = proc.stdout.read().strip()
-            reports[kind] = json.loads(line) if line else {"kind": kind}
+            lines = [line for line in proc.stdout.read().splitlines() if line != "armed"]
+            reports[kind] = json.loads(lines[-1]) if lines else {"kind": kind}
             reports[kind]["ended"] = "by itself" if by_itself else "SIGKILLed at the deadline"
         return reports
 
