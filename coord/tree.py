@@ -25,6 +25,10 @@ from coord_client.wire import client_pb2 as pb
 
 Code = pb.ErrorCode
 DEFAULT_MAX_DATA_BYTES = 1 << 20
+# The most nodes one recursive delete may remove (ZooKeeper's deleteall
+# deletes in batches of this size). A constant, not a flag: only the tree
+# sees the subtree, and every member must refuse the same commands.
+MAX_DELETE_NODES = 1000
 REPLY_WINDOW = 1024  # writes a session may have in flight and still retry safely
 
 
@@ -516,6 +520,12 @@ class Tree:
         while stack:
             current = stack.pop()
             order.append(current)
+            if len(order) > MAX_DELETE_NODES:
+                raise TreeError(
+                    Code.LIMIT_EXCEEDED,
+                    f"{path} has over {MAX_DELETE_NODES} nodes, more than one delete"
+                    " may remove: delete its subtrees first, in steps",
+                )
             stack.extend(paths.join(current, name) for name in sorted(self.nodes[current].children))
         return order[::-1]
 

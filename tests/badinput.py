@@ -39,6 +39,7 @@ STATUS_FOR = {
     "NOT_READ_ONLY": grpc.StatusCode.UNAVAILABLE,
     "OPERATION_TIMEOUT": grpc.StatusCode.DEADLINE_EXCEEDED,
     "UNIMPLEMENTED": grpc.StatusCode.UNIMPLEMENTED,
+    "LIMIT_EXCEEDED": grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 ERROR_NAMES = frozenset(pb.ErrorCode.keys()) - {"OK"}
 

@@ -142,6 +142,14 @@ class UnimplementedError(ZookeeperError):
     code = pb.UNIMPLEMENTED
 
 
+class LimitExceededError(ZookeeperError):
+    """Over one of the member's limits (sessions, watches, ops in a
+    transaction, request size, nodes one request may touch); nothing
+    changed. The message names the limit. kazoo has no such error."""
+
+    code = pb.LIMIT_EXCEEDED
+
+
 _BY_CODE: dict[int, type[ZookeeperError]] = {
     cls.code: cls
     for cls in (
@@ -163,6 +171,7 @@ _BY_CODE: dict[int, type[ZookeeperError]] = {
         NotReadyError,
         NotReadOnlyCallError,
         UnimplementedError,
+        LimitExceededError,
     )
 }
 

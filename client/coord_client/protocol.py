@@ -31,6 +31,7 @@ from coord_client.exceptions import (
     ConnectionClosedError,
     ConnectionLoss,
     CoordError,
+    LimitExceededError,
     NotReadOnlyCallError,
     NotReadyError,
     SessionExpiredError,
@@ -41,6 +42,7 @@ from coord_client.paths import parent
 from coord_client.wire import client_pb2 as pb
 
 PING = pb.ClientMessage(ping=pb.Ping())
+MAX_REQUEST_BYTES = (1 << 20) + 1024  # a member's default --max-request-bytes
 
 
 class Phase(Enum):
@@ -241,9 +243,17 @@ class Protocol:
         no request can be made."""
         if self.phase not in (Phase.CONNECTED, Phase.SUSPENDED):
             raise self._unavailable()
+        message = _request(self._xid + 1, call)
+        if message.ByteSize() > MAX_REQUEST_BYTES:
+            # A member would refuse it unread and drop the stream: sent again
+            # on every reconnect, it would never be answered.
+            raise LimitExceededError(
+                f"a request of {message.ByteSize()} bytes is over a member's limit"
+                f" of {MAX_REQUEST_BYTES} (--max-request-bytes)"
+            )
         self._xid += 1
         self._pending[self._xid] = (call, handle)
-        return _request(self._xid, call) if self.phase is Phase.CONNECTED else None
+        return message if self.phase is Phase.CONNECTED else None
 
     def close_message(self) -> pb.ClientMessage:
         """Close the session: requests already sent are still answered, new ones refused."""
@@ -363,6 +373,8 @@ class Protocol:
         exc = error_from_wire(error)
         if isinstance(exc, NotReadyError):
             return []  # this member is behind us; the stream ends and another is tried
+        if isinstance(exc, LimitExceededError) and self.session_id:
+            return []  # this member has its fill of sessions; another is tried
         if isinstance(exc, AuthFailedError):
             return self._end(Phase.AUTH_FAILED, exc)
         return self._end(Phase.EXPIRED, exc)

@@ -28,6 +28,7 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UNIMPLEMENTED: _ClassVar[ErrorCode]
     INVALID_ACL: _ClassVar[ErrorCode]
     NOT_READ_ONLY: _ClassVar[ErrorCode]
+    LIMIT_EXCEEDED: _ClassVar[ErrorCode]
 
 class Perm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -79,6 +80,7 @@ NOT_READY: ErrorCode
 UNIMPLEMENTED: ErrorCode
 INVALID_ACL: ErrorCode
 NOT_READ_ONLY: ErrorCode
+LIMIT_EXCEEDED: ErrorCode
 PERM_NONE: Perm
 READ: Perm
 WRITE: Perm
@@ -647,7 +649,7 @@ class StatusRequest(_message.Message):
     def __init__(self, local_only: _Optional[bool] = ...) -> None: ...
 
 class MemberStatus(_message.Message):
-    __slots__ = ("id", "address", "role", "leader_ballot", "committed_zxid", "applied_zxid", "sessions", "znodes", "committed_slot", "applied_slot", "leader", "requests", "client_frames_in", "client_frames_out", "peer_frames_in", "peer_frames_out", "slots_applied", "commands_applied", "disk_syncs")
+    __slots__ = ("id", "address", "role", "leader_ballot", "committed_zxid", "applied_zxid", "sessions", "znodes", "committed_slot", "applied_slot", "leader", "requests", "client_frames_in", "client_frames_out", "peer_frames_in", "peer_frames_out", "slots_applied", "commands_applied", "disk_syncs", "most_in_flight", "unread_streams_cut")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
@@ -667,6 +669,8 @@ class MemberStatus(_message.Message):
     SLOTS_APPLIED_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_APPLIED_FIELD_NUMBER: _ClassVar[int]
     DISK_SYNCS_FIELD_NUMBER: _ClassVar[int]
+    MOST_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_STREAMS_CUT_FIELD_NUMBER: _ClassVar[int]
     id: int
     address: str
     role: str
@@ -686,7 +690,9 @@ class MemberStatus(_message.Message):
     slots_applied: int
     commands_applied: int
     disk_syncs: int
-    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., role: _Optional[str] = ..., leader_ballot: _Optional[str] = ..., committed_zxid: _Optional[int] = ..., applied_zxid: _Optional[int] = ..., sessions: _Optional[int] = ..., znodes: _Optional[int] = ..., committed_slot: _Optional[int] = ..., applied_slot: _Optional[int] = ..., leader: _Optional[int] = ..., requests: _Optional[int] = ..., client_frames_in: _Optional[int] = ..., client_frames_out: _Optional[int] = ..., peer_frames_in: _Optional[int] = ..., peer_frames_out: _Optional[int] = ..., slots_applied: _Optional[int] = ..., commands_applied: _Optional[int] = ..., disk_syncs: _Optional[int] = ...) -> None: ...
+    most_in_flight: int
+    unread_streams_cut: int
+    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., role: _Optional[str] = ..., leader_ballot: _Optional[str] = ..., committed_zxid: _Optional[int] = ..., applied_zxid: _Optional[int] = ..., sessions: _Optional[int] = ..., znodes: _Optional[int] = ..., committed_slot: _Optional[int] = ..., applied_slot: _Optional[int] = ..., leader: _Optional[int] = ..., requests: _Optional[int] = ..., client_frames_in: _Optional[int] = ..., client_frames_out: _Optional[int] = ..., peer_frames_in: _Optional[int] = ..., peer_frames_out: _Optional[int] = ..., slots_applied: _Optional[int] = ..., commands_applied: _Optional[int] = ..., disk_syncs: _Optional[int] = ..., most_in_flight: _Optional[int] = ..., unread_streams_cut: _Optional[int] = ...) -> None: ...
 
 class StatusResponse(_message.Message):
     __slots__ = ("members",)
