@@ -26,6 +26,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -100,11 +101,11 @@ class Hostile:
         if session is None and (session := self.open(host)) is None:
             return None
         self.sent += 1
-        try:
-            self.outcomes[outcome(session.call(next(self.xids), **op))] += 1
+        session.send(pb.ClientMessage(request=pb.Request(xid=next(self.xids), **op)))
+        answer = next_answer(session)
+        self.outcomes[answer] += 1
+        if not answer.startswith("stream ended"):
             return session
-        except grpc.RpcError as exc:
-            self.outcomes[f"stream ended: {refusal(exc)}"] += 1
         session.drop()
         try:
             return RawSession(host, session.session_id, session.password)
@@ -266,21 +267,30 @@ def set_watches(h: Hostile) -> None:
                 for i in range(start, start + FRAME)
             ]
             h.send_all(session, requests)
-            try:
-                results = [outcome(session_response(session)) for _ in requests]
-            except grpc.RpcError as exc:
-                h.outcomes[f"stream ended: {refusal(exc)}"] += 1
-                break
+            results = [next_answer(session) for _ in requests]
             h.outcomes.update(results)
+            if any(r.startswith("stream ended") for r in results):
+                break
             refusals = refusals + 1 if any(r != "ok" for r in results) else 0
     h.hold()
 
 
-def session_response(session: RawSession) -> pb.Response:
-    """The next response on a stream, events aside."""
-    while (message := session.next_message()).WhichOneof("kind") != "response":
-        pass
-    return message.response
+def next_answer(session: RawSession) -> str:
+    """The outcome of the next response on a stream (events aside), or how
+    the stream ended: the session error the member sent, or its gRPC status."""
+    ended = "stream ended: "
+    try:
+        while (message := session.next_message()).WhichOneof("kind") == "event":
+            pass
+    except grpc.RpcError as exc:
+        return ended + refusal(exc)
+    except StopIteration:
+        return ended + "closed"
+    if message.WhichOneof("kind") == "response":
+        return outcome(message.response)
+    if message.WhichOneof("kind") == "session_error":
+        return ended + code_name(message.session_error.code)
+    return ended + f"unexpected {message.WhichOneof('kind')}"
 
 
 def pipeline(h: Hostile) -> None:
@@ -316,6 +326,9 @@ def main() -> None:
     hostile = Hostile(config)
     try:
         KINDS[kind](hostile)
+    except Exception:  # reported, not hidden: the run shows it beside the figures
+        hostile.outcomes[f"client failed: {traceback.format_exc().splitlines()[-1]}"] += 1
+        traceback.print_exc()
     finally:
         hostile.close()
         print(json.dumps(hostile.summary(kind)), flush=True)

@@ -22,6 +22,7 @@ from typing import Any
 import grpc
 from benchlib.procs import machine_info, rss_bytes
 
+from coord.replica import Limits
 from coord_client import Client
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
@@ -37,17 +38,6 @@ BUSY_NODES = 50
 HOSTILE_GRACE = 15.0  # seconds past the flood a hostile process may take to report
 NORMAL_GRACE = 90.0  # past the run, for the normal load's last replies and result
 READ_BATCH = 256  # read-back requests in flight per member
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The limits the hostile clients go just over (the members' defaults)."""
-
-    max_request_bytes: int = (1 << 20) + 1024
-    max_data_bytes: int = 1 << 20
-    max_multi_ops: int = 1000
-    max_path_bytes: int = 4096
-    max_path_depth: int = 256
 
 
 @dataclass(frozen=True)
