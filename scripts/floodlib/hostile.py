@@ -28,7 +28,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -78,6 +78,7 @@ class Hostile:
         self.sent = 0
         self.outcomes: Counter[str] = Counter()
         self.held: list[RawSession] = []
+        self.by_host: dict[str, RawSession | None] = {}  # the rounds' sessions
         self.xids = itertools.count(1)
         self.lock = threading.Lock()
 
@@ -111,6 +112,21 @@ class Hostile:
             return RawSession(host, session.session_id, session.password)
         except (SessionRefused, grpc.RpcError):
             return self.open(host)
+
+    def rounds(self) -> Iterator[tuple[int, str]]:
+        """A session with each member, then (round, member) every `round_s`
+        until the end, the members in turn (for `on`)."""
+        self.by_host = {host: self.open(host) for host in self.hosts}
+        self.armed()
+        for n in itertools.count():
+            if self.left() <= 0:
+                return
+            yield n, self.hosts[n % len(self.hosts)]
+            time.sleep(self.config["round_s"])
+
+    def on(self, host: str, **op: Any) -> None:
+        """One request on the rounds' session with `host`."""
+        self.by_host[host] = self.request(host, self.by_host[host], **op)
 
     def send_all(self, session: RawSession, requests: list[pb.Request]) -> None:
         """Pipelined: frames of FRAME requests, no reading."""
@@ -195,55 +211,33 @@ def never_read(h: Hostile) -> None:
 
 def oversized(h: Hostile) -> None:
     """Rounds of requests each just over one limit, on fresh paths (so what
-    a member accepts is stored), one round every `round_s`."""
+    a member accepts is stored)."""
     limits = h.config["limits"]
     half = limits["max_request_bytes"] // 2 + 1024
-    sessions = {host: h.open(host) for host in h.hosts}
-    h.armed()
-    for n in itertools.count():
-        if h.left() <= 0:
-            break
-        host = h.hosts[n % len(h.hosts)]
+    for n, host in h.rounds():
         base = f"{h.prefix}/over/r{n}"
         data = pb.SetDataRequest(path=f"{h.prefix}/big", data=b"d" * (limits["max_data_bytes"] + 1))
         halves = [pb.CreateRequest(path=f"{base}-{i}", data=b"m" * half) for i in (0, 1)]
-        big = pb.MultiRequest(ops=[pb.Op(create=c) for c in halves])
-        many = pb.MultiRequest(
-            ops=[
-                pb.Op(create=pb.CreateRequest(path=f"{base}-op{i}"))
-                for i in range(limits["max_multi_ops"] + 1)
-            ]
-        )
+        many = [pb.CreateRequest(path=f"{base}-op{i}") for i in range(limits["max_multi_ops"] + 1)]
         long_name = f"{base}-" + "p" * (limits["max_path_bytes"] + 1 - len(base) - 1)
-        for op in (
-            {"set_data": data},
-            {"multi": big},
-            {"multi": many},
-            {"create": pb.CreateRequest(path=long_name)},
-        ):
-            sessions[host] = h.request(host, sessions[host], **op)
-        time.sleep(h.config["round_s"])
+        h.on(host, set_data=data)
+        h.on(host, multi=pb.MultiRequest(ops=[pb.Op(create=c) for c in halves]))
+        h.on(host, multi=pb.MultiRequest(ops=[pb.Op(create=c) for c in many]))
+        h.on(host, create=pb.CreateRequest(path=long_name))
 
 
 def nested(h: Hostile) -> None:
-    """Make-parents creates, one a round: one level deeper than the depth
+    """Make-parents creates, two a round: one level deeper than the depth
     limit, and one as long as the path limit in short components (what a
     member stores grows with the square of the depth)."""
     limits = h.config["limits"]
-    sessions = {host: h.open(host) for host in h.hosts}
-    h.armed()
-    for n in itertools.count():
-        if h.left() <= 0:
-            break
-        host = h.hosts[n % len(h.hosts)]
+    for n, host in h.rounds():
         deep = f"{h.prefix}/deep/r{n}" + "/d" * (limits["max_path_depth"] + 1)
         long_path = f"{h.prefix}/deep/l{n}"
         while len(long_path) + 9 <= limits["max_path_bytes"]:
             long_path += "/abcdefgh"
         for path in (deep, long_path):
-            create = pb.CreateRequest(path=path, make_parents=True)
-            sessions[host] = h.request(host, sessions[host], create=create)
-        time.sleep(h.config["round_s"])
+            h.on(host, create=pb.CreateRequest(path=path, make_parents=True))
 
 
 def set_watches(h: Hostile) -> None:
