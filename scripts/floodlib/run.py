@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,24 @@ def stop_process(proc: subprocess.Popen, patience: float) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait for the block's end: a child started in it is
+    recorded before the run unwinds, so it is stopped with the rest."""
+    caught: list[int] = []
+    kept = {
+        signum: signal.signal(signum, lambda signum, _frame: caught.append(signum))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in kept.items():
+            signal.signal(signum, handler)
+    for signum in caught:
+        signal.raise_signal(signum)  # to the handler it was meant for
+
+
 def wait_for_output(procs: list[subprocess.Popen], until: float) -> None:
     """Until each process has printed something (or ended), or `until`."""
     with selectors.DefaultSelector() as selector:
@@ -123,12 +141,12 @@ class FloodRun:
         self.procs: list[subprocess.Popen] = []
 
     def spawn(self, args: list[str], name: str, **kwargs: Any) -> subprocess.Popen:
-        with open(self.workdir / f"{name}.log", "w") as log:
+        with signals_deferred(), open(self.workdir / f"{name}.log", "w") as log:
             proc = subprocess.Popen(
                 [sys.executable, *args], stdout=subprocess.PIPE, stderr=log, text=True,
                 env=child_env(), **kwargs,
             )  # fmt: skip
-        self.procs.append(proc)
+            self.procs.append(proc)
         return proc
 
     def stop(self) -> None:
@@ -298,6 +316,8 @@ def run(settings: Settings, workdir: Path, log: Callable[[str], None]) -> dict[s
     try:
         result = flood.execute()
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut cleanup short
         flood.stop()
     machine["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     result["machine"] = machine
