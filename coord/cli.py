@@ -326,10 +326,10 @@ async def serve(args: argparse.Namespace) -> None:
     # With a peer port, the client port serves clients only.
     # Requests over --max-request-bytes are refused with their reason when
     # decoded (guard.py); a port of clients only does not even read one of
-    # twice that (gRPC refuses it, RESOURCE_EXHAUSTED as well). A port shared
-    # with peers reads their larger log batches.
+    # four times that (gRPC refuses it, RESOURCE_EXHAUSTED as well, without
+    # our reason). A port shared with peers reads their larger log batches.
     clients_only = peer_listen is not None or len(cluster) == 1
-    server = new_server(2 * limits.max_request_bytes if clients_only else MAX_MESSAGE_BYTES)
+    server = new_server(4 * limits.max_request_bytes if clients_only else MAX_MESSAGE_BYTES)
     peer_server = server if peer_listen is None else new_server()
     add_service(
         server,

@@ -188,7 +188,9 @@ class Protocol:
         self.password = password
         self.last_zxid = 0
         self.member_id = 0  # the member serving the session now, 0 when none
+        self.max_request_bytes = MAX_REQUEST_BYTES  # as that member says
         self.phase = Phase.CONNECTING
+        self.refusal: CoordError | None = None  # why a member ended the session, if one did
         self.watches = Watches()
         self._xid = 0
         self._pending: dict[int, tuple[Call, Any]] = {}
@@ -244,12 +246,12 @@ class Protocol:
         if self.phase not in (Phase.CONNECTED, Phase.SUSPENDED):
             raise self._unavailable()
         message = _request(self._xid + 1, call)
-        if message.ByteSize() > MAX_REQUEST_BYTES:
+        if message.ByteSize() > self.max_request_bytes:
             # A member would refuse it unread and drop the stream: sent again
             # on every reconnect, it would never be answered.
             raise LimitExceededError(
-                f"a request of {message.ByteSize()} bytes is over a member's limit"
-                f" of {MAX_REQUEST_BYTES} (--max-request-bytes)"
+                f"a request of {message.ByteSize()} bytes is over the member's limit"
+                f" (--max-request-bytes {self.max_request_bytes})"
             )
         self._xid += 1
         self._pending[self._xid] = (call, handle)
@@ -327,6 +329,7 @@ class Protocol:
         self.password = connected.password
         self.timeout_ms = connected.timeout_ms
         self.member_id = connected.member_id
+        self.max_request_bytes = connected.max_request_bytes or MAX_REQUEST_BYTES
         self._seen(connected.zxid)
         waiting = [
             Send(_request(xid, call))
@@ -375,6 +378,7 @@ class Protocol:
             return []  # this member is behind us; the stream ends and another is tried
         if isinstance(exc, LimitExceededError) and self.session_id:
             return []  # this member has its fill of sessions; another is tried
+        self.refusal = exc
         if isinstance(exc, AuthFailedError):
             return self._end(Phase.AUTH_FAILED, exc)
         return self._end(Phase.EXPIRED, exc)

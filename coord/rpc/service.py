@@ -204,9 +204,13 @@ class CoordService(client_pb2_grpc.CoordServicer):
             while True:
                 await context.write(await watcher.queue.get())
 
+        def unread() -> pb.Error:
+            self.replica.counters.unread_streams_cut += 1
+            return watcher.unread()
+
         try:
             await until_stopped(
-                unless_cut(stream_events(), watcher.cut, context, watcher.unread),
+                unless_cut(stream_events(), watcher.cut, context, unread),
                 self.replica.stopping,
                 context,
             )

@@ -95,7 +95,12 @@ class SessionStream:
         self._outbox.append(message)
         self._outbox_bytes += message.ByteSize()
         if self._outbox_bytes > self.replica.limits.max_unread_bytes and len(self._outbox) > 1:
+            # Nothing more is read or answered: the client resends what it
+            # is owed on its next stream.
             self._outbox = []
+            self._in_flight.clear()
+            self._ending = True
+            self._room.set()
             self._cut.set()
         self._wakeup.set()
 
@@ -257,6 +262,7 @@ class SessionStream:
                     timeout_ms=timeout_ms,
                     zxid=replica.tree.zxid,
                     member_id=replica.member_id,
+                    max_request_bytes=replica.limits.max_request_bytes,
                 )
             )
         )
@@ -274,8 +280,12 @@ class SessionStream:
             replica.watches.remove_watcher(self.local)
             self._end(pb.ServerMessage(session_error=err.to_wire()))
             return
-        for event in missed:
-            self.send(pb.ServerMessage(event=event))
+        # Not counted against --max-unread-bytes: what a stream cut off for
+        # not reading had waiting comes back here, over the limit by
+        # construction, and would cut the new stream off too. The history
+        # bounds it.
+        self._outbox.extend(pb.ServerMessage(event=event) for event in missed)
+        self._wakeup.set()
 
     # ------------------------------------------------------------ requests
 

@@ -499,18 +499,20 @@ class Connect(_message.Message):
     def __init__(self, session_id: _Optional[int] = ..., password: _Optional[bytes] = ..., timeout_ms: _Optional[int] = ..., last_zxid: _Optional[int] = ..., watches: _Optional[_Iterable[_Union[WatchRegistration, _Mapping]]] = ...) -> None: ...
 
 class Connected(_message.Message):
-    __slots__ = ("session_id", "password", "timeout_ms", "zxid", "member_id")
+    __slots__ = ("session_id", "password", "timeout_ms", "zxid", "member_id", "max_request_bytes")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     ZXID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
     session_id: int
     password: bytes
     timeout_ms: int
     zxid: int
     member_id: int
-    def __init__(self, session_id: _Optional[int] = ..., password: _Optional[bytes] = ..., timeout_ms: _Optional[int] = ..., zxid: _Optional[int] = ..., member_id: _Optional[int] = ...) -> None: ...
+    max_request_bytes: int
+    def __init__(self, session_id: _Optional[int] = ..., password: _Optional[bytes] = ..., timeout_ms: _Optional[int] = ..., zxid: _Optional[int] = ..., member_id: _Optional[int] = ..., max_request_bytes: _Optional[int] = ...) -> None: ...
 
 class Request(_message.Message):
     __slots__ = ("xid", "create", "delete", "set_data", "get_data", "exists", "get_children", "multi", "sync", "add_watch", "remove_watch", "check", "auth", "get_acl", "set_acl")
