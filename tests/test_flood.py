@@ -39,6 +39,7 @@ def test_tiny_flood(tmp_path: Path) -> None:
         phase = report["phases"][name]
         assert phase["ops"] > 0, f"the normal load did nothing in the {name} phase"
         assert all(number(phase[k]) for k in ("ops_per_s", "p50_ms", "p99_ms", "max_ms"))
+        assert all(number(v) for v in report["cpu"][name].values())
     for name in ("flood", "after"):
         assert number(report["goals"][name]["throughput_ratio"])
         assert number(report["goals"][name]["p99_ratio"])

@@ -131,9 +131,11 @@ def yes(flag: bool) -> str:
 
 
 def print_table(result: dict[str, Any], console: Console) -> None:
-    load = Table(title="normal clients, per phase")
+    load = Table(
+        title="normal clients, per phase (CPU: % of one core; clients: the normal and hostile ones)"
+    )
     for column in ("phase", "ops/s", "p50 ms", "p99 ms", "max ms", "errors", "ops/s vs quiet",
-                   "p99 vs quiet"):  # fmt: skip
+                   "p99 vs quiet", "CPU %: members", "clients", "others"):  # fmt: skip
         load.add_column(column, justify="right")
     for name in PHASES:
         phase = result["phases"][name]
@@ -143,6 +145,7 @@ def print_table(result: dict[str, Any], console: Console) -> None:
             str(phase["max_ms"]), str(phase["errors"]),
             f"{goal['throughput_ratio']} (>= {THROUGHPUT_GOAL})" if goal else "",
             f"{goal['p99_ratio']} (<= {P99_GOAL})" if goal else "",
+            *(str(result["cpu"][name][k]) for k in ("server_pct", "client_pct", "other_pct")),
         )  # fmt: skip
     console.print(load)
     memory = Table(title=f"members' RSS, MiB (bound {result['rss']['bound_mib']})")

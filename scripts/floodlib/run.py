@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from benchlib.procs import machine_info, rss_bytes
+from benchlib.procs import CpuMeter, machine_info, rss_bytes
 
 from coord.replica import Limits
 from coord_client import Client
@@ -211,15 +211,21 @@ class FloodRun:
             proc.stdin.write(schedule + "\n")
             proc.stdin.close()
         self.log(f"quiet phase: {s.quiet_s:g}s of the normal load alone")
-        time.sleep(max(0.0, bounds["flood"][0] - time.monotonic()))
+        meter = CpuMeter(lambda: pids.values(), self.client_pids)
+        cpu = {"quiet": self.metered(meter, t0, bounds["flood"][0])}
         self.log(f"flood phase: {s.flood_s:g}s, hostile clients: {', '.join(s.kinds)}")
+        meter.start()
         end = bounds["flood"][1]
         hostile = {kind: self.start_hostile(kind, end) for kind in s.kinds if kind != "sessions"}
         wait_for_output(list(hostile.values()), end)
         if "sessions" in s.kinds:  # the rest have their sessions: now take all there are
             hostile["sessions"] = self.start_hostile("sessions", end)
-        hostile_reports = self.collect_hostile(hostile, bounds["flood"][1])
+        time.sleep(max(0.0, end - time.monotonic()))
+        cpu["flood"] = meter.stop().as_dict()
         self.log(f"after phase: {s.after_s:g}s of the normal load alone")
+        meter.start()
+        hostile_reports = self.collect_hostile(hostile, end)
+        cpu["after"] = self.metered(meter, None, bounds["after"][1])
         clean = [stop_process(p, bounds["after"][1] + NORMAL_GRACE - time.monotonic())
                  for p in normal]  # fmt: skip
         samples = sampler.stop()
@@ -231,6 +237,7 @@ class FloodRun:
         return {
             "settings": asdict(s),
             "phases": report.phases(loads, bounds),
+            "cpu": cpu,
             "rss": report.rss(samples, bounds, s.rss_bound_mib),
             "hostile": hostile_reports,
             "members": self.member_status(),
@@ -238,6 +245,19 @@ class FloodRun:
             "lost": lost,
             "seconds": round(time.monotonic() - began, 1),
         }
+
+    def client_pids(self) -> list[int]:
+        """The normal load's and the hostile clients' processes now running."""
+        return [proc.pid for proc in self.procs if proc.poll() is None]
+
+    @staticmethod
+    def metered(meter: CpuMeter, start: float | None, end: float) -> dict[str, float]:
+        """The CPU split from `start` (None: started already) to `end`, time.monotonic."""
+        if start is not None:
+            time.sleep(max(0.0, start - time.monotonic()))
+            meter.start()
+        time.sleep(max(0.0, end - time.monotonic()))
+        return meter.stop().as_dict()
 
     def start_hostile(self, kind: str, until: float) -> subprocess.Popen:
         s = self.settings
