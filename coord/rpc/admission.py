@@ -2,7 +2,9 @@
 --max-sessions-per-ip from one client address (as ZooKeeper's
 maxClientCnxns). Open session streams count, and so do the sessions opened
 here by the unary OpenSession while they live; a reconnecting stream counts
-again, as a new connection does in ZooKeeper."""
+again, as a new connection does in ZooKeeper. A unary Watch call holds one
+watch with no session to count it: one address holds at most
+--max-watches-per-session of them."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class Admission:
     def __init__(self, replica: Replica) -> None:
         self.replica = replica
         self._streams: Counter[str] = Counter()
+        self._watch_calls: Counter[str] = Counter()
         self._unary: dict[int, str] = {}  # session id -> the address that opened it
 
     def _unary_alive(self) -> dict[int, str]:
@@ -71,14 +74,35 @@ class Admission:
     def stream(self, address: str) -> Iterator[None]:
         """Count one session stream from `address` while it is open (Refused if over)."""
         self.check(address)
-        self._streams[address] += 1
-        try:
+        with _counted(self._streams, address):
             yield
-        finally:
-            self._streams[address] -= 1
-            if not self._streams[address]:
-                del self._streams[address]
+
+    @contextmanager
+    def watch_call(self, address: str) -> Iterator[None]:
+        """Count one Watch call from `address` while it is open (Refused if over)."""
+        limit = self.replica.limits.max_watches_per_session
+        if self._watch_calls[address] >= limit:
+            raise Refused(
+                pb.Error(
+                    code=pb.LIMIT_EXCEEDED,
+                    message=f"{address} has {limit} Watch calls open here, its limit"
+                    f" (--max-watches-per-session {limit})",
+                )
+            )
+        with _counted(self._watch_calls, address):
+            yield
 
     def opened(self, session_id: int, address: str) -> None:
         """A unary OpenSession from `address` opened `session_id`."""
         self._unary[session_id] = address
+
+
+@contextmanager
+def _counted(counter: Counter[str], key: str) -> Iterator[None]:
+    counter[key] += 1
+    try:
+        yield
+    finally:
+        counter[key] -= 1
+        if not counter[key]:
+            del counter[key]

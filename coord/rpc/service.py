@@ -192,6 +192,13 @@ class CoordService(client_pb2_grpc.CoordServicer):
         return await self._read("sync", request, context)
 
     async def Watch(self, request, context):  # noqa: N802
+        try:
+            with self.admission.watch_call(client_address(context)):
+                await self._watch(request, context)
+        except Refused as refused:
+            await abort(context, refused.error)
+
+    async def _watch(self, request, context) -> None:
         ids = await self._ids(context)
         await self._optional_session(request.session, context)
         watcher = _CallWatcher(ids, self.replica.limits.max_outstanding_per_session)

@@ -7,11 +7,12 @@ session's own writes. Everything bound for the client goes through one
 outbox; the writer sends whatever has gathered as one frame.
 
 One client cannot make the member hold much for it: past
---max-outstanding-per-session requests unanswered the stream is not read
-(HTTP/2 flow control then holds the client back, and no one else), and once
-more than --max-unread-bytes wait in the outbox for a client that does not
-read, the stream is cut off (the session lives on; its client reconnects,
-and its watches with it).
+--max-outstanding-per-session requests unanswered, or half of
+--max-unread-bytes of answers not yet taken by the writer, the stream is not
+read (HTTP/2 flow control then holds the client back, and no one else); and
+once more than --max-unread-bytes wait in the outbox anyway (events, which
+cannot be held back) for a client that does not read, the stream is cut
+off (the session lives on; its client reconnects, and its watches with it).
 
 The stream holds its caller's ids (see callers.py). An ``auth`` request
 takes effect when it arrives, so it counts for every request sent after it;
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CATCH_UP_TIMEOUT_S = 3.0
 SYNC_TIMEOUT_S = 10.0
+MAX_FRAME_BYTES = 1 << 20
 
 
 @dataclass(slots=True)
@@ -83,6 +85,7 @@ class SessionStream:
         self._cut = asyncio.Event()  # the client does not read: end the stream now
         self._in_flight: deque[_InFlight] = deque()
         self._room = asyncio.Event()  # fewer requests in flight than the limit
+        self._taken = asyncio.Event()  # the writer took the outbox
         self._ending = False
         self._refused_auth = False  # an auth failed: read no more, end after its answer
         self._input_done = False
@@ -99,8 +102,7 @@ class SessionStream:
             # is owed on its next stream.
             self._outbox = []
             self._in_flight.clear()
-            self._ending = True
-            self._room.set()
+            self._stop_reading()
             self._cut.set()
         self._wakeup.set()
 
@@ -116,8 +118,13 @@ class SessionStream:
     def _end(self, message: pb.ServerMessage) -> None:
         """Send a last message, then end the stream."""
         self.send(message)
+        self._stop_reading()
+
+    def _stop_reading(self) -> None:
+        """Read no more; a reader waiting for room stops waiting."""
         self._ending = True
-        self._room.set()  # a reader waiting for room reads no more
+        self._room.set()
+        self._taken.set()
 
     def _end_session(self, message: pb.ServerMessage) -> None:
         """The session ended: nothing more is answered on this stream."""
@@ -195,11 +202,14 @@ class SessionStream:
     async def _take(self, messages) -> None:
         """Handle `messages`, waiting (reading nothing more) while the
         session has its limit of requests in flight."""
-        limit = self.replica.limits.max_outstanding_per_session
+        limits = self.replica.limits
         for message in messages:
-            while len(self._in_flight) >= limit and not self._ending:
+            while len(self._in_flight) >= limits.max_outstanding_per_session and not self._ending:
                 self._room.clear()
                 await self._room.wait()
+            while self._outbox_bytes > limits.max_unread_bytes // 2 and not self._ending:
+                self._taken.clear()
+                await self._taken.wait()
             if self._ending or self._refused_auth:
                 return
             self._handle(message)
@@ -209,9 +219,7 @@ class SessionStream:
             await self._wakeup.wait()
             self._wakeup.clear()
             if self._outbox:
-                frame = pb.ServerFrame(messages=self._outbox)
-                self._outbox = []
-                self._outbox_bytes = 0
+                frame = self._next_frame()
                 self.replica.counters.client_frames_out += 1
                 await self.context.write(frame)
             if self._broken and not self._outbox:
@@ -219,6 +227,24 @@ class SessionStream:
             finished = self._input_done and not self._in_flight
             if (self._ending or finished) and not self._outbox:
                 return
+
+    def _next_frame(self) -> pb.ServerFrame:
+        """What waits, up to MAX_FRAME_BYTES (one message at least), as one
+        frame: a client with gRPC's default 4 MiB receive limit takes it."""
+        size = count = 0
+        for message in self._outbox:
+            message_size = message.ByteSize()
+            if count and size + message_size > MAX_FRAME_BYTES:
+                break
+            size += message_size
+            count += 1
+        frame = pb.ServerFrame(messages=self._outbox[:count])
+        del self._outbox[:count]
+        self._outbox_bytes = max(self._outbox_bytes - size, 0)
+        if self._outbox:
+            self._wakeup.set()
+        self._taken.set()
+        return frame
 
     # ----------------------------------------------------------- handshake
 
