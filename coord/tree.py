@@ -43,6 +43,9 @@ class EventType(IntEnum):
     CHILD = pb.CHILD
 
 
+_NODE_EVENTS = (EventType.CREATED, EventType.DELETED)  # one per node made or removed
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """A change one apply made, as a watch sees it, with the ACL the node it
@@ -705,15 +708,24 @@ class Tree:
         self._undo_nodes, self._undo_sessions = {}, {}
         usage = self.quotas.usage()
         results: list[pb.OpResult] = []
+        nodes_touched = 0  # made or removed: the whole transaction shares one cap
         try:
             for index, op in enumerate(ops):
                 kind = op.WhichOneof("op")
                 try:
                     if kind is None:
                         raise TreeError(Code.BAD_ARGUMENTS, f"op {index} has no operation")
+                    before = len(events)
                     response = self._op(
                         kind, getattr(op, kind), zxid, time_ms, command.session_id, caller, events
                     )
+                    nodes_touched += sum(e.type in _NODE_EVENTS for e in events[before:])
+                    if nodes_touched > MAX_NODES_TOUCHED:
+                        raise TreeError(
+                            Code.LIMIT_EXCEEDED,
+                            f"the transaction makes or removes over {MAX_NODES_TOUCHED} nodes,"
+                            " more than one request may: split it",
+                        )
                 except TreeError as err:
                     self._rollback()
                     self.quotas.restore(usage)
