@@ -55,6 +55,9 @@ class Kind(Enum):
 
 
 HISTORY = 100_000  # recent changes kept for replay to persistent watches
+# ... and at most this much of their paths, so that long paths cannot make
+# the history a member's largest use of memory.
+HISTORY_PATH_BYTES = 32 << 20
 # SetWatches for one-shot watches on a node that exists: (watch kind, the
 # Stat field that says it changed, the event then due).
 _ONE_SHOT_RULES = {
@@ -75,6 +78,7 @@ class WatchRegistry:
         self._of_watcher: dict[Watcher, set[tuple[Kind, str]]] = defaultdict(set)
         self._history: deque[tuple[int, Event]] = deque()
         self._history_size = history
+        self._history_path_bytes = 0
         # The history holds every change with a zxid above this one.
         self.history_after = 0
 
@@ -135,9 +139,15 @@ class WatchRegistry:
     def fire(self, events: Iterable[Event], zxid: int) -> None:
         history = self._history
         for event in events:
-            if len(history) >= self._history_size:
-                self.history_after = max(self.history_after, history.popleft()[0])
+            while history and (
+                len(history) >= self._history_size
+                or self._history_path_bytes >= HISTORY_PATH_BYTES
+            ):
+                old_zxid, old = history.popleft()
+                self._history_path_bytes -= len(old.path)
+                self.history_after = max(self.history_after, old_zxid)
             history.append((zxid, event))
+            self._history_path_bytes += len(event.path)
         if not self._of_watcher:
             return
         for event in events:
