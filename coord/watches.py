@@ -140,8 +140,7 @@ class WatchRegistry:
         history = self._history
         for event in events:
             while history and (
-                len(history) >= self._history_size
-                or self._history_path_bytes >= HISTORY_PATH_BYTES
+                len(history) >= self._history_size or self._history_path_bytes >= HISTORY_PATH_BYTES
             ):
                 old_zxid, old = history.popleft()
                 self._history_path_bytes -= len(old.path)
