@@ -15,6 +15,7 @@ import logging
 import signal
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -23,7 +24,10 @@ from coord.paxos import Config
 from coord.replica import Limits, Replica
 from coord.rpc.admin_service import AdminService
 from coord.rpc.guard import add_service
+from coord.rpc.member_trust import MemberTrust
+from coord.rpc.peer_auth import SecretError, load_secret
 from coord.rpc.peer_service import PeerService
+from coord.rpc.peer_tls import PeerTls, TlsFileError
 from coord.rpc.service import CoordService
 from coord.storage import Storage, StorageError
 from coord.wire import admin_pb2, peer_pb2
@@ -46,16 +50,42 @@ def host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def members(text: str) -> dict[int, tuple[str, int]]:
-    """`1=host:port,2=host:port,...`"""
-    parsed: dict[int, tuple[str, int]] = {}
+@dataclass(frozen=True)
+class MemberAddress:
+    """Where a member serves clients and, if apart, its peers."""
+
+    host: str
+    port: int
+    peer_port: int | None = None
+
+    @property
+    def client(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def peer(self) -> str:
+        return f"{self.host}:{self.peer_port}" if self.peer_port else self.client
+
+
+def member_address(text: str) -> MemberAddress:
+    """`host:port` or `host:port/peer_port`."""
+    client, sep, peer_port = text.partition("/")
+    host, port = host_port(client)
+    if sep and not (peer_port.isdigit() and 0 < int(peer_port) < 65536):
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT or HOST:PORT/PEER_PORT")
+    return MemberAddress(host, port, int(peer_port) if sep else None)
+
+
+def members(text: str) -> dict[int, MemberAddress]:
+    """`1=host:port,2=host:port,...`, each optionally `/peer_port`"""
+    parsed: dict[int, MemberAddress] = {}
     for item in text.split(","):
         ident, sep, address = item.partition("=")
         if not sep or not ident.strip().isdigit() or int(ident) < 1:
             raise argparse.ArgumentTypeError(f"{item!r} is not ID=HOST:PORT with ID >= 1")
         if int(ident) in parsed:
             raise argparse.ArgumentTypeError(f"member {ident} is listed twice")
-        parsed[int(ident)] = host_port(address.strip())
+        parsed[int(ident)] = member_address(address.strip())
     return parsed
 
 
@@ -74,9 +104,27 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="coord-server", description="Run one coord member.")
     p.add_argument("--id", type=positive, default=1, help="this member's id (default 1)")
-    p.add_argument("--members", type=members, help="ID=HOST:PORT,... the same on every member")
+    p.add_argument(
+        "--members", type=members,
+        help="ID=HOST:PORT[/PEER_PORT],... the same on every member",
+    )  # fmt: skip
     p.add_argument("--data-dir", type=Path, default=Path("coord-data"))
     p.add_argument("--listen", type=host_port, help="HOST:PORT (default: this member's address)")
+    p.add_argument(
+        "--peer-listen", type=host_port,
+        help="serve peers and admin on this HOST:PORT only (default: this member's PEER_PORT)",
+    )  # fmt: skip
+    p.add_argument(
+        "--cluster-secret-file", type=Path,
+        help="members prove to each other that they hold the secret in this file (mode 0600)",
+    )  # fmt: skip
+    p.add_argument("--peer-tls-cert", type=Path, help="this member's certificate (PEM)")
+    p.add_argument("--peer-tls-key", type=Path, help="its private key (PEM)")
+    p.add_argument("--peer-tls-ca", type=Path, help="the CA every member's certificate is of")
+    p.add_argument(
+        "--insecure-peers", action="store_true",
+        help="let members (and anyone reaching the peer port) in unauthenticated",
+    )  # fmt: skip
     p.add_argument("--min-session-timeout-ms", type=positive, default=2000)
     p.add_argument("--max-session-timeout-ms", type=positive, default=60000)
     p.add_argument("--max-data-bytes", type=positive, default=1 << 20)
@@ -112,8 +160,10 @@ def check_port_free(host: str, port: int) -> None:
             raise UsageError(f"cannot listen on {host}:{port}: {err.strerror}") from None
 
 
-def cluster_of(args: argparse.Namespace) -> dict[int, tuple[str, int]]:
-    cluster = args.members or {args.id: args.listen or ("127.0.0.1", DEFAULT_PORT)}
+def cluster_of(args: argparse.Namespace) -> dict[int, MemberAddress]:
+    cluster = args.members or {
+        args.id: MemberAddress(*(args.listen or ("127.0.0.1", DEFAULT_PORT)))
+    }
     if args.id not in cluster:
         raise UsageError(f"--id {args.id} is not in --members")
     if args.min_session_timeout_ms > args.max_session_timeout_ms:
@@ -121,11 +171,80 @@ def cluster_of(args: argparse.Namespace) -> dict[int, tuple[str, int]]:
     return cluster
 
 
+def peer_door(
+    args: argparse.Namespace, cluster: dict[int, MemberAddress]
+) -> tuple[dict[int, str], tuple[str, int] | None]:
+    """Every member's door for peers, and where we listen for peers if not
+    on the client port."""
+    with_ports = [m.peer_port is not None for m in cluster.values()]
+    if any(with_ports) and not all(with_ports):
+        raise UsageError("give every --members entry a /PEER_PORT, or none")
+    if all(with_ports):
+        own = cluster[args.id]
+        doors = {member: address.peer for member, address in cluster.items()}
+        return doors, args.peer_listen or (own.host, own.peer_port)
+    if args.peer_listen and len(cluster) > 1:
+        raise UsageError("--peer-listen needs --members entries ID=HOST:CLIENT_PORT/PEER_PORT")
+    if args.peer_listen:
+        return {args.id: "{}:{}".format(*args.peer_listen)}, args.peer_listen
+    return {member: address.client for member, address in cluster.items()}, None
+
+
+def member_trust(args: argparse.Namespace, cluster: dict[int, MemberAddress]) -> MemberTrust:
+    """This member's peer credentials, as the flags give them."""
+    doors, peer_listen = peer_door(args, cluster)
+    tls_files = (args.peer_tls_cert, args.peer_tls_key, args.peer_tls_ca)
+    if any(tls_files) and not all(tls_files):
+        raise UsageError("--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together")
+    if all(tls_files) and peer_listen is None:
+        raise UsageError("peer TLS needs a peer port of its own (--peer-listen)")
+    credentials = all(tls_files) or args.cluster_secret_file is not None
+    if credentials and args.insecure_peers:
+        raise UsageError("--insecure-peers contradicts --cluster-secret-file and --peer-tls-*")
+    if len(cluster) > 1 and not credentials and not args.insecure_peers:
+        raise UsageError(
+            "members must authenticate each other: give --cluster-secret-file or"
+            " --peer-tls-cert/--peer-tls-key/--peer-tls-ca (or, unsafely, --insecure-peers)"
+        )
+    if args.insecure_peers:
+        log.warning("--insecure-peers: anyone who reaches the peer port can act as a member")
+    return MemberTrust(
+        args.id, doors,
+        secret=load_secret(args.cluster_secret_file) if args.cluster_secret_file else None,
+        tls=PeerTls.load(*tls_files) if all(tls_files) else None,
+        insecure=args.insecure_peers,
+    )  # fmt: skip
+
+
+def new_server() -> grpc.aio.Server:
+    return grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+
+
+def bind(server: grpc.aio.Server, address: str, tls: PeerTls | None = None) -> None:
+    try:
+        if tls is None:
+            server.add_insecure_port(address)
+        else:
+            server.add_secure_port(address, tls.server_credentials())
+    except RuntimeError:
+        raise UsageError(f"cannot listen on {address}: address in use or not available") from None
+
+
 async def serve(args: argparse.Namespace) -> None:
     cluster = cluster_of(args)
-    host, port = args.listen or cluster[args.id]
+    trust = member_trust(args, cluster)
+    host, port = args.listen or (cluster[args.id].host, cluster[args.id].port)
     address = f"{host}:{port}"
     check_port_free(host, port)
+    _, peer_listen = peer_door(args, cluster)
+    if peer_listen is not None:
+        check_port_free(*peer_listen)
     storage = Storage(args.data_dir)
     limits = Limits(args.min_session_timeout_ms, args.max_session_timeout_ms, args.max_data_bytes)
     paxos = Config(
@@ -133,45 +252,52 @@ async def serve(args: argparse.Namespace) -> None:
     )
     replica = Replica(
         storage, limits, member_id=args.id,
-        members={member: f"{h}:{p}" for member, (h, p) in cluster.items()},
+        members={member: m.client for member, m in cluster.items()}, trust=trust,
         paxos=paxos, log_retention=args.log_retention,
         request_timeout=args.request_timeout_ms / 1000,
     )  # fmt: skip
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", 0),
-        ]
+    # With a peer port, the client port serves clients only.
+    server = new_server()
+    peer_server = server if peer_listen is None else new_server()
+    add_service(
+        server, CoordService(replica, address), client_pb2.DESCRIPTOR.services_by_name["Coord"]
     )
-    services = {
-        "Coord": CoordService(replica, address),
-        "Peer": PeerService(replica),
-        "Admin": AdminService(replica, faults_enabled=args.enable_fault_injection),
-    }
-    for module in (client_pb2, peer_pb2, admin_pb2):
-        for name, descriptor in module.DESCRIPTOR.services_by_name.items():
-            add_service(server, services[name], descriptor)
+    add_service(
+        peer_server,
+        PeerService(replica, trust, address),
+        peer_pb2.DESCRIPTOR.services_by_name["Peer"],
+    )
+    add_service(
+        peer_server,
+        AdminService(replica, trust, faults_enabled=args.enable_fault_injection),
+        admin_pb2.DESCRIPTOR.services_by_name["Admin"],
+    )
+    servers = [server] if peer_server is server else [server, peer_server]
     try:
-        server.add_insecure_port(address)
-    except RuntimeError:
+        bind(server, address)
+        if peer_server is not server:
+            bind(peer_server, "{}:{}".format(*peer_listen), trust.tls)
+    except UsageError:
         storage.close()
-        raise UsageError(f"cannot listen on {address}: address in use or not available") from None
+        raise
     await replica.start()
-    await server.start()
+    for each in servers:
+        await each.start()
     _tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    peers = "" if peer_listen is None else ", peers at {}:{}".format(*peer_listen)
     print(
-        f"coord-server ready: member {args.id} serving {address}, data in {args.data_dir}",
+        f"coord-server ready: member {args.id} serving {address}{peers}, data in {args.data_dir}",
         flush=True,
     )
     await stop.wait()
     log.info("stopping")
     await replica.stop()  # waiting requests end with connection loss
-    await server.stop(grace=0.5)
+    for each in servers:
+        await each.stop(grace=0.5)
     storage.close()
 
 
@@ -192,7 +318,7 @@ def server_main(argv: list[str] | None = None) -> None:
     )
     try:
         asyncio.run(serve(args))
-    except (UsageError, StorageError) as err:
+    except (UsageError, StorageError, SecretError, TlsFileError) as err:
         print(f"coord-server: {err}", file=sys.stderr)
         sys.exit(2)
 

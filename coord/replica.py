@@ -22,6 +22,7 @@ from coord.clock import Clock
 from coord.counters import Counters
 from coord.paxos import Config, Role
 from coord.replication import PaxosLog
+from coord.rpc.member_trust import MemberTrust
 from coord.sessions import LocalSession, SessionTracker
 from coord.storage import Storage
 from coord.tree import Applied, Tree
@@ -69,6 +70,7 @@ class Replica:
         limits: Limits,
         member_id: int = 1,
         members: dict[int, str] | None = None,
+        trust: MemberTrust | None = None,
         paxos: Config | None = None,
         log_retention: int = 10_000,
         request_timeout: float = 6.0,
@@ -77,6 +79,8 @@ class Replica:
         self.limits = limits
         self.member_id = member_id
         self.members = members or {member_id: ""}
+        # How our log reaches the other members (their doors, our credentials).
+        self.trust = trust or MemberTrust(member_id, self.members)
         # A proposal that found no leader is dropped before its request times
         # out, so a request reported failed never takes effect later.
         self.request_timeout = request_timeout
@@ -115,7 +119,7 @@ class Replica:
         """Join the log (which re-delivers what is chosen past the applied
         position), then start the session clocks."""
         self.log = PaxosLog(
-            self.storage, self.member_id, self.members, self.applied_slot,
+            self.storage, self.trust, self.applied_slot,
             self._on_chosen, self._on_state_installed, self._paxos_config,
             self._log_retention, self.clock,
         )  # fmt: skip

@@ -25,6 +25,7 @@ import grpc
 from coord.clock import Clock
 from coord.paxos import Config, Node, Ready, Role
 from coord.paxos import wire as paxos_wire
+from coord.rpc.member_trust import PEER, MemberTrust
 from coord.storage import Storage
 from coord.wire import admin_pb2, peer_pb2, peer_pb2_grpc
 
@@ -33,24 +34,16 @@ log = logging.getLogger(__name__)
 TICK_S = 0.02
 LINK_BUFFER = 256
 SNAPSHOT_CHUNK_ITEMS = 2000
-CHANNEL_OPTIONS = [
-    ("grpc.max_receive_message_length", 64 << 20),
-    ("grpc.max_send_message_length", 64 << 20),
-    ("grpc.initial_reconnect_backoff_ms", 50),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-]
 
 
 class PeerLink:
     """Our messages to one peer over one Deliver stream; reconnects on its own,
     and reports when an open stream breaks."""
 
-    def __init__(
-        self, member_id: int, peer: int, address: str, on_lost: Callable[[int], None]
-    ) -> None:
-        self.member_id = member_id
+    def __init__(self, trust: MemberTrust, peer: int, on_lost: Callable[[int], None]) -> None:
+        self.member_id = trust.member_id
         self.peer = peer
-        self.address = address
+        self.trust = trust
         self._on_lost = on_lost
         self._buffer: list[peer_pb2.PeerMessage] = []
         self._wakeup = asyncio.Event()
@@ -88,10 +81,10 @@ class PeerLink:
 
     async def _run(self) -> None:
         backoff = 0.05
-        async with grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS) as channel:
+        async with self.trust.channel(self.peer) as channel:
             stub = peer_pb2_grpc.PeerStub(channel)
             while True:
-                call = stub.Deliver()
+                call = stub.Deliver(metadata=self.trust.metadata(PEER + "Deliver", self.peer))
                 try:
                     # An empty frame first: it fails fast if the peer is down.
                     await call.write(peer_pb2.PeerFrame(src=self.member_id))
@@ -122,8 +115,7 @@ class PaxosLog:
     def __init__(
         self,
         storage: Storage,
-        member_id: int,
-        members: dict[int, str],
+        trust: MemberTrust,
         applied_slot: int,
         on_chosen: Callable[[int, bytes], None],
         on_state_installed: Callable[[int], None],
@@ -133,8 +125,10 @@ class PaxosLog:
     ) -> None:
         self._storage = storage
         self.clock = clock or Clock()
+        member_id, members = trust.member_id, trust.doors
         self.member_id = member_id
         self.members = members
+        self._trust = trust
         self._on_chosen = on_chosen
         self._on_state_installed = on_state_installed
         self.log_retention = log_retention
@@ -147,9 +141,7 @@ class PaxosLog:
         )  # fmt: skip
         self.applied_slot = applied_slot
         self._links = {
-            peer: PeerLink(member_id, peer, address, self.peer_lost)
-            for peer, address in members.items()
-            if peer != member_id
+            peer: PeerLink(trust, peer, self.peer_lost) for peer in members if peer != member_id
         }
         # Messages wait for the persistence of the Ready they came with.
         self._outbox: deque[tuple[Future | None, list]] = deque()
@@ -193,6 +185,11 @@ class PaxosLog:
     @property
     def leader(self) -> int | None:
         return self.node.leader
+
+    def leads(self, member: int) -> bool:
+        """Whether `member` is the leader we follow, or owns the ballot we
+        promised (a new leader's snapshot may come before its first accept)."""
+        return member != self.member_id and member in (self.node.leader, self.node.promised.member)
 
     def propose(self, value: bytes, expires: float) -> None:
         """Propose a value; dropped if no leader has taken it by `expires`
@@ -361,9 +358,10 @@ class PaxosLog:
                 )  # fmt: skip
                 for i, chunk in enumerate(chunks)
             ]
-            address = self.members[peer]
-            async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
-                await peer_pb2_grpc.PeerStub(channel).InstallSnapshot(iter(frames), timeout=60)
+            metadata = self._trust.metadata(PEER + "InstallSnapshot", peer)
+            async with self._trust.channel(peer) as channel:
+                stub = peer_pb2_grpc.PeerStub(channel)
+                await stub.InstallSnapshot(iter(frames), timeout=60, metadata=metadata)
             log.info("sent member %d a snapshot at slot %d (%d records)", peer, slot, len(items))
         except grpc.aio.AioRpcError as err:
             log.warning("snapshot to member %d failed: %s", peer, err.details())

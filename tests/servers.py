@@ -15,6 +15,9 @@ from pathlib import Path
 
 import grpc
 
+from coord.rpc.member_trust import ADMIN
+from coord.rpc.peer_auth import load_secret, sign, write_new_secret
+from coord.wire import admin_pb2_grpc
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 
@@ -29,17 +32,43 @@ def free_port() -> int:
 
 @dataclass
 class ServerProcess:
-    """One coord-server child process; restartable on the same data dir."""
+    """One coord-server child process; restartable on the same data dir.
+    It is given a cluster secret (made next to its data dir unless its
+    cluster's is given), which test tools prove for Admin calls."""
 
     data_dir: Path
     port: int = field(default_factory=free_port)
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
     output: list[str] = field(default_factory=list)
+    member_id: int = 1
+    secret_file: Path | None = None
+    peer_port: int | None = None  # its --peer-listen port, if it has one
+
+    def __post_init__(self) -> None:
+        if self.secret_file is None:
+            self.secret_file = self.data_dir.with_name(self.data_dir.name + ".secret")
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def peer_address(self) -> str:
+        """Where it serves Peer and Admin."""
+        return f"127.0.0.1:{self.peer_port}" if self.peer_port else self.address
+
+    def admin_metadata(self, method: str) -> tuple[tuple[str, str], ...]:
+        """Call metadata proving the cluster secret for one Admin call (as
+        a member would sign it)."""
+        secret = load_secret(self.secret_file)
+        return sign(secret, ADMIN + method, self.member_id, self.member_id)
+
+    def admin(self, method: str, request, timeout: float = 10.0):
+        """Call one Admin method on this member, with the secret."""
+        with grpc.insecure_channel(self.peer_address) as channel:
+            call = getattr(admin_pb2_grpc.AdminStub(channel), method)
+            return call(request, timeout=timeout, metadata=self.admin_metadata(method))
 
     @property
     def pid(self) -> int:
@@ -51,11 +80,16 @@ class ServerProcess:
             sys.executable, "-m", "coord.cli",
             "--listen", self.address,
             "--data-dir", str(self.data_dir),
+            "--cluster-secret-file", str(self.secret_file),
+            *(["--peer-listen", self.peer_address] if self.peer_port else []),
             *self.extra_args,
         ]  # fmt: skip
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.output = []
+        if not self.secret_file.exists():
+            self.secret_file.parent.mkdir(parents=True, exist_ok=True)
+            write_new_secret(self.secret_file)
         self.proc = subprocess.Popen(
             self.command(),
             stdout=subprocess.PIPE,
@@ -113,18 +147,32 @@ class Cluster:
 
     @classmethod
     def create(
-        cls, root: Path, size: int, *extra_args: str, timeouts: list[str] = FAST_ELECTIONS
+        cls,
+        root: Path,
+        size: int,
+        *extra_args: str,
+        timeouts: list[str] = FAST_ELECTIONS,
+        peer_ports: bool = False,
     ) -> Cluster:
-        """Members on free ports; `timeouts` are the tests' fast elections
-        unless given (an empty list keeps the production defaults)."""
+        """Members on free ports, sharing a secret in `root`; `timeouts` are
+        the tests' fast elections unless given (an empty list keeps the
+        production defaults); with `peer_ports`, each serves its peers on
+        a port of its own."""
         ports = {member_id: free_port() for member_id in range(1, size + 1)}
-        spec = ",".join(f"{i}=127.0.0.1:{port}" for i, port in ports.items())
+        peers = {member_id: free_port() if peer_ports else None for member_id in ports}
+        spec = ",".join(
+            f"{i}=127.0.0.1:{port}" + (f"/{peers[i]}" if peer_ports else "")
+            for i, port in ports.items()
+        )
         return cls(
             {
                 i: ServerProcess(
                     data_dir=root / f"member{i}",
                     port=port,
                     extra_args=["--id", str(i), "--members", spec, *timeouts, *extra_args],
+                    member_id=i,
+                    secret_file=root / "cluster-secret",
+                    peer_port=peers[i],
                 )
                 for i, port in ports.items()
             }

@@ -7,14 +7,10 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from coord.wire import admin_pb2, admin_pb2_grpc
+from coord.wire import admin_pb2
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 from tests.rawsession import RawSession
-
-
-def admin(address: str) -> admin_pb2_grpc.AdminStub:
-    return admin_pb2_grpc.AdminStub(grpc.insecure_channel(address))
 
 
 def isolate(cluster, victim: int) -> None:
@@ -25,12 +21,12 @@ def isolate(cluster, victim: int) -> None:
         faults = admin_pb2.Faults(
             links=[admin_pb2.LinkFault(peer=p, blocked=True) for p in blocked]
         )
-        admin(member.address).SetFaults(faults, timeout=5)
+        member.admin("SetFaults", faults, timeout=5)
 
 
 def heal(cluster) -> None:
     for member in cluster.members.values():
-        admin(member.address).SetFaults(admin_pb2.Faults(), timeout=5)
+        member.admin("SetFaults", admin_pb2.Faults(), timeout=5)
 
 
 def digests(cluster) -> set[tuple[int, str]]:
@@ -39,7 +35,7 @@ def digests(cluster) -> set[tuple[int, str]]:
     for member in cluster.members.values():
         stub = client_pb2_grpc.CoordStub(grpc.insecure_channel(member.address))
         stub.Sync(pb.SyncRequest(path="/"), timeout=30)
-        digest = admin(member.address).StateDigest(admin_pb2.DigestRequest(), timeout=10)
+        digest = member.admin("StateDigest", admin_pb2.DigestRequest(), timeout=10)
         seen.add((digest.zxid, digest.sha256))
     return seen
 
@@ -77,7 +73,7 @@ def test_skewed_and_drifting_clocks_keep_writes_going(cluster_factory):
     leader = cluster.leader()
     for member_id, member in cluster.members.items():
         skew = admin_pb2.Faults(clock_offset_s=3.0 * member_id, clock_rate=1.0 + 0.2 * member_id)
-        admin(member.address).SetFaults(skew, timeout=5)
+        member.admin("SetFaults", skew, timeout=5)
     stub = client_pb2_grpc.CoordStub(grpc.insecure_channel(cluster.members[leader].address))
     for i in range(20):
         create_surely(stub, f"/skewed-{i}")
@@ -87,7 +83,7 @@ def test_skewed_and_drifting_clocks_keep_writes_going(cluster_factory):
 
 def test_fault_injection_is_off_unless_asked_for(server):
     with pytest.raises(grpc.RpcError) as refusal:
-        admin(server.address).SetFaults(admin_pb2.Faults(), timeout=5)
+        server.admin("SetFaults", admin_pb2.Faults(), timeout=5)
     assert refusal.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 

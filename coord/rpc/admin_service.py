@@ -1,6 +1,7 @@
 """The coord.v1.Admin service: fault injection (only when the member was
 started with --enable-fault-injection) and a digest of the applied state,
-which fault runs compare across members."""
+which fault runs compare across members. Only for callers authenticated
+as a member of this cluster (member_trust.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hashlib
 
 from coord.replica import Replica
 from coord.rpc.guard import abort
+from coord.rpc.member_trust import ADMIN, MemberTrust
 from coord.storage import encode_znode
 from coord.wire import admin_pb2, admin_pb2_grpc
 from coord_client.wire import client_pb2 as pb
@@ -33,11 +35,13 @@ def state_digest(replica: Replica) -> admin_pb2.Digest:
 
 
 class AdminService(admin_pb2_grpc.AdminServicer):
-    def __init__(self, replica: Replica, faults_enabled: bool) -> None:
+    def __init__(self, replica: Replica, trust: MemberTrust, faults_enabled: bool) -> None:
         self.replica = replica
+        self.trust = trust
         self.faults_enabled = faults_enabled
 
     async def SetFaults(self, request, context):  # noqa: N802 (gRPC's names)
+        await self.trust.authorize_admin(context, ADMIN + "SetFaults")
         if not self.faults_enabled:
             await abort(
                 context,
@@ -52,4 +56,5 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         return admin_pb2.FaultsAck()
 
     async def StateDigest(self, request, context):  # noqa: N802
+        await self.trust.authorize_admin(context, ADMIN + "StateDigest")
         return state_digest(self.replica)

@@ -29,6 +29,8 @@ STATUS_OF = {
     pb.BAD_ARGUMENTS: grpc.StatusCode.INVALID_ARGUMENT,
     pb.DATA_TOO_LARGE: grpc.StatusCode.INVALID_ARGUMENT,
     pb.SESSION_EXPIRED: grpc.StatusCode.UNAUTHENTICATED,
+    pb.NO_AUTH: grpc.StatusCode.PERMISSION_DENIED,
+    pb.AUTH_FAILED: grpc.StatusCode.UNAUTHENTICATED,
     pb.NOT_READY: grpc.StatusCode.UNAVAILABLE,
     pb.CONNECTION_LOSS: grpc.StatusCode.UNAVAILABLE,
     pb.OPERATION_TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,

@@ -1,4 +1,8 @@
-"""The coord.v1.Peer service: what other members send us."""
+"""The coord.v1.Peer service: what other members send us.
+
+Every call is first authenticated as another member of this cluster
+(member_trust.py); what it carries must then be in that member's own name.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,15 @@ import grpc
 
 from coord.replica import Replica
 from coord.rpc.guard import Malformed, abort, until_stopped
+from coord.rpc.member_trust import PEER, MemberTrust, refuse
 from coord.wire import peer_pb2, peer_pb2_grpc
 
 
 class PeerService(peer_pb2_grpc.PeerServicer):
-    def __init__(self, replica: Replica) -> None:
+    def __init__(self, replica: Replica, trust: MemberTrust, address: str) -> None:
         self.replica = replica
+        self.trust = trust
+        self.address = address  # our client address, as Status reports it
 
     @property
     def log(self):
@@ -23,6 +30,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         """A peer's messages to us. When its stream ends, the peer is gone (a
         killed process's connection closes at once): a follower that loses
         its leader this way runs for leader without waiting out a timeout."""
+        peer = await self.trust.authorize_peer(context, PEER + "Deliver")
         src = 0
 
         def ended(_context) -> None:
@@ -38,7 +46,9 @@ class PeerService(peer_pb2_grpc.PeerServicer):
             async for frame in request_iterator:
                 if isinstance(frame, Malformed):
                     await abort(context, frame.error)
-                src = frame.src
+                if frame.src != peer or any(m.src != peer for m in frame.messages):
+                    await refuse(context, f"member {peer} sent a message in another's name")
+                src = peer
                 self.log.receive(frame)
 
         with contextlib.suppress(grpc.aio.AioRpcError):
@@ -46,11 +56,17 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         return peer_pb2.DeliverAck()
 
     async def InstallSnapshot(self, request_iterator, context):  # noqa: N802
+        """Our whole state replaced by a peer's: only the member we follow
+        as leader (or whose ballot we promised) may."""
+        peer = await self.trust.authorize_peer(context, PEER + "InstallSnapshot")
+        await self._from_leader(peer, context)
         chunks = []
         async for chunk in request_iterator:
             if isinstance(chunk, Malformed):
                 await abort(context, chunk.error)
-            if chunks and (chunk.slot != chunks[0].slot or chunk.src != chunks[0].src):
+            if chunk.src != peer:
+                await refuse(context, f"member {peer} sent a snapshot in another's name")
+            if chunks and chunk.slot != chunks[0].slot:
                 await context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT, "BAD_ARGUMENTS: snapshot chunks disagree"
                 )
@@ -59,5 +75,14 @@ class PeerService(peer_pb2_grpc.PeerServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "BAD_ARGUMENTS: snapshot cut short"
             )
+        await self._from_leader(peer, context)  # leadership may have moved meanwhile
         installed = await self.log.install_snapshot(chunks)
         return peer_pb2.SnapshotAck(installed=installed)
+
+    async def _from_leader(self, peer: int, context) -> None:
+        if not self.log.leads(peer):
+            await refuse(context, f"member {peer} is not the leader this member follows")
+
+    async def Status(self, request, context):  # noqa: N802
+        await self.trust.authorize_peer(context, PEER + "Status")
+        return self.replica.status(self.address)

@@ -13,9 +13,10 @@ import grpc
 from coord.replica import Replica
 from coord.rpc import ops
 from coord.rpc.guard import abort, until_stopped
+from coord.rpc.member_trust import PEER
 from coord.rpc.session_stream import SessionStream
 from coord.tree import TreeError
-from coord.wire import log_pb2
+from coord.wire import log_pb2, peer_pb2, peer_pb2_grpc
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 
@@ -180,12 +181,15 @@ class CoordService(client_pb2_grpc.CoordServicer):
         members = [own, *await asyncio.gather(*others)]
         return pb.StatusResponse(members=sorted(members, key=lambda m: m.id))
 
-    @staticmethod
-    async def _peer_status(member_id: int, address: str) -> pb.MemberStatus:
+    async def _peer_status(self, member_id: int, address: str) -> pb.MemberStatus:
+        """Asked of the member at its peer door, as a member asks."""
+        trust = self.replica.trust
         try:
-            async with grpc.aio.insecure_channel(address) as channel:
-                stub = client_pb2_grpc.CoordStub(channel)
-                reply = await stub.Status(pb.StatusRequest(local_only=True), timeout=1.0)
-                return reply.members[0]
+            async with trust.channel(member_id) as channel:
+                return await peer_pb2_grpc.PeerStub(channel).Status(
+                    peer_pb2.MemberStatusRequest(),
+                    timeout=1.0,
+                    metadata=trust.metadata(PEER + "Status", member_id),
+                )
         except grpc.aio.AioRpcError:
             return pb.MemberStatus(id=member_id, address=address, role="unreachable")

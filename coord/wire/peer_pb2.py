@@ -22,51 +22,54 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from coord_client.wire import client_pb2 as coord_dot_v1_dot_client__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x63oord/v1/peer.proto\x12\x08\x63oord.v1\"\'\n\x06\x42\x61llot\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0e\n\x06member\x18\x02 \x01(\r\"I\n\x08LogEntry\x12\x0c\n\x04slot\x18\x01 \x01(\x04\x12 \n\x06\x62\x61llot\x18\x02 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\r\n\x05value\x18\x03 \x01(\x0c\"&\n\x05Probe\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0e\n\x06\x63ommit\x18\x02 \x01(\x04\",\n\nProbeReply\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0f\n\x07granted\x18\x02 \x01(\x08\">\n\x07Prepare\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\x11\n\tfrom_slot\x18\x02 \x01(\x04\"s\n\x07Promise\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12#\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x12.coord.v1.LogEntry\x12\x0e\n\x06\x63ommit\x18\x03 \x01(\x04\x12\x11\n\tlog_start\x18\x04 \x01(\x04\"N\n\x06Reject\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\"\n\x08promised\x18\x02 \x01(\x0b\x32\x10.coord.v1.Ballot\"f\n\x06\x41\x63\x63\x65pt\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\r\n\x05start\x18\x02 \x01(\x04\x12\x0e\n\x06values\x18\x03 \x03(\x0c\x12\x0e\n\x06\x63ommit\x18\x04 \x01(\x04\x12\x0b\n\x03seq\x18\x05 \x01(\x04\"W\n\x08\x41\x63\x63\x65pted\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\r\n\x05start\x18\x02 \x01(\x04\x12\r\n\x05match\x18\x03 \x01(\x04\x12\x0b\n\x03seq\x18\x04 \x01(\x04\"\x19\n\x07\x46orward\x12\x0e\n\x06values\x18\x01 \x03(\x0c\"\x1c\n\tReadIndex\x12\x0f\n\x07request\x18\x01 \x01(\x04\"0\n\x0eReadIndexReply\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\r\n\x05index\x18\x02 \x01(\x04\"$\n\rTouchSessions\x12\x13\n\x0bsession_ids\x18\x01 \x03(\x03\"\xf4\x03\n\x0bPeerMessage\x12\x0b\n\x03src\x18\x01 \x01(\r\x12\x0b\n\x03\x64st\x18\x02 \x01(\r\x12 \n\x05probe\x18\x03 \x01(\x0b\x32\x0f.coord.v1.ProbeH\x00\x12+\n\x0bprobe_reply\x18\x04 \x01(\x0b\x32\x14.coord.v1.ProbeReplyH\x00\x12$\n\x07prepare\x18\x05 \x01(\x0b\x32\x11.coord.v1.PrepareH\x00\x12$\n\x07promise\x18\x06 \x01(\x0b\x32\x11.coord.v1.PromiseH\x00\x12\"\n\x06reject\x18\x07 \x01(\x0b\x32\x10.coord.v1.RejectH\x00\x12\"\n\x06\x61\x63\x63\x65pt\x18\x08 \x01(\x0b\x32\x10.coord.v1.AcceptH\x00\x12&\n\x08\x61\x63\x63\x65pted\x18\t \x01(\x0b\x32\x12.coord.v1.AcceptedH\x00\x12$\n\x07\x66orward\x18\n \x01(\x0b\x32\x11.coord.v1.ForwardH\x00\x12)\n\nread_index\x18\x0b \x01(\x0b\x32\x13.coord.v1.ReadIndexH\x00\x12\x34\n\x10read_index_reply\x18\x0c \x01(\x0b\x32\x18.coord.v1.ReadIndexReplyH\x00\x12\x31\n\x0etouch_sessions\x18\r \x01(\x0b\x32\x17.coord.v1.TouchSessionsH\x00\x42\x06\n\x04kind\"A\n\tPeerFrame\x12\'\n\x08messages\x18\x01 \x03(\x0b\x32\x15.coord.v1.PeerMessage\x12\x0b\n\x03src\x18\x02 \x01(\r\"\x0c\n\nDeliverAck\"d\n\rSnapshotChunk\x12\x0b\n\x03src\x18\x01 \x01(\r\x12\x0c\n\x04slot\x18\x02 \x01(\x04\x12\x0c\n\x04zxid\x18\x03 \x01(\x04\x12\x0c\n\x04keys\x18\x04 \x03(\x0c\x12\x0e\n\x06values\x18\x05 \x03(\x0c\x12\x0c\n\x04last\x18\x06 \x01(\x08\" \n\x0bSnapshotAck\x12\x11\n\tinstalled\x18\x01 \x01(\x08\x32\x83\x01\n\x04Peer\x12\x36\n\x07\x44\x65liver\x12\x13.coord.v1.PeerFrame\x1a\x14.coord.v1.DeliverAck(\x01\x12\x43\n\x0fInstallSnapshot\x12\x17.coord.v1.SnapshotChunk\x1a\x15.coord.v1.SnapshotAck(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x63oord/v1/peer.proto\x12\x08\x63oord.v1\x1a\x15\x63oord/v1/client.proto\"\'\n\x06\x42\x61llot\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0e\n\x06member\x18\x02 \x01(\r\"I\n\x08LogEntry\x12\x0c\n\x04slot\x18\x01 \x01(\x04\x12 \n\x06\x62\x61llot\x18\x02 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\r\n\x05value\x18\x03 \x01(\x0c\"&\n\x05Probe\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0e\n\x06\x63ommit\x18\x02 \x01(\x04\",\n\nProbeReply\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0f\n\x07granted\x18\x02 \x01(\x08\">\n\x07Prepare\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\x11\n\tfrom_slot\x18\x02 \x01(\x04\"s\n\x07Promise\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12#\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x12.coord.v1.LogEntry\x12\x0e\n\x06\x63ommit\x18\x03 \x01(\x04\x12\x11\n\tlog_start\x18\x04 \x01(\x04\"N\n\x06Reject\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\"\n\x08promised\x18\x02 \x01(\x0b\x32\x10.coord.v1.Ballot\"f\n\x06\x41\x63\x63\x65pt\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\r\n\x05start\x18\x02 \x01(\x04\x12\x0e\n\x06values\x18\x03 \x03(\x0c\x12\x0e\n\x06\x63ommit\x18\x04 \x01(\x04\x12\x0b\n\x03seq\x18\x05 \x01(\x04\"W\n\x08\x41\x63\x63\x65pted\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\r\n\x05start\x18\x02 \x01(\x04\x12\r\n\x05match\x18\x03 \x01(\x04\x12\x0b\n\x03seq\x18\x04 \x01(\x04\"\x19\n\x07\x46orward\x12\x0e\n\x06values\x18\x01 \x03(\x0c\"\x1c\n\tReadIndex\x12\x0f\n\x07request\x18\x01 \x01(\x04\"0\n\x0eReadIndexReply\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\r\n\x05index\x18\x02 \x01(\x04\"$\n\rTouchSessions\x12\x13\n\x0bsession_ids\x18\x01 \x03(\x03\"\xf4\x03\n\x0bPeerMessage\x12\x0b\n\x03src\x18\x01 \x01(\r\x12\x0b\n\x03\x64st\x18\x02 \x01(\r\x12 \n\x05probe\x18\x03 \x01(\x0b\x32\x0f.coord.v1.ProbeH\x00\x12+\n\x0bprobe_reply\x18\x04 \x01(\x0b\x32\x14.coord.v1.ProbeReplyH\x00\x12$\n\x07prepare\x18\x05 \x01(\x0b\x32\x11.coord.v1.PrepareH\x00\x12$\n\x07promise\x18\x06 \x01(\x0b\x32\x11.coord.v1.PromiseH\x00\x12\"\n\x06reject\x18\x07 \x01(\x0b\x32\x10.coord.v1.RejectH\x00\x12\"\n\x06\x61\x63\x63\x65pt\x18\x08 \x01(\x0b\x32\x10.coord.v1.AcceptH\x00\x12&\n\x08\x61\x63\x63\x65pted\x18\t \x01(\x0b\x32\x12.coord.v1.AcceptedH\x00\x12$\n\x07\x66orward\x18\n \x01(\x0b\x32\x11.coord.v1.ForwardH\x00\x12)\n\nread_index\x18\x0b \x01(\x0b\x32\x13.coord.v1.ReadIndexH\x00\x12\x34\n\x10read_index_reply\x18\x0c \x01(\x0b\x32\x18.coord.v1.ReadIndexReplyH\x00\x12\x31\n\x0etouch_sessions\x18\r \x01(\x0b\x32\x17.coord.v1.TouchSessionsH\x00\x42\x06\n\x04kind\"A\n\tPeerFrame\x12\'\n\x08messages\x18\x01 \x03(\x0b\x32\x15.coord.v1.PeerMessage\x12\x0b\n\x03src\x18\x02 \x01(\r\"\x0c\n\nDeliverAck\"d\n\rSnapshotChunk\x12\x0b\n\x03src\x18\x01 \x01(\r\x12\x0c\n\x04slot\x18\x02 \x01(\x04\x12\x0c\n\x04zxid\x18\x03 \x01(\x04\x12\x0c\n\x04keys\x18\x04 \x03(\x0c\x12\x0e\n\x06values\x18\x05 \x03(\x0c\x12\x0c\n\x04last\x18\x06 \x01(\x08\" \n\x0bSnapshotAck\x12\x11\n\tinstalled\x18\x01 \x01(\x08\"\x15\n\x13MemberStatusRequest2\xc4\x01\n\x04Peer\x12\x36\n\x07\x44\x65liver\x12\x13.coord.v1.PeerFrame\x1a\x14.coord.v1.DeliverAck(\x01\x12\x43\n\x0fInstallSnapshot\x12\x17.coord.v1.SnapshotChunk\x1a\x15.coord.v1.SnapshotAck(\x01\x12?\n\x06Status\x12\x1d.coord.v1.MemberStatusRequest\x1a\x16.coord.v1.MemberStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'coord.v1.peer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BALLOT']._serialized_start=33
-  _globals['_BALLOT']._serialized_end=72
-  _globals['_LOGENTRY']._serialized_start=74
-  _globals['_LOGENTRY']._serialized_end=147
-  _globals['_PROBE']._serialized_start=149
-  _globals['_PROBE']._serialized_end=187
-  _globals['_PROBEREPLY']._serialized_start=189
-  _globals['_PROBEREPLY']._serialized_end=233
-  _globals['_PREPARE']._serialized_start=235
-  _globals['_PREPARE']._serialized_end=297
-  _globals['_PROMISE']._serialized_start=299
-  _globals['_PROMISE']._serialized_end=414
-  _globals['_REJECT']._serialized_start=416
-  _globals['_REJECT']._serialized_end=494
-  _globals['_ACCEPT']._serialized_start=496
-  _globals['_ACCEPT']._serialized_end=598
-  _globals['_ACCEPTED']._serialized_start=600
-  _globals['_ACCEPTED']._serialized_end=687
-  _globals['_FORWARD']._serialized_start=689
-  _globals['_FORWARD']._serialized_end=714
-  _globals['_READINDEX']._serialized_start=716
-  _globals['_READINDEX']._serialized_end=744
-  _globals['_READINDEXREPLY']._serialized_start=746
-  _globals['_READINDEXREPLY']._serialized_end=794
-  _globals['_TOUCHSESSIONS']._serialized_start=796
-  _globals['_TOUCHSESSIONS']._serialized_end=832
-  _globals['_PEERMESSAGE']._serialized_start=835
-  _globals['_PEERMESSAGE']._serialized_end=1335
-  _globals['_PEERFRAME']._serialized_start=1337
-  _globals['_PEERFRAME']._serialized_end=1402
-  _globals['_DELIVERACK']._serialized_start=1404
-  _globals['_DELIVERACK']._serialized_end=1416
-  _globals['_SNAPSHOTCHUNK']._serialized_start=1418
-  _globals['_SNAPSHOTCHUNK']._serialized_end=1518
-  _globals['_SNAPSHOTACK']._serialized_start=1520
-  _globals['_SNAPSHOTACK']._serialized_end=1552
-  _globals['_PEER']._serialized_start=1555
-  _globals['_PEER']._serialized_end=1686
+  _globals['_BALLOT']._serialized_start=56
+  _globals['_BALLOT']._serialized_end=95
+  _globals['_LOGENTRY']._serialized_start=97
+  _globals['_LOGENTRY']._serialized_end=170
+  _globals['_PROBE']._serialized_start=172
+  _globals['_PROBE']._serialized_end=210
+  _globals['_PROBEREPLY']._serialized_start=212
+  _globals['_PROBEREPLY']._serialized_end=256
+  _globals['_PREPARE']._serialized_start=258
+  _globals['_PREPARE']._serialized_end=320
+  _globals['_PROMISE']._serialized_start=322
+  _globals['_PROMISE']._serialized_end=437
+  _globals['_REJECT']._serialized_start=439
+  _globals['_REJECT']._serialized_end=517
+  _globals['_ACCEPT']._serialized_start=519
+  _globals['_ACCEPT']._serialized_end=621
+  _globals['_ACCEPTED']._serialized_start=623
+  _globals['_ACCEPTED']._serialized_end=710
+  _globals['_FORWARD']._serialized_start=712
+  _globals['_FORWARD']._serialized_end=737
+  _globals['_READINDEX']._serialized_start=739
+  _globals['_READINDEX']._serialized_end=767
+  _globals['_READINDEXREPLY']._serialized_start=769
+  _globals['_READINDEXREPLY']._serialized_end=817
+  _globals['_TOUCHSESSIONS']._serialized_start=819
+  _globals['_TOUCHSESSIONS']._serialized_end=855
+  _globals['_PEERMESSAGE']._serialized_start=858
+  _globals['_PEERMESSAGE']._serialized_end=1358
+  _globals['_PEERFRAME']._serialized_start=1360
+  _globals['_PEERFRAME']._serialized_end=1425
+  _globals['_DELIVERACK']._serialized_start=1427
+  _globals['_DELIVERACK']._serialized_end=1439
+  _globals['_SNAPSHOTCHUNK']._serialized_start=1441
+  _globals['_SNAPSHOTCHUNK']._serialized_end=1541
+  _globals['_SNAPSHOTACK']._serialized_start=1543
+  _globals['_SNAPSHOTACK']._serialized_end=1575
+  _globals['_MEMBERSTATUSREQUEST']._serialized_start=1577
+  _globals['_MEMBERSTATUSREQUEST']._serialized_end=1598
+  _globals['_PEER']._serialized_start=1601
+  _globals['_PEER']._serialized_end=1797
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from coord_client.wire import client_pb2 as _client_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -183,3 +184,7 @@ class SnapshotAck(_message.Message):
     INSTALLED_FIELD_NUMBER: _ClassVar[int]
     installed: bool
     def __init__(self, installed: _Optional[bool] = ...) -> None: ...
+
+class MemberStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from coord_client.wire import client_pb2 as coord_dot_v1_dot_client__pb2
 from coord.wire import peer_pb2 as coord_dot_v1_dot_peer__pb2
 
 GRPC_GENERATED_VERSION = '1.85.4'
@@ -44,6 +45,11 @@ class PeerStub:
                 request_serializer=coord_dot_v1_dot_peer__pb2.SnapshotChunk.SerializeToString,
                 response_deserializer=coord_dot_v1_dot_peer__pb2.SnapshotAck.FromString,
                 _registered_method=True)
+        self.Status = channel.unary_unary(
+                '/coord.v1.Peer/Status',
+                request_serializer=coord_dot_v1_dot_peer__pb2.MemberStatusRequest.SerializeToString,
+                response_deserializer=coord_dot_v1_dot_client__pb2.MemberStatus.FromString,
+                _registered_method=True)
 
 
 class PeerServicer:
@@ -65,6 +71,14 @@ class PeerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Status(self, request, context):
+        """This member's own status, for a member answering a client's Status
+        for the whole cluster.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +91,11 @@ def add_PeerServicer_to_server(servicer, server):
                     servicer.InstallSnapshot,
                     request_deserializer=coord_dot_v1_dot_peer__pb2.SnapshotChunk.FromString,
                     response_serializer=coord_dot_v1_dot_peer__pb2.SnapshotAck.SerializeToString,
+            ),
+            'Status': grpc.unary_unary_rpc_method_handler(
+                    servicer.Status,
+                    request_deserializer=coord_dot_v1_dot_peer__pb2.MemberStatusRequest.FromString,
+                    response_serializer=coord_dot_v1_dot_client__pb2.MemberStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -133,6 +152,33 @@ class Peer:
             '/coord.v1.Peer/InstallSnapshot',
             coord_dot_v1_dot_peer__pb2.SnapshotChunk.SerializeToString,
             coord_dot_v1_dot_peer__pb2.SnapshotAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Status(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coord.v1.Peer/Status',
+            coord_dot_v1_dot_peer__pb2.MemberStatusRequest.SerializeToString,
+            coord_dot_v1_dot_client__pb2.MemberStatus.FromString,
             options,
             channel_credentials,
             insecure,

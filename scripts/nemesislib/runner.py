@@ -335,7 +335,11 @@ class Run:
                 clock_rate=want.clock_rate,
             )
             try:
-                admin_pb2_grpc.AdminStub(self.channels[member_id]).SetFaults(faults, timeout=2)
+                admin_pb2_grpc.AdminStub(self.channels[member_id]).SetFaults(
+                    faults,
+                    timeout=2,
+                    metadata=self.cluster.members[member_id].admin_metadata("SetFaults"),
+                )
             except grpc.RpcError:
                 continue  # tried again on the next tick
             self.applied[member_id] = want
@@ -488,7 +492,9 @@ class Run:
                         pb.SyncRequest(path="/"), timeout=RPC_TIMEOUT
                     )
                     digests[member_id] = admin_pb2_grpc.AdminStub(channel).StateDigest(
-                        admin_pb2.DigestRequest(), timeout=RPC_TIMEOUT
+                        admin_pb2.DigestRequest(),
+                        timeout=RPC_TIMEOUT,
+                        metadata=self.cluster.members[member_id].admin_metadata("StateDigest"),
                     )
             except grpc.RpcError:
                 time.sleep(0.5)
