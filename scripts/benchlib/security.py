@@ -3,16 +3,11 @@ TLS (a CA and a server certificate for 127.0.0.1 made with trustme in the
 run's temporary directory) and digest ACLs (every znode the workloads touch
 carries one, every session authenticates). The members' flags, the SDK's
 arguments and the bench's own gRPC probes all come from here, so the servers,
-the load generators and the probes agree. Multi-member clusters also get a
-cluster secret for their peers, where the server knows the flag."""
+the load generators and the probes agree. (The members' cluster secret comes
+with tests/servers.py's clusters.)"""
 
 from __future__ import annotations
 
-import functools
-import os
-import secrets
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +15,6 @@ from typing import Any
 import grpc
 
 DIGEST_USER, DIGEST_PASSWORD = "bench", "pw"
-SECRET_FLAG = "--cluster-secret-file"
 
 
 @dataclass(frozen=True)
@@ -98,25 +92,3 @@ def client_kwargs(options: dict[str, str]) -> dict[str, Any]:
         kwargs["auth_data"] = [("digest", options["digest"])]
         kwargs["default_acl"] = [make_digest_acl(user, password, all=True)]
     return kwargs
-
-
-@functools.cache
-def server_takes(flag: str) -> bool:
-    """Whether coord-server (the code under test) has `flag`."""
-    usage = subprocess.run(
-        [sys.executable, "-m", "coord.cli", "--help"], capture_output=True, text=True, check=True
-    )
-    return flag in usage.stdout
-
-
-def peer_args(directory: Path) -> list[str]:
-    """A cluster secret for the members to prove themselves to each other
-    (32 random bytes in hex, readable by its owner only), if coord-server
-    asks for one; none from a server that predates it."""
-    if not server_takes(SECRET_FLAG):
-        return []
-    path = directory / "cluster-secret"
-    directory.mkdir(parents=True, exist_ok=True)
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
-        f.write(secrets.token_hex(32) + "\n")
-    return [SECRET_FLAG, str(path)]

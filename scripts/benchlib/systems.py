@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import grpc
 
-from benchlib.security import PLAIN, Security, client_kwargs, peer_args
+from benchlib.security import PLAIN, Security, client_kwargs
 from coord_client import Client
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
@@ -94,9 +94,8 @@ class CoordSystem:
         self.security = security
         self.name = security.name
         self.only_workloads = security.variant
-        home = root / security.name
         self.cluster = ProbedCluster.create(
-            home, 3, *peer_args(home), *security.server_args(), timeouts=[]
+            root / security.name, 3, *security.server_args(), timeouts=[]
         )
         self.cluster.security = security
         self.version = metadata.version("coord")
