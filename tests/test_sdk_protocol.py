@@ -7,11 +7,14 @@ import pytest
 from coord_client import ops
 from coord_client.events import EventType, KazooState
 from coord_client.exceptions import (
+    AuthFailedError,
     BadVersionError,
     ConnectionClosedError,
     ConnectionLoss,
     CoordError,
     DataTooLargeError,
+    InvalidACLError,
+    NoAuthError,
     NodeExistsError,
     NoNodeError,
     NotEmptyError,
@@ -384,3 +387,72 @@ def test_no_answer_for_the_session_timeout_expires_it_locally():
     assert protocol.abandon() == []
     with pytest.raises(ConnectionClosedError):
         protocol.submit(ops.sync("/"), "h")
+
+
+# ---------------------------------------------------------- authentication
+
+
+def test_proven_credentials_go_first_to_every_new_member():
+    protocol = session()
+    assert answer(protocol, ops.auth("digest", "bob:pw"), auth=pb.AuthResponse()).result is True
+    assert answer(protocol, ops.auth("digest", "bob:pw"), auth=pb.AuthResponse()).error is None
+    waiting = protocol.submit(ops.get_data("/a"), "h1")
+    protocol.connection_lost()
+    later = protocol.submit(ops.get_data("/b"), "h2")
+    assert later is None
+    state, *sent = protocol.receive(connected())
+    assert state == StateChanged(KazooState.CONNECTED)
+    requests = [outcome.message.request for outcome in sent]
+    assert [r.WhichOneof("op") for r in requests] == ["auth", "get_data", "get_data"]
+    assert requests[0].auth == pb.AuthRequest(scheme="digest", credential=b"bob:pw")
+    assert requests[1] == waiting.request and requests[2].get_data.path == "/b"
+    # its answer completes nothing; a second reconnect proves it once again
+    (proven,) = protocol.receive(response(requests[0].xid, auth=pb.AuthResponse()))
+    assert proven.handle is None
+    protocol.connection_lost()
+    _, *again = protocol.receive(connected())
+    assert [o.message.request.WhichOneof("op") for o in again] == ["auth", "get_data", "get_data"]
+    protocol.connection_lost()
+    _, *unanswered = protocol.receive(connected())
+    assert [o.message.request.WhichOneof("op") for o in unanswered].count("auth") == 1
+
+
+def test_a_credential_in_flight_is_sent_again_in_its_place():
+    protocol = session()
+    send(protocol, ops.get_data("/a"), "before")
+    send(protocol, ops.auth("digest", "bob:pw"), "auth")
+    send(protocol, ops.get_data("/a"), "after")
+    protocol.connection_lost()
+    _, *sent = protocol.receive(connected())
+    assert [o.message.request.WhichOneof("op") for o in sent] == ["get_data", "auth", "get_data"]
+
+
+def test_a_refused_credential_is_not_kept():
+    protocol = session()
+    refused = answer(protocol, ops.auth("nope", "x"), error=error(pb.AUTH_FAILED))
+    assert isinstance(refused.error, AuthFailedError)
+    protocol.connection_lost()
+    _, *sent = protocol.receive(connected())
+    assert sent == []
+
+
+def test_auth_failed_ends_the_session_as_kazoo():
+    protocol = session()
+    waiting = send(protocol, ops.get_data("/a"), "waiting")
+    xid = send(protocol, ops.auth("nope", "x"), "auth")
+    (refused,) = protocol.receive(response(xid, error=error(pb.AUTH_FAILED, "unknown scheme")))
+    assert refused.handle == "auth" and str(refused.error) == "unknown scheme"
+    lost, cut = protocol.receive(pb.ServerMessage(session_error=error(pb.AUTH_FAILED)))
+    assert lost == StateChanged(KazooState.LOST)
+    assert cut.handle == "waiting" and isinstance(cut.error, AuthFailedError)
+    assert waiting and protocol.phase is Phase.AUTH_FAILED and not protocol.wants_connection
+    with pytest.raises(AuthFailedError):
+        protocol.submit(ops.sync("/"), "h")
+
+
+@pytest.mark.parametrize(
+    ("code", "cls"), [(pb.NO_AUTH, NoAuthError), (pb.INVALID_ACL, InvalidACLError)]
+)
+def test_acl_errors_become_kazoos_exceptions(code, cls):
+    protocol = session()
+    assert isinstance(answer(protocol, ops.get_acls("/a"), error=error(code)).error, cls)

@@ -24,6 +24,7 @@ from coord_client import ops
 from coord_client.channel import parse_hosts
 from coord_client.events import KazooState
 from coord_client.exceptions import (
+    AuthFailedError,
     ConnectionClosedError,
     CoordError,
     CoordTimeoutError,
@@ -40,13 +41,14 @@ from coord_client.protocol import (
     Send,
     StateChanged,
 )
+from coord_client.security import ACL, acls_to_wire
 from coord_client.wire import client_pb2 as pb
 
 Listener = Callable[[KazooState], Any]
 
-# kazoo constructor arguments accepted and ignored: coord has no ACLs or
-# read-only mode, and reconnecting is built in rather than a retry policy.
-IGNORED_KAZOO_OPTIONS = frozenset({"default_acl", "read_only", "connection_retry", "command_retry"})
+# kazoo constructor arguments accepted and ignored: coord has no read-only
+# mode, and reconnecting is built in rather than a retry policy.
+IGNORED_KAZOO_OPTIONS = frozenset({"read_only", "connection_retry", "command_retry"})
 BACKOFF_FIRST = 0.05  # seconds; doubled per failed attempt, jittered
 BACKOFF_MAX = 2.0
 MIN_PATIENCE = 1.0  # seconds a member is given at least to take the session
@@ -64,7 +66,19 @@ def twin(call_async: Callable[..., Any], wrapper: Callable[..., Any]) -> Callabl
     return wrapper
 
 
-CALLS = ("create", "get", "set", "delete", "exists", "get_children", "sync", "add_watch")
+CALLS = (
+    "create",
+    "get",
+    "set",
+    "delete",
+    "exists",
+    "get_children",
+    "sync",
+    "add_watch",
+    "get_acls",
+    "set_acls",
+    "add_auth",
+)
 C = TypeVar("C", bound=type)
 
 
@@ -121,6 +135,9 @@ class Operations(ABC):
     """kazoo's calls as requests: each `*_async` method returns the handle that
     `_submit` makes (the client decides what it is)."""
 
+    default_acl: list[ACL] | None = None  # the ACL of a create that names none
+    auth_data: set[tuple[str, str]]  # every credential given, proven on each new session
+
     @abstractmethod
     def _submit(self, call: Call) -> Any:
         """Send `call`; the handle its result completes."""
@@ -136,8 +153,13 @@ class Operations(ABC):
         include_data: bool = False,
     ) -> Any:
         """The created path (with its sequence suffix), or (path, ZnodeStat) with
-        include_data; `makepath` creates missing parents atomically; `acl` is ignored."""
-        return self._submit(ops.create(path, value, ephemeral, sequence, makepath, include_data))
+        include_data; `makepath` creates missing parents atomically (with the same
+        ACL); `acl` (a list of ACLs) defaults to the client's `default_acl`, else
+        open to anyone."""
+        acl = self.default_acl if acl is None else acl
+        return self._submit(
+            ops.create(path, value, ephemeral, sequence, makepath, include_data, acl)
+        )
 
     def get_async(self, path: str, watch: Watcher | None = None) -> Any:
         """(data, ZnodeStat); `watch` fires once on CHANGED or DELETED."""
@@ -172,6 +194,23 @@ class Operations(ABC):
         its subtree when recursive) until remove_watch."""
         return self._submit(ops.add_watch(path, watch, recursive))
 
+    def get_acls_async(self, path: str) -> Any:
+        """(list of ACLs, ZnodeStat): needs READ or ADMIN on the node."""
+        return self._submit(ops.get_acls(path))
+
+    def set_acls_async(self, path: str, acls: list[ACL], version: int = -1) -> Any:
+        """The new ZnodeStat; with a version other than -1 only if the node's
+        `aversion` matches. Needs ADMIN on the node."""
+        return self._submit(ops.set_acls(path, acls, version))
+
+    def add_auth_async(self, scheme: str, credential: str) -> Any:
+        """True once the member took the credential (digest: "user:password");
+        the session proves it again on every member it moves to. An unknown
+        scheme or a malformed credential is AuthFailedError and ends the session."""
+        call = ops.auth(scheme, credential)
+        self.auth_data.add((scheme, credential))
+        return self._submit(call)
+
 
 class ClientBase(Operations):
     """A session's state as both clients keep it: the protocol, the listeners,
@@ -186,13 +225,24 @@ class ClientBase(Operations):
         *,
         randomize_hosts: bool = True,
         logger: logging.Logger | None = None,
+        default_acl: list[ACL] | None = None,
+        auth_data: list[tuple[str, str]] | None = None,
         **kazoo_options: Any,
     ) -> None:
         """`timeout` is the session timeout asked for, in seconds (the member
-        clamps it); `client_id` resumes an existing session."""
+        clamps it); `client_id` resumes an existing session; `default_acl` is
+        the ACL of the nodes created without one; `auth_data` is a list of
+        (scheme, credential) pairs proven as each session starts."""
         unknown = sorted(set(kazoo_options) - IGNORED_KAZOO_OPTIONS)
         if unknown:
             raise TypeError(f"unexpected keyword arguments: {', '.join(unknown)}")
+        if default_acl is not None:
+            acls_to_wire(default_acl)  # refused here, not at the first create
+        self.default_acl = default_acl
+        self.auth_data = set()
+        for scheme, credential in auth_data or ():
+            ops.auth(scheme, credential)
+            self.auth_data.add((scheme, credential))
         self.hosts = parse_hosts(hosts)
         if randomize_hosts:
             random.shuffle(self.hosts)
@@ -223,6 +273,8 @@ class ClientBase(Operations):
         """Why start() gave up, for it to raise once the client is stopped."""
         if phase is Phase.EXPIRED:
             return SessionExpiredError("the session to resume has expired")
+        if phase is Phase.AUTH_FAILED:
+            return AuthFailedError("the member refused the credentials of auth_data")
         return CoordTimeoutError(f"no session with {','.join(self.hosts)} within {timeout}s")
 
     @property
@@ -237,7 +289,12 @@ class ClientBase(Operations):
     def client_id(self) -> tuple[int, bytes] | None:
         """(session_id, password) while there is a session, else None."""
         protocol = self._protocol
-        if protocol is None or protocol.phase in (Phase.CONNECTING, Phase.CLOSED, Phase.EXPIRED):
+        if protocol is None or protocol.phase in (
+            Phase.CONNECTING,
+            Phase.CLOSED,
+            Phase.EXPIRED,
+            Phase.AUTH_FAILED,
+        ):
             return None
         return protocol.session_id, protocol.password
 
@@ -269,6 +326,10 @@ class ClientBase(Operations):
         validate_path(path)
         with self._lock:
             return self._protocol.remove_watch(path, watch) if self._protocol else []
+
+    def _prove_auth_data(self) -> list[Any]:
+        """Send every credential of `auth_data` on a new session; their handles."""
+        return [self._submit(ops.auth(scheme, cred)) for scheme, cred in sorted(self.auth_data)]
 
     def _should_connect(self, protocol: Protocol, redial: Redial) -> bool:
         """Whether the session loop goes on to (re)connect; once no member has

@@ -1,7 +1,8 @@
 """`coordctl`: inspect and change the tree from a shell (SPEC §2).
 
 Every failure is one line on stderr (`coordctl: no node /a/b`) and exit code
-1, never a traceback; `--json` makes every command print JSON.
+1, never a traceback; `--json` makes every command print JSON. ACLs are read
+and written in ZooKeeper's text form (security.py).
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ from coord_client.channel import open_channel, parse_hosts
 from coord_client.client import Client
 from coord_client.events import KazooState, WatchedEvent
 from coord_client.exceptions import (
+    AuthFailedError,
     BadVersionError,
     ConnectionLoss,
     CoordError,
     CoordTimeoutError,
     DataTooLargeError,
+    InvalidACLError,
+    NoAuthError,
     NoChildrenForEphemeralsError,
     NodeExistsError,
     NoNodeError,
@@ -38,6 +42,7 @@ from coord_client.exceptions import (
 )
 from coord_client.paths import basename, join, validate_path
 from coord_client.recipes import Config, Election, Lock
+from coord_client.security import ACL, acl_to_text, acls_from_text, perms_to_text
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire.client_pb2_grpc import CoordStub
 
@@ -52,6 +57,9 @@ _PROBLEMS: list[tuple[type[CoordError], str]] = [
     (BadVersionError, "bad version for {path}"),
     (NoChildrenForEphemeralsError, "ephemeral nodes cannot have children: {path}"),
     (DataTooLargeError, "data too large for {path}"),
+    (NoAuthError, "not authorized for {path} (NO_AUTH)"),
+    (InvalidACLError, "invalid ACL for {path} (INVALID_ACL)"),
+    (AuthFailedError, "authentication failed (AUTH_FAILED)"),
     (SessionExpiredError, "session expired"),
     (ConnectionLoss, "lost the connection to {servers}"),
     (CoordTimeoutError, "cannot reach {servers}"),
@@ -72,12 +80,13 @@ class Ctl:
     servers: str
     timeout: float
     as_json: bool
+    auth: list[tuple[str, str]] = field(default_factory=list)
     path: str = "/"
     _client: Client | None = field(default=None, init=False, repr=False)
 
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(self.servers, timeout=SESSION_TIMEOUT)
+            self._client = Client(self.servers, timeout=SESSION_TIMEOUT, auth_data=self.auth)
             self._client.start(timeout=self.timeout)
         return self._client
 
@@ -114,6 +123,27 @@ def _path_argument(**kwargs: Any) -> Any:
     return click.argument("path", callback=_note_path, **kwargs)
 
 
+class AuthParam(click.ParamType):
+    """`SCHEME:CREDENTIAL` (`digest:user:password`), split at the first colon.
+    From $COORD_AUTH, one a line: a password may hold commas and spaces."""
+
+    name = "SCHEME:CREDENTIAL"
+    envvar_list_splitter = "\n"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        scheme, colon, credential = value.partition(":")
+        if not scheme or not colon:
+            raise click.UsageError(f"bad --auth {value!r}: use SCHEME:CREDENTIAL", ctx)
+        return scheme, credential
+
+
+def _parse_acl(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """An ACL argument in ZooKeeper's text form; refused before connecting."""
+    return None if value is None else acls_from_text(value)
+
+
 @click.group(cls=_Group)
 @click.option(
     "--servers",
@@ -126,10 +156,21 @@ def _path_argument(**kwargs: Any) -> Any:
     "--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for a session."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--auth",
+    "auth",
+    type=AuthParam(),
+    multiple=True,
+    envvar="COORD_AUTH",
+    help="Prove SCHEME:CREDENTIAL (digest:user:password) to the session; repeatable "
+    "(default $COORD_AUTH, one a line).",
+)
 @click.pass_context
-def cli(ctx: click.Context, servers: str, timeout: float, as_json: bool) -> None:
+def cli(
+    ctx: click.Context, servers: str, timeout: float, as_json: bool, auth: tuple[Any, ...]
+) -> None:
     """Inspect and change a coord tree."""
-    ctx.obj = Ctl(servers, timeout, as_json)
+    ctx.obj = Ctl(servers, timeout, as_json, list(auth))
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -191,14 +232,30 @@ def stat(ctl: Ctl, path: str) -> None:
 @click.option("-e", "--ephemeral", is_flag=True, help="Gone when this command's session ends.")
 @click.option("-s", "--sequential", is_flag=True, help="Append a 10-digit sequence number.")
 @click.option("-p", "--parents", is_flag=True, help="Create missing parents.")
+@click.option(
+    "--acl",
+    callback=_parse_acl,
+    help="The node's ACL, as setacl's (default: open to anyone).",
+)
 @pass_ctl
 def create(
-    ctl: Ctl, path: str, data: str, ephemeral: bool, sequential: bool, parents: bool
+    ctl: Ctl,
+    path: str,
+    data: str,
+    ephemeral: bool,
+    sequential: bool,
+    parents: bool,
+    acl: list[ACL] | None,
 ) -> None:
     """Create PATH holding DATA; prints the created path."""
     try:
         created = ctl.client().create(
-            path, data.encode(), ephemeral=ephemeral, sequence=sequential, makepath=parents
+            path,
+            data.encode(),
+            acl=acl,
+            ephemeral=ephemeral,
+            sequence=sequential,
+            makepath=parents,
         )
     except NoNodeError:
         raise Failure(f"no parent node for {path} (use -p)") from None
@@ -230,6 +287,38 @@ def delete(ctl: Ctl, path: str, version: int, recursive: bool) -> None:
     ctl.client().delete(path, version=version, recursive=recursive)
     if ctl.as_json:
         ctl.emit({"deleted": path})
+
+
+def _acl_json(acl: ACL) -> dict[str, str]:
+    return {"scheme": acl.id.scheme, "id": acl.id.id, "perms": perms_to_text(acl.perms)}
+
+
+@cli.command()
+@_path_argument()
+@pass_ctl
+def getacl(ctl: Ctl, path: str) -> None:
+    """The ACL of PATH, one `scheme:id:perms` a line (perms from cdrwa)."""
+    acls, found = ctl.client().get_acls(path)
+    if ctl.as_json:
+        ctl.emit({"path": path, "acl": [_acl_json(acl) for acl in acls], "stat": found.to_dict()})
+    else:
+        for acl in acls:
+            click.echo(acl_to_text(acl))
+
+
+@cli.command()
+@_path_argument()
+@click.argument("acl", callback=_parse_acl)
+@click.option("-v", "--version", type=int, default=-1, help="Only if the ACL has this aversion.")
+@pass_ctl
+def setacl(ctl: Ctl, path: str, acl: list[ACL], version: int) -> None:
+    """Set the ACL of PATH: `scheme:id:perms[,scheme:id:perms...]`, e.g.
+    `digest:bob:HASH:cdrwa,world:anyone:r`, `auth::cdrwa`, `ip:10.0.0.0/8:r`,
+    `x509:CN=alice,O=Example:rw`. A comma starts a new entry only when a
+    `scheme:` follows it, so an x509 subject keeps its commas."""
+    new_stat = ctl.client().set_acls(path, acl, version=version)
+    if ctl.as_json:
+        ctl.emit(new_stat.to_dict())
 
 
 def _console() -> Console:

@@ -59,8 +59,9 @@ class Client(RecipesMixin, ClientBase):
     # ------------------------------------------------------------ lifecycle
 
     def start(self, timeout: float = 15.0) -> None:
-        """Connect and establish the session, or raise (CoordTimeoutError when no
-        member answered in time, SessionExpiredError when `client_id` is gone)."""
+        """Connect, establish the session and prove `auth_data`, or raise
+        (CoordTimeoutError when no member answered in time, SessionExpiredError
+        when `client_id` is gone, AuthFailedError when a credential is refused)."""
         with self._lock:
             thread = self._session_thread
         if thread is not None and thread.is_alive():
@@ -75,7 +76,14 @@ class Client(RecipesMixin, ClientBase):
                 target=self._run, args=(protocol,), name="coord-session", daemon=True
             )
             self._session_thread.start()
+        began = time.monotonic()
         if self._settled.wait(timeout) and protocol.phase is Phase.CONNECTED:
+            try:
+                for proof in self._prove_auth_data():
+                    proof.get(timeout=max(timeout - (time.monotonic() - began), 0.0))
+            except CoordError:
+                self.stop()
+                raise
             return
         phase = protocol.phase
         self.stop()
@@ -119,11 +127,11 @@ class Client(RecipesMixin, ClientBase):
     def ensure_path(self, path: str, acl: object = None) -> bool:
         """Create `path` and its missing parents unless it exists."""
         with contextlib.suppress(NodeExistsError):
-            self.create(path, makepath=True)
+            self.create(path, acl=acl, makepath=True)
         return True
 
     def transaction(self) -> TransactionRequest:
-        return TransactionRequest(self._submit)
+        return TransactionRequest(self._submit, self.default_acl)
 
     def remove_watch(self, path: str, watch: Watcher) -> None:
         """Stop calling `watch` for `path`; the server watch goes once unused."""

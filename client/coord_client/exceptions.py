@@ -92,11 +92,22 @@ class OperationTimeoutError(ZookeeperError):
 
 
 class NoAuthError(ZookeeperError):
+    """The session's ids lack the permission the operation needs; nothing changed."""
+
     code = pb.NO_AUTH
 
 
 class AuthFailedError(ZookeeperError):
+    """The server refused the session's credentials (an unknown scheme or a
+    malformed credential) and ended the session."""
+
     code = pb.AUTH_FAILED
+
+
+class InvalidACLError(ZookeeperError):
+    """An ACL list that is empty, or names an unknown scheme or a bad id."""
+
+    code = pb.INVALID_ACL
 
 
 class NotReadyError(ZookeeperError):
@@ -126,6 +137,7 @@ _BY_CODE: dict[int, type[ZookeeperError]] = {
         OperationTimeoutError,
         NoAuthError,
         AuthFailedError,
+        InvalidACLError,
         NotReadyError,
         UnimplementedError,
     )
@@ -157,4 +169,5 @@ ConnectionLossException = ConnectionLoss
 OperationTimeoutException = OperationTimeoutError
 NoAuthException = NoAuthError
 AuthFailedException = AuthFailedError
+InvalidACLException = InvalidACLError
 UnimplementedException = UnimplementedError

@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from coord_client.events import WatchedEvent
 from coord_client.exceptions import error_from_wire
 from coord_client.paths import validate_path
+from coord_client.security import ACL, acls_from_wire, acls_to_wire
 from coord_client.stat import ZnodeStat
 from coord_client.wire import client_pb2 as pb
 
@@ -60,14 +61,22 @@ def _checked_watch(kind: int, watch: object) -> tuple[int, Watcher] | None:
 
 
 def create_request(
-    path: str, value: bytes, ephemeral: bool, sequence: bool, makepath: bool = False
+    path: str,
+    value: bytes,
+    ephemeral: bool,
+    sequence: bool,
+    makepath: bool = False,
+    acl: object = None,
 ) -> pb.CreateRequest:
+    """`acl` None leaves the wire list empty: the member makes the node open
+    to anyone (world:anyone ALL), as kazoo's default."""
     return pb.CreateRequest(
         path=validate_path(path),
         data=checked_value(value),
         ephemeral=bool(ephemeral),
         sequential=bool(sequence),
         make_parents=bool(makepath),
+        acl=None if acl is None else acls_to_wire(acl),
     )
 
 
@@ -123,6 +132,10 @@ def _synced_path(response: pb.SyncResponse) -> str:
     return response.path
 
 
+def _acls_and_stat(response: pb.GetAclResponse) -> tuple[list[ACL], ZnodeStat]:
+    return acls_from_wire(response.acl), ZnodeStat.from_wire(response.stat)
+
+
 _OP_RESULTS: dict[str, Callable[[Any], Any]] = {
     "create": _created_path,
     "delete": _true,
@@ -150,8 +163,9 @@ def create(
     sequence: bool = False,
     makepath: bool = False,
     include_data: bool = False,
+    acl: object = None,
 ) -> Call:
-    request = create_request(path, value, ephemeral, sequence, makepath)
+    request = create_request(path, value, ephemeral, sequence, makepath, acl)
     decode = _created_path_and_stat if include_data else _created_path
     return Call("create", request, decode, path)
 
@@ -186,6 +200,28 @@ def get_children(path: str, watch: Watcher | None = None, include_data: bool = F
 
 def sync(path: str) -> Call:
     return Call("sync", pb.SyncRequest(path=validate_path(path)), _synced_path, path)
+
+
+def get_acls(path: str) -> Call:
+    return Call(
+        "get_acl", pb.GetAclRequest(path=validate_path(path)), _acls_and_stat, path, read=True
+    )
+
+
+def set_acls(path: str, acls: object, version: int = -1) -> Call:
+    request = pb.SetAclRequest(
+        path=validate_path(path), acl=acls_to_wire(acls), **_optional_version(version)
+    )
+    return Call("set_acl", request, _stat, path)
+
+
+def auth(scheme: str, credential: str) -> Call:
+    """Prove an identity to the session (ZooKeeper's addauth); kazoo's types."""
+    if not isinstance(scheme, str):
+        raise TypeError("scheme must be a str")
+    if not isinstance(credential, str):
+        raise TypeError("credential must be a str")
+    return Call("auth", pb.AuthRequest(scheme=scheme, credential=credential.encode()), _true)
 
 
 def multi(ops: list[pb.Op]) -> Call:

@@ -11,7 +11,9 @@ A broken connection loses nothing: requests in flight, and those made while
 the session is suspended, wait for the next member and are sent to it in xid
 order once it has taken the session (the server applies a write retried with
 its xid once), and the watches held are listed in the reconnect so that the
-member arms them again and reports what was missed.
+member arms them again and reports what was missed. The credentials the
+session proved (`auth`) are proved again first thing on every new member,
+before anything else is sent to it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from coord_client import ops
 from coord_client.events import EventType, KazooState, WatchedEvent
 from coord_client.exceptions import (
+    AuthFailedError,
     ConnectionClosedError,
     ConnectionLoss,
     CoordError,
@@ -45,6 +48,7 @@ class Phase(Enum):
     CLOSING = auto()  # Close sent, Closed awaited
     CLOSED = auto()
     EXPIRED = auto()
+    AUTH_FAILED = auto()  # the member refused a credential and ended the session
 
 
 _LISTENER_STATES = {
@@ -54,6 +58,7 @@ _LISTENER_STATES = {
     Phase.CLOSING: KazooState.CONNECTED,
     Phase.CLOSED: KazooState.LOST,
     Phase.EXPIRED: KazooState.LOST,
+    Phase.AUTH_FAILED: KazooState.LOST,
 }
 
 
@@ -183,6 +188,8 @@ class Protocol:
         self.watches = Watches()
         self._xid = 0
         self._pending: dict[int, tuple[Call, Any]] = {}
+        # The credentials members accepted, to prove again on the next member.
+        self._proven: dict[tuple[str, bytes], Call] = {}
 
     @property
     def state(self) -> KazooState:
@@ -236,6 +243,8 @@ class Protocol:
     def _unavailable(self) -> CoordError:
         if self.phase is Phase.EXPIRED:
             return SessionExpiredError("the session has expired")
+        if self.phase is Phase.AUTH_FAILED:
+            return AuthFailedError("authentication failed; the session is closed")
         if self.phase in (Phase.CLOSING, Phase.CLOSED):
             return ConnectionClosedError("the client is stopped")
         return ConnectionLoss("not connected to any member")
@@ -287,8 +296,25 @@ class Protocol:
         self.timeout_ms = connected.timeout_ms
         self.member_id = connected.member_id
         self._seen(connected.zxid)
+        return self._move(Phase.CONNECTED) + self._resend()
+
+    def _resend(self) -> list[Outcome]:
+        """What a new member is sent first: the credentials proven before (each
+        under a new xid, its answer awaited by no one), so that the requests
+        that waited, sent next in xid order, reach it with the ids they were
+        made with."""
+        self._pending = {
+            xid: entry
+            for xid, entry in self._pending.items()
+            if entry[0].field != "auth" or entry[1] is not None
+        }  # an earlier re-sending that went unanswered: sent again here
         waiting = [Send(_request(xid, call)) for xid, (call, _) in self._pending.items()]
-        return self._move(Phase.CONNECTED) + waiting
+        proofs: list[Outcome] = []
+        for call in self._proven.values():
+            self._xid += 1
+            self._pending[self._xid] = (call, None)
+            proofs.append(Send(_request(self._xid, call)))
+        return proofs + waiting
 
     def _on_response(self, response: pb.Response) -> list[Outcome]:
         self._seen(response.zxid)
@@ -302,6 +328,9 @@ class Protocol:
         if field != call.field:
             return [Completion(handle, error=CoordError(f"{field} answered to {call.field}"))]
         result = call.decode(getattr(response, field))
+        if field == "auth":
+            request = call.message
+            self._proven[(request.scheme, request.credential)] = call
         if call.watch is not None:
             kind, callback = call.watch
             if kind == pb.EXISTS and result is not None:
@@ -321,6 +350,8 @@ class Protocol:
         exc = error_from_wire(error)
         if isinstance(exc, NotReadyError):
             return []  # this member is behind us; the stream ends and another is tried
+        if isinstance(exc, AuthFailedError):
+            return self._end(Phase.AUTH_FAILED, exc)
         return self._end(Phase.EXPIRED, exc)
 
     def _end(self, phase: Phase, error: CoordError) -> list[Outcome]:

@@ -9,6 +9,7 @@ from typing import Any
 from coord_client import ops
 from coord_client.handler import AsyncResult
 from coord_client.ops import Call
+from coord_client.security import ACL
 from coord_client.wire import client_pb2 as pb
 
 
@@ -17,8 +18,12 @@ class TransactionRequest:
     for a failed op; the failure shows as exception instances in the list
     (RolledBackError before the failing op, RuntimeInconsistency after it)."""
 
-    def __init__(self, submit: Callable[[Call], AsyncResult]) -> None:
+    def __init__(
+        self, submit: Callable[[Call], AsyncResult], default_acl: list[ACL] | None = None
+    ) -> None:
+        """`default_acl` is the client's: the ACL of a create that names none."""
         self._submit = submit
+        self._default_acl = default_acl
         self.operations: list[pb.Op] = []
         self.committed = False
 
@@ -30,8 +35,9 @@ class TransactionRequest:
         ephemeral: bool = False,
         sequence: bool = False,
     ) -> None:
-        """Add a create; `acl` is accepted for kazoo compatibility and ignored."""
-        self._add(pb.Op(create=ops.create_request(path, value, ephemeral, sequence)))
+        """Add a create; `acl` as the client's create."""
+        acl = self._default_acl if acl is None else acl
+        self._add(pb.Op(create=ops.create_request(path, value, ephemeral, sequence, acl=acl)))
 
     def delete(self, path: str, version: int = -1) -> None:
         self._add(pb.Op(delete=ops.delete_request(path, version)))

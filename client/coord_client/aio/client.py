@@ -23,7 +23,7 @@ from coord_client.aio.stream import AioStream, dial
 from coord_client.aio.transaction import AioTransaction
 from coord_client.base import ClientBase, Listener, Redial, twin, with_twins
 from coord_client.events import KazooState
-from coord_client.exceptions import CoordError, NodeExistsError
+from coord_client.exceptions import CoordError, CoordTimeoutError, NodeExistsError
 from coord_client.ops import Watcher
 from coord_client.protocol import Phase, Protocol
 
@@ -50,8 +50,9 @@ class Client(AioRecipesMixin, ClientBase):
     # ------------------------------------------------------------ lifecycle
 
     async def start(self, timeout: float = 15.0) -> None:
-        """Connect and establish the session, or raise (CoordTimeoutError when no
-        member answered in time, SessionExpiredError when `client_id` is gone)."""
+        """Connect, establish the session and prove `auth_data`, or raise
+        (CoordTimeoutError when no member answered in time, SessionExpiredError
+        when `client_id` is gone, AuthFailedError when a credential is refused)."""
         if self._task is not None and not self._task.done():
             return
         await self.stop()  # what is left of a session that ended by itself
@@ -60,9 +61,18 @@ class Client(AioRecipesMixin, ClientBase):
             protocol = self._new_protocol()
         self._settled = asyncio.Event()
         self._task = asyncio.create_task(self._run(protocol), name="coord-session")
+        began = self._loop.time()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._settled.wait(), timeout)
         if protocol.phase is Phase.CONNECTED:
+            left = max(timeout - (self._loop.time() - began), 0.0)
+            try:
+                await asyncio.wait_for(asyncio.gather(*self._prove_auth_data()), left)
+            except (CoordError, TimeoutError) as exc:
+                await self.stop()
+                if isinstance(exc, TimeoutError):
+                    raise CoordTimeoutError("the credentials were not answered in time") from None
+                raise
             return
         phase = protocol.phase
         await self.stop()
@@ -111,12 +121,12 @@ class Client(AioRecipesMixin, ClientBase):
     async def ensure_path(self, path: str, acl: object = None) -> bool:
         """Create `path` and its missing parents unless it exists."""
         with contextlib.suppress(NodeExistsError):
-            await self.create(path, makepath=True)
+            await self.create(path, acl=acl, makepath=True)
         return True
 
     def transaction(self) -> AioTransaction:
         """Ops collected, then `await t.commit()` (or `async with` commits on exit)."""
-        return AioTransaction(self._submit)
+        return AioTransaction(self._submit, self.default_acl)
 
     async def remove_watch(self, path: str, watch: Watcher) -> None:
         """Stop calling `watch` for `path`; the server watch goes once unused."""
