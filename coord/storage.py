@@ -10,6 +10,7 @@ Keys (big-endian integers, so byte order is numeric order):
 | ``m/applied``    | last applied slot and zxid                   | with the state     |
 | ``l/<slot>``     | an accepted entry: ballot and value          | synced, in batches |
 | ``n/<path>``     | a znode: Stat fields, sequence counter, data | at apply           |
+| ``a/<path>``     | a znode's ACL, unless it is the open one     | at apply           |
 | ``s/<id>``       | a session: timeout, last xid, password       | at apply           |
 | ``r/<id><xid>``  | the reply to a session's recent write        | at apply           |
 
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import plyvel
 
+from coord.acl import OPEN_ACL, Acl
 from coord.paxos.ballot import ZERO, Ballot
 from coord.paxos.messages import Entry
 from coord.tree import Session, Tree, Znode
@@ -46,6 +48,8 @@ _LOG_START_KEY = b"m/log_start"
 _BALLOT = struct.Struct(">QI")
 _LOG = b"l/"
 _NODE = b"n/"
+_ACL = b"a/"
+_ACL_ENTRY = struct.Struct(">BHH")  # perms, scheme length, id length; then both
 _SESSION = b"s/"
 _U64 = struct.Struct(">Q")
 _APPLIED = struct.Struct(">QQ")
@@ -60,7 +64,8 @@ _REPLY_TYPES = [
 ]  # fmt: skip
 _REPLY_TAG = {kind: tag for tag, kind in enumerate(_REPLY_TYPES)}
 # The first key after every key of a prefix ("0" follows "/").
-_LOG_END, _NODE_END, _SESSION_END, _REPLY_END = b"l0", b"n0", b"s0", b"r0"
+_LOG_END, _NODE_END, _SESSION_END, _REPLY_END, _ACL_END = b"l0", b"n0", b"s0", b"r0", b"a0"
+_STATE = ((_NODE, _NODE_END), (_ACL, _ACL_END), (_SESSION, _SESSION_END), (_REPLY, _REPLY_END))
 
 Ops = list[tuple[bytes, bytes | None]]  # (key, value), or (key, None) to delete
 
@@ -87,6 +92,26 @@ def decode_znode(raw: bytes) -> Znode:
         raw[_ZNODE.size :], czxid, mzxid, pzxid, ctime, mtime,
         version, cversion, aversion, owner, sequence,
     )  # fmt: skip
+
+
+def encode_acl(acl: Acl) -> bytes:
+    parts = []
+    for perms, scheme, entry_id in acl:
+        scheme_raw, id_raw = scheme.encode(), entry_id.encode()
+        parts.append(_ACL_ENTRY.pack(perms, len(scheme_raw), len(id_raw)) + scheme_raw + id_raw)
+    return b"".join(parts)
+
+
+def decode_acl(raw: bytes) -> Acl:
+    entries, offset = [], 0
+    while offset < len(raw):
+        perms, scheme_len, id_len = _ACL_ENTRY.unpack_from(raw, offset)
+        offset += _ACL_ENTRY.size
+        scheme = raw[offset : offset + scheme_len].decode()
+        offset += scheme_len
+        entries.append((perms, scheme, raw[offset : offset + id_len].decode()))
+        offset += id_len
+    return tuple(entries)
 
 
 def _log_key(slot: int) -> bytes:
@@ -151,6 +176,9 @@ class Storage:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self._db = self._open(self.data_dir)
+        # Paths with an ``a/`` record: only those need one deleted when their
+        # node goes or its ACL becomes the open one again.
+        self._acl_paths: set[str] = set()
         self._writer = _Writer(self._db)
         self._writer.start()
 
@@ -238,7 +266,14 @@ class Storage:
         ops: Ops = []
         for path in nodes:
             node = tree.nodes.get(path)
-            ops.append((_NODE + path.encode(), None if node is None else encode_znode(node)))
+            key = path.encode()
+            ops.append((_NODE + key, None if node is None else encode_znode(node)))
+            if node is not None and node.acl is not OPEN_ACL:
+                ops.append((_ACL + key, encode_acl(node.acl)))
+                self._acl_paths.add(path)
+            elif path in self._acl_paths:
+                ops.append((_ACL + key, None))
+                self._acl_paths.discard(path)
         for session_id in sessions:
             session = tree.sessions.get(session_id)
             if session is None:
@@ -272,6 +307,12 @@ class Storage:
             key[len(_NODE) :].decode(): decode_znode(value)
             for key, value in self._db.iterator(prefix=_NODE)
         }
+        self._acl_paths = set()
+        for key, value in self._db.iterator(prefix=_ACL):
+            path = key[len(_ACL) :].decode()
+            self._acl_paths.add(path)
+            if path in nodes:
+                nodes[path].acl = decode_acl(value)
         sessions = {}
         for key, value in self._db.iterator(prefix=_SESSION):
             session_id = _U64.unpack(key[len(_SESSION) :])[0]
@@ -296,9 +337,7 @@ class Storage:
             raw = view.get(_APPLIED_KEY)
             slot, zxid = _APPLIED.unpack(raw) if raw else (0, 0)
             items = [
-                *view.iterator(start=_NODE, stop=_NODE_END),
-                *view.iterator(start=_REPLY, stop=_REPLY_END),
-                *view.iterator(start=_SESSION, stop=_SESSION_END),
+                item for start, stop in _STATE for item in view.iterator(start=start, stop=stop)
             ]
         return slot, zxid, items
 
@@ -306,16 +345,11 @@ class Storage:
         """Replace the state with a peer's, as of `slot`, in one synced batch
         that also drops the log it covers."""
         for key, _ in items:
-            if not key.startswith((_NODE, _SESSION, _REPLY)):
+            if not key.startswith((_NODE, _ACL, _SESSION, _REPLY)):
                 raise StorageError(f"snapshot holds a key outside the state: {key[:40]!r}")
         ops: Ops = [
             (key, None)
-            for prefix, end in (
-                (_NODE, _NODE_END),
-                (_SESSION, _SESSION_END),
-                (_REPLY, _REPLY_END),
-                (_LOG, _LOG_END),
-            )
+            for prefix, end in (*_STATE, (_LOG, _LOG_END))
             for key in self._db.iterator(start=prefix, stop=end, include_value=False)
             if prefix != _LOG or key <= _log_key(slot)
         ]

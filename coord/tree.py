@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from coord import acl as acls
+from coord.acl import OPEN_ACL, Acl, AclTable, Ident, InvalidAcl
 from coord.wire import log_pb2
 from coord_client import paths
 from coord_client.wire import client_pb2 as pb
@@ -35,10 +37,12 @@ class EventType(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A change one apply made, as a watch sees it."""
+    """A change one apply made, as a watch sees it, with the ACL the node it
+    names had then: only a watcher that may READ the node hears it."""
 
     type: EventType
     path: str
+    acl: Acl = OPEN_ACL
 
 
 class TreeError(Exception):
@@ -75,6 +79,7 @@ class Znode:
     # Most znodes are leaves: they share one empty frozenset (an empty set
     # would cost 216 bytes each) until their first child.
     children: set[str] | frozenset[str] = NO_CHILDREN
+    acl: Acl = OPEN_ACL  # shared with every node of the same ACL (Tree.acls)
 
     def add_child(self, name: str) -> None:
         if self.children:
@@ -105,7 +110,7 @@ class Znode:
         return Znode(
             self.data, self.czxid, self.mzxid, self.pzxid, self.ctime, self.mtime,
             self.version, self.cversion, self.aversion, self.ephemeral_owner,
-            self.sequence, set(self.children) if self.children else NO_CHILDREN,
+            self.sequence, set(self.children) if self.children else NO_CHILDREN, self.acl,
         )  # fmt: skip
 
 
@@ -148,6 +153,27 @@ def _check_version(node: Znode, version: int, path: str) -> None:
         )
 
 
+_PERM_NAMES = {
+    acls.READ: "READ", acls.WRITE: "WRITE", acls.CREATE: "CREATE",
+    acls.DELETE: "DELETE", acls.ADMIN: "ADMIN",
+}  # fmt: skip
+NO_IDS: frozenset[Ident] = frozenset()
+
+
+def _caller_ids(command: log_pb2.Command) -> frozenset[Ident]:
+    """The ids the command's sender had proven (attached by the member that
+    proposed it)."""
+    if not command.auth:
+        return NO_IDS
+    return frozenset((found.scheme, found.id) for found in command.auth)
+
+
+def _require(node: Znode, perm: int, ids: frozenset[Ident], path: str) -> None:
+    """Refuse (NO_AUTH) unless the node's ACL grants `perm` to the caller."""
+    if not acls.permits(node.acl, perm, ids):
+        raise TreeError(Code.NO_AUTH, f"no {_PERM_NAMES[perm]} permission on {path}")
+
+
 def _requested_version(request) -> int:
     return request.version if request.HasField("version") else -1
 
@@ -166,12 +192,19 @@ def _writable_path(path: str) -> str:
     return path
 
 
+def acl_to_wire(acl: Acl) -> list[pb.ACL]:
+    return [
+        pb.ACL(perms=perms, id=pb.Id(scheme=scheme, id=entry_id)) for perms, scheme, entry_id in acl
+    ]
+
+
 class Tree:
     """The in-memory tree and the sessions that own ephemerals."""
 
     def __init__(self, max_data_bytes: int = DEFAULT_MAX_DATA_BYTES) -> None:
         self.max_data_bytes = max_data_bytes
         self.nodes: dict[str, Znode] = {"/": Znode(b"", 0, 0, 0, 0, 0)}
+        self.acls = AclTable()
         self.sessions: dict[int, Session] = {}
         self.zxid = 0
         # Touched since storage last took them; storage writes what is there
@@ -207,6 +240,10 @@ class Tree:
             children=sorted(node.children), stat=node.stat(), zxid=self.zxid
         )
 
+    def get_acl(self, path: str) -> pb.GetAclResponse:
+        node = self.node(_checked_path(path))
+        return pb.GetAclResponse(acl=acl_to_wire(node.acl), stat=node.stat(), zxid=self.zxid)
+
     # --------------------------------------------------------------- apply
 
     def apply(self, zxid: int, time_ms: int, command: log_pb2.Command) -> Applied:
@@ -230,24 +267,34 @@ class Tree:
             if kind in ("close_session", "expire_session"):
                 self._end_session(command.session_id, events)
                 return Applied(pb.CloseSessionResponse(zxid=zxid), events)
+            ids = _caller_ids(command)
             if session is not None and command.xid > 0:
-                return self._once(session, command, zxid, time_ms, kind)
-            return self._run(command, zxid, time_ms, kind)
+                return self._once(session, command, zxid, time_ms, kind, ids)
+            return self._run(command, zxid, time_ms, kind, ids)
         except TreeError as err:
             return Applied(err.to_wire(), [])
 
-    def _run(self, command: log_pb2.Command, zxid: int, time_ms: int, kind: str) -> Applied:
+    def _run(
+        self, command: log_pb2.Command, zxid: int, time_ms: int, kind: str, ids: frozenset[Ident]
+    ) -> Applied:
         events: list[Event] = []
         try:
             if kind == "multi":
-                return Applied(self._multi(zxid, time_ms, command, events), events)
+                return Applied(self._multi(zxid, time_ms, command, ids, events), events)
             op = getattr(command, kind)
-            return Applied(self._op(kind, op, zxid, time_ms, command.session_id, events), events)
+            result = self._op(kind, op, zxid, time_ms, command.session_id, ids, events)
+            return Applied(result, events)
         except TreeError as err:
             return Applied(err.to_wire(), [])
 
     def _once(
-        self, session: Session, command: log_pb2.Command, zxid: int, time_ms: int, kind: str
+        self,
+        session: Session,
+        command: log_pb2.Command,
+        zxid: int,
+        time_ms: int,
+        kind: str,
+        ids: frozenset[Ident],
     ) -> Applied:
         """Apply a session's write unless it was applied before; either way
         the result is its first reply."""
@@ -266,7 +313,7 @@ class Tree:
                 f"write {xid} of session 0x{session.session_id:x} came before the write it "
                 f"follows ({command.prev_xid}); it was not applied",
             )
-        applied = self._run(command, zxid, time_ms, kind)
+        applied = self._run(command, zxid, time_ms, kind, ids)
         # A failed multi rolls sessions back to copies: use the live record.
         session = self.sessions[session.session_id]
         self._touch_session(session.session_id)
@@ -279,16 +326,29 @@ class Tree:
             self.dirty_replies.add((session.session_id, oldest))
         return applied
 
-    def _op(self, kind: str, op, zxid: int, time_ms: int, session_id: int, events: list[Event]):
+    def _op(
+        self,
+        kind: str,
+        op,
+        zxid: int,
+        time_ms: int,
+        session_id: int,
+        ids: frozenset[Ident],
+        events: list[Event],
+    ):
         if kind == "create":
-            return self._create(op, zxid, time_ms, session_id, events)
+            return self._create(op, zxid, time_ms, session_id, ids, events)
         if kind == "delete":
-            return self._delete(op, zxid, events)
+            return self._delete(op, zxid, ids, events)
         if kind == "set_data":
-            return self._set_data(op, zxid, time_ms, events)
+            return self._set_data(op, zxid, time_ms, ids, events)
         if kind == "check":
-            _check_version(self.node(_checked_path(op.path)), op.version, op.path)
+            node = self.node(_checked_path(op.path))
+            _require(node, acls.READ, ids, op.path)
+            _check_version(node, op.version, op.path)
             return pb.CheckResponse()
+        if kind == "set_acl":
+            return self._set_acl(op, zxid, ids)
         raise TreeError(Code.UNIMPLEMENTED, f"unknown operation {kind}")
 
     # ---------------------------------------------------- state mutations
@@ -319,8 +379,8 @@ class Tree:
         if node.ephemeral_owner:
             self._touch_session(node.ephemeral_owner)
             self.sessions[node.ephemeral_owner].ephemerals.add(path)
-        events.append(Event(EventType.CREATED, path))
-        events.append(Event(EventType.CHILD, parent_path))
+        events.append(Event(EventType.CREATED, path, node.acl))
+        events.append(Event(EventType.CHILD, parent_path, parent.acl))
 
     def _remove_node(self, path: str, zxid: int, events: list[Event]) -> None:
         node = self.nodes[path]
@@ -335,14 +395,22 @@ class Tree:
         if node.ephemeral_owner and node.ephemeral_owner in self.sessions:
             self._touch_session(node.ephemeral_owner)
             self.sessions[node.ephemeral_owner].ephemerals.discard(path)
-        events.append(Event(EventType.DELETED, path))
-        events.append(Event(EventType.CHILD, parent_path))
+        events.append(Event(EventType.DELETED, path, node.acl))
+        events.append(Event(EventType.CHILD, parent_path, parent.acl))
 
     # ------------------------------------------------------------ the ops
 
     def _create(
-        self, op: pb.CreateRequest, zxid: int, time_ms: int, session_id: int, events: list[Event]
+        self,
+        op: pb.CreateRequest,
+        zxid: int,
+        time_ms: int,
+        session_id: int,
+        ids: frozenset[Ident],
+        events: list[Event],
     ) -> pb.CreateResponse:
+        """ZooKeeper's order: the ACL's validity, the parent's existence,
+        CREATE on the parent, then the rest."""
         path = _writable_path(op.path)
         if path == "/":
             raise TreeError(Code.NODE_EXISTS, "node / exists")
@@ -353,14 +421,22 @@ class Tree:
             )
         if op.ephemeral and not session_id:
             raise TreeError(Code.BAD_ARGUMENTS, "an ephemeral node needs a session")
+        acl = self._new_acl(op.acl, ids, path, empty_is_open=True)
         parent_path = paths.parent(path)
         missing = self._missing_ancestors(parent_path) if op.make_parents else []
         parent = self.nodes.get(parent_path)
         if parent is None and not missing:
             raise TreeError(Code.NO_NODE, f"no node {parent_path}")
-        if parent is not None and parent.ephemeral_owner:
+        # Made parents are created as if one by one: CREATE on the node that
+        # exists, then on each made parent, which gets the new node's ACL.
+        top_path = paths.parent(missing[0]) if missing else parent_path
+        top = self.nodes[top_path]
+        _require(top, acls.CREATE, ids, top_path)
+        if missing and not acls.permits(acl, acls.CREATE, ids):
+            raise TreeError(Code.NO_AUTH, f"no CREATE permission on {missing[-1]} once made")
+        if top.ephemeral_owner:
             raise TreeError(
-                Code.NO_CHILDREN_FOR_EPHEMERALS, f"{parent_path} is ephemeral: it has no children"
+                Code.NO_CHILDREN_FOR_EPHEMERALS, f"{top_path} is ephemeral: it has no children"
             )
         if op.sequential:
             sequence = parent.sequence if parent is not None else 0
@@ -369,9 +445,10 @@ class Tree:
             raise TreeError(Code.NODE_EXISTS, f"node {path} exists")
         # Validated: from here on nothing fails, so a lone create needs no undo.
         for ancestor in missing:
-            self._add_node(ancestor, Znode(b"", zxid, zxid, zxid, time_ms, time_ms), zxid, events)
+            made = Znode(b"", zxid, zxid, zxid, time_ms, time_ms, acl=acl)
+            self._add_node(ancestor, made, zxid, events)
         owner = session_id if op.ephemeral else 0
-        node = Znode(op.data, zxid, zxid, zxid, time_ms, time_ms, ephemeral_owner=owner)
+        node = Znode(op.data, zxid, zxid, zxid, time_ms, time_ms, ephemeral_owner=owner, acl=acl)
         self._add_node(path, node, zxid, events)
         return pb.CreateResponse(path=path, stat=node.stat(), zxid=zxid)
 
@@ -381,21 +458,46 @@ class Tree:
         while path not in self.nodes:
             missing.append(path)
             path = paths.parent(path)
-        if self.nodes[path].ephemeral_owner and missing:
-            raise TreeError(
-                Code.NO_CHILDREN_FOR_EPHEMERALS, f"{path} is ephemeral: it has no children"
-            )
         return missing[::-1]
 
-    def _delete(self, op: pb.DeleteRequest, zxid: int, events: list[Event]) -> pb.DeleteResponse:
+    def _new_acl(self, wire, ids: frozenset[Ident], path: str, empty_is_open: bool) -> Acl:
+        """A create's or set_acl's ACL, checked, expanded and shared."""
+        if not wire and empty_is_open:
+            return OPEN_ACL
+        if len(wire) > acls.MAX_ENTRIES:
+            raise TreeError(
+                Code.BAD_ARGUMENTS,
+                f"an ACL of {len(wire)} entries is over the limit of {acls.MAX_ENTRIES}",
+            )
+        try:
+            fixed = acls.fixup(((entry.perms, entry.id.scheme, entry.id.id) for entry in wire), ids)
+        except InvalidAcl as err:
+            raise TreeError(Code.INVALID_ACL, f"{err} (at {path})") from None
+        self.acls.prune(node.acl for node in self.nodes.values())
+        return self.acls.intern(fixed)
+
+    def _delete(
+        self, op: pb.DeleteRequest, zxid: int, ids: frozenset[Ident], events: list[Event]
+    ) -> pb.DeleteResponse:
+        """ZooKeeper's order: DELETE on the parent comes before the node's
+        existence; a recursive delete needs DELETE on every node it empties."""
         path = _writable_path(op.path)
         if path == "/":
             raise TreeError(Code.BAD_ARGUMENTS, "the root cannot be deleted")
+        parent_path = paths.parent(path)
+        parent = self.nodes.get(parent_path)
+        if parent is None:
+            raise TreeError(Code.NO_NODE, f"no node {path}")
+        _require(parent, acls.DELETE, ids, parent_path)
         node = self.node(path)
         _check_version(node, _requested_version(op), path)
         if node.children and not op.recursive:
             raise TreeError(Code.NOT_EMPTY, f"node {path} has children")
-        for victim in self._subtree_leaves_first(path):
+        victims = self._subtree_leaves_first(path)
+        for victim in victims:
+            if self.nodes[victim].children:
+                _require(self.nodes[victim], acls.DELETE, ids, victim)
+        for victim in victims:
             self._remove_node(victim, zxid, events)
         return pb.DeleteResponse(zxid=zxid)
 
@@ -408,10 +510,16 @@ class Tree:
         return order[::-1]
 
     def _set_data(
-        self, op: pb.SetDataRequest, zxid: int, time_ms: int, events: list[Event]
+        self,
+        op: pb.SetDataRequest,
+        zxid: int,
+        time_ms: int,
+        ids: frozenset[Ident],
+        events: list[Event],
     ) -> pb.SetDataResponse:
         path = _writable_path(op.path)
         node = self.node(path)
+        _require(node, acls.WRITE, ids, path)
         _check_version(node, _requested_version(op), path)
         if len(op.data) > self.max_data_bytes:
             raise TreeError(
@@ -423,11 +531,33 @@ class Tree:
         node.version += 1
         node.mzxid = zxid
         node.mtime = time_ms
-        events.append(Event(EventType.CHANGED, path))
+        events.append(Event(EventType.CHANGED, path, node.acl))
         return pb.SetDataResponse(stat=node.stat(), zxid=zxid)
 
+    def _set_acl(self, op: pb.SetAclRequest, zxid: int, ids: frozenset[Ident]) -> pb.SetAclResponse:
+        """ZooKeeper's order: the new ACL's validity, the node's existence,
+        ADMIN on it, then its aversion. No watch fires (as ZooKeeper)."""
+        path = _writable_path(op.path)
+        acl = self._new_acl(op.acl, ids, path, empty_is_open=False)
+        node = self.node(path)
+        _require(node, acls.ADMIN, ids, path)
+        version = _requested_version(op)
+        if version != -1 and version != node.aversion:
+            raise TreeError(
+                Code.BAD_VERSION, f"aversion {version} does not match {node.aversion} at {path}"
+            )
+        self._touch_node(path)
+        node.acl = acl
+        node.aversion += 1
+        return pb.SetAclResponse(stat=node.stat(), zxid=zxid)
+
     def _multi(
-        self, zxid: int, time_ms: int, command: log_pb2.Command, events: list[Event]
+        self,
+        zxid: int,
+        time_ms: int,
+        command: log_pb2.Command,
+        ids: frozenset[Ident],
+        events: list[Event],
     ) -> pb.MultiResponse:
         """All or nothing: on the first failure undo what the earlier ops did."""
         ops = command.multi.ops
@@ -440,7 +570,7 @@ class Tree:
                     if kind is None:
                         raise TreeError(Code.BAD_ARGUMENTS, f"op {index} has no operation")
                     response = self._op(
-                        kind, getattr(op, kind), zxid, time_ms, command.session_id, events
+                        kind, getattr(op, kind), zxid, time_ms, command.session_id, ids, events
                     )
                 except TreeError as err:
                     self._rollback()
@@ -502,8 +632,12 @@ class Tree:
         return dirty
 
     def load(self, nodes: dict[str, Znode], sessions: dict[int, Session], zxid: int) -> None:
-        """Rebuild from storage: children sets and ephemeral sets are derived."""
+        """Rebuild from storage: children sets and ephemeral sets are derived,
+        equal ACLs shared."""
         self.nodes = nodes
+        self.acls = AclTable()
+        for node in nodes.values():
+            node.acl = self.acls.intern(node.acl)
         self.nodes.setdefault("/", Znode(b"", 0, 0, 0, 0, 0))
         self.sessions = sessions
         self.zxid = zxid

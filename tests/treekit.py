@@ -29,6 +29,7 @@ _FIELD = {
     "DeleteRequest": "delete",
     "SetDataRequest": "set_data",
     "CheckRequest": "check",
+    "SetAclRequest": "set_acl",
     "MultiRequest": "multi",
     "OpenSession": "open_session",
     "CloseSession": "close_session",
@@ -64,10 +65,12 @@ def as_op(request) -> pb.Op:
     return pb.Op(**{_FIELD[request.DESCRIPTOR.name]: request})
 
 
-def command(request, session: int = 0, **fields: int) -> log_pb2.Command:
-    """`fields`: a session write's xid and prev_xid."""
+def command(request, session: int = 0, auth=(), **fields: int) -> log_pb2.Command:
+    """`fields`: a session write's xid and prev_xid; `auth`: the sender's
+    ids, as (scheme, id) pairs."""
     op = {_FIELD[request.DESCRIPTOR.name]: request}
-    return log_pb2.Command(session_id=session, **fields, **op)
+    ids = [pb.Id(scheme=scheme, id=found) for scheme, found in auth]
+    return log_pb2.Command(session_id=session, auth=ids, **fields, **op)
 
 
 def time_of(zxid: int) -> int:
@@ -99,22 +102,22 @@ class Run:
     def __init__(self, tree: Tree | None = None) -> None:
         self.tree = tree if tree is not None else Tree()
 
-    def __call__(self, request, session: int = 0, **fields: int) -> Applied:
+    def __call__(self, request, session: int = 0, auth=(), **fields: int) -> Applied:
         zxid = self.tree.zxid + 1
-        return self.tree.apply(zxid, time_of(zxid), command(request, session, **fields))
+        return self.tree.apply(zxid, time_of(zxid), command(request, session, auth, **fields))
 
-    def ok(self, request, session: int = 0, **fields: int):
+    def ok(self, request, session: int = 0, auth=(), **fields: int):
         """Apply a command that must succeed; its result."""
-        applied = self(request, session, **fields)
+        applied = self(request, session, auth, **fields)
         assert applied.ok, applied.result
         return applied.result
 
-    def refused(self, request, code: int, session: int = 0, **fields: int) -> None:
+    def refused(self, request, code: int, session: int = 0, auth=(), **fields: int) -> None:
         """Apply a command that must be refused with `code`, report no
         events, change nothing and leave storage nothing to write."""
         before = state(self.tree)
         self.tree.take_dirty()
-        applied = self(request, session, **fields)
+        applied = self(request, session, auth, **fields)
         assert error_code(applied) == code, applied.result
         assert applied.events == []
         assert state(self.tree) == before

@@ -10,18 +10,20 @@ import hashlib
 from coord.replica import Replica
 from coord.rpc.guard import abort
 from coord.rpc.member_trust import ADMIN, MemberTrust
-from coord.storage import encode_znode
+from coord.storage import encode_acl, encode_znode
 from coord.wire import admin_pb2, admin_pb2_grpc
 from coord_client.wire import client_pb2 as pb
 
 
 def state_digest(replica: Replica) -> admin_pb2.Digest:
-    """SHA-256 over every znode (path, Stat, sequence counter, data) and
-    every session (id, timeout, last xid), in a fixed order."""
+    """SHA-256 over every znode (path, Stat, sequence counter, data, ACL)
+    and every session (id, timeout, last xid), in a fixed order."""
     tree = replica.tree
     digest = hashlib.sha256()
     for path in sorted(tree.nodes):
-        digest.update(path.encode() + b"\0" + encode_znode(tree.nodes[path]))
+        node = tree.nodes[path]
+        acl = encode_acl(node.acl)
+        digest.update(b"%s\0%d\0%s%s" % (path.encode(), len(acl), acl, encode_znode(node)))
     for session_id in sorted(tree.sessions):
         session = tree.sessions[session_id]
         digest.update(f"{session_id}:{session.timeout_ms}:{session.last_xid};".encode())
