@@ -181,6 +181,7 @@ def check_variants(report: dict, baselines: set[str]) -> None:
 def test_tls_and_acl_variants(tmp_path: Path) -> None:
     report = run_to_end(tmp_path, "--no-zookeeper", "--tls", "--acl")
     assert set(report["results"]) == {"coord", "coord-tls", "coord-acl"}
+    assert report["coord_peer_ports"] is True  # in every coord cluster, as TLS needs
     check_figures(report["results"]["coord"])
     check_variants(report, {"coord"})
 
@@ -199,7 +200,8 @@ def status(channel: grpc.Channel) -> None:
 def test_tls_variant_serves_only_tls(tmp_path: Path) -> None:
     """Its members refuse plaintext; the bench's probes and load generators
     (and nothing else) get through, trusting the run's CA."""
-    system = CoordSystem(tmp_path, Security("coord-tls", tls=make_tls(tmp_path / "tls")))
+    tls = Security("coord-tls", tls=make_tls(tmp_path / "tls"))
+    system = CoordSystem(tmp_path, tls, peer_ports=True)
     try:
         system.start()
         address = system.addresses()[0]

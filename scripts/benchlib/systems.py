@@ -86,16 +86,18 @@ class CoordSystem:
     """A 3-member coord cluster started by tests/servers.py with the default
     (production) heartbeat and election timeouts; `security` says whether its
     clients use TLS and its znodes digest ACLs (the variants run the four
-    workloads only: they are there to be compared with plain coord)."""
+    workloads only: they are there to be compared with plain coord). With
+    `peer_ports` the members serve each other on ports of their own, as
+    client TLS needs: peers speak plaintext, with the cluster secret."""
 
     kind = "coord"
 
-    def __init__(self, root: Path, security: Security = PLAIN) -> None:
+    def __init__(self, root: Path, security: Security = PLAIN, peer_ports: bool = False) -> None:
         self.security = security
         self.name = security.name
         self.only_workloads = security.variant
         self.cluster = ProbedCluster.create(
-            root / security.name, 3, *security.server_args(), timeouts=[]
+            root / security.name, 3, *security.server_args(), timeouts=[], peer_ports=peer_ports
         )
         self.cluster.security = security
         self.version = metadata.version("coord")
