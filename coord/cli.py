@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import binascii
 import gc
 import logging
 import signal
@@ -95,6 +97,21 @@ def positive(text: str) -> int:
     return int(text)
 
 
+def digest(text: str) -> str:
+    """A digest id, `user:BASE64(SHA1("user:password"))`, as ZooKeeper's
+    superDigest: a password given in its place would be a mistake."""
+    user, _, hashed = text.partition(":")
+    try:
+        raw = base64.b64decode(hashed, validate=True)
+    except binascii.Error:
+        raw = b""
+    if not user or len(raw) != 20:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not user:BASE64(SHA1(user:password)) (ZooKeeper's digest form)"
+        )
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:
         """One line, not the usage screen: bad flags are named, that is all."""
@@ -141,6 +158,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--enable-fault-injection", action="store_true",
         help="serve Admin.SetFaults (partitions, drops, delays, clock skew): for tests only",
+    )  # fmt: skip
+    p.add_argument(
+        "--superuser-digest", type=digest, metavar="USER:BASE64",
+        help="the super user's digest id (ZooKeeper's superDigest): it bypasses every ACL",
     )  # fmt: skip
     p.add_argument(
         "--log-retention", type=positive, default=10_000,
@@ -260,7 +281,9 @@ async def serve(args: argparse.Namespace) -> None:
     server = new_server()
     peer_server = server if peer_listen is None else new_server()
     add_service(
-        server, CoordService(replica, address), client_pb2.DESCRIPTOR.services_by_name["Coord"]
+        server,
+        CoordService(replica, address, args.superuser_digest or ""),
+        client_pb2.DESCRIPTOR.services_by_name["Coord"],
     )
     add_service(
         peer_server,

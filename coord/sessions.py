@@ -27,6 +27,9 @@ class LocalSession:
     timeout_ms: int
     send: Send | None = None
     end: Send | None = None  # sends a last message, then ends the stream
+    # The ids its stream's caller has proven: only events of nodes they may
+    # READ are delivered.
+    ids: frozenset[tuple[str, str]] = frozenset()
 
     def deliver(self, event: pb.WatchEvent) -> None:
         if self.send is not None:

@@ -12,6 +12,11 @@ watch fires on every event of its node, CHILD included; a recursive one on
 every event in its subtree except CHILD. A watcher hears one event per change
 even when several of its watches match.
 
+An event goes only to a watcher that may READ the node it names, with the
+node's ACL at the time of the change (ZooKeeper 3.9 checks every delivery,
+one-shot watches included: its fix for CVE-2024-23944); a one-shot watch
+whose event is withheld is used up all the same, as there.
+
 A client that reconnects here brings its watches and the last zxid it saw
 (``rearm``): one-shot watches follow ZooKeeper's SetWatches rules, and
 persistent watches get the events they missed replayed from a bounded
@@ -26,13 +31,18 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import Protocol
 
+from coord import acl as acls
+from coord.acl import Acl, Ident
 from coord.tree import Event, EventType, Tree
 from coord_client import paths
 from coord_client.wire import client_pb2 as pb
 
 
 class Watcher(Protocol):
-    """Whoever receives events: a session on this member, or a Watch call."""
+    """Whoever receives events: a session on this member, or a Watch call,
+    with the ids its caller has proven."""
+
+    ids: frozenset[Ident]
 
     def deliver(self, event: pb.WatchEvent) -> None: ...
 
@@ -115,7 +125,8 @@ class WatchRegistry:
             if targets:
                 message = _event(event.type, event.path, zxid)
                 for watcher in targets:
-                    watcher.deliver(message)
+                    if _may_read(event.acl, watcher):
+                        watcher.deliver(message)
 
     def _targets(self, event: Event) -> set[Watcher]:
         """Who hears this event; one-shot watches are used up on the way."""
@@ -150,27 +161,27 @@ class WatchRegistry:
     ) -> list[pb.WatchEvent]:
         """Carry a reconnecting client's watches over; returns the events it
         missed, to send at once."""
-        missed: list[pb.WatchEvent] = []
+        missed: list[tuple[pb.WatchEvent, Acl]] = []
         for watch in watches:
             node = tree.nodes.get(watch.path)
             if watch.kind in _ONE_SHOT_RULES:
                 kind, changed_at, event = _ONE_SHOT_RULES[watch.kind]
                 if node is None:
-                    missed.append(_event(EventType.DELETED, watch.path, tree.zxid))
+                    missed.append((_event(EventType.DELETED, watch.path, tree.zxid), acls.OPEN_ACL))
                 elif getattr(node, changed_at) > last_zxid:
-                    missed.append(_event(event, watch.path, getattr(node, changed_at)))
+                    missed.append((_event(event, watch.path, getattr(node, changed_at)), node.acl))
                 else:
                     self.add(kind, watch.path, watcher)
             elif watch.kind == pb.EXISTS:
                 if node is not None:
-                    missed.append(_event(EventType.CREATED, watch.path, node.czxid))
+                    missed.append((_event(EventType.CREATED, watch.path, node.czxid), node.acl))
                 else:
                     self.add(Kind.DATA, watch.path, watcher)
             elif watch.kind in (pb.PERSISTENT_WATCH, pb.PERSISTENT_RECURSIVE_WATCH):
                 recursive = watch.kind == pb.PERSISTENT_RECURSIVE_WATCH
                 missed.extend(self._replay(watch.path, recursive, last_zxid, tree))
                 self.add(Kind.RECURSIVE if recursive else Kind.PERSISTENT, watch.path, watcher)
-        return missed
+        return [message for message, acl in missed if _may_read(acl, watcher)]
 
     def _replay(self, path: str, recursive: bool, last_zxid: int, tree: Tree):
         """The changes after last_zxid a persistent watch covers. If the
@@ -179,16 +190,20 @@ class WatchRegistry:
         if last_zxid >= self.history_after:
             for zxid, event in self._history:
                 if zxid > last_zxid and _covers(path, recursive, event):
-                    yield _event(event.type, event.path, zxid)
+                    yield _event(event.type, event.path, zxid), event.acl
             return
         for node_path, node in sorted(tree.nodes.items()):
             probe = Event(EventType.CHANGED, node_path)
             if not _covers(path, recursive, probe):
                 continue
             if node.czxid > last_zxid:
-                yield _event(EventType.CREATED, node_path, node.czxid)
+                yield _event(EventType.CREATED, node_path, node.czxid), node.acl
             elif node.mzxid > last_zxid:
-                yield _event(EventType.CHANGED, node_path, node.mzxid)
+                yield _event(EventType.CHANGED, node_path, node.mzxid), node.acl
+
+
+def _may_read(acl: Acl, watcher: Watcher) -> bool:
+    return acls.permits(acl, acls.READ, watcher.ids)
 
 
 def _covers(path: str, recursive: bool, event: Event) -> bool:

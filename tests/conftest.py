@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import pytest
 
+from coord_client import Client
 from tests.servers import Cluster, ServerProcess
 from tests.treekit import OPEN, Run
 
@@ -27,6 +31,22 @@ def server_factory(tmp_path):
 def server(server_factory) -> ServerProcess:
     """A fresh single-member coord-server on a free port."""
     return server_factory()
+
+
+@pytest.fixture
+def connect(server) -> Iterator[Callable[..., Client]]:
+    """Started clients of `server`, all stopped afterwards."""
+    clients: list[Client] = []
+
+    def make(address: str | None = None, **kwargs: Any) -> Client:
+        zk = Client(address or server.address, **kwargs)
+        clients.append(zk)
+        zk.start(timeout=10.0)
+        return zk
+
+    yield make
+    for zk in clients:
+        zk.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -43,22 +42,6 @@ class Recorder:
 
     def empty(self) -> bool:
         return self.calls.empty()
-
-
-@pytest.fixture
-def connect(server) -> Iterator[Callable[..., Client]]:
-    """Started clients of `server`, all stopped afterwards."""
-    clients: list[Client] = []
-
-    def make(address: str | None = None, **kwargs: Any) -> Client:
-        zk = Client(address or server.address, **kwargs)
-        clients.append(zk)
-        zk.start(timeout=WAIT)
-        return zk
-
-    yield make
-    for zk in clients:
-        zk.stop()
 
 
 @pytest.fixture

@@ -392,29 +392,40 @@ def test_no_answer_for_the_session_timeout_expires_it_locally():
 # ---------------------------------------------------------- authentication
 
 
-def test_proven_credentials_go_first_to_every_new_member():
+def ops_of(messages) -> list[str]:
+    return [m.request.WhichOneof("op") or m.WhichOneof("kind") for m in messages]
+
+
+def test_proven_credentials_ride_with_the_connect_to_every_new_member():
     protocol = session()
+    assert protocol.opening() == [protocol.connect_message()]  # nothing proven yet
     assert answer(protocol, ops.auth("digest", "bob:pw"), auth=pb.AuthResponse()).result is True
     assert answer(protocol, ops.auth("digest", "bob:pw"), auth=pb.AuthResponse()).error is None
     waiting = protocol.submit(ops.get_data("/a"), "h1")
     protocol.connection_lost()
-    later = protocol.submit(ops.get_data("/b"), "h2")
-    assert later is None
+    assert protocol.submit(ops.get_data("/b"), "h2") is None
+    opening = protocol.opening()
+    assert ops_of(opening) == ["connect", "auth"]  # one proof: the same credential twice
+    assert opening[1].request.auth == pb.AuthRequest(scheme="digest", credential=b"bob:pw")
     state, *sent = protocol.receive(connected())
     assert state == StateChanged(KazooState.CONNECTED)
-    requests = [outcome.message.request for outcome in sent]
-    assert [r.WhichOneof("op") for r in requests] == ["auth", "get_data", "get_data"]
-    assert requests[0].auth == pb.AuthRequest(scheme="digest", credential=b"bob:pw")
-    assert requests[1] == waiting.request and requests[2].get_data.path == "/b"
-    # its answer completes nothing; a second reconnect proves it once again
-    (proven,) = protocol.receive(response(requests[0].xid, auth=pb.AuthResponse()))
+    assert ops_of(o.message for o in sent) == ["get_data", "get_data"]
+    assert sent[0].message == waiting
+    # the proof's answer completes nothing awaited
+    (proven,) = protocol.receive(response(opening[1].request.xid, auth=pb.AuthResponse()))
     assert proven.handle is None
+
+
+def test_a_proof_unanswered_is_sent_once_with_the_next_connect():
+    protocol = session()
+    answer(protocol, ops.auth("digest", "bob:pw"), auth=pb.AuthResponse())
     protocol.connection_lost()
-    _, *again = protocol.receive(connected())
-    assert [o.message.request.WhichOneof("op") for o in again] == ["auth", "get_data", "get_data"]
-    protocol.connection_lost()
-    _, *unanswered = protocol.receive(connected())
-    assert [o.message.request.WhichOneof("op") for o in unanswered].count("auth") == 1
+    first = protocol.opening()
+    second = protocol.opening()  # that member never answered
+    assert ops_of(second) == ["connect", "auth"]
+    assert second[1].request.xid > first[1].request.xid
+    _, *sent = protocol.receive(connected())
+    assert sent == []  # the proof is not sent again behind the connect
 
 
 def test_a_credential_in_flight_is_sent_again_in_its_place():
@@ -423,8 +434,9 @@ def test_a_credential_in_flight_is_sent_again_in_its_place():
     send(protocol, ops.auth("digest", "bob:pw"), "auth")
     send(protocol, ops.get_data("/a"), "after")
     protocol.connection_lost()
+    assert ops_of(protocol.opening()) == ["connect"]
     _, *sent = protocol.receive(connected())
-    assert [o.message.request.WhichOneof("op") for o in sent] == ["get_data", "auth", "get_data"]
+    assert ops_of(o.message for o in sent) == ["get_data", "auth", "get_data"]
 
 
 def test_a_refused_credential_is_not_kept():
@@ -432,8 +444,7 @@ def test_a_refused_credential_is_not_kept():
     refused = answer(protocol, ops.auth("nope", "x"), error=error(pb.AUTH_FAILED))
     assert isinstance(refused.error, AuthFailedError)
     protocol.connection_lost()
-    _, *sent = protocol.receive(connected())
-    assert sent == []
+    assert ops_of(protocol.opening()) == ["connect"]
 
 
 def test_auth_failed_ends_the_session_as_kazoo():

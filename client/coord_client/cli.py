@@ -128,7 +128,9 @@ class AuthParam(click.ParamType):
     From $COORD_AUTH, one a line: a password may hold commas and spaces."""
 
     name = "SCHEME:CREDENTIAL"
-    envvar_list_splitter = "\n"
+
+    def split_envvar_value(self, rv: str) -> list[str]:
+        return [line for line in rv.splitlines() if line.strip()]
 
     def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, str]:
         if isinstance(value, tuple):

@@ -188,7 +188,7 @@ class Client(RecipesMixin, ClientBase):
                 return None
             handshake = max(patience - (time.monotonic() - began), 0.0)
             timeout = protocol.timeout_ms / 1000
-            self._stream = Stream(channel, protocol.connect_message(), timeout, handshake)
+            self._stream = Stream(channel, protocol.opening(), timeout, handshake)
             return self._stream
 
     def _serve(self, protocol: Protocol, stream: Stream) -> None:

@@ -12,8 +12,9 @@ the session is suspended, wait for the next member and are sent to it in xid
 order once it has taken the session (the server applies a write retried with
 its xid once), and the watches held are listed in the reconnect so that the
 member arms them again and reports what was missed. The credentials the
-session proved (`auth`) are proved again first thing on every new member,
-before anything else is sent to it.
+session proved (`auth`) ride in the first frame to every new member, right
+behind the connect, so that they count for the watches it re-arms and for
+every request sent again.
 """
 
 from __future__ import annotations
@@ -215,6 +216,21 @@ class Protocol:
             )
         )
 
+    def opening(self) -> list[pb.ClientMessage]:
+        """The first frame of every stream: the connect, then the credentials
+        proven before (each under a new xid, its answer awaited by no one)."""
+        self._pending = {
+            xid: entry
+            for xid, entry in self._pending.items()
+            if entry[0].field != "auth" or entry[1] is not None
+        }  # proofs sent with an earlier connect that went unanswered: sent again here
+        messages = [self.connect_message()]
+        for call in self._proven.values():
+            self._xid += 1
+            self._pending[self._xid] = (call, None)
+            messages.append(_request(self._xid, call))
+        return messages
+
     def submit(self, call: Call, handle: Any) -> pb.ClientMessage | None:
         """The message carrying `call`; `handle` comes back in its Completion.
         None while the session is suspended: the call waits for the next member
@@ -296,25 +312,12 @@ class Protocol:
         self.timeout_ms = connected.timeout_ms
         self.member_id = connected.member_id
         self._seen(connected.zxid)
-        return self._move(Phase.CONNECTED) + self._resend()
-
-    def _resend(self) -> list[Outcome]:
-        """What a new member is sent first: the credentials proven before (each
-        under a new xid, its answer awaited by no one), so that the requests
-        that waited, sent next in xid order, reach it with the ids they were
-        made with."""
-        self._pending = {
-            xid: entry
-            for xid, entry in self._pending.items()
-            if entry[0].field != "auth" or entry[1] is not None
-        }  # an earlier re-sending that went unanswered: sent again here
-        waiting = [Send(_request(xid, call)) for xid, (call, _) in self._pending.items()]
-        proofs: list[Outcome] = []
-        for call in self._proven.values():
-            self._xid += 1
-            self._pending[self._xid] = (call, None)
-            proofs.append(Send(_request(self._xid, call)))
-        return proofs + waiting
+        waiting = [
+            Send(_request(xid, call))
+            for xid, (call, handle) in self._pending.items()
+            if handle is not None or call.field != "auth"  # proofs went with the connect
+        ]
+        return self._move(Phase.CONNECTED) + waiting
 
     def _on_response(self, response: pb.Response) -> list[Outcome]:
         self._seen(response.zxid)

@@ -145,12 +145,18 @@ class Stream:
     """The stream's two ends: `send` queues a message, `messages` yields what arrives."""
 
     def __init__(
-        self, channel: grpc.Channel, first: pb.ClientMessage, timeout: float, handshake: float
+        self,
+        channel: grpc.Channel,
+        opening: list[pb.ClientMessage],
+        timeout: float,
+        handshake: float,
     ) -> None:
-        """`timeout` is the session timeout; until `set_timeout` says the session
-        is up, the member has `handshake` seconds to answer."""
+        """`opening` goes out as the first frame; `timeout` is the session
+        timeout; until `set_timeout` says the session is up, the member has
+        `handshake` seconds to answer."""
         self.outbox = self._new_outbox(timeout / 3)
-        self.outbox.put(first)
+        for message in opening:
+            self.outbox.put(message)
         self.read_timeout = handshake
         self.last_received = time.monotonic()
         self.established = False  # the session is up on this stream

@@ -35,6 +35,9 @@ STATUS_OF = {
     pb.CONNECTION_LOSS: grpc.StatusCode.UNAVAILABLE,
     pb.OPERATION_TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,
     pb.UNIMPLEMENTED: grpc.StatusCode.UNIMPLEMENTED,
+    pb.NO_AUTH: grpc.StatusCode.PERMISSION_DENIED,
+    pb.AUTH_FAILED: grpc.StatusCode.UNAUTHENTICATED,
+    pb.INVALID_ACL: grpc.StatusCode.INVALID_ARGUMENT,
 }
 
 

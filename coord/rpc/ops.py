@@ -1,20 +1,25 @@
 """Client operations, as both the session stream and the unary RPCs run them.
 
-Writes become log commands; reads run against this member's tree, and a
-read that sets a watch registers it in the same step, so no change can slip
-between the read and the watch.
+Writes become log commands (carrying the sender's ids: the tree checks
+their ACLs at apply); reads run against this member's tree, checked here
+against the reader's ids, and a read that sets a watch registers it in the
+same step, so no change can slip between the read and the watch.
 """
 
 from __future__ import annotations
 
-from coord.tree import Code, Tree, TreeError
+from coord import acl as acls
+from coord.acl import Ident
+from coord.tree import Code, Tree, TreeError, acl_to_wire
 from coord.watches import Kind, Watcher, WatchRegistry
 from coord.wire import log_pb2
 from coord_client import paths
 from coord_client.wire import client_pb2 as pb
 
-WRITES = frozenset({"create", "delete", "set_data", "multi", "check"})
-READS = frozenset({"get_data", "exists", "get_children", "sync", "add_watch", "remove_watch"})
+WRITES = frozenset({"create", "delete", "set_data", "multi", "check", "set_acl"})
+READS = frozenset(
+    {"get_data", "exists", "get_children", "sync", "add_watch", "remove_watch", "get_acl", "auth"}
+)
 
 _REMOVE_KINDS = {
     pb.ANY: tuple(Kind),
@@ -32,10 +37,10 @@ _WATCHING_READS = {
 }
 
 
-def command(kind: str, op, session_id: int, xid: int = 0) -> log_pb2.Command:
-    """A write request as the log carries it (the unary-only session
-    reference stays out of the log)."""
-    cmd = log_pb2.Command(session_id=session_id, xid=xid, **{kind: op})
+def command(kind: str, op, session_id: int, xid: int = 0, auth=()) -> log_pb2.Command:
+    """A write request as the log carries it, with the sender's ids (`auth`,
+    wire Ids); the unary-only session reference stays out of the log."""
+    cmd = log_pb2.Command(session_id=session_id, xid=xid, auth=auth, **{kind: op})
     if kind != "check":
         getattr(cmd, kind).ClearField("session")
     return cmd
@@ -66,10 +71,40 @@ def _valid_path(path: str) -> str:
     return path
 
 
-def read(tree: Tree, watches: WatchRegistry, kind: str, op, watcher: Watcher | None):
-    """Run a read now; raises TreeError for a refused one."""
+def _require(tree: Tree, path: str, perm: int, ids: frozenset[Ident]) -> None:
+    """Refuse (NO_AUTH) a read of a node whose ACL does not grant `perm`;
+    a missing node is the query's own answer."""
+    node = tree.nodes.get(path)
+    if node is not None and not acls.permits(node.acl, perm, ids):
+        raise TreeError(Code.NO_AUTH, f"no READ permission on {path}")
+
+
+def get_acl(tree: Tree, path: str, ids: frozenset[Ident]) -> pb.GetAclResponse:
+    """READ or ADMIN may see the ACL; without ADMIN digest hashes are
+    hidden (ZooKeeper's FinalRequestProcessor)."""
+    response = tree.get_acl(path)
+    node = tree.nodes[path]
+    if not acls.permits(node.acl, acls.READ | acls.ADMIN, ids):
+        raise TreeError(Code.NO_AUTH, f"no READ or ADMIN permission on {path}")
+    if not acls.permits(node.acl, acls.ADMIN, ids):
+        del response.acl[:]
+        response.acl.extend(acl_to_wire(acls.masked(node.acl)))
+    return response
+
+
+def read(
+    tree: Tree,
+    watches: WatchRegistry,
+    kind: str,
+    op,
+    watcher: Watcher | None,
+    ids: frozenset[Ident],
+):
+    """Run a read now, as a caller with `ids`; raises TreeError for a
+    refused one."""
     if kind in _WATCHING_READS:
         query, watch_kind = _WATCHING_READS[kind]
+        _require(tree, op.path, acls.READ, ids)
         response = query(tree, op.path)
         if watcher is not None and op.watch:
             watches.add(watch_kind, op.path, watcher)
@@ -82,7 +117,8 @@ def read(tree: Tree, watches: WatchRegistry, kind: str, op, watcher: Watcher | N
             raise TreeError(Code.BAD_ARGUMENTS, f"unknown watch mode {op.mode}")
         if watcher is None:
             raise TreeError(Code.BAD_ARGUMENTS, "a watch needs a session stream")
-        watches.add(mode, _valid_path(op.path), watcher)
+        _require(tree, _valid_path(op.path), acls.READ, ids)
+        watches.add(mode, op.path, watcher)
         return pb.AddWatchResponse()
     if kind == "remove_watch":
         kinds = _REMOVE_KINDS.get(op.kind)
@@ -91,4 +127,6 @@ def read(tree: Tree, watches: WatchRegistry, kind: str, op, watcher: Watcher | N
         if watcher is not None:
             watches.remove(kinds, _valid_path(op.path), watcher)
         return pb.RemoveWatchResponse()
+    if kind == "get_acl":
+        return get_acl(tree, op.path, ids)
     raise TreeError(Code.UNIMPLEMENTED, f"unknown operation {kind}")

@@ -1,6 +1,8 @@
 """The coord.v1 gRPC service: the session stream and the unary RPCs.
 
 Refusals are gRPC statuses with a machine-readable reason (see guard.py).
+A unary call's ids are its connection's and its ``coord-auth`` metadata's
+(callers.py); a write carries them in its log command.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import os
 
 import grpc
 
+from coord.acl import Ident
 from coord.replica import Replica
-from coord.rpc import ops
+from coord.rpc import callers, ops
 from coord.rpc.guard import abort, until_stopped
 from coord.rpc.member_trust import PEER
 from coord.rpc.session_stream import SessionStream
@@ -26,20 +29,22 @@ SYNC_TIMEOUT_S = 10.0
 class _CallWatcher:
     """The watcher of one Watch call: events go to that call's queue."""
 
-    def __init__(self) -> None:
+    def __init__(self, ids: frozenset[Ident]) -> None:
         self.queue: asyncio.Queue[pb.WatchEvent] = asyncio.Queue()
+        self.ids = ids
 
     def deliver(self, event: pb.WatchEvent) -> None:
         self.queue.put_nowait(event)
 
 
 class CoordService(client_pb2_grpc.CoordServicer):
-    def __init__(self, replica: Replica, address: str) -> None:
+    def __init__(self, replica: Replica, address: str, super_digest: str = "") -> None:
         self.replica = replica
         self.address = address
+        self.super_digest = super_digest  # the super user's digest id, if any
 
     async def Session(self, request_iterator, context):  # noqa: N802 (gRPC's names)
-        session = SessionStream(self.replica, context)
+        session = SessionStream(self.replica, context, self.super_digest)
         await until_stopped(session.run(), self.replica.stopping, context)
 
     # ---------------------------------------------------------- sessions
@@ -92,12 +97,20 @@ class CoordService(client_pb2_grpc.CoordServicer):
             await abort(context, applied.result)
         return applied.result
 
+    async def _ids(self, context) -> frozenset[Ident]:
+        try:
+            return callers.unary_ids(context, self.super_digest)
+        except callers.AuthFailed as err:
+            await abort(context, pb.Error(code=pb.AUTH_FAILED, message=str(err)))
+
     async def _write_op(self, kind: str, request, context):
+        ids = await self._ids(context)
         refusal = ops.precheck(kind, request, self.replica.limits.max_data_bytes)
         if refusal is not None:
             await abort(context, refusal)
         session_id = await self._optional_session(request.session, context)
-        return await self._write(ops.command(kind, request, session_id), context)
+        command = ops.command(kind, request, session_id, auth=callers.to_wire(ids))
+        return await self._write(command, context)
 
     async def Create(self, request, context):  # noqa: N802
         return await self._write_op("create", request, context)
@@ -115,9 +128,13 @@ class CoordService(client_pb2_grpc.CoordServicer):
         error."""
         return await self._write_op("multi", request, context)
 
+    async def SetACL(self, request, context):  # noqa: N802
+        return await self._write_op("set_acl", request, context)
+
     # ------------------------------------------------------------- reads
 
     async def _read(self, kind: str, request, context):
+        ids = await self._ids(context)
         if getattr(request, "watch", False):
             await abort(
                 context,
@@ -131,7 +148,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
                 self._session(request.session)
             if not await self.replica.caught_up(getattr(request, "min_zxid", 0), 5.0):
                 raise TreeError(pb.NOT_READY, "member is behind the zxid asked for")
-            return ops.read(self.replica.tree, self.replica.watches, kind, request, None)
+            return ops.read(self.replica.tree, self.replica.watches, kind, request, None, ids)
         except TreeError as err:
             await abort(context, err.to_wire())
 
@@ -144,6 +161,9 @@ class CoordService(client_pb2_grpc.CoordServicer):
     async def GetChildren(self, request, context):  # noqa: N802
         return await self._read("get_children", request, context)
 
+    async def GetACL(self, request, context):  # noqa: N802
+        return await self._read("get_acl", request, context)
+
     async def Sync(self, request, context):  # noqa: N802
         error = await self.replica.sync(SYNC_TIMEOUT_S)
         if error is not None:
@@ -151,10 +171,11 @@ class CoordService(client_pb2_grpc.CoordServicer):
         return await self._read("sync", request, context)
 
     async def Watch(self, request, context):  # noqa: N802
+        ids = await self._ids(context)
         await self._optional_session(request.session, context)
-        watcher = _CallWatcher()
+        watcher = _CallWatcher(ids)
         try:
-            ops.read(self.replica.tree, self.replica.watches, "add_watch", request, watcher)
+            ops.read(self.replica.tree, self.replica.watches, "add_watch", request, watcher, ids)
         except TreeError as err:
             await abort(context, err.to_wire())
 

@@ -5,6 +5,11 @@ ZooKeeper connection: writes are proposed at once (many in flight), and a
 read runs when every request before it has completed, so it sees the
 session's own writes. Everything bound for the client goes through one
 outbox; the writer sends whatever has gathered as one frame.
+
+The stream holds its caller's ids (see callers.py). An ``auth`` request
+takes effect when it arrives, so it counts for every request sent after it;
+a write carries the ids it arrived with in its log command, and a read is
+checked with them.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from dataclasses import dataclass
 
 import grpc
 
+from coord.acl import Ident
 from coord.replica import Replica
-from coord.rpc import ops
+from coord.rpc import callers, ops
 from coord.rpc.guard import Malformed, abort
 from coord.sessions import LocalSession
 from coord.tree import Applied, TreeError
@@ -41,6 +47,7 @@ class _InFlight:
     # A write's Applied, or a sync's error (None: synced); reads have none:
     # they run when they reach the head.
     future: asyncio.Future | None
+    ids: frozenset[Ident] = frozenset()  # a read's: the caller's at arrival
 
 
 def _error(code: int, message: str) -> pb.Error:
@@ -48,14 +55,20 @@ def _error(code: int, message: str) -> pb.Error:
 
 
 class SessionStream:
-    def __init__(self, replica: Replica, context: grpc.aio.ServicerContext) -> None:
+    def __init__(
+        self, replica: Replica, context: grpc.aio.ServicerContext, super_digest: str = ""
+    ) -> None:
         self.replica = replica
         self.context = context
+        self.super_digest = super_digest
+        self.ids = callers.connection_ids(context)
+        self._auth_wire = callers.to_wire(self.ids)  # as write commands carry them
         self.local: LocalSession | None = None
         self._outbox: list[pb.ServerMessage] = []
         self._wakeup = asyncio.Event()
         self._in_flight: deque[_InFlight] = deque()
         self._ending = False
+        self._refused_auth = False  # an auth failed: read no more, end after its answer
         self._input_done = False
         self._broken = ""  # why the stream must end with connection loss
         self._last_write_xid = 0  # the session's previous write on this stream
@@ -88,9 +101,19 @@ class SessionStream:
                 _error(pb.BAD_ARGUMENTS, "the first message of a session must be connect"),
             )
         self.replica.counters.client_frames_in += 1
-        await self._connect(first.messages[0].connect)
+        connect = first.messages[0].connect
+        await self._connect(connect)
+        rest = first.messages[1:]
+        # Credentials sent with the connect count for the watches it re-arms
+        # (a ZooKeeper client sends its auth before its SetWatches).
+        leading = 0
+        while leading < len(rest) and _is_auth(rest[leading]):
+            leading += 1
         if not self._ending:
-            self._handle_all(first.messages[1:])
+            self._handle_all(rest[:leading])
+        if not self._ending:
+            self._rearm(connect)
+            self._handle_all(rest[leading:])
         reader = asyncio.create_task(self._read())
         try:
             await self._write()
@@ -103,7 +126,7 @@ class SessionStream:
         """Take the client's frames until it is done sending; what it sent
         is answered in full before the stream ends."""
         try:
-            while not self._ending:
+            while not self._ending and not self._refused_auth:
                 frame = await self.context.read()
                 if frame is grpc.aio.EOF:
                     break
@@ -119,7 +142,7 @@ class SessionStream:
 
     def _handle_all(self, messages) -> None:
         for message in messages:
-            if self._ending:
+            if self._ending or self._refused_auth:
                 return
             self._handle(message)
 
@@ -167,6 +190,7 @@ class SessionStream:
             session_id, password = session.session_id, session.password
             timeout_ms = session.timeout_ms
         self.local = replica.attach(session_id, timeout_ms, self.send, self._end_session)
+        self.local.ids = self.ids
         self.send(
             pb.ServerMessage(
                 connected=pb.Connected(
@@ -178,8 +202,11 @@ class SessionStream:
                 )
             )
         )
-        # A reconnecting client says which watches it still holds: those, and
-        # only those, are armed here (no one-shot watch may fire twice).
+
+    def _rearm(self, connect: pb.Connect) -> None:
+        """A reconnecting client says which watches it still holds: those,
+        and only those, are armed here (no one-shot watch may fire twice)."""
+        replica = self.replica
         replica.watches.remove_watcher(self.local)
         missed = replica.watches.rearm(self.local, connect.watches, connect.last_zxid, replica.tree)
         for event in missed:
@@ -210,18 +237,35 @@ class SessionStream:
         op = getattr(request, kind) if kind else None
         future = None
         refusal = self._refusal(kind, op, request.xid) if kind in ops.WRITES else None
-        if refusal is not None:
-            future = asyncio.get_running_loop().create_future()
-            future.set_result(Applied(refusal, []))
+        if kind == "auth":
+            future = _done(Applied(self._authenticate(op), []))
+        elif refusal is not None:
+            future = _done(Applied(refusal, []))
         elif kind in ops.WRITES:
-            command = ops.command(kind, op, self.local.session_id, request.xid)
+            command = ops.command(
+                kind, op, self.local.session_id, request.xid, auth=self._auth_wire
+            )
             if request.xid > 0:  # only writes with an xid take part in exactly-once
                 command.prev_xid = self._last_write_xid
                 self._last_write_xid = request.xid
             future = self.replica.submit(command, on_applied=self._pump)
         elif kind == "sync":
             future = asyncio.ensure_future(self.replica.sync(SYNC_TIMEOUT_S))
-        self._enqueue(_InFlight(request.xid, kind, op, future))
+        self._enqueue(_InFlight(request.xid, kind, op, future, self.ids))
+
+    def _authenticate(self, request: pb.AuthRequest) -> pb.AuthResponse | pb.Error:
+        """Add a credential's ids now (ZooKeeper's addauth). One that fails
+        is answered, then ends the stream: nothing sent after it is read."""
+        try:
+            self.ids = callers.add_credential(
+                self.ids, request.scheme, request.credential, self.super_digest
+            )
+        except callers.AuthFailed as err:
+            self._refused_auth = True
+            return _error(pb.AUTH_FAILED, str(err))
+        self._auth_wire = callers.to_wire(self.ids)
+        self.local.ids = self.ids
+        return pb.AuthResponse()
 
     def _refusal(self, kind: str, op, xid: int) -> pb.Error | None:
         """Why a write is refused before it costs a log entry, if it is."""
@@ -258,6 +302,10 @@ class SessionStream:
             message = pb.ServerMessage()
             self._answer(head, message.response)
             self.send(message)
+            if head.kind == "auth" and message.response.HasField("error"):
+                self._in_flight.clear()
+                self._end(pb.ServerMessage(session_error=message.response.error))
+                return
 
     def _answer(self, item: _InFlight, response: pb.Response) -> None:
         """Fill in the answer to `item` (in place: building it apart and
@@ -272,13 +320,25 @@ class SessionStream:
             response.error.CopyFrom(item.future.result())  # sync could not confirm
         elif item.kind in ops.READS:
             try:
-                result = ops.read(replica.tree, replica.watches, item.kind, item.op, self.local)
+                result = ops.read(
+                    replica.tree, replica.watches, item.kind, item.op, self.local, item.ids
+                )
             except TreeError as err:
                 result = err.to_wire()
             _fill(response, item.kind, result)
         else:
             response.error.CopyFrom(_error(pb.BAD_ARGUMENTS, "request has no known operation"))
         response.zxid = replica.tree.zxid
+
+
+def _done(result) -> asyncio.Future:
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(result)
+    return future
+
+
+def _is_auth(message: pb.ClientMessage) -> bool:
+    return message.WhichOneof("kind") == "request" and message.request.WhichOneof("op") == "auth"
 
 
 def _lost_write(item: _InFlight) -> bool:

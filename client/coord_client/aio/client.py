@@ -212,7 +212,7 @@ class Client(AioRecipesMixin, ClientBase):
         handshake = max(patience - (loop.time() - began), 0.0)
         with self._lock:
             timeout = protocol.timeout_ms / 1000
-            self._stream = AioStream(channel, protocol.connect_message(), timeout, handshake)
+            self._stream = AioStream(channel, protocol.opening(), timeout, handshake)
             return self._stream
 
     async def _serve(self, protocol: Protocol, stream: AioStream) -> None:

@@ -1,0 +1,320 @@
+"""ACLs and authentication through real coord-server processes and raw gRPC:
+the session stream's `auth`, unary `coord-auth` metadata, get_acl masking,
+watch filtering, AUTH_FAILED, the super user, restarts and snapshots."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from coord.acl import ADMIN, ALL, READ, digest_id
+from coord.wire import admin_pb2, admin_pb2_grpc
+from coord_client.wire import client_pb2 as pb
+from coord_client.wire import client_pb2_grpc
+from tests.rawsession import RawSession
+
+BOB = digest_id("bob:pw")
+SUPER_CREDENTIAL = b"admin:root-pw"
+SUPER_ARGS = ("--superuser-digest", digest_id(SUPER_CREDENTIAL.decode()))
+METADATA_BOB = (("coord-auth", "digest bob:pw"),)
+
+
+def entry(perms: int, scheme: str, found: str) -> pb.ACL:
+    return pb.ACL(perms=perms, id=pb.Id(scheme=scheme, id=found))
+
+
+def bob_only(perms: int = ALL) -> list[pb.ACL]:
+    return [entry(perms, "digest", BOB)]
+
+
+def auth(session: RawSession, xid: int, credential: bytes, scheme: str = "digest"):
+    return session.call(xid, auth=pb.AuthRequest(scheme=scheme, credential=credential))
+
+
+def code_of(response: pb.Response) -> int:
+    return response.error.code if response.HasField("error") else pb.OK
+
+
+def stub_for(address: str) -> client_pb2_grpc.CoordStub:
+    return client_pb2_grpc.CoordStub(grpc.insecure_channel(address))
+
+
+def unary_refusal(call, request, **kwargs) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as failure:
+        call(request, timeout=10, **kwargs)
+    reason = dict(failure.value.trailing_metadata() or ()).get("coord-error")
+    return failure.value.code(), reason
+
+
+@pytest.fixture
+def locked(server) -> str:
+    """A server with /locked (data b"v0") that only bob may touch at all."""
+    owner = RawSession(server.address)
+    assert code_of(auth(owner, 1, b"bob:pw")) == pb.OK
+    made = owner.call(2, create=pb.CreateRequest(path="/locked", data=b"v0", acl=bob_only()))
+    assert made.HasField("create"), made
+    owner.drop()
+    return server.address
+
+
+# ------------------------------------------------------------ the stream
+
+
+def test_a_stream_without_the_credential_is_refused_until_it_authenticates(locked) -> None:
+    eve = RawSession(locked)
+    refused = {
+        "get_data": eve.call(1, get_data=pb.GetDataRequest(path="/locked")),
+        "get_children": eve.call(2, get_children=pb.GetChildrenRequest(path="/locked")),
+        "exists": eve.call(3, exists=pb.ExistsRequest(path="/locked")),
+        "set_data": eve.call(4, set_data=pb.SetDataRequest(path="/locked", data=b"evil")),
+        "create": eve.call(5, create=pb.CreateRequest(path="/locked/c")),
+        "get_acl": eve.call(6, get_acl=pb.GetAclRequest(path="/locked")),
+        "set_acl": eve.call(7, set_acl=pb.SetAclRequest(path="/locked", acl=bob_only(READ))),
+        "add_watch": eve.call(8, add_watch=pb.AddWatchRequest(path="/locked", mode=pb.PERSISTENT)),
+    }  # fmt: skip
+    assert {kind: code_of(r) for kind, r in refused.items()} == dict.fromkeys(refused, pb.NO_AUTH)
+    missing = eve.call(9, exists=pb.ExistsRequest(path="/locked-not"))
+    assert code_of(missing) == pb.OK  # a missing node has no ACL to refuse with
+    assert code_of(auth(eve, 10, b"bob:wrong")) == pb.OK  # an id no ACL grants
+    assert code_of(eve.call(11, get_data=pb.GetDataRequest(path="/locked"))) == pb.NO_AUTH
+    assert code_of(auth(eve, 12, b"bob:pw")) == pb.OK
+    got = eve.call(13, get_data=pb.GetDataRequest(path="/locked"))
+    assert got.get_data.data == b"v0"  # nothing changed while refused
+    assert got.get_data.stat.version == 0
+    assert code_of(eve.call(14, set_data=pb.SetDataRequest(path="/locked", data=b"v1"))) == pb.OK
+
+
+def test_auth_counts_for_the_requests_sent_after_it_in_one_frame(locked) -> None:
+    session = RawSession(locked)
+
+    def request(xid: int, **op) -> pb.ClientMessage:
+        return pb.ClientMessage(request=pb.Request(xid=xid, **op))
+
+    session.send(
+        request(1, set_data=pb.SetDataRequest(path="/locked", data=b"early")),
+        request(2, auth=pb.AuthRequest(scheme="digest", credential=b"bob:pw")),
+        request(3, set_data=pb.SetDataRequest(path="/locked", data=b"late")),
+    )
+    answers = [session.next_message().response for _ in range(3)]
+    assert [code_of(a) for a in answers] == [pb.NO_AUTH, pb.OK, pb.OK]
+    assert answers[2].set_data.stat.version == 1
+
+
+def test_a_refused_multi_changes_nothing(locked) -> None:
+    eve = RawSession(locked)
+    ops = [
+        pb.Op(create=pb.CreateRequest(path="/free")),
+        pb.Op(set_data=pb.SetDataRequest(path="/locked", data=b"x")),
+    ]
+    results = eve.call(1, multi=pb.MultiRequest(ops=ops)).multi.results
+    assert [r.error.code for r in results] == [pb.ROLLED_BACK, pb.NO_AUTH]
+    assert code_of(eve.call(2, exists=pb.ExistsRequest(path="/free"))) == pb.OK
+    assert not eve.call(3, exists=pb.ExistsRequest(path="/free")).exists.HasField("stat")
+
+
+def test_set_acl_checks_the_aversion_on_the_stream(locked) -> None:
+    bob = RawSession(locked)
+    auth(bob, 1, b"bob:pw")
+    opened = [entry(ALL, "world", "anyone")]
+    stale = bob.call(2, set_acl=pb.SetAclRequest(path="/locked", acl=opened, version=3))
+    assert code_of(stale) == pb.BAD_VERSION
+    done = bob.call(3, set_acl=pb.SetAclRequest(path="/locked", acl=opened, version=0))
+    assert done.set_acl.stat.aversion == 1
+    eve = RawSession(locked)
+    assert eve.call(1, get_data=pb.GetDataRequest(path="/locked")).get_data.data == b"v0"
+
+
+def test_get_acl_hides_digest_hashes_without_admin(server) -> None:
+    bob = RawSession(server.address)
+    auth(bob, 1, b"bob:pw")
+    acl = [entry(ALL, "digest", BOB), entry(READ, "world", "anyone")]
+    bob.call(2, create=pb.CreateRequest(path="/shown", acl=acl))
+    full = bob.call(3, get_acl=pb.GetAclRequest(path="/shown")).get_acl
+    assert list(full.acl) == acl
+    eve = RawSession(server.address)
+    masked = eve.call(1, get_acl=pb.GetAclRequest(path="/shown")).get_acl
+    assert [(a.perms, a.id.scheme, a.id.id) for a in masked.acl] == [
+        (ALL, "digest", "bob:x"),
+        (READ, "world", "anyone"),
+    ]
+    assert masked.stat == full.stat
+
+
+def test_a_recursive_watch_hears_only_nodes_its_session_may_read(server) -> None:
+    watcher = RawSession(server.address)
+    watcher.call(1, create=pb.CreateRequest(path="/w"))
+    added = watcher.call(2, add_watch=pb.AddWatchRequest(path="/w", mode=pb.PERSISTENT_RECURSIVE))
+    assert code_of(added) == pb.OK
+    bob = RawSession(server.address)
+    auth(bob, 1, b"bob:pw")
+    bob.call(2, create=pb.CreateRequest(path="/w/secret", acl=bob_only()))
+    bob.call(3, set_data=pb.SetDataRequest(path="/w/secret", data=b"x"))
+    bob.call(4, create=pb.CreateRequest(path="/w/open"))
+    # Events come in order: had /w/secret's been sent, it would come first.
+    first = watcher.next_event()
+    assert (first.type, first.path) == (pb.CREATED, "/w/open")
+    # Once the watcher proves bob's credential, it hears bob's node.
+    auth(watcher, 3, b"bob:pw")
+    bob.call(5, delete=pb.DeleteRequest(path="/w/secret"))
+    gone = watcher.next_event()
+    assert (gone.type, gone.path) == (pb.DELETED, "/w/secret")
+
+
+def test_auth_failed_answers_then_ends_the_stream_but_not_the_session(server) -> None:
+    session = RawSession(server.address)
+    failed = auth(session, 1, b"1.2.3.4", scheme="ip")
+    assert code_of(failed) == pb.AUTH_FAILED
+    ending = session.next_message()
+    assert ending.session_error.code == pb.AUTH_FAILED
+    with pytest.raises(StopIteration):
+        session.next_message()
+    again = RawSession(server.address, session.session_id, session.password)
+    assert code_of(again.call(1, exists=pb.ExistsRequest(path="/"))) == pb.OK
+
+
+def test_a_digest_credential_without_a_colon_fails(server) -> None:
+    session = RawSession(server.address)
+    assert code_of(auth(session, 1, b"no-colon")) == pb.AUTH_FAILED
+
+
+def test_the_super_user_may_do_everything(server_factory) -> None:
+    address = server_factory(*SUPER_ARGS).address
+    bob = RawSession(address)
+    auth(bob, 1, b"bob:pw")
+    bob.call(2, create=pb.CreateRequest(path="/bobs", data=b"b", acl=bob_only(READ)))
+    root = RawSession(address)
+    assert code_of(auth(root, 1, SUPER_CREDENTIAL)) == pb.OK
+    calls = [
+        root.call(2, get_data=pb.GetDataRequest(path="/bobs")),
+        root.call(3, create=pb.CreateRequest(path="/bobs/c", acl=bob_only(READ))),
+        root.call(4, set_data=pb.SetDataRequest(path="/bobs/c", data=b"x")),
+        root.call(5, get_acl=pb.GetAclRequest(path="/bobs")),
+        root.call(6, set_acl=pb.SetAclRequest(path="/bobs", acl=bob_only(0))),
+        root.call(7, delete=pb.DeleteRequest(path="/bobs", recursive=True)),
+    ]
+    assert [code_of(c) for c in calls] == [pb.OK] * len(calls)
+    assert calls[3].get_acl.acl[0].id.id == BOB  # unmasked: the super user has ADMIN
+    # The wrong password of the super user's name is just another digest id.
+    other = RawSession(address)
+    auth(other, 1, b"admin:wrong")
+    assert code_of(other.call(2, create=pb.CreateRequest(path="/x", acl=bob_only(0)))) == pb.OK
+    assert code_of(other.call(3, get_data=pb.GetDataRequest(path="/x"))) == pb.NO_AUTH
+
+
+# ------------------------------------------------------------- unary calls
+
+
+def test_unary_calls_carry_credentials_in_metadata(locked) -> None:
+    stub = stub_for(locked)
+    get = pb.GetDataRequest(path="/locked")
+    assert unary_refusal(stub.GetData, get) == (grpc.StatusCode.PERMISSION_DENIED, "NO_AUTH")
+    assert stub.GetData(get, timeout=10, metadata=METADATA_BOB).data == b"v0"
+    set_ = pb.SetDataRequest(path="/locked", data=b"u")
+    assert unary_refusal(stub.SetData, set_) == (grpc.StatusCode.PERMISSION_DENIED, "NO_AUTH")
+    assert stub.SetData(set_, timeout=10, metadata=METADATA_BOB).stat.version == 1
+    two = (("coord-auth", "digest eve:pw"), ("coord-auth", "digest bob:pw"))
+    assert stub.GetData(get, timeout=10, metadata=two).data == b"u"
+    acl_request = pb.SetAclRequest(path="/locked", acl=[entry(READ, "world", "anyone")], version=0)
+    assert unary_refusal(stub.SetACL, acl_request) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "NO_AUTH",
+    )
+    assert stub.SetACL(acl_request, timeout=10, metadata=METADATA_BOB).stat.aversion == 1
+    shown = stub.GetACL(pb.GetAclRequest(path="/locked"), timeout=10)
+    assert [(a.perms, a.id.scheme, a.id.id) for a in shown.acl] == [(READ, "world", "anyone")]
+
+
+@pytest.mark.parametrize("value", ["digest no-colon", "ip 1.2.3.4", "digestbob:pw", ""])
+def test_malformed_unary_credentials_are_auth_failed(server, value: str) -> None:
+    stub = stub_for(server.address)
+    refusal = unary_refusal(
+        stub.Exists, pb.ExistsRequest(path="/"), metadata=(("coord-auth", value),)
+    )
+    assert refusal == (grpc.StatusCode.UNAUTHENTICATED, "AUTH_FAILED")
+
+
+def test_an_invalid_acl_is_invalid_argument(server) -> None:
+    stub = stub_for(server.address)
+    bad = pb.CreateRequest(path="/a", acl=[entry(ALL, "world", "somebody")])
+    assert unary_refusal(stub.Create, bad) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ACL")
+    auth_only = pb.CreateRequest(path="/a", acl=[entry(ALL, "auth", "")])
+    assert unary_refusal(stub.Create, auth_only) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_ACL",
+    )
+    made = stub.Create(auth_only, timeout=10, metadata=METADATA_BOB)
+    assert made.path == "/a"
+    shown = stub.GetACL(pb.GetAclRequest(path="/a"), timeout=10, metadata=METADATA_BOB)
+    assert [(a.perms, a.id.scheme, a.id.id) for a in shown.acl] == [(ALL, "digest", BOB)]
+
+
+def test_the_unary_watch_stream_filters_unreadable_nodes(server) -> None:
+    stub = stub_for(server.address)
+    stub.Create(pb.CreateRequest(path="/w"), timeout=10)
+    events = stub.Watch(pb.AddWatchRequest(path="/w", mode=pb.PERSISTENT_RECURSIVE))
+    stub.Create(pb.CreateRequest(path="/w/secret", acl=bob_only()), timeout=10)
+    stub.Create(pb.CreateRequest(path="/w/open"), timeout=10)
+    first = next(events)
+    assert (first.type, first.path) == (pb.CREATED, "/w/open")
+    events.cancel()
+
+
+def test_the_ip_id_is_the_callers_address(server) -> None:
+    stub = stub_for(server.address)
+    here = [entry(ALL, "ip", "127.0.0.0/8")]
+    elsewhere = [entry(ALL, "ip", "10.0.0.0/8")]
+    stub.Create(pb.CreateRequest(path="/here", acl=here), timeout=10)
+    stub.Create(pb.CreateRequest(path="/elsewhere", acl=elsewhere), timeout=10)
+    stub.SetData(pb.SetDataRequest(path="/here", data=b"x"), timeout=10)
+    refusal = unary_refusal(stub.SetData, pb.SetDataRequest(path="/elsewhere", data=b"x"))
+    assert refusal == (grpc.StatusCode.PERMISSION_DENIED, "NO_AUTH")
+
+
+# ------------------------------------------------------- durability, peers
+
+
+def test_acls_and_aversions_survive_a_restart(server_factory) -> None:
+    member = server_factory()
+    stub = stub_for(member.address)
+    stub.Create(pb.CreateRequest(path="/kept", acl=bob_only()), timeout=10)
+    request = pb.SetAclRequest(path="/kept", acl=bob_only(READ | ADMIN))
+    stub.SetACL(request, timeout=10, metadata=METADATA_BOB)
+    member.stop()
+    member.start()
+    stub = stub_for(member.address)
+    shown = stub.GetACL(pb.GetAclRequest(path="/kept"), timeout=10, metadata=METADATA_BOB)
+    assert [(a.perms, a.id.id) for a in shown.acl] == [(READ | ADMIN, BOB)]
+    assert shown.stat.aversion == 1
+    refusal = unary_refusal(stub.GetData, pb.GetDataRequest(path="/kept"))
+    assert refusal == (grpc.StatusCode.PERMISSION_DENIED, "NO_AUTH")
+
+
+def test_a_snapshot_carries_acls_to_a_member_far_behind(cluster_factory) -> None:
+    cluster = cluster_factory(3, "--log-retention", "10")
+    cluster.leader()
+    laggard = cluster.members[3]
+    laggard.stop()
+    stub = stub_for(cluster.members[1].address)
+    stub.Create(pb.CreateRequest(path="/bobs", acl=bob_only()), timeout=10)
+    stub.SetACL(
+        pb.SetAclRequest(path="/bobs", acl=bob_only(READ | ADMIN)),
+        timeout=10,
+        metadata=METADATA_BOB,
+    )
+    for i in range(150):
+        stub.Create(pb.CreateRequest(path=f"/n{i}", acl=bob_only(READ)), timeout=10)
+    laggard.start()
+    laggard_stub = stub_for(laggard.address)
+    laggard_stub.Sync(pb.SyncRequest(path="/"), timeout=30)
+    shown = laggard_stub.GetACL(pb.GetAclRequest(path="/bobs"), timeout=10, metadata=METADATA_BOB)
+    assert [(a.perms, a.id.id) for a in shown.acl] == [(READ | ADMIN, BOB)]
+    assert shown.stat.aversion == 1
+    assert any("installed a snapshot" in line for line in laggard.output)
+    # Every member holds the same state, ACLs included (they are in the digest).
+    digests = set()
+    for member in cluster.members.values():
+        stub_for(member.address).Sync(pb.SyncRequest(path="/"), timeout=30)
+        admin = admin_pb2_grpc.AdminStub(grpc.insecure_channel(member.address))
+        digest = admin.StateDigest(admin_pb2.DigestRequest(), timeout=10)
+        digests.add((digest.zxid, digest.sha256))
+    assert len(digests) == 1
