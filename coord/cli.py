@@ -31,6 +31,7 @@ from coord.rpc.peer_auth import SecretError, load_secret
 from coord.rpc.peer_service import PeerService
 from coord.rpc.peer_tls import PeerTls, TlsFileError
 from coord.rpc.service import CoordService
+from coord.rpc.tls import ServerTLS, TLSFileError
 from coord.storage import Storage, StorageError
 from coord.wire import admin_pb2, peer_pb2
 from coord_client.wire import client_pb2
@@ -167,7 +168,34 @@ def parser() -> argparse.ArgumentParser:
         "--log-retention", type=positive, default=10_000,
         help="applied log slots kept for lagging members; further behind takes a snapshot",
     )  # fmt: skip
+    p.add_argument("--tls-cert", type=Path, help="PEM certificate (chain): serve clients with TLS")
+    p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert (unencrypted)")
+    p.add_argument(
+        "--tls-ca", type=Path,
+        help="PEM CA certificate(s): clients must present a certificate it signed (mutual TLS)",
+    )  # fmt: skip
     return p
+
+
+def tls_of(args: argparse.Namespace, peers_on_client_port: bool) -> ServerTLS | None:
+    """The client port's TLS, checked before anything starts; None for plaintext."""
+    if args.tls_cert is None:
+        if args.tls_key is not None or args.tls_ca is not None:
+            raise UsageError("--tls-key and --tls-ca need --tls-cert")
+        return None
+    if args.tls_key is None:
+        raise UsageError("--tls-cert needs --tls-key")
+    if peers_on_client_port:
+        # Members reach each other's Peer service in plaintext (or peer
+        # TLS, on a peer port: member_trust): TLS here would cut them off.
+        raise UsageError(
+            "--tls-cert on a cluster of several members needs peer ports of their own "
+            "(--members ID=HOST:PORT/PEER_PORT): members reach each other in plaintext"
+        )
+    try:
+        return ServerTLS.load(args.tls_cert, args.tls_key, args.tls_ca)
+    except TLSFileError as err:
+        raise UsageError(str(err)) from None
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -247,12 +275,12 @@ def new_server() -> grpc.aio.Server:
     )
 
 
-def bind(server: grpc.aio.Server, address: str, tls: PeerTls | None = None) -> None:
+def bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials | None) -> None:
     try:
-        if tls is None:
+        if credentials is None:
             server.add_insecure_port(address)
         else:
-            server.add_secure_port(address, tls.server_credentials())
+            server.add_secure_port(address, credentials)
     except RuntimeError:
         raise UsageError(f"cannot listen on {address}: address in use or not available") from None
 
@@ -262,8 +290,9 @@ async def serve(args: argparse.Namespace) -> None:
     trust = member_trust(args, cluster)
     host, port = args.listen or (cluster[args.id].host, cluster[args.id].port)
     address = f"{host}:{port}"
-    check_port_free(host, port)
     _, peer_listen = peer_door(args, cluster)
+    tls = tls_of(args, len(cluster) > 1 and peer_listen is None)
+    check_port_free(host, port)
     if peer_listen is not None:
         check_port_free(*peer_listen)
     storage = Storage(args.data_dir)
@@ -297,9 +326,10 @@ async def serve(args: argparse.Namespace) -> None:
     )
     servers = [server] if peer_server is server else [server, peer_server]
     try:
-        bind(server, address)
+        bind(server, address, tls.credentials() if tls else None)
         if peer_server is not server:
-            bind(peer_server, "{}:{}".format(*peer_listen), trust.tls)
+            peer_tls = trust.tls.server_credentials() if trust.tls else None
+            bind(peer_server, "{}:{}".format(*peer_listen), peer_tls)
     except UsageError:
         storage.close()
         raise
@@ -311,9 +341,11 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    mode = "" if tls is None else " with TLS" if tls.client_ca is None else " with mutual TLS"
     peers = "" if peer_listen is None else ", peers at {}:{}".format(*peer_listen)
     print(
-        f"coord-server ready: member {args.id} serving {address}{peers}, data in {args.data_dir}",
+        f"coord-server ready: member {args.id} serving {address}{mode}{peers}, "
+        f"data in {args.data_dir}",
         flush=True,
     )
     await stop.wait()

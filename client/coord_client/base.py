@@ -29,6 +29,7 @@ from coord_client.exceptions import (
     CoordError,
     CoordTimeoutError,
     SessionExpiredError,
+    TLSError,
 )
 from coord_client.ops import Call, Watcher
 from coord_client.paths import validate_path
@@ -42,6 +43,7 @@ from coord_client.protocol import (
     StateChanged,
 )
 from coord_client.security import ACL, acls_to_wire
+from coord_client.tls import ClientTLS, TLSProblem
 from coord_client.wire import client_pb2 as pb
 
 Listener = Callable[[KazooState], Any]
@@ -106,9 +108,14 @@ class Redial:
         self._protocol = protocol
         self._heard: float | None = None  # when a member last spoke for the session
         self._delay = 0.0
+        self._distinct = len(set(hosts))
+        self._current = ""
+        self._tls_failed: set[str] = set()  # the hosts whose last attempt failed at TLS
 
     def next_host(self) -> str:
-        return next(self._hosts)
+        self._current = next(self._hosts)
+        self._tls_failed.discard(self._current)
+        return self._current
 
     def time_left(self) -> float:
         """Seconds until the session counts as lost; no limit before it was ever up."""
@@ -121,6 +128,19 @@ class Redial:
         timeout, but enough for a live member to open a session."""
         share = max(self._protocol.timeout_ms / 1000 / self._count, MIN_PATIENCE)
         return min(share, self.time_left())
+
+    @property
+    def was_up(self) -> bool:
+        return self._heard is not None
+
+    def tls_failed(self) -> None:
+        """The attempt on the current host failed at the TLS layer."""
+        self._tls_failed.add(self._current)
+
+    def hopeless(self) -> bool:
+        """Whether the session, never up, failed at the TLS layer on every
+        host: a setting is wrong, and trying again will not help."""
+        return not self.was_up and len(self._tls_failed) == self._distinct
 
     def ended(self, stream: Any) -> float:
         """A stream ended (None: the member was not reached); the seconds to
@@ -227,12 +247,23 @@ class ClientBase(Operations):
         logger: logging.Logger | None = None,
         default_acl: list[ACL] | None = None,
         auth_data: list[tuple[str, str]] | None = None,
+        use_ssl: bool = False,
+        verify_certs: bool = True,
+        ca: str | None = None,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        keyfile_password: str | bytes | None = None,
         **kazoo_options: Any,
     ) -> None:
         """`timeout` is the session timeout asked for, in seconds (the member
         clamps it); `client_id` resumes an existing session; `default_acl` is
         the ACL of the nodes created without one; `auth_data` is a list of
-        (scheme, credential) pairs proven as each session starts."""
+        (scheme, credential) pairs proven as each session starts. TLS, as kazoo:
+        `use_ssl`, `ca` (PEM; default the system's CAs), `certfile` and
+        `keyfile` (a client certificate, for mutual TLS), `keyfile_password`
+        (an encrypted key), `verify_certs=False` (encrypt without checking
+        the member's certificate: for tests only). A file that cannot be read
+        or does not fit raises ValueError here."""
         unknown = sorted(set(kazoo_options) - IGNORED_KAZOO_OPTIONS)
         if unknown:
             raise TypeError(f"unexpected keyword arguments: {', '.join(unknown)}")
@@ -243,6 +274,10 @@ class ClientBase(Operations):
         for scheme, credential in auth_data or ():
             ops.auth(scheme, credential)
             self.auth_data.add((scheme, credential))
+        self._tls = ClientTLS.from_options(
+            use_ssl, verify_certs, ca, certfile, keyfile, keyfile_password
+        )
+        self._tls_problem: TLSProblem | None = None  # the last, while the session starts
         self.hosts = parse_hosts(hosts)
         if randomize_hosts:
             random.shuffle(self.hosts)
@@ -266,6 +301,7 @@ class ClientBase(Operations):
         """The protocol of a new session, or of the one `client_id` named (once)."""
         session_id, password = self._resume or (0, b"")
         self._resume = None
+        self._tls_problem = None
         self._protocol = Protocol(int(self._timeout * 1000), session_id, password)
         return self._protocol
 
@@ -275,6 +311,8 @@ class ClientBase(Operations):
             return SessionExpiredError("the session to resume has expired")
         if phase is Phase.AUTH_FAILED:
             return AuthFailedError("the member refused the credentials of auth_data")
+        if self._tls_problem is not None:
+            return TLSError(self._tls_problem)
         return CoordTimeoutError(f"no session with {','.join(self.hosts)} within {timeout}s")
 
     @property
@@ -335,12 +373,22 @@ class ClientBase(Operations):
         """Whether the session loop goes on to (re)connect; once no member has
         answered for the session timeout, the session is lost."""
         with self._lock:
-            if not protocol.wants_connection:
+            if not protocol.wants_connection or redial.hopeless():
                 return False
             if redial.time_left() <= 0:
                 self._deliver(protocol.expire())
                 return False
             return True
+
+    def _dial_failed(self, redial: Redial, problem: TLSProblem | None) -> None:
+        """A member could not be dialled; `problem` says so when TLS is why."""
+        if problem is None:
+            return
+        # While the session starts, start() raises it; later it is news.
+        self._log.log(logging.WARNING if redial.was_up else logging.DEBUG, "%s", problem)
+        redial.tls_failed()
+        with self._lock:
+            self._tls_problem = problem
 
     def _disconnected(self, protocol: Protocol) -> None:
         """The stream to the member ended (or never began)."""

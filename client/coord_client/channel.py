@@ -6,6 +6,8 @@ import threading
 
 import grpc
 
+from coord_client.tls import ClientTLS
+
 DEFAULT_PORT = 7181
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 << 20),
@@ -29,8 +31,13 @@ def parse_hosts(hosts: str) -> list[str]:
     return addresses
 
 
-def open_channel(address: str) -> grpc.Channel:
-    return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+def open_channel(address: str, tls: ClientTLS | None = None, timeout: float = 5.0) -> grpc.Channel:
+    """A channel to `address`, with TLS when `tls` is given (OSError when an
+    unverified member's certificate cannot be fetched within `timeout`)."""
+    if tls is None:
+        return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+    credentials, options = tls.credentials(address, timeout)
+    return grpc.secure_channel(address, credentials, options=[*CHANNEL_OPTIONS, *options])
 
 
 SETTLED = (
@@ -46,8 +53,8 @@ class Dial:
     wait; gRPC itself would keep retrying it quietly. Whoever waits may set
     `settled` too, to stop waiting."""
 
-    def __init__(self, address: str) -> None:
-        self.channel = open_channel(address)
+    def __init__(self, address: str, tls: ClientTLS | None, timeout: float) -> None:
+        self.channel = open_channel(address, tls, timeout)
         self.settled = threading.Event()
         self._state: grpc.ChannelConnectivity | None = None
         self.channel.subscribe(self._on_state, try_to_connect=True)
@@ -55,6 +62,11 @@ class Dial:
     @property
     def ready(self) -> bool:
         return self._state is grpc.ChannelConnectivity.READY
+
+    @property
+    def failed(self) -> bool:
+        """The member was reached or refused, and the connection failed."""
+        return self._state is grpc.ChannelConnectivity.TRANSIENT_FAILURE
 
     def finish(self, keep: bool = True) -> grpc.Channel | None:
         """The channel if it is ready and wanted (the caller owns it now); else

@@ -39,15 +39,18 @@ from coord_client.exceptions import (
     NoNodeError,
     NotEmptyError,
     SessionExpiredError,
+    TLSError,
 )
 from coord_client.paths import basename, join, validate_path
 from coord_client.recipes import Config, Election, Lock
 from coord_client.security import ACL, acl_to_text, acls_from_text, perms_to_text
+from coord_client.tls import ClientTLS, Names, diagnose
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire.client_pb2_grpc import CoordStub
 
 DEFAULT_SERVERS = "127.0.0.1:7181"
 SESSION_TIMEOUT = 10.0  # seconds; the session coordctl asks for
+TLS_NAMES = Names("give --tls-ca", "--tls-ca", "--tls-cert", "--tls-key")
 
 # What went wrong, by exception class (first match), naming the path.
 _PROBLEMS: list[tuple[type[CoordError], str]] = [
@@ -81,12 +84,40 @@ class Ctl:
     timeout: float
     as_json: bool
     auth: list[tuple[str, str]] = field(default_factory=list)
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
     path: str = "/"
     _client: Client | None = field(default=None, init=False, repr=False)
 
+    @property
+    def use_tls(self) -> bool:
+        """Any TLS flag turns TLS on; --tls-ca alone is the usual one."""
+        return bool(self.tls_ca or self.tls_cert or self.tls_key)
+
+    def tls(self) -> ClientTLS | None:
+        """The TLS settings, tried first with a handshake on each member in
+        turn until one goes through (or cannot be reached): gRPC's C core
+        logs a failed handshake on stderr, and coordctl's word is one line."""
+        tls = ClientTLS.from_options(
+            self.use_tls, ca=self.tls_ca, certfile=self.tls_cert, keyfile=self.tls_key
+        )
+        if tls is None:
+            return None
+        problem = None
+        for address in parse_hosts(self.servers):
+            problem = diagnose(address, tls, self.timeout)
+            if problem is None:
+                return tls
+        raise TLSError(problem)
+
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(self.servers, timeout=SESSION_TIMEOUT, auth_data=self.auth)
+            self.tls()
+            self._client = Client(
+                self.servers, timeout=SESSION_TIMEOUT, auth_data=self.auth, use_ssl=self.use_tls,
+                ca=self.tls_ca, certfile=self.tls_cert, keyfile=self.tls_key,
+            )  # fmt: skip
             self._client.start(timeout=self.timeout)
         return self._client
 
@@ -95,6 +126,8 @@ class Ctl:
             self._client.stop()
 
     def describe(self, exc: Exception) -> str:
+        if isinstance(exc, TLSError):
+            return exc.problem.describe(TLS_NAMES)
         for cls, template in _PROBLEMS:
             if isinstance(exc, cls):
                 return template.format(path=self.path, servers=self.servers)
@@ -167,12 +200,31 @@ def _parse_acl(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     help="Prove SCHEME:CREDENTIAL (digest:user:password) to the session; repeatable "
     "(default $COORD_AUTH, one a line).",
 )
+@click.option(
+    "--tls-ca", envvar="COORD_TLS_CA", metavar="FILE",
+    help="Connect with TLS, trusting the CA certificate(s) in FILE ($COORD_TLS_CA).",
+)  # fmt: skip
+@click.option(
+    "--tls-cert", envvar="COORD_TLS_CERT", metavar="FILE",
+    help="Client certificate for mutual TLS ($COORD_TLS_CERT).",
+)  # fmt: skip
+@click.option(
+    "--tls-key", envvar="COORD_TLS_KEY", metavar="FILE",
+    help="Private key of --tls-cert ($COORD_TLS_KEY).",
+)  # fmt: skip
 @click.pass_context
 def cli(
-    ctx: click.Context, servers: str, timeout: float, as_json: bool, auth: tuple[Any, ...]
+    ctx: click.Context,
+    servers: str,
+    timeout: float,
+    as_json: bool,
+    auth: tuple[Any, ...],
+    tls_ca: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Inspect and change a coord tree."""
-    ctx.obj = Ctl(servers, timeout, as_json, list(auth))
+    ctx.obj = Ctl(servers, timeout, as_json, list(auth), tls_ca, tls_cert, tls_key)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -406,15 +458,20 @@ def watch(ctl: Ctl, path: str, recursive: bool) -> None:
 
 def _status(ctl: Ctl) -> pb.StatusResponse:
     """Ask the first member that answers."""
+    tls = ctl.tls()
+    problem = None
     for address in parse_hosts(ctl.servers):
-        channel = open_channel(address)
+        channel = open_channel(address, tls, ctl.timeout)
         try:
             return CoordStub(channel).Status(pb.StatusRequest(), timeout=ctl.timeout)
         except grpc.RpcError as exc:
             if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise Failure(f"{address}: {exc.details()}") from None
+            problem = diagnose(address, tls, ctl.timeout) or problem
         finally:
             channel.close()
+    if problem is not None:
+        raise TLSError(problem)
     raise CoordTimeoutError()
 
 

@@ -31,6 +31,7 @@ from coord_client.ops import Watcher
 from coord_client.protocol import Phase, Protocol
 from coord_client.recipes import RecipesMixin
 from coord_client.stream import Stream
+from coord_client.tls import diagnose
 from coord_client.transaction import TransactionRequest
 
 __all__ = ["Client", "KazooClient", "Listener"]
@@ -162,7 +163,7 @@ class Client(RecipesMixin, ClientBase):
         redial = Redial(self.hosts, protocol)
         try:
             while not self._stopping.is_set() and self._should_connect(protocol, redial):
-                stream = self._open(protocol, redial.next_host(), redial.patience())
+                stream = self._open(protocol, redial, redial.next_host(), redial.patience())
                 if stream is not None:
                     self._serve(protocol, stream)
                 self._disconnected(protocol)
@@ -170,26 +171,34 @@ class Client(RecipesMixin, ClientBase):
         finally:
             self._settled.set()
 
-    def _open(self, protocol: Protocol, address: str, patience: float) -> Stream | None:
+    def _open(
+        self, protocol: Protocol, redial: Redial, address: str, patience: float
+    ) -> Stream | None:
         """A Session stream to `address` with the handshake queued, or None when
         the member cannot be reached within `patience` seconds (or stop()
         interrupts)."""
-        dial = Dial(address)
+        began = time.monotonic()
+        try:
+            dial = Dial(address, self._tls, patience)
+        except OSError:
+            return None  # an unverified member's certificate could not be fetched
         with self._lock:
             self._interrupt = dial.settled
             if self._stopping.is_set():
                 dial.settled.set()
-        began = time.monotonic()
-        dial.settled.wait(patience)
+        dial.settled.wait(max(patience - (time.monotonic() - began), 0.0))
         with self._lock:
             self._interrupt = None
             channel = dial.finish(keep=not self._stopping.is_set())
-            if channel is None:
-                return None
-            handshake = max(patience - (time.monotonic() - began), 0.0)
-            timeout = protocol.timeout_ms / 1000
-            self._stream = Stream(channel, protocol.opening(), timeout, handshake)
-            return self._stream
+            if channel is not None:
+                handshake = max(patience - (time.monotonic() - began), 0.0)
+                timeout = protocol.timeout_ms / 1000
+                self._stream = Stream(channel, protocol.opening(), timeout, handshake)
+                return self._stream
+            refused = dial.failed and not self._stopping.is_set()
+        if refused:  # reached but not connected: find out whether TLS is why
+            self._dial_failed(redial, diagnose(address, self._tls, patience))
+        return None
 
     def _serve(self, protocol: Protocol, stream: Stream) -> None:
         """Read the stream until it ends."""

@@ -7,7 +7,12 @@ becomes an exception.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from coord_client.wire import client_pb2 as pb
+
+if TYPE_CHECKING:
+    from coord_client.tls import TLSProblem
 
 
 class CoordError(Exception):
@@ -16,6 +21,16 @@ class CoordError(Exception):
 
 class CoordTimeoutError(CoordError):
     """A wait ran out: `start()` found no member, or `AsyncResult.get` timed out."""
+
+
+class TLSError(CoordTimeoutError):
+    """`start()` gave up because the connection failed at the TLS layer (a
+    CoordTimeoutError, as kazoo's start raises): `problem` says how, with
+    what to check."""
+
+    def __init__(self, problem: TLSProblem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
 
 
 class LockTimeout(CoordError):

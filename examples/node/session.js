@@ -2,8 +2,11 @@
 // open a session on the Session stream, create an ephemeral node, read it
 // back with a watch, change it from a second (unary) call, and print the
 // watch event. Usage: node session.js [HOST:PORT]
+// TLS, as coordctl: COORD_TLS_CA=ca.pem (and for mutual TLS COORD_TLS_CERT,
+// COORD_TLS_KEY) connects with TLS, trusting that CA.
 "use strict";
 
+const fs = require("fs");
 const path = require("path");
 const grpc = require("@grpc/grpc-js");
 const protoLoader = require("@grpc/proto-loader");
@@ -18,7 +21,12 @@ const definition = protoLoader.loadSync("coord/v1/client.proto", {
   oneofs: true,
 });
 const coord = grpc.loadPackageDefinition(definition).coord.v1;
-const client = new coord.Coord(address, grpc.credentials.createInsecure());
+const { COORD_TLS_CA: ca, COORD_TLS_CERT: cert, COORD_TLS_KEY: key } = process.env;
+const read = (file) => (file ? fs.readFileSync(file) : null);
+const credentials = ca || cert || key
+  ? grpc.credentials.createSsl(read(ca), read(key), read(cert))
+  : grpc.credentials.createInsecure();
+const client = new coord.Coord(address, credentials);
 
 const stream = client.Session();
 const waiting = new Map(); // xid -> resolve

@@ -191,7 +191,7 @@ class Client(AioRecipesMixin, ClientBase):
         redial = Redial(self.hosts, protocol)
         try:
             while self._should_connect(protocol, redial):
-                stream = await self._open(protocol, redial.next_host(), redial.patience())
+                stream = await self._open(protocol, redial, redial.next_host(), redial.patience())
                 if stream is not None:
                     await self._serve(protocol, stream)
                 self._disconnected(protocol)
@@ -201,13 +201,16 @@ class Client(AioRecipesMixin, ClientBase):
             if self._settled is not None:
                 self._settled.set()
 
-    async def _open(self, protocol: Protocol, address: str, patience: float) -> AioStream | None:
+    async def _open(
+        self, protocol: Protocol, redial: Redial, address: str, patience: float
+    ) -> AioStream | None:
         """A Session stream to `address` with the handshake queued, or None when
         the member cannot be reached within `patience` seconds."""
         loop = asyncio.get_running_loop()
         began = loop.time()
-        channel = await dial(address, patience)
+        channel, problem = await dial(address, patience, self._tls)
         if channel is None:
+            self._dial_failed(redial, problem)
             return None
         handshake = max(patience - (loop.time() - began), 0.0)
         with self._lock:

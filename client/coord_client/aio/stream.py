@@ -19,6 +19,7 @@ import grpc
 from coord_client.channel import CHANNEL_OPTIONS, SETTLED
 from coord_client.protocol import PING
 from coord_client.stream import Outbox, Stream
+from coord_client.tls import ClientTLS, TLSProblem, diagnose
 from coord_client.wire import client_pb2 as pb
 
 
@@ -90,12 +91,26 @@ class AioStream(Stream):
         await self._channel.close()
 
 
-async def dial(address: str, patience: float) -> grpc.aio.Channel | None:
+async def dial(
+    address: str, patience: float, tls: ClientTLS | None
+) -> tuple[grpc.aio.Channel | None, TLSProblem | None]:
     """A channel to `address` once it is ready; None as soon as the member
-    cannot be reached (a dead member costs no wait) or `patience` runs out."""
-    channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+    cannot be reached (a dead member costs no wait) or `patience` runs out,
+    with the TLS problem when the member was reached and TLS is why."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    if tls is None:
+        channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+    else:
+        try:  # unverified, this fetches the member's certificate: not on the loop
+            credentials, options = await asyncio.to_thread(tls.credentials, address, patience)
+        except OSError:
+            return None, None
+        channel = grpc.aio.secure_channel(
+            address, credentials, options=[*CHANNEL_OPTIONS, *options]
+        )
     try:
-        async with asyncio.timeout(patience):
+        async with asyncio.timeout(max(patience - (loop.time() - began), 0.0)):
             state = channel.get_state(try_to_connect=True)
             while state not in SETTLED:
                 await channel.wait_for_state_change(state)
@@ -106,6 +121,8 @@ async def dial(address: str, patience: float) -> grpc.aio.Channel | None:
         await channel.close()
         raise
     if state is grpc.ChannelConnectivity.READY:
-        return channel
+        return channel, None
     await channel.close()
-    return None
+    if state is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+        return None, None
+    return None, await asyncio.to_thread(diagnose, address, tls, patience)

@@ -1,0 +1,68 @@
+"""The client port's TLS credentials, from the operator's PEM files.
+
+gRPC reads the files only when a client connects, and then reports a bad
+one as a failed handshake; so each file is read and checked here first (a
+certificate that parses, a key that parses and matches it, a CA that
+parses), and any problem is a one-line `TLSFileError` before the member
+starts. The checks are the SDK's (coord_client/tls.py), with the flags'
+names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from cryptography.hazmat.primitives import serialization
+
+from coord_client.tls import pem_certificates, read_file, same_key
+
+
+class TLSFileError(Exception):
+    """A TLS file is missing, unreadable, not PEM, or does not fit; one line."""
+
+
+@dataclass(frozen=True)
+class ServerTLS:
+    """The client port's certificate chain and key, and with `client_ca` the
+    CA whose certificates clients must present (mutual TLS)."""
+
+    chain: bytes
+    key: bytes
+    client_ca: bytes | None = None
+
+    @classmethod
+    def load(cls, cert: Path, key: Path, ca: Path | None = None) -> ServerTLS:
+        try:
+            return cls._load(cert, key, ca)
+        except ValueError as err:
+            raise TLSFileError(str(err)) from None
+
+    @classmethod
+    def _load(cls, cert: Path, key: Path, ca: Path | None) -> ServerTLS:
+        chain = read_file(cert, f"--tls-cert {cert}")
+        leaf = pem_certificates(chain, f"--tls-cert {cert}")[0]
+        key_pem = read_file(key, f"--tls-key {key}")
+        try:
+            private = serialization.load_pem_private_key(key_pem, password=None)
+        except TypeError:
+            raise ValueError(
+                f"--tls-key {key}: the key is encrypted; give it unencrypted"
+            ) from None
+        except ValueError:
+            raise ValueError(f"--tls-key {key}: no PEM private key in it") from None
+        if not same_key(private, leaf):
+            raise ValueError(f"--tls-key {key} does not match the certificate in --tls-cert {cert}")
+        client_ca = None
+        if ca is not None:
+            client_ca = read_file(ca, f"--tls-ca {ca}")
+            pem_certificates(client_ca, f"--tls-ca {ca}")
+        return cls(chain, key_pem, client_ca)
+
+    def credentials(self) -> grpc.ServerCredentials:
+        return grpc.ssl_server_credentials(
+            [(self.key, self.chain)],
+            root_certificates=self.client_ca,
+            require_client_auth=self.client_ca is not None,
+        )
