@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from coord.acl import ADMIN, ALL, READ, digest_id
-from coord.wire import admin_pb2, admin_pb2_grpc
+from coord.wire import admin_pb2
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 from tests.rawsession import RawSession
@@ -314,7 +314,6 @@ def test_a_snapshot_carries_acls_to_a_member_far_behind(cluster_factory) -> None
     digests = set()
     for member in cluster.members.values():
         stub_for(member.address).Sync(pb.SyncRequest(path="/"), timeout=30)
-        admin = admin_pb2_grpc.AdminStub(grpc.insecure_channel(member.address))
-        digest = admin.StateDigest(admin_pb2.DigestRequest(), timeout=10)
+        digest = member.admin("StateDigest", admin_pb2.DigestRequest())
         digests.add((digest.zxid, digest.sha256))
     assert len(digests) == 1
