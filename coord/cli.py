@@ -239,9 +239,10 @@ def peer_door(
     return {member: address.client for member, address in cluster.items()}, None
 
 
-def member_trust(args: argparse.Namespace, cluster: dict[int, MemberAddress]) -> MemberTrust:
+def member_trust(
+    args: argparse.Namespace, doors: dict[int, str], peer_listen: tuple[str, int] | None
+) -> MemberTrust:
     """This member's peer credentials, as the flags give them."""
-    doors, peer_listen = peer_door(args, cluster)
     tls_files = (args.peer_tls_cert, args.peer_tls_key, args.peer_tls_ca)
     if any(tls_files) and not all(tls_files):
         raise UsageError("--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together")
@@ -250,7 +251,7 @@ def member_trust(args: argparse.Namespace, cluster: dict[int, MemberAddress]) ->
     credentials = all(tls_files) or args.cluster_secret_file is not None
     if credentials and args.insecure_peers:
         raise UsageError("--insecure-peers contradicts --cluster-secret-file and --peer-tls-*")
-    if len(cluster) > 1 and not credentials and not args.insecure_peers:
+    if len(doors) > 1 and not credentials and not args.insecure_peers:
         raise UsageError(
             "members must authenticate each other: give --cluster-secret-file or"
             " --peer-tls-cert/--peer-tls-key/--peer-tls-ca (or, unsafely, --insecure-peers)"
@@ -287,10 +288,10 @@ def bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredenti
 
 async def serve(args: argparse.Namespace) -> None:
     cluster = cluster_of(args)
-    trust = member_trust(args, cluster)
+    doors, peer_listen = peer_door(args, cluster)
+    trust = member_trust(args, doors, peer_listen)
     host, port = args.listen or (cluster[args.id].host, cluster[args.id].port)
     address = f"{host}:{port}"
-    _, peer_listen = peer_door(args, cluster)
     tls = tls_of(args, len(cluster) > 1 and peer_listen is None)
     check_port_free(host, port)
     if peer_listen is not None:

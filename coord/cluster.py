@@ -2,7 +2,8 @@
 
 Starts --size members as child processes on consecutive ports, waits until
 they have a leader, prints the connect string, and stops them all (by PID)
-on Ctrl-C or SIGTERM.
+on Ctrl-C or SIGTERM. The members prove to each other a secret made for the
+cluster on its first start, kept in DATA_DIR/cluster-secret (mode 0600).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import grpc
 
 from coord.cli import UsageError, positive
+from coord.rpc.peer_auth import write_new_secret
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 
@@ -45,7 +47,18 @@ def leader_of(addresses: list[str]) -> int | None:
     return None
 
 
-def start_members(args: argparse.Namespace) -> tuple[list[subprocess.Popen], list[str]]:
+def cluster_secret(data_dir: Path) -> Path:
+    """The cluster's secret file, made on first use."""
+    path = data_dir / "cluster-secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        write_new_secret(path)
+    return path
+
+
+def start_members(
+    args: argparse.Namespace, secret: Path
+) -> tuple[list[subprocess.Popen], list[str]]:
     addresses = [f"127.0.0.1:{args.base_port + i}" for i in range(args.size)]
     members = ",".join(f"{i + 1}={address}" for i, address in enumerate(addresses))
     procs = [
@@ -60,6 +73,8 @@ def start_members(args: argparse.Namespace) -> tuple[list[subprocess.Popen], lis
                 members,
                 "--data-dir",
                 str(args.data_dir / f"member{i + 1}"),
+                "--cluster-secret-file",
+                str(secret),
             ]
         )  # fmt: skip
         for i in range(args.size)
@@ -83,7 +98,11 @@ def cluster_main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.base_port + args.size > 65536:
         raise SystemExit("coord-cluster: --base-port leaves no room for --size members")
-    procs, addresses = start_members(args)
+    try:
+        secret = cluster_secret(args.data_dir)
+    except OSError as err:
+        raise SystemExit(f"coord-cluster: cannot make the cluster secret: {err}") from None
+    procs, addresses = start_members(args, secret)
     stopping = False
 
     def stop(signum, frame) -> None:

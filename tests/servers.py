@@ -33,8 +33,9 @@ def free_port() -> int:
 @dataclass
 class ServerProcess:
     """One coord-server child process; restartable on the same data dir.
-    It is given a cluster secret (made next to its data dir unless its
-    cluster's is given), which test tools prove for Admin calls."""
+    Unless `with_secret` is off, it is given a cluster secret (made next to
+    its data dir unless its cluster's is given), which test tools prove for
+    Admin calls."""
 
     data_dir: Path
     port: int = field(default_factory=free_port)
@@ -42,6 +43,7 @@ class ServerProcess:
     proc: subprocess.Popen | None = None
     output: list[str] = field(default_factory=list)
     member_id: int = 1
+    with_secret: bool = True
     secret_file: Path | None = None
     peer_port: int | None = None  # its --peer-listen port, if it has one
 
@@ -80,14 +82,14 @@ class ServerProcess:
             sys.executable, "-m", "coord.cli",
             "--listen", self.address,
             "--data-dir", str(self.data_dir),
-            "--cluster-secret-file", str(self.secret_file),
+            *(["--cluster-secret-file", str(self.secret_file)] if self.with_secret else []),
             *(["--peer-listen", self.peer_address] if self.peer_port else []),
             *self.extra_args,
         ]  # fmt: skip
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.output = []
-        if not self.secret_file.exists():
+        if self.with_secret and not self.secret_file.exists():
             self.secret_file.parent.mkdir(parents=True, exist_ok=True)
             write_new_secret(self.secret_file)
         self.proc = subprocess.Popen(
@@ -153,11 +155,12 @@ class Cluster:
         *extra_args: str,
         timeouts: list[str] = FAST_ELECTIONS,
         peer_ports: bool = False,
+        secret: bool = True,
     ) -> Cluster:
-        """Members on free ports, sharing a secret in `root`; `timeouts` are
-        the tests' fast elections unless given (an empty list keeps the
-        production defaults); with `peer_ports`, each serves its peers on
-        a port of its own."""
+        """Members on free ports, sharing a secret in `root` unless `secret`
+        is off; `timeouts` are the tests' fast elections unless given (an
+        empty list keeps the production defaults); with `peer_ports`, each
+        serves its peers on a port of its own."""
         ports = {member_id: free_port() for member_id in range(1, size + 1)}
         peers = {member_id: free_port() if peer_ports else None for member_id in ports}
         spec = ",".join(
@@ -171,6 +174,7 @@ class Cluster:
                     port=port,
                     extra_args=["--id", str(i), "--members", spec, *timeouts, *extra_args],
                     member_id=i,
+                    with_secret=secret,
                     secret_file=root / "cluster-secret",
                     peer_port=peers[i],
                 )
