@@ -22,6 +22,7 @@ from functools import lru_cache
 READ, WRITE, CREATE, DELETE, ADMIN = 1, 2, 4, 8, 16
 ALL = READ | WRITE | CREATE | DELETE | ADMIN
 MAX_ENTRIES = 1000  # entries in one ACL as sent, before duplicates go
+MAX_ID_CHARS = 1024  # an id in an ACL, and a credential (ZooKeeper's are far shorter)
 
 Entry = tuple[int, str, str]  # (perms, scheme, id)
 Acl = tuple[Entry, ...]
@@ -133,6 +134,8 @@ def fixup(entries: Iterable[Entry], ids: Iterable[Ident]) -> Acl:
     for perms, scheme, entry_id in unique:
         if not 0 <= perms <= ALL:
             raise InvalidAcl(f"permissions {perms} are not a sum of READ..ADMIN")
+        if len(entry_id) > MAX_ID_CHARS:
+            raise InvalidAcl(f"an id of {len(entry_id)} characters is over {MAX_ID_CHARS}")
         if scheme == "auth":
             proven = [(perms, s, i) for s, i in sorted(ids) if s in _AUTHENTICATED]
             if not proven:
@@ -164,7 +167,9 @@ def credential_ids(scheme: str, credential: bytes, super_digest: str) -> list[Id
     ``super:`` for the super user's. Raises ValueError for a scheme other
     than digest or a credential that is not ``user:password`` text."""
     if scheme != "digest":
-        raise ValueError(f"unknown auth scheme {scheme!r}: only digest is accepted")
+        raise ValueError(f"unknown auth scheme {scheme[:40]!r}: only digest is accepted")
+    if len(credential) > MAX_ID_CHARS:
+        raise ValueError(f"a credential of {len(credential)} bytes is over {MAX_ID_CHARS}")
     try:
         text = credential.decode()
     except UnicodeDecodeError:

@@ -60,7 +60,7 @@ _REPLY_KEY = struct.Struct(">QQ")
 # A stored reply starts with a tag naming its message type.
 _REPLY_TYPES = [
     pb.CreateResponse, pb.DeleteResponse, pb.SetDataResponse,
-    pb.MultiResponse, pb.CheckResponse, pb.Error,
+    pb.MultiResponse, pb.CheckResponse, pb.Error, pb.SetAclResponse,
 ]  # fmt: skip
 _REPLY_TAG = {kind: tag for tag, kind in enumerate(_REPLY_TYPES)}
 # The first key after every key of a prefix ("0" follows "/").

@@ -27,7 +27,9 @@ class RawSession:
         last_zxid: int = 0,
         watches: tuple[pb.WatchRegistration, ...] = (),
         timeout_ms: int = 10_000,
+        with_connect: tuple[pb.ClientMessage, ...] = (),
     ) -> None:
+        """`with_connect`: messages sent in the connect's frame, after it."""
         self._channel = grpc.insecure_channel(address)
         self._outgoing: queue.Queue[pb.ClientFrame | None] = queue.Queue()
         self._incoming = client_pb2_grpc.CoordStub(self._channel).Session(self._frames())
@@ -36,7 +38,7 @@ class RawSession:
         self.send(pb.ClientMessage(connect=pb.Connect(
             session_id=session_id, password=password, timeout_ms=timeout_ms,
             last_zxid=last_zxid, watches=watches,
-        )))  # fmt: skip
+        )), *with_connect)  # fmt: skip
         first = self.next_message()
         if first.WhichOneof("kind") != "connected":
             raise SessionRefused(first)

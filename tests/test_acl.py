@@ -3,6 +3,10 @@ validation and `auth` expansion, masking, credentials, the shared table."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from coord import acl
@@ -25,6 +29,26 @@ BOB = acl.digest_id("bob:secret")
 )
 def test_digest_id_is_zookeepers(credential: str, expected: str) -> None:
     assert acl.digest_id(credential) == expected
+
+
+ZOOKEEPER_JARS = [Path("/usr/share/java/zookeeper.jar"), Path("/usr/share/java/zookeeper-jute.jar")]
+
+
+@pytest.mark.skipif(
+    shutil.which("java") is None or not all(jar.exists() for jar in ZOOKEEPER_JARS),
+    reason="Debian's zookeeper package (and java) are not installed",
+)
+def test_digest_id_matches_zookeepers_own_provider() -> None:
+    """ZooKeeper's DigestAuthenticationProvider prints `credential->id`."""
+    credentials = ["super:test", "bob:p\u00e4:ss", "bob", ":x", "\u00fcser:", "a b:c d"]
+    classpath = ":".join(str(jar) for jar in ZOOKEEPER_JARS)
+    provider = "org.apache.zookeeper.server.auth.DigestAuthenticationProvider"
+    output = subprocess.run(
+        ["java", "-cp", classpath, provider, *credentials],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    printed = dict(line.split("->", 1) for line in output.splitlines() if "->" in line)
+    assert printed == {credential: acl.digest_id(credential) for credential in credentials}
 
 
 def test_digest_id_keeps_colons_in_the_password() -> None:
@@ -117,6 +141,7 @@ def test_fixup_keeps_valid_entries_in_order_without_duplicates() -> None:
         (READ, "super", ""),
         (32, "world", "anyone"),  # perms past ALL
         (-1, "world", "anyone"),
+        (READ, "x509", "CN=" + "x" * acl.MAX_ID_CHARS),
     ],
 )
 def test_fixup_refuses_an_invalid_entry(entry) -> None:
@@ -172,7 +197,13 @@ def test_a_digest_credential_adds_its_id_and_super_for_the_super_digest() -> Non
 
 @pytest.mark.parametrize(
     ("scheme", "credential"),
-    [("ip", b"1.2.3.4"), ("sasl", b"bob:pw"), ("digest", b"no-colon"), ("digest", b"\xff:x")],
+    [
+        ("ip", b"1.2.3.4"),
+        ("sasl", b"bob:pw"),
+        ("digest", b"no-colon"),
+        ("digest", b"\xff:x"),
+        ("digest", b"bob:" + b"x" * acl.MAX_ID_CHARS),
+    ],
 )
 def test_a_credential_of_another_scheme_or_shape_fails(scheme: str, credential: bytes) -> None:
     with pytest.raises(ValueError):

@@ -4,6 +4,9 @@ watch filtering, AUTH_FAILED, the super user, restarts and snapshots."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import grpc
 import pytest
 
@@ -12,6 +15,7 @@ from coord.wire import admin_pb2
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 from tests.rawsession import RawSession
+from tests.servers import free_port
 
 BOB = digest_id("bob:pw")
 SUPER_CREDENTIAL = b"admin:root-pw"
@@ -112,7 +116,7 @@ def test_a_refused_multi_changes_nothing(locked) -> None:
     assert not eve.call(3, exists=pb.ExistsRequest(path="/free")).exists.HasField("stat")
 
 
-def test_set_acl_checks_the_aversion_on_the_stream(locked) -> None:
+def test_set_acl_checks_the_aversion_on_the_stream(server, locked) -> None:
     bob = RawSession(locked)
     auth(bob, 1, b"bob:pw")
     opened = [entry(ALL, "world", "anyone")]
@@ -122,6 +126,12 @@ def test_set_acl_checks_the_aversion_on_the_stream(locked) -> None:
     assert done.set_acl.stat.aversion == 1
     eve = RawSession(locked)
     assert eve.call(1, get_data=pb.GetDataRequest(path="/locked")).get_data.data == b"v0"
+    # The session's set_acl and its reply went to disk: a restart keeps both.
+    server.stop()
+    server.start()
+    resumed = RawSession(locked, bob.session_id, bob.password)
+    retried = resumed.call(3, set_acl=pb.SetAclRequest(path="/locked", acl=opened, version=0))
+    assert retried.set_acl == done.set_acl
 
 
 def test_get_acl_hides_digest_hashes_without_admin(server) -> None:
@@ -317,3 +327,76 @@ def test_a_snapshot_carries_acls_to_a_member_far_behind(cluster_factory) -> None
         digest = member.admin("StateDigest", admin_pb2.DigestRequest())
         digests.add((digest.zxid, digest.sha256))
     assert len(digests) == 1
+
+
+# ---------------------------------------------------------------- watches
+
+
+def events_after_sync(session: RawSession, xid: int) -> list[tuple[int, str]]:
+    """Events delivered up to a sync's answer: what was due has arrived."""
+    session.call(xid, sync=pb.SyncRequest(path="/"))
+    return [(e.type, e.path) for e in session.events]
+
+
+def test_a_one_shot_watch_is_used_up_unheard_once_its_node_is_unreadable(server) -> None:
+    watcher = RawSession(server.address)
+    watcher.call(1, create=pb.CreateRequest(path="/n"))
+    assert code_of(watcher.call(2, get_data=pb.GetDataRequest(path="/n", watch=True))) == pb.OK
+    bob = RawSession(server.address)
+    auth(bob, 1, b"bob:pw")
+    bob.call(2, set_acl=pb.SetAclRequest(path="/n", acl=bob_only()))
+    bob.call(3, set_data=pb.SetDataRequest(path="/n", data=b"x"))
+    bob.call(4, set_acl=pb.SetAclRequest(path="/n", acl=[entry(ALL, "world", "anyone")]))
+    bob.call(5, set_data=pb.SetDataRequest(path="/n", data=b"y"))
+    assert events_after_sync(watcher, 3) == []  # withheld, and the watch is spent
+
+
+def test_events_replayed_on_reconnect_are_filtered_too(server) -> None:
+    first = RawSession(server.address)
+    first.call(1, create=pb.CreateRequest(path="/w"))
+    first.call(2, add_watch=pb.AddWatchRequest(path="/w", mode=pb.PERSISTENT_RECURSIVE))
+    seen = first.call(3, sync=pb.SyncRequest(path="/")).zxid
+    first.drop()
+    bob = RawSession(server.address)
+    auth(bob, 1, b"bob:pw")
+    bob.call(2, create=pb.CreateRequest(path="/w/secret", acl=bob_only()))
+    bob.call(3, create=pb.CreateRequest(path="/w/open"))
+    held = (pb.WatchRegistration(path="/w", kind=pb.PERSISTENT_RECURSIVE_WATCH),)
+    resumed = RawSession(
+        server.address, first.session_id, first.password, last_zxid=seen, watches=held
+    )
+    assert events_after_sync(resumed, 1) == [(pb.CREATED, "/w/open")]
+    resumed.drop()
+    # Credentials sent with the connect count for the watches it re-arms.
+    proven = pb.ClientMessage(
+        request=pb.Request(xid=1, auth=pb.AuthRequest(scheme="digest", credential=b"bob:pw"))
+    )
+    again = RawSession(
+        server.address,
+        first.session_id,
+        first.password,
+        last_zxid=seen,
+        watches=held,
+        with_connect=(proven,),
+    )
+    answered = again.next_message().response  # answered before the replayed events
+    assert (answered.xid, code_of(answered)) == (1, pb.OK)
+    assert events_after_sync(again, 2) == [(pb.CREATED, "/w/secret"), (pb.CREATED, "/w/open")]
+
+
+@pytest.mark.parametrize(
+    "value", ["admin:password", "admin", ":D/InIHSb7yEEbrWz8b9l71RjZJU=", "admin:AAAA"]
+)
+def test_a_superuser_digest_that_is_not_one_is_refused_in_one_line(tmp_path, value: str) -> None:
+    """A password given where its digest belongs would be a super user no
+    one can prove: refuse it at start."""
+    result = subprocess.run(
+        [sys.executable, "-m", "coord.cli", "--listen", f"127.0.0.1:{free_port()}",
+         "--data-dir", str(tmp_path / "data"), "--superuser-digest", value],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        f"coord-server: argument --superuser-digest: {value!r} is not "
+        "user:BASE64(SHA1(user:password)) (ZooKeeper's digest form)"
+    ]

@@ -8,7 +8,8 @@ import pytest
 
 from coord import acl
 from coord.acl import ADMIN, ALL, CREATE, DELETE, OPEN_ACL, READ, SUPER, WRITE
-from coord.storage import Storage
+from coord.rpc import ops
+from coord.storage import _REPLY_TAG, Storage
 from coord.tree import Event, Tree
 from coord_client.wire import client_pb2 as pb
 from tests.treekit import (
@@ -324,6 +325,26 @@ def test_acls_and_aversions_survive_storage(tmp_path) -> None:
     _, _, items = again.state_snapshot()
     assert sorted(key for key, _ in items if key.startswith(b"a/")) == [b"a//also-bob", b"a//bob"]
     again.close()
+
+
+def test_every_write_reply_can_be_stored() -> None:
+    for kind in ops.WRITES:
+        assert type(getattr(pb.Response(), kind)) in _REPLY_TAG, kind
+
+
+def test_a_sessions_set_acl_reply_survives_storage(tmp_path, run: Run, session: int) -> None:
+    """A retried set_acl gets its first reply, after a restart too."""
+    storage = Storage(tmp_path / "db")
+    run.ok(create("/a"))
+    first = run.ok(set_acl("/a", [world(READ)]), session, xid=1)
+    storage.save_applied(run.tree, 1).result()
+    storage.close()
+    again = Storage(tmp_path / "db")
+    loaded = Run(Tree())
+    again.load(loaded.tree)
+    again.close()
+    assert loaded.ok(set_acl("/a", [world(READ)]), session, xid=1) == first
+    assert loaded.stat("/a").aversion == 1
 
 
 def test_a_snapshot_carries_the_acls(tmp_path) -> None:

@@ -10,6 +10,8 @@ carries the ids in its log command, so every member checks it alike.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import grpc
 
 from coord.acl import Ident, credential_ids
@@ -25,8 +27,9 @@ class AuthFailed(ValueError):
 
 def address_of(context: grpc.aio.ServicerContext) -> str | None:
     """The caller's IP address, from gRPC's peer string
-    (``ipv4:1.2.3.4:5``, ``ipv6:[::1]:5``); None for another transport."""
-    peer = context.peer() or ""
+    (``ipv4:1.2.3.4:5``, ``ipv6:%5B::1%5D:5``: the brackets come
+    percent-encoded); None for another transport."""
+    peer = unquote(context.peer() or "")
     transport, _, rest = peer.partition(":")
     if transport == "ipv4":
         return rest.rpartition(":")[0] or None
