@@ -156,22 +156,22 @@ def _path_argument(**kwargs: Any) -> Any:
     return click.argument("path", callback=_note_path, **kwargs)
 
 
-class AuthParam(click.ParamType):
-    """`SCHEME:CREDENTIAL` (`digest:user:password`), split at the first colon.
-    From $COORD_AUTH, one a line: a password may hold commas and spaces."""
+class Credentials(click.ParamType):
+    """--auth values; from $COORD_AUTH one a line, as a password may hold
+    commas and spaces."""
 
     name = "SCHEME:CREDENTIAL"
 
     def split_envvar_value(self, rv: str) -> list[str]:
         return [line for line in rv.splitlines() if line.strip()]
 
-    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, str]:
-        if isinstance(value, tuple):
-            return value
-        scheme, colon, credential = value.partition(":")
-        if not scheme or not colon:
-            raise click.UsageError(f"bad --auth {value!r}: use SCHEME:CREDENTIAL", ctx)
-        return scheme, credential
+
+def _credential(text: str) -> tuple[str, str]:
+    """`SCHEME:CREDENTIAL` (`digest:user:password`), split at the first colon."""
+    scheme, colon, credential = text.partition(":")
+    if not scheme or not colon:
+        raise ValueError(f"bad --auth {text!r}: use SCHEME:CREDENTIAL")
+    return scheme, credential
 
 
 def _parse_acl(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
@@ -194,7 +194,7 @@ def _parse_acl(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 @click.option(
     "--auth",
     "auth",
-    type=AuthParam(),
+    type=Credentials(),
     multiple=True,
     envvar="COORD_AUTH",
     help="Prove SCHEME:CREDENTIAL (digest:user:password) to the session; repeatable "
@@ -218,13 +218,14 @@ def cli(
     servers: str,
     timeout: float,
     as_json: bool,
-    auth: tuple[Any, ...],
+    auth: tuple[str, ...],
     tls_ca: str | None,
     tls_cert: str | None,
     tls_key: str | None,
 ) -> None:
     """Inspect and change a coord tree."""
-    ctx.obj = Ctl(servers, timeout, as_json, list(auth), tls_ca, tls_cert, tls_key)
+    ctx.obj = Ctl(servers, timeout, as_json, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key)
+    ctx.obj.auth = [_credential(text) for text in auth]
     ctx.call_on_close(ctx.obj.close)
 
 
