@@ -123,6 +123,10 @@ def _failures(members: Members, certs: Certs) -> dict[str, tuple[str, dict, str]
             members.tls.address, {},
             "serves TLS; this client spoke plaintext (connect with use_ssl=True)",
         ),
+        "plaintext client, mutual-TLS port": (
+            members.mutual.address, {},
+            "serves TLS; this client spoke plaintext (connect with use_ssl=True)",
+        ),
         "TLS client, plaintext port": (
             members.plain.address, ca,
             "the member does not speak TLS (is it started with --tls-cert?)",
@@ -151,7 +155,8 @@ def _failures(members: Members, certs: Certs) -> dict[str, tuple[str, dict, str]
 
 
 FAILURES = [
-    "plaintext client, TLS port", "TLS client, plaintext port", "expired server certificate",
+    "plaintext client, TLS port", "plaintext client, mutual-TLS port",
+    "TLS client, plaintext port", "expired server certificate",
     "certificate of another CA", "certificate for another host",
     "no client certificate, mutual TLS", "client certificate of another CA",
 ]  # fmt: skip
@@ -166,6 +171,12 @@ def test_tls_failure_is_one_clear_error_at_once(members, certs, case):
     message = str(caught.value)
     assert address in message and says in message, message
     assert "\n" not in message
+
+
+def test_unverified_tls_client_on_a_plaintext_port_is_told_so(members):
+    zk = Client(members.plain.address, use_ssl=True, verify_certs=False)
+    with pytest.raises(TLSError, match="the member does not speak TLS"):
+        zk.start(timeout=NEVER)
 
 
 @pytest.mark.parametrize("case", ["plaintext client, TLS port", "certificate of another CA"])

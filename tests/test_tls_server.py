@@ -9,8 +9,9 @@ import grpc
 import pytest
 import trustme
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 
-from coord.rpc.identity import _unescape_utf8, x509_subject
+from coord.rpc.identity import rfc2253, x509_subject
 from coord.rpc.peer_auth import write_new_secret
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
@@ -137,16 +138,47 @@ def test_no_x509_subject_without_a_client_certificate():
     assert asyncio.run(_subject_seen(None, mutual=False)) == "-"
 
 
-@pytest.mark.parametrize(
-    ("openssl", "java"),
-    [
-        ("CN=J\\C3\\BCrgen", "CN=Jürgen"),
-        ("CN=a\\\\C3\\BC", "CN=a\\\\C3\\BC"),  # an escaped backslash, then letters
-        ("CN=a\\\\\\C3\\BC", "CN=a\\\\ü"),  # an escaped backslash, then an escaped ü
-        ("CN=x\\2C y", "CN=x\\2C y"),  # an ASCII escape stays
-        ("CN=bad\\C3", "CN=bad\\C3"),  # not UTF-8: stays
-        ("O=Ex\\, Inc\\+", "O=Ex\\, Inc\\+"),
-    ],
-)
-def test_unescape_utf8(openssl, java):
-    assert _unescape_utf8(openssl) == java
+A = x509.NameAttribute
+# Each name as Java's X500Principal.getName() (ZooKeeper's x509 id) printed
+# it, for a certificate with that subject (OpenJDK 17).
+JAVA_NAMES = [
+    (
+        [A(NameOID.ORGANIZATION_NAME, "Example"), A(NameOID.ORGANIZATIONAL_UNIT_NAME, "Eng"),
+         A(NameOID.COMMON_NAME, "alice")],
+        "CN=alice,OU=Eng,O=Example",
+    ),
+    (
+        [A(NameOID.COUNTRY_NAME, "DE"), A(NameOID.ORGANIZATION_NAME, 'Ex, Inc+"<>;='),
+         A(NameOID.COMMON_NAME, "#Jürgen Müller ")],
+        'CN=\\#Jürgen Müller\\ ,O=Ex\\, Inc\\+\\"\\<\\>\\;\\=,C=DE',
+    ),
+    (
+        [A(NameOID.ORGANIZATION_NAME, "Ex"), A(NameOID.COMMON_NAME, "bob"),
+         A(NameOID.EMAIL_ADDRESS, "bob@example.org")],
+        "1.2.840.113549.1.9.1=#160f626f62406578616d706c652e6f7267,CN=bob,O=Ex",
+    ),
+    (
+        [A(NameOID.DOMAIN_COMPONENT, "org"), A(NameOID.DOMAIN_COMPONENT, "example"),
+         A(NameOID.USER_ID, "u1"), A(NameOID.LOCALITY_NAME, "Berlin"),
+         A(NameOID.STATE_OR_PROVINCE_NAME, "BE"), A(NameOID.STREET_ADDRESS, "Main 1"),
+         A(NameOID.SERIAL_NUMBER, "42"), A(NameOID.TITLE, "Dr")],
+        "2.5.4.12=#0c024472,2.5.4.5=#13023432,STREET=Main 1,ST=BE,L=Berlin,UID=u1,"
+        "DC=example,DC=org",
+    ),
+    ([A(NameOID.COMMON_NAME, " a#b c=d\\e ")], "CN=\\ a\\#b c\\=d\\\\e\\ "),
+    (
+        [x509.RelativeDistinguishedName([A(NameOID.COMMON_NAME, "zed"),
+                                         A(NameOID.ORGANIZATION_NAME, "abc")]),
+         x509.RelativeDistinguishedName([A(NameOID.COUNTRY_NAME, "US")])],
+        "C=US,CN=zed+O=abc",
+    ),
+    (
+        [A(NameOID.EMAIL_ADDRESS, "x@y.z"), A(NameOID.TITLE, "Dr. Ü")],
+        "2.5.4.12=#0c0644722e20c39c,1.2.840.113549.1.9.1=#16057840792e7a",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("parts", "java"), JAVA_NAMES)
+def test_rfc2253_as_java_spells_it(parts, java):
+    assert rfc2253(x509.Name(parts)) == java

@@ -180,8 +180,9 @@ class Client(RecipesMixin, ClientBase):
         began = time.monotonic()
         try:
             dial = Dial(address, self._tls, patience)
-        except OSError:
-            return None  # an unverified member's certificate could not be fetched
+        except OSError:  # an unverified member's certificate could not be fetched
+            self._dial_failed(redial, diagnose(address, self._tls, patience))
+            return None
         with self._lock:
             self._interrupt = dial.settled
             if self._stopping.is_set():

@@ -170,18 +170,24 @@ class ClientTLS:
 
     def ssl_context(self) -> ssl.SSLContext:
         """An `ssl` context with the same settings as the gRPC credentials."""
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.set_alpn_protocols(["h2"])
-        if not self.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        elif self.roots is not None:
+        context = _context(verify=self.verify)
+        if self.verify and self.roots is not None:
             context.load_verify_locations(cadata=self.roots.decode("ascii", errors="replace"))
-        else:
+        elif self.verify:
             context.load_default_certs()
         if self.certfile:
             context.load_cert_chain(self.certfile, self.keyfile, self.keyfile_password)
         return context
+
+
+def _context(verify: bool) -> ssl.SSLContext:
+    """A client context that speaks HTTP/2, as gRPC; unverified, it accepts any certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.set_alpn_protocols(["h2"])
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -194,12 +200,7 @@ def diagnose(address: str, tls: ClientTLS | None, timeout: float) -> TLSProblem 
     same settings, made with `ssl`. None when the member cannot be reached at
     all, or it answers."""
     host, port = split_address(address)
-    if tls is None:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context = tls.ssl_context()
+    context = _context(verify=False) if tls is None else tls.ssl_context()
     try:
         with socket.create_connection((host, port), timeout) as raw:
             raw.settimeout(timeout)

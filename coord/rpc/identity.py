@@ -1,58 +1,107 @@
 """Who the caller proved to be on the transport: the x509 identity of a
 client that presented a certificate on a mutual-TLS port.
 
-gRPC gives the certificate's subject as OpenSSL prints it in RFC 2253 form
-(`X509_NAME_print_ex` with `XN_FLAG_RFC2253`): the last RDN first, `,`
-between RDNs, `+` inside one, and `,+"\\<>;` (and a leading `#` or space,
-a trailing space) escaped with a backslash. ZooKeeper's x509 id is Java's
-`X500Principal.getName()`, also RFC 2253: for the usual attributes (CN, O,
-OU, C, L, ST, DC, UID, STREET) with ASCII values the two strings are the
-same, e.g. `CN=alice,O=Example`. They differ in two ways:
-
-- non-ASCII characters: OpenSSL escapes each UTF-8 byte (`CN=J\\C3\\BCrgen`),
-  Java keeps the character (`CN=Jürgen`); `x509_subject` decodes such runs
-  of escaped bytes, so it gives Java's form;
-- attributes RFC 2253 has no keyword for: OpenSSL uses its own short name
-  (`emailAddress=a@example.org`), Java the dotted OID and the value's DER
-  in hex (`1.2.840.113549.1.9.1=#16...`); this is left as gRPC gives it.
+ZooKeeper's x509 id is the client certificate's subject as Java's
+`X500Principal.getName()` spells it (RFC 2253), so an ACL written for
+ZooKeeper names the same id here. gRPC's own `x509_subject` is OpenSSL's
+RFC 2253 printing, which differs from Java's: it escapes each non-ASCII
+UTF-8 byte (`\\C3\\BC` for `ü`, Java keeps the character), does not escape
+`=` inside a value (Java does), and names attributes RFC 2253 has no
+keyword for by OpenSSL's short names (`emailAddress=a@b`, `street=`), where
+Java gives the dotted OID and the value's DER in hex
+(`1.2.840.113549.1.9.1=#1603...`) and `STREET=`. So the subject is spelled
+here from the certificate's DER, as Java does: RDNs last first, `+` inside
+one, `,=+<>#;"\\` escaped with a backslash, and a leading or trailing
+space. (One case is not followed: Java prints a BMPString value with a
+`\\00` before each character; here it is decoded like the other strings.)
 """
 
 from __future__ import annotations
 
-import grpc
+from collections.abc import Iterator
 
-_HEX = frozenset("0123456789abcdefABCDEF")
+import grpc
+from cryptography import x509
+
+# RFC 2253's keywords, as Java prints them; other attributes go by OID.
+KEYWORDS = {
+    "2.5.4.3": "CN",
+    "2.5.4.6": "C",
+    "2.5.4.7": "L",
+    "2.5.4.8": "ST",
+    "2.5.4.9": "STREET",
+    "2.5.4.10": "O",
+    "2.5.4.11": "OU",
+    "0.9.2342.19200300.100.1.1": "UID",
+    "0.9.2342.19200300.100.1.25": "DC",
+}
+# DER string types by tag, and how their bytes spell characters.
+STRING_CODECS = {
+    12: "utf-8",  # UTF8String
+    19: "ascii",  # PrintableString
+    20: "latin-1",  # TeletexString
+    22: "ascii",  # IA5String
+    26: "ascii",  # VisibleString
+    28: "utf-32-be",  # UniversalString
+    30: "utf-16-be",  # BMPString
+}
+SPECIAL = frozenset(',=+<>#;"\\')
 
 
 def x509_subject(context: grpc.ServicerContext | grpc.aio.ServicerContext) -> str | None:
-    """The subject of the certificate the caller presented over TLS, in RFC
-    2253 form; None without TLS or without a client certificate."""
+    """The subject of the certificate the caller presented over TLS, as
+    ZooKeeper's x509 id; None without TLS or without a client certificate."""
     auth = context.auth_context()
-    if auth.get("transport_security_type") != [b"ssl"]:
+    if auth.get("transport_security_type") != [b"ssl"] or not auth.get("x509_pem_cert"):
         return None
-    subjects = auth.get("x509_subject") or [b""]
-    return _unescape_utf8(subjects[0].decode("ascii", errors="replace")) or None
+    certificate = x509.load_pem_x509_certificate(auth["x509_pem_cert"][0])
+    return rfc2253(certificate.subject) or None
 
 
-def _unescape_utf8(text: str) -> str:
-    """Each run of hex-escaped bytes as the characters its UTF-8 spells when
-    they are not ASCII (ASCII escapes, and bytes that are not UTF-8, stay)."""
-    out: list[str] = []
+def rfc2253(name: x509.Name) -> str:
+    """`name` as Java's `X500Principal.getName()` spells it."""
+    _, sequence, _ = next(_tlvs(name.public_bytes()))
+    rdns = ["+".join(_ava(ava) for _, ava, _ in _tlvs(rdn)) for _, rdn, _ in _tlvs(sequence)]
+    return ",".join(reversed(rdns))
+
+
+def _ava(ava: bytes) -> str:
+    """One `type=value` (an AttributeTypeAndValue's DER content)."""
+    (_, oid_der, _), (tag, value, whole) = _tlvs(ava)
+    oid = _dotted(oid_der)
+    keyword = KEYWORDS.get(oid)
+    if keyword is None or tag not in STRING_CODECS:
+        return f"{keyword or oid}=#{whole.hex()}"
+    return f"{keyword}={_escape(value.decode(STRING_CODECS[tag], errors='replace'))}"
+
+
+def _escape(text: str) -> str:
+    last = len(text) - 1
+    return "".join(
+        f"\\{ch}" if ch in SPECIAL or (ch == " " and i in (0, last)) else ch
+        for i, ch in enumerate(text)
+    )
+
+
+def _tlvs(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
+    """The DER elements one after another in `data`: (tag, content, whole)."""
     i = 0
-    while i < len(text):
-        run = bytearray()
-        j = i
-        while text[j : j + 1] == "\\" and set(text[j + 1 : j + 3]) <= _HEX and j + 3 <= len(text):
-            run.append(int(text[j + 1 : j + 3], 16))
-            j += 3
-        if run and max(run) >= 0x80:
-            try:
-                out.append(run.decode("utf-8"))
-                i = j
-                continue
-            except UnicodeDecodeError:
-                pass
-        step = 2 if text[i] == "\\" else 1  # an escaped character is kept whole
-        out.append(text[i : i + step])
-        i += step
-    return "".join(out)
+    while i < len(data):
+        tag, length, j = data[i], data[i + 1], i + 2
+        if length & 0x80:
+            size = length & 0x7F
+            length, j = int.from_bytes(data[j : j + size], "big"), j + size
+        yield tag, data[j : j + length], data[i : j + length]
+        i = j + length
+
+
+def _dotted(der: bytes) -> str:
+    """An OBJECT IDENTIFIER's content as dotted decimal."""
+    arcs, value = [], 0
+    for byte in der:
+        value = value << 7 | byte & 0x7F
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    top = min(arcs[0] // 40, 2)
+    return ".".join(str(arc) for arc in (top, arcs[0] - 40 * top, *arcs[1:]))

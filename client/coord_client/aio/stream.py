@@ -105,7 +105,7 @@ async def dial(
         try:  # unverified, this fetches the member's certificate: not on the loop
             credentials, options = await asyncio.to_thread(tls.credentials, address, patience)
         except OSError:
-            return None, None
+            return None, await asyncio.to_thread(diagnose, address, tls, patience)
         channel = grpc.aio.secure_channel(
             address, credentials, options=[*CHANNEL_OPTIONS, *options]
         )
