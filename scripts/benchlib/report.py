@@ -160,7 +160,8 @@ COSTED = ("ops_per_s", "p50_ms", "p99_ms")
 COST_CAPTION = (
     "each variant's ops/s, p50 and p99 divided by plain coord's (its cost: ops/s below 1, "
     "latency above 1) and by ZooKeeper's (no TLS, no ACLs); CPU in microseconds per request, "
-    "the three servers together / the load generators together"
+    "the three servers together / the load generators together; other CPU: the rest of the "
+    "machine meanwhile, in % of one core (a busy machine makes the ratios noise)"
 )
 
 
@@ -197,7 +198,7 @@ def cost_rows(results: dict[str, Any]) -> list[list[str]]:
                 continue
             cpu = f"{w['cpu']['server_us_per_op']:,.0f} / {w['cpu']['client_us_per_op']:,.0f}"
             row = [workload, label, f"{w['ops_per_s']:,.0f}", f"{w['p50_ms']:.1f}"]
-            row += [f"{w['p99_ms']:.1f}", cpu]
+            row += [f"{w['p99_ms']:.1f}", cpu, f"{w['cpu']['other_pct']:.0f}"]
             for baseline in BASELINES:
                 r = ratio.get(f"{system} / {baseline}", {}).get(workload)
                 row.append(" / ".join(f"{r[k]:.2f}" for k in COSTED) if r else "-")
@@ -206,6 +207,7 @@ def cost_rows(results: dict[str, Any]) -> list[list[str]]:
 
 
 COST_HEADERS = ["workload", "system", "ops/s", "p50 ms", "p99 ms", "CPU us/op srv / cli"]
+COST_HEADERS += ["other CPU %"]
 COST_HEADERS += [f"ops/s, p50, p99 / {label}" for label in BASELINES.values()]
 
 
