@@ -112,12 +112,13 @@ def check_figures(figures: dict) -> None:
         assert set(figures[phase]["cpu"]) == CPU_KEYS
 
 
-def run_to_end(tmp_path: Path, *flags: str) -> dict:
+def run_to_end(tmp_path: Path, *flags: str, timeout: float = 110) -> dict:
     out = tmp_path / "report.json"
     proc = bench(tmp_path, "--out", str(out), *flags)
-    stdout, stderr = proc.communicate(timeout=110)
+    stdout, stderr = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, stderr
     assert "create ops/s" in stdout and "commands per log slot" in stdout  # the tables
+    assert ("coord's TLS and ACL cost" in stdout) == bool({"--tls", "--acl"} & set(flags))
     assert processes_using(tmp_path) == []
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # data dirs removed
     report = json.loads(out.read_text())
@@ -187,8 +188,9 @@ def test_tls_and_acl_variants(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not ZOOKEEPER_READY, reason="needs Debian's zookeeper package and kazoo")
+@pytest.mark.timeout(300)  # four clusters in turn, on a shared machine
 def test_variants_beside_zookeeper(tmp_path: Path) -> None:
-    report = run_to_end(tmp_path, "--tls", "--acl")
+    report = run_to_end(tmp_path, "--tls", "--acl", timeout=280)
     assert set(report["results"]) == {"coord", "coord-tls", "coord-acl", "zookeeper"}
     check_variants(report, {"coord", "zookeeper"})
 
