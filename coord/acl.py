@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -27,6 +28,7 @@ MAX_ID_CHARS = 1024  # an id in an ACL, and a credential (ZooKeeper's are far sh
 Entry = tuple[int, str, str]  # (perms, scheme, id)
 Acl = tuple[Entry, ...]
 Ident = tuple[str, str]  # (scheme, id)
+Ids = tuple[Ident, ...]  # a caller's, in the order proven, each once
 
 OPEN_ACL: Acl = ((ALL, "world", "anyone"),)
 SUPER: Ident = ("super", "")
@@ -47,10 +49,21 @@ def digest_id(credential: str) -> str:
     return f"{user}:{base64.b64encode(digest).decode()}"
 
 
+_DOTTED = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
 @lru_cache(maxsize=4096)
 def _network(expression: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     """An ip id as a network (an address alone is a /32 or /128), or None if
     it does not parse. Host bits are masked off, as ZooKeeper does."""
+    address, slash, bits = expression.partition("/")
+    if _DOTTED.fullmatch(address):
+        # IPAuthenticationProvider reads each part as a decimal number, so
+        # 127.000.0.1 is 127.0.0.1 (Python's ipaddress refuses the zeros).
+        parts = [int(part) for part in address.split(".")]
+        if any(part > 255 for part in parts):
+            return None
+        expression = ".".join(map(str, parts)) + slash + bits
     try:
         return ipaddress.ip_network(expression, strict=False)
     except ValueError:
@@ -116,8 +129,21 @@ def _valid(scheme: str, entry_id: str) -> bool:
     if scheme == "ip":
         return _network(entry_id) is not None
     if scheme == "x509":
-        return bool(entry_id)
+        return _x500_name(entry_id)
     return False
+
+
+_RDN_SEPARATOR = re.compile(r"(?<!\\)[,;+]")
+_ATTRIBUTE = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*|(?:OID\.)?\d+(?:\.\d+)*)\s*=")
+
+
+def _x500_name(text: str) -> bool:
+    """X509AuthenticationProvider.isValid asks Java whether the id parses as
+    an X.500 name: every attribute of it is TYPE=value (a keyword or an
+    OID). Quoted values, which Java also reads, are not split here."""
+    if not text.strip():
+        return False
+    return all(_ATTRIBUTE.match(part) for part in _RDN_SEPARATOR.split(text))
 
 
 def fixup(entries: Iterable[Entry], ids: Iterable[Ident]) -> Acl:
@@ -137,7 +163,8 @@ def fixup(entries: Iterable[Entry], ids: Iterable[Ident]) -> Acl:
         if len(entry_id) > MAX_ID_CHARS:
             raise InvalidAcl(f"an id of {len(entry_id)} characters is over {MAX_ID_CHARS}")
         if scheme == "auth":
-            proven = [(perms, s, i) for s, i in sorted(ids) if s in _AUTHENTICATED]
+            # In the order the caller proved them, as ZooKeeper's authInfo.
+            proven = [(perms, s, i) for s, i in ids if s in _AUTHENTICATED]
             if not proven:
                 raise InvalidAcl("an auth entry needs an authenticated id (digest or x509)")
             fixed.extend(proven)
@@ -174,8 +201,8 @@ def credential_ids(scheme: str, credential: bytes, super_digest: str) -> list[Id
         text = credential.decode()
     except UnicodeDecodeError:
         raise ValueError("a digest credential is user:password text") from None
-    if ":" not in text:
-        raise ValueError("a digest credential is user:password")
+    if not text:
+        raise ValueError("a digest credential is user:password, not empty")
     found = digest_id(text)
     ids = [("digest", found)]
     if super_digest and found == super_digest:

@@ -29,7 +29,7 @@ from coord.rpc.guard import add_service
 from coord.rpc.member_trust import MemberTrust
 from coord.rpc.peer_auth import SecretError, load_secret
 from coord.rpc.peer_service import PeerService
-from coord.rpc.peer_tls import PeerTls, TlsFileError
+from coord.rpc.peer_tls import PeerTls
 from coord.rpc.service import CoordService
 from coord.rpc.tls import ServerTLS, TLSFileError
 from coord.storage import Storage, StorageError
@@ -186,11 +186,11 @@ def tls_of(args: argparse.Namespace, peers_on_client_port: bool) -> ServerTLS | 
     if args.tls_key is None:
         raise UsageError("--tls-cert needs --tls-key")
     if peers_on_client_port:
-        # Members reach each other's Peer service in plaintext (or peer
-        # TLS, on a peer port: member_trust): TLS here would cut them off.
+        # Members reach each other's Peer service on this same port, in
+        # plaintext (member_trust.py): TLS here would cut them off.
         raise UsageError(
-            "--tls-cert on a cluster of several members needs peer ports of their own "
-            "(--members ID=HOST:PORT/PEER_PORT): members reach each other in plaintext"
+            "--tls-cert on a cluster of more than one member needs --peer-listen: "
+            "members reach each other on the client port in plaintext otherwise"
         )
     try:
         return ServerTLS.load(args.tls_cert, args.tls_key, args.tls_ca)
@@ -256,13 +256,11 @@ def member_trust(
             "members must authenticate each other: give --cluster-secret-file or"
             " --peer-tls-cert/--peer-tls-key/--peer-tls-ca (or, unsafely, --insecure-peers)"
         )
-    if args.insecure_peers:
-        log.warning("--insecure-peers: anyone who reaches the peer port can act as a member")
     return MemberTrust(
         args.id, doors,
         secret=load_secret(args.cluster_secret_file) if args.cluster_secret_file else None,
         tls=PeerTls.load(*tls_files) if all(tls_files) else None,
-        insecure=args.insecure_peers,
+        insecure=args.insecure_peers, super_digest=args.superuser_digest or "",
     )  # fmt: skip
 
 
@@ -292,7 +290,7 @@ async def serve(args: argparse.Namespace) -> None:
     trust = member_trust(args, doors, peer_listen)
     host, port = args.listen or (cluster[args.id].host, cluster[args.id].port)
     address = f"{host}:{port}"
-    tls = tls_of(args, len(cluster) > 1 and peer_listen is None)
+    tls = tls_of(args, peers_on_client_port=len(cluster) > 1 and peer_listen is None)
     check_port_free(host, port)
     if peer_listen is not None:
         check_port_free(*peer_listen)
@@ -334,6 +332,8 @@ async def serve(args: argparse.Namespace) -> None:
     except UsageError:
         storage.close()
         raise
+    if trust.insecure:
+        log.warning("--insecure-peers: anyone who reaches the peer port can act as a member")
     await replica.start()
     for each in servers:
         await each.start()
@@ -345,8 +345,8 @@ async def serve(args: argparse.Namespace) -> None:
     mode = "" if tls is None else " with TLS" if tls.client_ca is None else " with mutual TLS"
     peers = "" if peer_listen is None else ", peers at {}:{}".format(*peer_listen)
     print(
-        f"coord-server ready: member {args.id} serving {address}{mode}{peers}, "
-        f"data in {args.data_dir}",
+        f"coord-server ready: member {args.id} serving {address}{mode}{peers},"
+        f" data in {args.data_dir}",
         flush=True,
     )
     await stop.wait()
@@ -374,7 +374,7 @@ def server_main(argv: list[str] | None = None) -> None:
     )
     try:
         asyncio.run(serve(args))
-    except (UsageError, StorageError, SecretError, TlsFileError) as err:
+    except (UsageError, StorageError, SecretError, TLSFileError) as err:
         print(f"coord-server: {err}", file=sys.stderr)
         sys.exit(2)
 

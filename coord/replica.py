@@ -5,7 +5,13 @@ become one batch stamped with the leader's clock, the batch is proposed to
 the log, and what the log reports chosen is applied in slot order: the tree
 computes the result, the watch registry fans the events out to the sessions'
 streams, then the waiting request gets its result. The applied state and
-position go to storage after each batch.
+position go to storage after each batch; once they are on disk, the log may
+be trimmed behind them.
+
+While the member's disk cannot be written (storage reports why), new writes
+are refused (NOT_READ_ONLY, not applied) and those waiting end with
+connection loss (their outcome is unknown); reads go on from memory, and
+the member takes writes again as soon as storage does.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import heapq
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, replace
 
 from coord.clock import Clock
@@ -114,6 +122,8 @@ class Replica:
         self._touched: set[int] = set()  # heard here, not yet told to the leader
         self._applied_slot_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self.log: PaxosLog | None = None
+        # The applied state's writes not yet seen done, in slot order.
+        self._saving: deque[tuple[int, Future]] = deque()
 
     async def start(self) -> None:
         """Join the log (which re-delivers what is chosen past the applied
@@ -123,6 +133,10 @@ class Replica:
             self._on_chosen, self._on_state_installed, self._paxos_config,
             self._log_retention, self.clock,
         )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        self.storage.on_failure = lambda reason: loop.call_soon_threadsafe(
+            self._on_disk_failure, reason
+        )
         self.log.on_touch = self._on_touch
         self.log.role_listeners.append(self._on_role)
         self.log.start()
@@ -151,8 +165,29 @@ class Replica:
         waiting = _Waiting(
             loop.create_future(), command, self.clock.now() + self.request_timeout, on_applied
         )
-        self._propose(waiting)
+        refusal = self.write_refusal()
+        if refusal is not None:
+            waiting.future.set_result(Applied(refusal, []))
+        else:
+            self._propose(waiting)
         return waiting.future
+
+    def write_refusal(self) -> pb.Error | None:
+        """Why no write can be proposed here now, if none can: the data dir
+        cannot be written. A write refused so was not applied."""
+        if self.storage.failure is None:
+            return None
+        message = f"{self._disk_failure()}; the write was not applied"
+        return pb.Error(code=pb.NOT_READ_ONLY, message=message)
+
+    def _disk_failure(self) -> str:
+        return f"member {self.member_id} cannot write its data dir: {self.storage.failure}"
+
+    def _on_disk_failure(self, reason: str | None) -> None:
+        """Writes waiting here may or may not be chosen once the disk is
+        back: say so now (connection loss) rather than when they time out."""
+        if reason is not None:
+            self._fail_waiters(f"{self._disk_failure()}; the outcome is unknown")
 
     def _propose(self, waiting: _Waiting) -> None:
         request_id = next(self._request_ids)
@@ -195,9 +230,23 @@ class Replica:
                     if waiting.on_applied is not None:
                         waiting.on_applied()
         self.applied_slot = slot
-        self.storage.save_applied(tree, slot)
+        self._saving.append((slot, self.storage.save_applied(tree, slot)))
         self.log.applied(slot)
+        self._note_durable()
         self._wake_zxid_waiters()
+
+    def _note_durable(self) -> None:
+        """Tell the log how far the applied state is on disk: only that lets
+        it be trimmed. (The writes end in order; one fails only when the
+        member stops with its disk unwritable, and the log then still holds
+        what a restart replays.)"""
+        durable = 0
+        while self._saving and self._saving[0][1].done():
+            slot, saved = self._saving.popleft()
+            if saved.exception() is None:
+                durable = slot
+        if durable:
+            self.log.durable(durable)
 
     def _on_state_installed(self, slot: int) -> None:
         """A snapshot replaced our state: reload the tree from disk."""

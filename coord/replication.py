@@ -26,7 +26,7 @@ from coord.clock import Clock
 from coord.paxos import Config, Node, Ready, Role
 from coord.paxos import wire as paxos_wire
 from coord.rpc.member_trust import PEER, MemberTrust
-from coord.storage import Storage
+from coord.storage import Storage, StorageError
 from coord.wire import admin_pb2, peer_pb2, peer_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -215,6 +215,12 @@ class PaxosLog:
         return sum(link.frames_out for link in self._links.values())
 
     def receive(self, frame: peer_pb2.PeerFrame) -> None:
+        """Hand a peer's messages to the core; dropped while our disk cannot
+        be written: an acceptor that cannot persist answers nobody (what it
+        would say could not be made durable first), so the others go on
+        without it, as without a member that is down, until it can."""
+        if self._storage.failure is not None:
+            return
         self.frames_in += 1
         for message in frame.messages:
             if message.dst != self.member_id or message.src not in self.members:
@@ -239,8 +245,12 @@ class PaxosLog:
         return True
 
     def applied(self, slot: int) -> None:
-        """The replica applied `slot`; trim the log once it runs long."""
+        """The replica applied `slot`."""
         self.applied_slot = slot
+
+    def durable(self, slot: int) -> None:
+        """The state as of `slot` is on disk; trim the log once it runs long
+        (never past what the disk holds: a restart replays the rest)."""
         if slot - self.node.log_start > 2 * self.log_retention:
             self.node.truncate(slot - self.log_retention)
             self._drain()
@@ -322,8 +332,10 @@ class PaxosLog:
                 return
             self._outbox.popleft()
             if durable is not None and durable.exception() is not None:
-                log.critical("cannot persist the acceptor state, stopping: %s", durable.exception())
-                raise SystemExit(70)
+                # Stopping with the disk unwritable: their records are not
+                # on disk, so the messages are not sent (as if lost).
+                log.warning("dropped %d messages: %s", len(messages), durable.exception())
+                continue
             for message in messages:
                 if message.dst == self.member_id:
                     self._loop.call_soon(self._receive_own, message)
@@ -365,13 +377,16 @@ class PaxosLog:
             log.info("sent member %d a snapshot at slot %d (%d records)", peer, slot, len(items))
         except grpc.aio.AioRpcError as err:
             log.warning("snapshot to member %d failed: %s", peer, err.details())
+        except StorageError as err:
+            log.warning("no snapshot for member %d: %s", peer, err)
         finally:
             self._snapshots_out.discard(peer)
 
     async def install_snapshot(self, chunks: list[peer_pb2.SnapshotChunk]) -> bool:
-        """Replace our state with a peer's; what is chosen meanwhile waits."""
+        """Replace our state with a peer's; what is chosen meanwhile waits.
+        Not while our disk cannot be written: the peer sends it again later."""
         last = chunks[-1]
-        if last.slot <= self.applied_slot or self._installing:
+        if last.slot <= self.applied_slot or self._installing or self._storage.failure:
             return False
         items = [(k, v) for chunk in chunks for k, v in zip(chunk.keys, chunk.values, strict=True)]
         self._installing = True

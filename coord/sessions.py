@@ -29,7 +29,7 @@ class LocalSession:
     end: Send | None = None  # sends a last message, then ends the stream
     # The ids its stream's caller has proven: only events of nodes they may
     # READ are delivered.
-    ids: frozenset[tuple[str, str]] = frozenset()
+    ids: tuple[tuple[str, str], ...] = ()
 
     def deliver(self, event: pb.WatchEvent) -> None:
         if self.send is not None:

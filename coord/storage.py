@@ -22,17 +22,30 @@ one atomic LevelDB batch, so a restart neither loses nor replays a change.
 All writes go through one writer thread that merges whatever queued while it
 was busy into one LevelDB batch, synced if any part asked for it: group
 commit, and the event loop never waits on an fsync.
+
+A write that fails (a full disk, an I/O error) is never reported done and
+never skipped: the writer reopens the database (LevelDB refuses every write
+after a failed one, and the log it was appending to may end in a torn
+record, which recovery drops) and writes again, with backoff, everything
+not known synced, until it succeeds. So what the disk holds is always a
+prefix of what was asked, a future resolves only once its write is on disk,
+and the member resumes by itself when space returns. ``failure`` says why
+writes are stuck meanwhile.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import plyvel
+from google.protobuf.message import DecodeError
 
 from coord.acl import OPEN_ACL, Acl
 from coord.paxos.ballot import ZERO, Ballot
@@ -61,13 +74,38 @@ _REPLY_KEY = struct.Struct(">QQ")
 _REPLY_TYPES = [
     pb.CreateResponse, pb.DeleteResponse, pb.SetDataResponse,
     pb.MultiResponse, pb.CheckResponse, pb.Error, pb.SetAclResponse,
+    pb.SetQuotaResponse, pb.DeleteQuotaResponse,
 ]  # fmt: skip
 _REPLY_TAG = {kind: tag for tag, kind in enumerate(_REPLY_TYPES)}
 # The first key after every key of a prefix ("0" follows "/").
 _LOG_END, _NODE_END, _SESSION_END, _REPLY_END, _ACL_END = b"l0", b"n0", b"s0", b"r0", b"a0"
 _STATE = ((_NODE, _NODE_END), (_ACL, _ACL_END), (_SESSION, _SESSION_END), (_REPLY, _REPLY_END))
 
-Ops = list[tuple[bytes, bytes | None]]  # (key, value), or (key, None) to delete
+log = logging.getLogger(__name__)
+
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 2.0
+# Unsynced batches are kept to be written again after a failure; past this
+# many, the next write is synced so that the list stays short.
+MAX_UNSYNCED = 64
+RESTORE_HINT = (
+    "restore it from a backup, or move it away and start the member empty "
+    "so it resyncs from its peers"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DropRange:
+    """Delete every key in [start, stop) as of this point in the writes:
+    resolved in the writer thread, so that no other thread reads the
+    database while the writer may be reopening it."""
+
+    start: bytes
+    stop: bytes
+
+
+# (key, value), (key, None) to delete, or a range to delete
+Ops = list[tuple[bytes, bytes | None] | DropRange]
 
 
 class StorageError(Exception):
@@ -118,15 +156,43 @@ def _log_key(slot: int) -> bytes:
     return _LOG + _U64.pack(slot)
 
 
-class _Writer(threading.Thread):
-    """The one thread that writes: merges queued batches, syncs once."""
+def _replies_of(session_id: int) -> DropRange:
+    prefix = _REPLY + _U64.pack(session_id)
+    return DropRange(prefix, prefix + b"\xff" * (_U64.size + 1))
 
-    def __init__(self, db: plyvel.DB) -> None:
+
+def _text(err: Exception) -> str:
+    """An error's message (plyvel's are bytes)."""
+    if err.args and isinstance(err.args[0], bytes):
+        return err.args[0].decode(errors="replace")
+    return str(err) or type(err).__name__
+
+
+def _corrupted(data_dir: Path, err: Exception) -> StorageError:
+    what = _text(err) if isinstance(err, plyvel.Error) else f"a record does not decode: {err}"
+    return StorageError(f"data dir {data_dir} is corrupted ({what}): {RESTORE_HINT}")
+
+
+def _describe(err: Exception) -> str:
+    """Why a write failed, in words an operator acts on."""
+    text = _text(err)
+    if isinstance(err, plyvel.CorruptionError):
+        return f"it is corrupted ({text}): {RESTORE_HINT}"
+    return "the disk is full" if "No space left" in text else text
+
+
+class _Writer(threading.Thread):
+    """The one thread that writes: merges queued batches, syncs once, and
+    after a failure retries until the disk takes the writes again."""
+
+    def __init__(self, storage: Storage) -> None:
         super().__init__(name="coord-storage-writer", daemon=True)
-        self._db = db
+        self._storage = storage
         self._cond = threading.Condition()
         self._queue: list[tuple[Ops, bool, Future]] = []
         self._closed = False
+        # Written since the last sync: a failure may have lost them.
+        self._unsynced: list[Ops] = []
         self.syncs = 0  # written by this thread only
 
     def submit(self, ops: Ops, sync: bool) -> Future:
@@ -146,22 +212,58 @@ class _Writer(threading.Thread):
                 work, self._queue = self._queue, []
                 if not work and self._closed:
                     return
-            sync = any(sync for _, sync, _ in work)
-            self.syncs += sync
+            sync = any(sync for _, sync, _ in work) or len(self._unsynced) >= MAX_UNSYNCED
             try:
-                with self._db.write_batch(sync=sync) as batch:
-                    for ops, _, _ in work:
-                        for key, value in ops:
-                            if value is None:
-                                batch.delete(key)
-                            else:
-                                batch.put(key, value)
-            except Exception as err:  # a disk that fails fails every waiter
-                for _, _, future in work:
-                    future.set_exception(err)
+                self._storage._write([ops for ops, _, _ in work], sync)
+            except Exception as err:  # whatever failed, the writes must still land
+                if not self._retry(work, err):
+                    return
+                continue
+            self.syncs += sync
+            if sync:
+                self._unsynced.clear()
             else:
-                for _, _, future in work:
-                    future.set_result(None)
+                self._unsynced.extend(ops for ops, _, _ in work)
+            for _, _, future in work:
+                future.set_result(None)
+
+    def _retry(self, work: list[tuple[Ops, bool, Future]], err: Exception) -> bool:
+        """Reopen and write again, with backoff, until it works; False if
+        the storage was closed first (the writes then fail). Each new
+        reason is logged once."""
+        storage = self._storage
+        delay = RETRY_FIRST_S
+        while True:
+            reason = _describe(err)
+            if reason != storage.failure:
+                log.error(
+                    "cannot write the data dir %s: %s; writes are refused until it "
+                    "can be written again (retrying on its own)",
+                    storage.data_dir, reason,
+                )  # fmt: skip
+                storage._set_failure(reason)
+            with self._cond:
+                self._cond.wait_for(lambda: self._closed, delay)
+                work += self._queue
+                self._queue = []
+                if self._closed:
+                    for _, _, future in work:
+                        future.set_exception(StorageError(f"not written: {reason}"))
+                    return False
+            try:
+                storage._reopen()
+                storage._write([*self._unsynced, *(ops for ops, _, _ in work)], sync=True)
+            except Exception as again:  # still failing, perhaps for a new reason
+                err = again
+                delay = min(2 * delay, RETRY_MAX_S)
+                continue
+            self.syncs += 1
+            self._unsynced.clear()
+            log.warning("data dir %s can be written again: writes resume", storage.data_dir)
+            storage._set_failure(None)
+            for _, _, future in work:
+                future.set_result(None)
+            return True
 
     def close(self) -> None:
         with self._cond:
@@ -175,11 +277,18 @@ class Storage:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
-        self._db = self._open(self.data_dir)
+        # Held to use the database from any thread but the writer's, and by
+        # the writer to swap it for a reopened one.
+        self._lock = threading.Lock()
+        self._db: plyvel.DB | None = self._open(self.data_dir)
+        # Why writes cannot be done now (None: they can); set by the writer.
+        self.failure: str | None = None
+        # Called from the writer thread when `failure` changes.
+        self.on_failure: Callable[[str | None], None] = lambda reason: None
         # Paths with an ``a/`` record: only those need one deleted when their
         # node goes or its ACL becomes the open one again.
         self._acl_paths: set[str] = set()
-        self._writer = _Writer(self._db)
+        self._writer = _Writer(self)
         self._writer.start()
 
     @staticmethod
@@ -192,18 +301,68 @@ class Storage:
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
             db = plyvel.DB(str(data_dir), create_if_missing=fresh, paranoid_checks=True)
+        except plyvel.CorruptionError as err:
+            raise _corrupted(data_dir, err) from None
         except plyvel.IOError as err:
-            reason = "in use by another process" if "lock" in str(err).lower() else str(err)
+            reason = "in use by another process" if "lock" in str(err).lower() else _describe(err)
             raise StorageError(f"cannot open data dir {data_dir}: {reason}") from None
         except (plyvel.Error, OSError) as err:
-            raise StorageError(f"cannot open data dir {data_dir}: {err}") from None
-        found = db.get(_FORMAT_KEY)
+            raise StorageError(f"cannot open data dir {data_dir}: {_text(err)}") from None
+        try:
+            found = db.get(_FORMAT_KEY, verify_checksums=True)
+        except plyvel.CorruptionError as err:  # its table block is damaged
+            db.close()
+            raise _corrupted(data_dir, err) from None
         if found is None and fresh:
             db.put(_FORMAT_KEY, FORMAT, sync=True)
         elif found != FORMAT:
             db.close()
             raise StorageError(f"data dir {data_dir} holds data of another format ({found!r})")
         return db
+
+    def _reopen(self) -> None:
+        """Close the database and open it again, which recovers what its log
+        holds intact (the writer's, after a failed write)."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            self._db = plyvel.DB(str(self.data_dir), paranoid_checks=True)
+
+    def _write(self, batches: list[Ops], sync: bool) -> None:
+        """One atomic LevelDB batch (the writer's). A range drops the keys
+        the database holds in it and those put earlier in this batch."""
+        db = self._db
+        if db is None:
+            raise StorageError("the database is not open")
+        put: set[bytes] = set()
+        with db.write_batch(sync=sync) as batch:
+            for ops in batches:
+                for op in ops:
+                    if isinstance(op, DropRange):
+                        for key in db.iterator(start=op.start, stop=op.stop, include_value=False):
+                            batch.delete(key)
+                        for key in [k for k in put if op.start <= k < op.stop]:
+                            batch.delete(key)
+                            put.discard(key)
+                    elif op[1] is None:
+                        batch.delete(op[0])
+                        put.discard(op[0])
+                    else:
+                        batch.put(*op)
+                        put.add(op[0])
+
+    def _set_failure(self, reason: str | None) -> None:
+        self.failure = reason
+        self.on_failure(reason)
+
+    @contextmanager
+    def _reading(self) -> Iterator[plyvel.DB]:
+        """The database, not to be closed under the caller while it reads."""
+        with self._lock:
+            if self._db is None:
+                raise StorageError(f"data dir {self.data_dir} cannot be read: {self.failure}")
+            yield self._db
 
     @property
     def syncs(self) -> int:
@@ -213,7 +372,10 @@ class Storage:
     def close(self) -> None:
         """Finish queued writes, then close the database."""
         self._writer.close()
-        self._db.close()
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     # ------------------------------------------------------------ acceptor
 
@@ -226,12 +388,7 @@ class Storage:
         if promised is not None:
             ops.append((_PROMISED_KEY, _BALLOT.pack(*promised)))
         if truncate:
-            ops.extend(
-                (key, None)
-                for key in self._db.iterator(
-                    start=_LOG, stop=_log_key(truncate + 1), include_value=False
-                )
-            )
+            ops.append(DropRange(_LOG, _log_key(truncate + 1)))
             ops.append((_LOG_START_KEY, _U64.pack(truncate + 1)))
         ops.extend(
             (_log_key(e.slot), _BALLOT.pack(*e.ballot) + e.value)
@@ -242,15 +399,27 @@ class Storage:
 
     def load_acceptor(self) -> tuple[Ballot, dict[int, tuple[Ballot, bytes]], int]:
         """The promise, the accepted entries and the log start, as persisted."""
-        raw = self._db.get(_PROMISED_KEY)
-        promised = Ballot(*_BALLOT.unpack(raw)) if raw else ZERO
-        raw = self._db.get(_LOG_START_KEY)
-        log_start = _U64.unpack(raw)[0] if raw else 1
-        accepted = {}
-        for key, value in self._db.iterator(start=_log_key(log_start), stop=_LOG_END):
-            ballot = Ballot(*_BALLOT.unpack_from(value))
-            accepted[_U64.unpack(key[len(_LOG) :])[0]] = (ballot, value[_BALLOT.size :])
+        with self._reading() as db, self._decoding():
+            raw = db.get(_PROMISED_KEY, verify_checksums=True)
+            promised = Ballot(*_BALLOT.unpack(raw)) if raw else ZERO
+            raw = db.get(_LOG_START_KEY, verify_checksums=True)
+            log_start = _U64.unpack(raw)[0] if raw else 1
+            accepted = {}
+            for key, value in db.iterator(
+                start=_log_key(log_start), stop=_LOG_END, verify_checksums=True
+            ):
+                ballot = Ballot(*_BALLOT.unpack_from(value))
+                accepted[_U64.unpack(key[len(_LOG) :])[0]] = (ballot, value[_BALLOT.size :])
         return promised, accepted, log_start
+
+    @contextmanager
+    def _decoding(self) -> Iterator[None]:
+        """A record that does not read back, or does not decode, is one clear
+        error naming the data dir and what to do."""
+        try:
+            yield
+        except (plyvel.Error, struct.error, ValueError, IndexError, DecodeError) as err:
+            raise _corrupted(self.data_dir, err) from None
 
     # --------------------------------------------------------------- state
 
@@ -278,12 +447,7 @@ class Storage:
             session = tree.sessions.get(session_id)
             if session is None:
                 ops.append((_SESSION + _U64.pack(session_id), None))
-                ops.extend(
-                    (key, None)
-                    for key in self._db.iterator(
-                        prefix=_REPLY + _U64.pack(session_id), include_value=False
-                    )
-                )
+                ops.append(_replies_of(session_id))
             else:
                 record = _SESSION_REC.pack(session.timeout_ms, session.last_xid)
                 ops.append((_SESSION + _U64.pack(session_id), record + session.password))
@@ -301,30 +465,31 @@ class Storage:
 
     def load(self, tree: Tree) -> int:
         """Fill `tree` from disk; returns the last applied slot."""
-        raw = self._db.get(_APPLIED_KEY)
-        slot, zxid = _APPLIED.unpack(raw) if raw else (0, 0)
-        nodes = {
-            key[len(_NODE) :].decode(): decode_znode(value)
-            for key, value in self._db.iterator(prefix=_NODE)
-        }
-        self._acl_paths = set()
-        for key, value in self._db.iterator(prefix=_ACL):
-            path = key[len(_ACL) :].decode()
-            self._acl_paths.add(path)
-            if path in nodes:
-                nodes[path].acl = decode_acl(value)
-        sessions = {}
-        for key, value in self._db.iterator(prefix=_SESSION):
-            session_id = _U64.unpack(key[len(_SESSION) :])[0]
-            timeout_ms, last_xid = _SESSION_REC.unpack_from(value)
-            sessions[session_id] = Session(
-                session_id, timeout_ms, value[_SESSION_REC.size :], last_xid=last_xid
-            )
-        for key, value in self._db.iterator(prefix=_REPLY):
-            session_id, xid = _REPLY_KEY.unpack(key[len(_REPLY) :])
-            if session_id in sessions:
-                reply = _REPLY_TYPES[value[0]].FromString(value[1:])
-                sessions[session_id].replies[xid] = reply
+        with self._reading() as db, self._decoding():
+            raw = db.get(_APPLIED_KEY, verify_checksums=True)
+            slot, zxid = _APPLIED.unpack(raw) if raw else (0, 0)
+            nodes = {
+                key[len(_NODE) :].decode(): decode_znode(value)
+                for key, value in db.iterator(prefix=_NODE, verify_checksums=True)
+            }
+            self._acl_paths = set()
+            for key, value in db.iterator(prefix=_ACL, verify_checksums=True):
+                path = key[len(_ACL) :].decode()
+                self._acl_paths.add(path)
+                if path in nodes:
+                    nodes[path].acl = decode_acl(value)
+            sessions = {}
+            for key, value in db.iterator(prefix=_SESSION, verify_checksums=True):
+                session_id = _U64.unpack(key[len(_SESSION) :])[0]
+                timeout_ms, last_xid = _SESSION_REC.unpack_from(value)
+                sessions[session_id] = Session(
+                    session_id, timeout_ms, value[_SESSION_REC.size :], last_xid=last_xid
+                )
+            for key, value in db.iterator(prefix=_REPLY, verify_checksums=True):
+                session_id, xid = _REPLY_KEY.unpack(key[len(_REPLY) :])
+                if session_id in sessions:
+                    reply = _REPLY_TYPES[value[0]].FromString(value[1:])
+                    sessions[session_id].replies[xid] = reply
         tree.load(nodes, sessions, zxid)
         return slot
 
@@ -333,7 +498,7 @@ class Storage:
     def state_snapshot(self) -> tuple[int, int, list[tuple[bytes, bytes]]]:
         """(slot, zxid, state records) from one consistent view of the disk:
         the state and its position are written together, so they agree."""
-        with self._db.snapshot() as view:
+        with self._reading() as db, db.snapshot() as view:
             raw = view.get(_APPLIED_KEY)
             slot, zxid = _APPLIED.unpack(raw) if raw else (0, 0)
             items = [
@@ -348,10 +513,8 @@ class Storage:
             if not key.startswith((_NODE, _ACL, _SESSION, _REPLY)):
                 raise StorageError(f"snapshot holds a key outside the state: {key[:40]!r}")
         ops: Ops = [
-            (key, None)
-            for prefix, end in (*_STATE, (_LOG, _LOG_END))
-            for key in self._db.iterator(start=prefix, stop=end, include_value=False)
-            if prefix != _LOG or key <= _log_key(slot)
+            *(DropRange(start, stop) for start, stop in _STATE),
+            DropRange(_LOG, _log_key(slot + 1)),
         ]
         ops.extend(items)
         ops.append((_APPLIED_KEY, _APPLIED.pack(slot, zxid)))

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from coord import acl as acls
-from coord.acl import OPEN_ACL, Acl, AclTable, Ident, InvalidAcl
+from coord.acl import OPEN_ACL, Acl, AclTable, Ids, InvalidAcl
+from coord.quotas import NO_LIMIT, Quota, Quotas, limits_error, limits_path
+from coord.quotas import ROOT as QUOTA_ROOT
 from coord.wire import log_pb2
 from coord_client import paths
 from coord_client.wire import client_pb2 as pb
@@ -157,20 +159,28 @@ _PERM_NAMES = {
     acls.READ: "READ", acls.WRITE: "WRITE", acls.CREATE: "CREATE",
     acls.DELETE: "DELETE", acls.ADMIN: "ADMIN",
 }  # fmt: skip
-NO_IDS: frozenset[Ident] = frozenset()
 
 
-def _caller_ids(command: log_pb2.Command) -> frozenset[Ident]:
-    """The ids the command's sender had proven (attached by the member that
-    proposed it)."""
-    if not command.auth:
-        return NO_IDS
-    return frozenset((found.scheme, found.id) for found in command.auth)
+class Caller:
+    """The ids a command's sender had proven (attached by the member that
+    proposed it), read from the command only when an ACL other than the
+    open one asks: most nodes have the open one."""
+
+    __slots__ = ("_auth", "_ids")
+
+    def __init__(self, command: log_pb2.Command) -> None:
+        self._auth = command.auth
+        self._ids: Ids | None = None
+
+    def ids(self) -> Ids:
+        if self._ids is None:
+            self._ids = tuple((found.scheme, found.id) for found in self._auth)
+        return self._ids
 
 
-def _require(node: Znode, perm: int, ids: frozenset[Ident], path: str) -> None:
+def _require(node: Znode, perm: int, caller: Caller, path: str) -> None:
     """Refuse (NO_AUTH) unless the node's ACL grants `perm` to the caller."""
-    if not acls.permits(node.acl, perm, ids):
+    if node.acl is not OPEN_ACL and not acls.permits(node.acl, perm, caller.ids()):
         raise TreeError(Code.NO_AUTH, f"no {_PERM_NAMES[perm]} permission on {path}")
 
 
@@ -192,6 +202,16 @@ def _writable_path(path: str) -> str:
     return path
 
 
+def quota_to_wire(path: str, quota: Quota) -> pb.Quota:
+    limits = {name: getattr(quota, name) for name in ("count", "bytes")}
+    return pb.Quota(
+        path=path,
+        used_count=quota.used_count,
+        used_bytes=quota.used_bytes,
+        **{name: limit for name, limit in limits.items() if limit != NO_LIMIT},
+    )
+
+
 def acl_to_wire(acl: Acl) -> list[pb.ACL]:
     return [
         pb.ACL(perms=perms, id=pb.Id(scheme=scheme, id=entry_id)) for perms, scheme, entry_id in acl
@@ -206,6 +226,7 @@ class Tree:
         self.nodes: dict[str, Znode] = {"/": Znode(b"", 0, 0, 0, 0, 0)}
         self.acls = AclTable()
         self.sessions: dict[int, Session] = {}
+        self.quotas = Quotas()  # derived from the limits znodes under /coord/quota
         self.zxid = 0
         # Touched since storage last took them; storage writes what is there
         # now and deletes what is gone.
@@ -244,6 +265,12 @@ class Tree:
         node = self.node(_checked_path(path))
         return pb.GetAclResponse(acl=acl_to_wire(node.acl), stat=node.stat(), zxid=self.zxid)
 
+    def get_quota(self, path: str) -> pb.GetQuotaResponse:
+        quota = self.quotas.roots.get(_checked_path(path))
+        if quota is None:
+            raise TreeError(Code.NO_NODE, f"no quota on {path}")
+        return pb.GetQuotaResponse(quota=quota_to_wire(path, quota), zxid=self.zxid)
+
     # --------------------------------------------------------------- apply
 
     def apply(self, zxid: int, time_ms: int, command: log_pb2.Command) -> Applied:
@@ -267,22 +294,22 @@ class Tree:
             if kind in ("close_session", "expire_session"):
                 self._end_session(command.session_id, events)
                 return Applied(pb.CloseSessionResponse(zxid=zxid), events)
-            ids = _caller_ids(command)
+            caller = Caller(command)
             if session is not None and command.xid > 0:
-                return self._once(session, command, zxid, time_ms, kind, ids)
-            return self._run(command, zxid, time_ms, kind, ids)
+                return self._once(session, command, zxid, time_ms, kind, caller)
+            return self._run(command, zxid, time_ms, kind, caller)
         except TreeError as err:
             return Applied(err.to_wire(), [])
 
     def _run(
-        self, command: log_pb2.Command, zxid: int, time_ms: int, kind: str, ids: frozenset[Ident]
+        self, command: log_pb2.Command, zxid: int, time_ms: int, kind: str, caller: Caller
     ) -> Applied:
         events: list[Event] = []
         try:
             if kind == "multi":
-                return Applied(self._multi(zxid, time_ms, command, ids, events), events)
+                return Applied(self._multi(zxid, time_ms, command, caller, events), events)
             op = getattr(command, kind)
-            result = self._op(kind, op, zxid, time_ms, command.session_id, ids, events)
+            result = self._op(kind, op, zxid, time_ms, command.session_id, caller, events)
             return Applied(result, events)
         except TreeError as err:
             return Applied(err.to_wire(), [])
@@ -294,7 +321,7 @@ class Tree:
         zxid: int,
         time_ms: int,
         kind: str,
-        ids: frozenset[Ident],
+        caller: Caller,
     ) -> Applied:
         """Apply a session's write unless it was applied before; either way
         the result is its first reply."""
@@ -313,7 +340,7 @@ class Tree:
                 f"write {xid} of session 0x{session.session_id:x} came before the write it "
                 f"follows ({command.prev_xid}); it was not applied",
             )
-        applied = self._run(command, zxid, time_ms, kind, ids)
+        applied = self._run(command, zxid, time_ms, kind, caller)
         # A failed multi rolls sessions back to copies: use the live record.
         session = self.sessions[session.session_id]
         self._touch_session(session.session_id)
@@ -333,22 +360,26 @@ class Tree:
         zxid: int,
         time_ms: int,
         session_id: int,
-        ids: frozenset[Ident],
+        caller: Caller,
         events: list[Event],
     ):
         if kind == "create":
-            return self._create(op, zxid, time_ms, session_id, ids, events)
+            return self._create(op, zxid, time_ms, session_id, caller, events)
         if kind == "delete":
-            return self._delete(op, zxid, ids, events)
+            return self._delete(op, zxid, caller, events)
         if kind == "set_data":
-            return self._set_data(op, zxid, time_ms, ids, events)
+            return self._set_data(op, zxid, time_ms, caller, events)
         if kind == "check":
             node = self.node(_checked_path(op.path))
-            _require(node, acls.READ, ids, op.path)
+            _require(node, acls.READ, caller, op.path)
             _check_version(node, op.version, op.path)
             return pb.CheckResponse()
         if kind == "set_acl":
-            return self._set_acl(op, zxid, ids)
+            return self._set_acl(op, zxid, caller)
+        if kind == "set_quota":
+            return self._set_quota(op, zxid, time_ms, caller, events)
+        if kind == "delete_quota":
+            return self._delete_quota(op, zxid, caller, events)
         raise TreeError(Code.UNIMPLEMENTED, f"unknown operation {kind}")
 
     # ---------------------------------------------------- state mutations
@@ -372,6 +403,7 @@ class Tree:
         self._touch_node(parent_path)
         self._touch_node(path)
         self.nodes[path] = node
+        self.quotas.charge(path, 1, len(node.data))
         parent.add_child(name)
         parent.cversion += 1
         parent.sequence += 1
@@ -389,6 +421,7 @@ class Tree:
         self._touch_node(parent_path)
         self._touch_node(path)
         del self.nodes[path]
+        self.quotas.charge(path, -1, -len(node.data))
         parent.remove_child(paths.basename(path))
         parent.cversion += 1
         parent.pzxid = max(parent.pzxid, zxid)
@@ -406,7 +439,7 @@ class Tree:
         zxid: int,
         time_ms: int,
         session_id: int,
-        ids: frozenset[Ident],
+        caller: Caller,
         events: list[Event],
     ) -> pb.CreateResponse:
         """ZooKeeper's order: the ACL's validity, the parent's existence,
@@ -421,7 +454,7 @@ class Tree:
             )
         if op.ephemeral and not session_id:
             raise TreeError(Code.BAD_ARGUMENTS, "an ephemeral node needs a session")
-        acl = self._new_acl(op.acl, ids, path, empty_is_open=True)
+        acl = self._new_acl(op.acl, caller, path, empty_is_open=True)
         parent_path = paths.parent(path)
         missing = self._missing_ancestors(parent_path) if op.make_parents else []
         parent = self.nodes.get(parent_path)
@@ -431,8 +464,8 @@ class Tree:
         # exists, then on each made parent, which gets the new node's ACL.
         top_path = paths.parent(missing[0]) if missing else parent_path
         top = self.nodes[top_path]
-        _require(top, acls.CREATE, ids, top_path)
-        if missing and not acls.permits(acl, acls.CREATE, ids):
+        _require(top, acls.CREATE, caller, top_path)
+        if missing and not acls.permits(acl, acls.CREATE, caller.ids()):
             raise TreeError(Code.NO_AUTH, f"no CREATE permission on {missing[-1]} once made")
         if top.ephemeral_owner:
             raise TreeError(
@@ -443,6 +476,8 @@ class Tree:
             path = paths.sequence_name(path, sequence)
         if path in self.nodes:
             raise TreeError(Code.NODE_EXISTS, f"node {path} exists")
+        if self.quotas.roots:
+            self._check_quota([*((made, 1, 0) for made in missing), (path, 1, len(op.data))])
         # Validated: from here on nothing fails, so a lone create needs no undo.
         for ancestor in missing:
             made = Znode(b"", zxid, zxid, zxid, time_ms, time_ms, acl=acl)
@@ -460,7 +495,7 @@ class Tree:
             path = paths.parent(path)
         return missing[::-1]
 
-    def _new_acl(self, wire, ids: frozenset[Ident], path: str, empty_is_open: bool) -> Acl:
+    def _new_acl(self, wire, caller: Caller, path: str, empty_is_open: bool) -> Acl:
         """A create's or set_acl's ACL, checked, expanded and shared."""
         if not wire and empty_is_open:
             return OPEN_ACL
@@ -470,14 +505,16 @@ class Tree:
                 f"an ACL of {len(wire)} entries is over the limit of {acls.MAX_ENTRIES}",
             )
         try:
-            fixed = acls.fixup(((entry.perms, entry.id.scheme, entry.id.id) for entry in wire), ids)
+            fixed = acls.fixup(
+                ((entry.perms, entry.id.scheme, entry.id.id) for entry in wire), caller.ids()
+            )
         except InvalidAcl as err:
             raise TreeError(Code.INVALID_ACL, f"{err} (at {path})") from None
         self.acls.prune(node.acl for node in self.nodes.values())
         return self.acls.intern(fixed)
 
     def _delete(
-        self, op: pb.DeleteRequest, zxid: int, ids: frozenset[Ident], events: list[Event]
+        self, op: pb.DeleteRequest, zxid: int, caller: Caller, events: list[Event]
     ) -> pb.DeleteResponse:
         """ZooKeeper's order: DELETE on the parent comes before the node's
         existence; a recursive delete needs DELETE on every node it empties."""
@@ -488,7 +525,7 @@ class Tree:
         parent = self.nodes.get(parent_path)
         if parent is None:
             raise TreeError(Code.NO_NODE, f"no node {path}")
-        _require(parent, acls.DELETE, ids, parent_path)
+        _require(parent, acls.DELETE, caller, parent_path)
         node = self.node(path)
         _check_version(node, _requested_version(op), path)
         if node.children and not op.recursive:
@@ -496,7 +533,7 @@ class Tree:
         victims = self._subtree_leaves_first(path)
         for victim in victims:
             if self.nodes[victim].children:
-                _require(self.nodes[victim], acls.DELETE, ids, victim)
+                _require(self.nodes[victim], acls.DELETE, caller, victim)
         for victim in victims:
             self._remove_node(victim, zxid, events)
         return pb.DeleteResponse(zxid=zxid)
@@ -514,18 +551,22 @@ class Tree:
         op: pb.SetDataRequest,
         zxid: int,
         time_ms: int,
-        ids: frozenset[Ident],
+        caller: Caller,
         events: list[Event],
     ) -> pb.SetDataResponse:
         path = _writable_path(op.path)
         node = self.node(path)
-        _require(node, acls.WRITE, ids, path)
+        _require(node, acls.WRITE, caller, path)
         _check_version(node, _requested_version(op), path)
         if len(op.data) > self.max_data_bytes:
             raise TreeError(
                 Code.DATA_TOO_LARGE,
                 f"data of {len(op.data)} bytes is over the limit of {self.max_data_bytes}",
             )
+        if self.quotas.roots:
+            growth = len(op.data) - len(node.data)
+            self._check_quota([(path, 0, growth)])
+            self.quotas.charge(path, 0, growth)
         self._touch_node(path)
         node.data = op.data
         node.version += 1
@@ -534,13 +575,13 @@ class Tree:
         events.append(Event(EventType.CHANGED, path, node.acl))
         return pb.SetDataResponse(stat=node.stat(), zxid=zxid)
 
-    def _set_acl(self, op: pb.SetAclRequest, zxid: int, ids: frozenset[Ident]) -> pb.SetAclResponse:
+    def _set_acl(self, op: pb.SetAclRequest, zxid: int, caller: Caller) -> pb.SetAclResponse:
         """ZooKeeper's order: the new ACL's validity, the node's existence,
         ADMIN on it, then its aversion. No watch fires (as ZooKeeper)."""
         path = _writable_path(op.path)
-        acl = self._new_acl(op.acl, ids, path, empty_is_open=False)
+        acl = self._new_acl(op.acl, caller, path, empty_is_open=False)
         node = self.node(path)
-        _require(node, acls.ADMIN, ids, path)
+        _require(node, acls.ADMIN, caller, path)
         version = _requested_version(op)
         if version != -1 and version != node.aversion:
             raise TreeError(
@@ -551,17 +592,100 @@ class Tree:
         node.aversion += 1
         return pb.SetAclResponse(stat=node.stat(), zxid=zxid)
 
+    # ------------------------------------------------------------- quotas
+
+    def _check_quota(self, changes: list[tuple[str, int, int]]) -> None:
+        """Refuse what would take a quota past a limit (callers skip the
+        call while there is no quota: most trees have none)."""
+        refusal = self.quotas.refusal(changes)
+        if refusal is not None:
+            raise TreeError(Code.QUOTA_EXCEEDED, refusal)
+
+    def _quota_admin(self, path: str, caller: Caller) -> None:
+        """Quotas need ADMIN on their root's node, or while it is gone (a
+        quota outlives its node, as ZooKeeper's) on its nearest ancestor."""
+        while path not in self.nodes:
+            path = paths.parent(path)
+        _require(self.nodes[path], acls.ADMIN, caller, path)
+
+    def _set_quota(
+        self,
+        op: pb.SetQuotaRequest,
+        zxid: int,
+        time_ms: int,
+        caller: Caller,
+        events: list[Event],
+    ) -> pb.SetQuotaResponse:
+        """ZooKeeper's setquota rules: the node exists, no quota above or
+        below it; limits not given keep their value. A quota set below the
+        usage now is taken: the next write that grows the usage fails."""
+        path = _writable_path(op.path)
+        error = limits_error(op)
+        if error is not None:
+            raise TreeError(Code.BAD_ARGUMENTS, error)
+        self.node(path)
+        self._quota_admin(path, caller)
+        other = self.quotas.nested(path)
+        if other is not None:
+            raise TreeError(Code.BAD_ARGUMENTS, f"quotas do not nest: {other} has one")
+        quota = self.quotas.roots.get(path)
+        if quota is None:
+            subtree = self._subtree_leaves_first(path)
+            quota = Quota(
+                used_count=len(subtree),
+                used_bytes=sum(len(self.nodes[member].data) for member in subtree),
+            )
+        if op.HasField("count"):
+            quota.count = op.count
+        if op.HasField("bytes"):
+            quota.bytes = op.bytes
+        self._write_limits(limits_path(path), quota.encode(), zxid, time_ms, events)
+        self.quotas.roots[path] = quota
+        return pb.SetQuotaResponse(quota=quota_to_wire(path, quota), zxid=zxid)
+
+    def _write_limits(
+        self, path: str, data: bytes, zxid: int, time_ms: int, events: list[Event]
+    ) -> None:
+        """Create or rewrite a limits znode, with the parents it lacks."""
+        node = self.nodes.get(path)
+        if node is None:
+            for ancestor in self._missing_ancestors(paths.parent(path)):
+                made = Znode(b"", zxid, zxid, zxid, time_ms, time_ms)
+                self._add_node(ancestor, made, zxid, events)
+            node = Znode(data, zxid, zxid, zxid, time_ms, time_ms)
+            self._add_node(path, node, zxid, events)
+            return
+        self._touch_node(path)
+        node.data, node.version, node.mzxid, node.mtime = data, node.version + 1, zxid, time_ms
+        events.append(Event(EventType.CHANGED, path, node.acl))
+
+    def _delete_quota(
+        self, op: pb.DeleteQuotaRequest, zxid: int, caller: Caller, events: list[Event]
+    ) -> pb.DeleteQuotaResponse:
+        """Remove the limits znode and the parents it leaves empty."""
+        path = _writable_path(op.path)
+        if path not in self.quotas.roots:
+            raise TreeError(Code.NO_NODE, f"no quota on {path}")
+        self._quota_admin(path, caller)
+        del self.quotas.roots[path]
+        gone = limits_path(path)
+        while gone != QUOTA_ROOT and not self.nodes[gone].children:
+            self._remove_node(gone, zxid, events)
+            gone = paths.parent(gone)
+        return pb.DeleteQuotaResponse(zxid=zxid)
+
     def _multi(
         self,
         zxid: int,
         time_ms: int,
         command: log_pb2.Command,
-        ids: frozenset[Ident],
+        caller: Caller,
         events: list[Event],
     ) -> pb.MultiResponse:
         """All or nothing: on the first failure undo what the earlier ops did."""
         ops = command.multi.ops
         self._undo_nodes, self._undo_sessions = {}, {}
+        usage = self.quotas.usage()
         results: list[pb.OpResult] = []
         try:
             for index, op in enumerate(ops):
@@ -570,10 +694,11 @@ class Tree:
                     if kind is None:
                         raise TreeError(Code.BAD_ARGUMENTS, f"op {index} has no operation")
                     response = self._op(
-                        kind, getattr(op, kind), zxid, time_ms, command.session_id, ids, events
+                        kind, getattr(op, kind), zxid, time_ms, command.session_id, caller, events
                     )
                 except TreeError as err:
                     self._rollback()
+                    self.quotas.restore(usage)
                     events.clear()
                     return pb.MultiResponse(results=self._failed_results(index, err, len(ops)))
                 results.append(pb.OpResult(**{kind: response}))
@@ -647,4 +772,5 @@ class Tree:
         for path, node in nodes.items():
             if node.ephemeral_owner in sessions:
                 sessions[node.ephemeral_owner].ephemerals.add(path)
+        self.quotas = Quotas.from_znodes(nodes)
         self.dirty_nodes, self.dirty_sessions, self.dirty_replies = set(), set(), set()

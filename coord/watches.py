@@ -32,7 +32,7 @@ from enum import Enum
 from typing import Protocol
 
 from coord import acl as acls
-from coord.acl import Acl, Ident
+from coord.acl import Acl, Ids
 from coord.tree import Event, EventType, Tree
 from coord_client import paths
 from coord_client.wire import client_pb2 as pb
@@ -42,7 +42,7 @@ class Watcher(Protocol):
     """Whoever receives events: a session on this member, or a Watch call,
     with the ids its caller has proven."""
 
-    ids: frozenset[Ident]
+    ids: Ids
 
     def deliver(self, event: pb.WatchEvent) -> None: ...
 

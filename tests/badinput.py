@@ -36,8 +36,10 @@ STATUS_FOR = {
     "SESSION_EXPIRED": grpc.StatusCode.UNAUTHENTICATED,
     "NOT_READY": grpc.StatusCode.UNAVAILABLE,
     "CONNECTION_LOSS": grpc.StatusCode.UNAVAILABLE,
+    "NOT_READ_ONLY": grpc.StatusCode.UNAVAILABLE,
     "OPERATION_TIMEOUT": grpc.StatusCode.DEADLINE_EXCEEDED,
     "UNIMPLEMENTED": grpc.StatusCode.UNIMPLEMENTED,
+    "QUOTA_EXCEEDED": grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 ERROR_NAMES = frozenset(pb.ErrorCode.keys()) - {"OK"}
 

@@ -65,6 +65,16 @@ def cluster_factory(tmp_path):
 
 
 @pytest.fixture
+def far_behind(cluster_factory) -> Cluster:
+    """Three members that keep 10 log entries, member 3 stopped: writes made
+    now reach it, once started, only as a snapshot."""
+    cluster = cluster_factory(3, "--log-retention", "10")
+    cluster.leader()
+    cluster.members[3].stop()
+    return cluster
+
+
+@pytest.fixture
 def run() -> Run:
     """The tree tests' (test_tree*.py) state machine, driven a command at a time."""
     return Run()

@@ -14,6 +14,13 @@ After every step the world checks its invariants:
 - no acceptor's promise ever goes down, across crashes too.
 Then faults stop, everything heals, and every member must converge and
 every proposal made after the healing must be chosen.
+
+An intruder on the network forges messages in members' names (real messages
+re-addressed, their values replaced): the network authenticates every link
+as production's peer door does, so a message whose claimed sender is not the
+link's proven member is dropped (``coord.rpc.peer_auth.in_own_name``). With
+authentication off, forged values get chosen and the checks say so; every
+value applied must be one a client proposed.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
 from coord.paxos import NOOP, ZERO, Ballot, Config, Node
-from coord.paxos.messages import Message
+from coord.paxos.messages import Accept, Entry, Message, Promise
+from coord.rpc.peer_auth import in_own_name
 
 
 class InvariantViolation(AssertionError):
@@ -92,14 +100,24 @@ SETTLE_LIMIT = 60.0  # simulated seconds the healed cluster gets to converge
 QUIET_DELAY = 0.005
 
 
+INTRUDER = 0  # the identity an intruder's link proves: no member's
+FORGED = b"forged"
+
+
 class World:
-    def __init__(self, seed: int, size: int, faults: Faults | None = None) -> None:
+    def __init__(
+        self, seed: int, size: int, faults: Faults | None = None, authenticate: bool = True
+    ) -> None:
         self.seed = seed
         self.size = size
         self.rng = random.Random(seed)
         self.faults = faults if faults is not None else Faults.draw(self.rng)
         # Drawn apart from self.rng, so the schedules stay what they were.
         self.config = COMBINED if random.Random(seed * 7 + 1).random() < 0.5 else CONFIG
+        # The intruder has a generator of its own, for the same reason.
+        self.intruder = random.Random(seed * 13 + 5)
+        self.forge_rate = self.intruder.choice([0.0, 0.02, 0.1])
+        self.authenticate = authenticate
         self.now = 0.0
         self._events: list[tuple[float, int, str, object]] = []
         self._seq = 0
@@ -109,6 +127,7 @@ class World:
         self.history: list[bytes] = []  # the one chosen sequence, as applied
         self.quorum_chosen: dict[int, bytes] = {}
         self.proposed: list[bytes] = []
+        self._proposed_set: set[bytes] = set()
         self.unchosen: dict[bytes, float] = {}  # proposed value -> when to retry
         self.faulty = True
         self.client_stop = float("inf")
@@ -160,7 +179,10 @@ class World:
         self._at(self.now + TICK, "tick", member_id)
 
     def _on_deliver(self, payload) -> None:
-        (msg,) = payload
+        msg, sender = payload
+        if self.authenticate and not in_own_name(sender, [msg.src]):
+            self.counts["forged refused"] += 1
+            return
         member = self.members[msg.dst]
         if member.alive:
             member.node.receive(msg)
@@ -173,6 +195,7 @@ class World:
             return
         value = f"v{len(self.proposed)}".encode()
         self.proposed.append(value)
+        self._proposed_set.add(value)
         overdue = [v for v, due in self.unchosen.items() if due < self.now]
         for v in [value, *overdue]:
             self.unchosen[v] = self.now + RETRY_AFTER
@@ -298,17 +321,33 @@ class World:
 
     def _send(self, msg: Message) -> None:
         if msg.dst == msg.src:
-            self._at(self.now, "deliver", (msg,))
+            self._at(self.now, "deliver", (msg, msg.src))
             return
         if not self.faulty:
-            self._at(self.now + self.rng.uniform(0, QUIET_DELAY), "deliver", (msg,))
+            self._at(self.now + self.rng.uniform(0, QUIET_DELAY), "deliver", (msg, msg.src))
             return
+        if self.intruder.random() < self.forge_rate:
+            self._forge(msg)
         faults = self.faults
         if (msg.src, msg.dst) in self.blocked or self.rng.random() < faults.drop:
             return
         copies = 2 if self.rng.random() < faults.duplicate else 1
         for _ in range(copies):
-            self._at(self.now + self.rng.uniform(0, faults.max_delay), "deliver", (msg,))
+            self._at(self.now + self.rng.uniform(0, faults.max_delay), "deliver", (msg, msg.src))
+
+    def _forge(self, msg: Message) -> None:
+        """The intruder copies a message seen on the wire, puts it in another
+        member's name and its own values in it, and sends it on its own link."""
+        claimed = self.intruder.choice([i for i in self.ids if i != msg.dst])
+        if isinstance(msg, Accept):
+            forged = replace(msg, src=claimed, values=tuple(FORGED for _ in msg.values))
+        elif isinstance(msg, Promise):
+            entries = tuple(Entry(e.slot, e.ballot, FORGED) for e in msg.entries)
+            forged = replace(msg, src=claimed, entries=entries)
+        else:
+            forged = replace(msg, src=claimed)
+        self.counts["forged"] += 1
+        self._at(self.now + self.intruder.uniform(0, 0.05), "deliver", (forged, INTRUDER))
 
     def _apply(self, member: Member, slot: int, value: bytes) -> None:
         applied = member.disk.applied
@@ -325,6 +364,7 @@ class World:
             if list(applied[: len(self.history)]) != self.history:
                 raise InvariantViolation(f"member {member_id} diverged before slot {n}")
             for value in applied[len(self.history) :]:
+                self._check_proposed(value)
                 self.history.append(value)
                 for proposal in value.split(SEPARATOR):
                     self.unchosen.pop(proposal, None)
@@ -333,6 +373,13 @@ class World:
                 f"slot {n}: member {member_id} applied {applied[n - 1]!r}, "
                 f"history has {self.history[n - 1]!r}"
             )
+
+    def _check_proposed(self, value: bytes) -> None:
+        if value == NOOP:
+            return
+        for proposal in value.split(SEPARATOR):
+            if proposal not in self._proposed_set:
+                raise InvariantViolation(f"applied {proposal!r}, which no client proposed")
 
     def _check_quorum_choice(self, slot: int) -> None:
         holders: dict[tuple[Ballot, bytes], int] = defaultdict(int)

@@ -17,7 +17,7 @@ import grpc
 
 from coord.rpc.member_trust import ADMIN
 from coord.rpc.peer_auth import load_secret, sign, write_new_secret
-from coord.wire import admin_pb2_grpc
+from coord.wire import admin_pb2, admin_pb2_grpc
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 
@@ -204,6 +204,17 @@ class Cluster:
     def own_status(self, member_id: int):
         """The member's view of itself."""
         return next(s for s in self.status(member_id) if s.id == member_id)
+
+    def digests(self) -> set[tuple[int, str]]:
+        """Each member's (zxid, state digest) once synced with the leader:
+        one pair when every member holds the same state."""
+        found = set()
+        for member in self.members.values():
+            with grpc.insecure_channel(member.address) as channel:
+                client_pb2_grpc.CoordStub(channel).Sync(pb.SyncRequest(path="/"), timeout=30)
+            digest = member.admin("StateDigest", admin_pb2.DigestRequest())
+            found.add((digest.zxid, digest.sha256))
+        return found
 
     @staticmethod
     def wait_until(condition, timeout: float = 30.0) -> None:

@@ -200,7 +200,7 @@ def test_a_digest_credential_adds_its_id_and_super_for_the_super_digest() -> Non
     [
         ("ip", b"1.2.3.4"),
         ("sasl", b"bob:pw"),
-        ("digest", b"no-colon"),
+        ("digest", b""),
         ("digest", b"\xff:x"),
         ("digest", b"bob:" + b"x" * acl.MAX_ID_CHARS),
     ],
@@ -229,3 +229,38 @@ def test_the_table_forgets_acls_no_node_uses_once_it_doubles() -> None:
         table.prune([kept])
     assert len(table) < 1100
     assert table.intern(((READ, "digest", "keep:x"),)) is kept
+
+
+# ------------------------------------------- found against ZooKeeper itself
+
+
+def test_auth_expands_in_the_order_the_ids_were_proven() -> None:
+    bob, alice = ("digest", acl.digest_id("bob:pw")), ("digest", acl.digest_id("alice:pw"))
+    ids = (("ip", "127.0.0.1"), bob, alice)
+    assert acl.fixup([(ALL, "auth", "")], ids) == ((ALL, *bob), (ALL, *alice))
+
+
+def test_a_digest_credential_without_a_colon_is_its_own_user() -> None:
+    assert acl.credential_ids("digest", b"alice", "") == [("digest", acl.digest_id("alice"))]
+    assert acl.digest_id("alice").startswith("alice:")
+
+
+@pytest.mark.parametrize(
+    ("subject", "valid"),
+    [("CN=alice,O=Example", True), ("CN=a\\,b+OU=c", True), ("2.5.4.3=#0c01", True),
+     ("not a name", False), ("CN=alice,", False), (" ", False)],
+)  # fmt: skip
+def test_an_x509_id_must_be_an_x500_name(subject: str, valid: bool) -> None:
+    entry = (READ, "x509", subject)
+    if valid:
+        assert acl.fixup([entry], ()) == (entry,)
+    else:
+        with pytest.raises(acl.InvalidAcl):
+            acl.fixup([entry], ())
+
+
+def test_ip_parts_are_decimal_numbers_as_in_zookeeper() -> None:
+    assert acl.ip_matches("127.0.0.1", "127.000.0.1")
+    assert acl.ip_matches("10.1.2.3", "010.0.0.0/8")
+    with pytest.raises(acl.InvalidAcl):
+        acl.fixup([(READ, "ip", "256.0.0.1")], ())

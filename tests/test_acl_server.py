@@ -9,9 +9,11 @@ import sys
 
 import grpc
 import pytest
+import trustme
+from cryptography import x509
 
 from coord.acl import ADMIN, ALL, READ, digest_id
-from coord.wire import admin_pb2
+from coord.rpc.identity import rfc2253
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 from tests.rawsession import RawSession
@@ -182,9 +184,9 @@ def test_auth_failed_answers_then_ends_the_stream_but_not_the_session(server) ->
     assert code_of(again.call(1, exists=pb.ExistsRequest(path="/"))) == pb.OK
 
 
-def test_a_digest_credential_without_a_colon_fails(server) -> None:
+def test_an_empty_digest_credential_fails(server) -> None:
     session = RawSession(server.address)
-    assert code_of(auth(session, 1, b"no-colon")) == pb.AUTH_FAILED
+    assert code_of(auth(session, 1, b"")) == pb.AUTH_FAILED
 
 
 def test_the_super_user_may_do_everything(server_factory) -> None:
@@ -234,7 +236,7 @@ def test_unary_calls_carry_credentials_in_metadata(locked) -> None:
     assert [(a.perms, a.id.scheme, a.id.id) for a in shown.acl] == [(READ, "world", "anyone")]
 
 
-@pytest.mark.parametrize("value", ["digest no-colon", "ip 1.2.3.4", "digestbob:pw", ""])
+@pytest.mark.parametrize("value", ["digest ", "ip 1.2.3.4", "digestbob:pw", ""])
 def test_malformed_unary_credentials_are_auth_failed(server, value: str) -> None:
     stub = stub_for(server.address)
     refusal = unary_refusal(
@@ -299,11 +301,31 @@ def test_acls_and_aversions_survive_a_restart(server_factory) -> None:
     assert refusal == (grpc.StatusCode.PERMISSION_DENIED, "NO_AUTH")
 
 
-def test_a_snapshot_carries_acls_to_a_member_far_behind(cluster_factory) -> None:
-    cluster = cluster_factory(3, "--log-retention", "10")
-    cluster.leader()
-    laggard = cluster.members[3]
-    laggard.stop()
+def test_every_member_decides_with_the_ids_the_proposer_attached(cluster_factory) -> None:
+    """A follower forwards a write with its sender's ids: the leader and
+    every member apply the same refusal or the same change."""
+    cluster = cluster_factory(3)
+    leader = cluster.leader()
+    stub_for(cluster.members[leader].address).Create(
+        pb.CreateRequest(path="/bobs", acl=bob_only()), timeout=10
+    )
+    for member_id, member in sorted(cluster.members.items()):
+        stub = stub_for(member.address)
+        request = pb.SetDataRequest(path="/bobs", data=b"by %d" % member_id)
+        assert unary_refusal(stub.SetData, request) == (
+            grpc.StatusCode.PERMISSION_DENIED,
+            "NO_AUTH",
+        )
+        assert stub.SetData(request, timeout=10, metadata=METADATA_BOB).stat.version == member_id
+    for member in cluster.members.values():
+        stub = stub_for(member.address)
+        stub.Sync(pb.SyncRequest(path="/"), timeout=30)
+        got = stub.GetData(pb.GetDataRequest(path="/bobs"), timeout=10, metadata=METADATA_BOB)
+        assert (got.data, got.stat.version) == (b"by 3", 3)
+
+
+def test_a_snapshot_carries_acls_to_a_member_far_behind(far_behind) -> None:
+    cluster, laggard = far_behind, far_behind.members[3]
     stub = stub_for(cluster.members[1].address)
     stub.Create(pb.CreateRequest(path="/bobs", acl=bob_only()), timeout=10)
     stub.SetACL(
@@ -321,12 +343,7 @@ def test_a_snapshot_carries_acls_to_a_member_far_behind(cluster_factory) -> None
     assert shown.stat.aversion == 1
     assert any("installed a snapshot" in line for line in laggard.output)
     # Every member holds the same state, ACLs included (they are in the digest).
-    digests = set()
-    for member in cluster.members.values():
-        stub_for(member.address).Sync(pb.SyncRequest(path="/"), timeout=30)
-        digest = member.admin("StateDigest", admin_pb2.DigestRequest())
-        digests.add((digest.zxid, digest.sha256))
-    assert len(digests) == 1
+    assert len(cluster.digests()) == 1
 
 
 # ---------------------------------------------------------------- watches
@@ -400,3 +417,45 @@ def test_a_superuser_digest_that_is_not_one_is_refused_in_one_line(tmp_path, val
         f"coord-server: argument --superuser-digest: {value!r} is not "
         "user:BASE64(SHA1(user:password)) (ZooKeeper's digest form)"
     ]
+
+
+# ------------------------------------------------------------------- x509
+
+
+def test_a_client_certificate_is_an_x509_id(server_factory, tmp_path) -> None:
+    """Over mutual TLS the certificate's subject (as ZooKeeper spells it) is
+    an id: `auth:` expands to it, and it opens a node to its holder only."""
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    served = ca.issue_cert("127.0.0.1")
+    server_cert, server_key = tmp_path / "server.pem", tmp_path / "server.key"
+    server_cert.write_bytes(b"".join(blob.bytes() for blob in served.cert_chain_pems))
+    served.private_key_pem.write_to_path(str(server_key))
+    member = server_factory(
+        "--tls-cert", str(server_cert), "--tls-key", str(server_key), "--tls-ca", str(ca_file)
+    )
+
+    def stub_as(name: str) -> tuple[client_pb2_grpc.CoordStub, str]:
+        leaf = ca.issue_cert(
+            f"{name}@example.org",
+            common_name=name,
+            organization_name="Example",
+            organization_unit_name="Engineering",
+        )
+        credentials = grpc.ssl_channel_credentials(
+            ca.cert_pem.bytes(),
+            leaf.private_key_pem.bytes(),
+            b"".join(blob.bytes() for blob in leaf.cert_chain_pems),
+        )
+        subject = rfc2253(x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes()).subject)
+        return client_pb2_grpc.CoordStub(grpc.secure_channel(member.address, credentials)), subject
+
+    (alice, alice_subject), (carol, _) = stub_as("alice"), stub_as("carol")
+    assert alice_subject == "CN=alice,OU=Engineering,O=Example"
+    alice.Create(pb.CreateRequest(path="/alices", acl=[entry(ALL, "auth", "")]), timeout=10)
+    shown = alice.GetACL(pb.GetAclRequest(path="/alices"), timeout=10)
+    assert [(a.perms, a.id.scheme, a.id.id) for a in shown.acl] == [(ALL, "x509", alice_subject)]
+    assert alice.GetData(pb.GetDataRequest(path="/alices"), timeout=10).stat.aversion == 0
+    refusal = unary_refusal(carol.GetData, pb.GetDataRequest(path="/alices"))
+    assert refusal == (grpc.StatusCode.PERMISSION_DENIED, "NO_AUTH")

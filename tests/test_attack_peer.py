@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 
+from coord.acl import digest_id
+from coord.rpc.callers import AUTH_METADATA
 from coord.rpc.member_trust import ADMIN, PEER
 from coord.rpc.peer_auth import MEMBER, load_secret, sign
 from coord.wire import admin_pb2, peer_pb2
@@ -30,6 +32,8 @@ from tests.servers import Cluster, ServerProcess
 REFUSED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 WRONG_SECRET = b"not-the-cluster-secret-0123456789"
 FAR_SLOT = 1 << 40  # past anything applied: a snapshot there would be installed
+SUPER = ("--superuser-digest", digest_id("admin:root-pw"))
+AS_SUPER = ((AUTH_METADATA, "digest admin:root-pw"),)
 
 
 def hostile_request(method: Method, target: int, claimed: int) -> bytes:
@@ -54,6 +58,9 @@ Credentials = Callable[[str, int, int, bytes], tuple]  # (path, target, claimed,
 
 CREDENTIALS: dict[str, Credentials] = {
     "none": lambda path, target, claimed, secret: (),
+    "not-the-super-user": lambda path, target, claimed, secret: (
+        (AUTH_METADATA, "digest admin:wrong-pw"),
+    ),
     "unproven-member-id": lambda path, target, claimed, secret: ((MEMBER, str(claimed)),),
     "wrong-secret": lambda path, target, claimed, secret: sign(WRONG_SECRET, path, claimed, target),
     "signed-for-another-member": lambda path, target, claimed, secret: sign(
@@ -98,9 +105,10 @@ def assert_refused_and_unchanged(
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
-    """Three members with a cluster secret (and fault injection on, so that
-    an admin call let through would do harm)."""
-    cluster = Cluster.create(tmp_path_factory.mktemp("attacked"), 3, "--enable-fault-injection")
+    """Three members with a cluster secret and a super user (and fault
+    injection on, so that an admin call let through would do harm)."""
+    root = tmp_path_factory.mktemp("attacked")
+    cluster = Cluster.create(root, 3, "--enable-fault-injection", *SUPER)
     try:
         cluster.start()
         cluster.leader()
@@ -112,9 +120,9 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory) -> Iterator[ServerProcess]:
-    """One member with a secret, alone."""
+    """One member with a secret and a super user, alone."""
     root = tmp_path_factory.mktemp("single")
-    member = ServerProcess(data_dir=root / "data", extra_args=["--enable-fault-injection"])
+    member = ServerProcess(data_dir=root / "data", extra_args=["--enable-fault-injection", *SUPER])
     try:
         member.start()
         seeded([member])
@@ -264,3 +272,31 @@ def test_status_asks_every_member_through_its_peer_door(cluster):
             == {(1, True), (2, True), (3, True)}
         )
     )
+
+
+@pytest.mark.parametrize("path", METHODS)
+def test_the_super_user_may_use_admin_and_is_no_member(cluster, path):
+    """--superuser-digest's credential opens Admin (as ZooKeeper's super
+    user's opens everything), but no Peer call: it is not a member."""
+    method = METHODS[path]
+    for member in cluster.members.values():
+        if path.startswith(ADMIN):
+            with grpc.insecure_channel(member.address) as channel:
+                assert call(channel, method, b"", AS_SUPER)[0] == grpc.StatusCode.OK
+        else:
+            request = hostile_request(method, member.member_id, cluster.leader())
+            assert_refused_and_unchanged(member, method, request, AS_SUPER)
+
+
+def test_a_single_member_without_a_secret_opens_admin_to_the_super_user_only(tmp_path):
+    member = ServerProcess(data_dir=tmp_path / "data", extra_args=list(SUPER), with_secret=False)
+    try:
+        member.start()
+        digest = METHODS[ADMIN + "StateDigest"]
+        with grpc.insecure_channel(member.address) as channel:
+            assert call(channel, digest, b"", AS_SUPER)[0] == grpc.StatusCode.OK
+            code, details = call(channel, digest, b"", sign(WRONG_SECRET, digest.path, 1, 1))
+            assert code == grpc.StatusCode.UNAUTHENTICATED
+            assert "no peer credentials" in details
+    finally:
+        member.stop()

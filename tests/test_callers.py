@@ -74,12 +74,12 @@ def _has_ipv6_loopback() -> bool:
 
 
 def test_a_plaintext_caller_has_its_ipv4_address() -> None:
-    assert asyncio.run(_ids_seen("127.0.0.1")) == {("ip", "127.0.0.1")}
+    assert asyncio.run(_ids_seen("127.0.0.1")) == (("ip", "127.0.0.1"),)
 
 
 @pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
 def test_a_plaintext_caller_has_its_ipv6_address() -> None:
-    assert asyncio.run(_ids_seen("::1")) == {("ip", "::1")}
+    assert asyncio.run(_ids_seen("::1")) == (("ip", "::1"),)
 
 
 def test_a_client_certificate_adds_its_subject() -> None:
@@ -113,12 +113,13 @@ def test_metadata_credentials_add_digest_ids_and_super() -> None:
     super_digest = digest_id("admin:pw")
     metadata = (("coord-auth", "digest bob:pw"), ("coord-auth", "digest admin:pw"))
     ids = asyncio.run(_ids_seen("127.0.0.1", metadata=metadata, super_digest=super_digest))
-    assert ids == {
+    # In the order proven, as ZooKeeper's authInfo: the address first.
+    assert ids == (
         ("ip", "127.0.0.1"),
         ("digest", digest_id("bob:pw")),
         ("digest", super_digest),
         SUPER,
-    }
+    )
 
 
 def test_too_many_credentials_fail() -> None:

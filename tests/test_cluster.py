@@ -114,11 +114,8 @@ def test_one_member_of_three_commits_nothing(cluster_factory):
         assert "lonely" not in synced_children(member.address, "/")
 
 
-def test_a_member_far_behind_catches_up_from_a_snapshot(cluster_factory):
-    cluster = cluster_factory(3, "--log-retention", "10")
-    cluster.leader()
-    laggard = cluster.members[3]
-    laggard.stop()
+def test_a_member_far_behind_catches_up_from_a_snapshot(far_behind):
+    cluster, laggard = far_behind, far_behind.members[3]
     stub = stub_for(cluster.members[1].address)
     stub.Create(pb.CreateRequest(path="/many"), timeout=10)
     for i in range(150):

@@ -82,3 +82,25 @@ def test_planted_bug_filling_reported_slots_with_noops_is_caught(planted):
 
     planted("_maybe_lead", ignore_reports)
     assert _first_violation(range(300)) is not None
+
+
+def test_the_intruder_forges_and_the_network_refuses_it():
+    """The seeds run with an intruder on the network; the authenticated
+    links drop every message it forges in a member's name."""
+    world = next(w for w in (World(seed, 3) for seed in range(50)) if w.forge_rate > 0)
+    world.run()
+    assert world.counts["forged"] > 0
+    assert world.counts["forged refused"] == world.counts["forged"]
+
+
+def test_without_peer_authentication_forged_messages_break_safety():
+    """Planted: the network stops checking that a message's sender is the
+    member its link proved; the intruder's forgeries are then caught."""
+    violation = None
+    for seed in range(100):
+        try:
+            World(seed, 3, authenticate=False).run()
+        except InvariantViolation as err:
+            violation = str(err)
+            break
+    assert violation is not None

@@ -27,6 +27,7 @@ from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 from tests.member_methods import call, member_methods
 from tests.servers import Cluster, ServerProcess, free_port
+from tests.tlscerts import Certs, server_flags
 
 SERVER = [sys.executable, "-m", "coord.cli"]
 
@@ -41,6 +42,11 @@ def all_answer(cluster: Cluster, member_id: int) -> None:
     cluster.wait_until(
         lambda: {s.role for s in cluster.status(member_id)} == {"leader", "follower"}
     )
+
+
+def roles(stub: client_pb2_grpc.CoordStub) -> set[str]:
+    """The roles of all members in one Status answer."""
+    return {m.role for m in stub.Status(pb.StatusRequest(), timeout=10).members}
 
 
 def refused_start(tmp_path: Path, *flags: str) -> str:
@@ -260,12 +266,7 @@ def test_coord_cluster_makes_a_secret_for_its_members(tmp_path):
         first = hosts[0].split(",")[0]
         with grpc.insecure_channel(first) as channel:
             stub = client_pb2_grpc.CoordStub(channel)
-            Cluster.wait_until(
-                lambda: (
-                    {m.role for m in stub.Status(pb.StatusRequest(), timeout=10).members}
-                    == {"leader", "follower"}
-                )
-            )
+            Cluster.wait_until(lambda: roles(stub) == {"leader", "follower"})
             chunk = peer_pb2.SnapshotChunk(src=1, slot=1 << 40, last=True)
             with pytest.raises(grpc.RpcError) as refused:
                 peer_pb2_grpc.PeerStub(channel).InstallSnapshot(iter([chunk]), timeout=10)
@@ -286,3 +287,35 @@ def test_status_of_an_unreachable_member_still_says_so(tmp_path):
         assert roles[3] == "unreachable" and roles[1] in ("leader", "follower")
     finally:
         cluster.stop()
+
+
+def test_mutual_tls_for_clients_and_a_peer_port_show_every_member(tmp_path):
+    """Clients must show a certificate on the client port; members, asking
+    each other for Status at their peer doors, need none."""
+    certs = Certs.make(tmp_path / "certs")
+    flags = server_flags(certs.server, certs.ca)
+    cluster = Cluster.create(tmp_path / "cluster", 3, *flags, peer_ports=True)
+    credentials = grpc.ssl_channel_credentials(
+        certs.ca.read_bytes(), certs.alice.key.read_bytes(), certs.alice.cert.read_bytes()
+    )
+    try:
+        cluster.start()
+        with grpc.secure_channel(cluster.members[1].address, credentials) as channel:
+            stub = client_pb2_grpc.CoordStub(channel)
+            Cluster.wait_until(lambda: roles(stub) == {"leader", "follower"})
+    finally:
+        cluster.stop()
+
+
+def test_a_peer_key_of_another_certificate_is_one_line(tmp_path):
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(tmp_path / "ca.pem")
+    ca.issue_cert("member-1").cert_chain_pems[0].write_to_path(tmp_path / "1.pem")
+    ca.issue_cert("member-2").private_key_pem.write_to_path(tmp_path / "2.key")
+    members = f"1=127.0.0.1:{free_port()}/{free_port()},2=127.0.0.1:{free_port()}/{free_port()}"
+    line = refused_start(
+        tmp_path, "--members", members,
+        "--peer-tls-cert", str(tmp_path / "1.pem"), "--peer-tls-key", str(tmp_path / "2.key"),
+        "--peer-tls-ca", str(tmp_path / "ca.pem"),
+    )  # fmt: skip
+    assert "--peer-tls-key" in line and "does not match" in line

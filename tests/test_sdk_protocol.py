@@ -18,6 +18,7 @@ from coord_client.exceptions import (
     NodeExistsError,
     NoNodeError,
     NotEmptyError,
+    NotReadOnlyCallError,
     RolledBackError,
     RuntimeInconsistency,
     SessionExpiredError,
@@ -170,6 +171,7 @@ def test_responses_become_kazoo_results(call, result, expected):
         (pb.BAD_VERSION, BadVersionError),
         (pb.NOT_EMPTY, NotEmptyError),
         (pb.DATA_TOO_LARGE, DataTooLargeError),
+        (pb.NOT_READ_ONLY, NotReadOnlyCallError),
         (999, ZookeeperError),
     ],
 )
@@ -335,6 +337,23 @@ def test_a_broken_connection_keeps_requests_and_watches_for_the_next_member():
     assert resent[0].message == first
     assert [o.message.request.xid for o in resent] == [2, 3]
     assert fired(protocol.receive(event(pb.CHANGED, "/a"))) == [print]
+
+
+def test_a_write_refused_after_a_resend_is_connection_loss():
+    """A member that cannot write refuses a write as not applied; but a write
+    sent before, on a stream that broke, may apply from that sending."""
+    protocol = session()
+    sent_before = send(protocol, ops.create("/a"))
+    protocol.connection_lost()
+    made_while_away = protocol.submit(ops.create("/b"), "h")
+    assert made_while_away is None
+    protocol.receive(connected())
+    refused = error(pb.NOT_READ_ONLY, "disk full; not applied")
+    (resent,) = protocol.receive(response(sent_before, error=refused))
+    assert type(resent.error) is ConnectionLoss, resent.error
+    (first_sent,) = protocol.receive(response(sent_before + 1, error=refused))
+    assert type(first_sent.error) is NotReadOnlyCallError
+    assert type(answer(protocol, ops.create("/c"), error=refused).error) is NotReadOnlyCallError
 
 
 def test_an_expired_session_is_lost_for_good():

@@ -12,7 +12,6 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from coord.rpc.identity import rfc2253, x509_subject
-from coord.rpc.peer_auth import write_new_secret
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
 from tests.test_server_cli import assert_one_line_error, run_server
@@ -32,8 +31,6 @@ def test_serves_tls_and_says_so(server_factory, certs):
 def _bad_flags(certs: Certs, tmp_path) -> dict[str, tuple[list[str], str]]:
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a certificate\n")
-    secret = tmp_path / "cluster-secret"
-    write_new_secret(secret)
     server = certs.server
     return {
         "key without cert": (
@@ -59,9 +56,11 @@ def _bad_flags(certs: Certs, tmp_path) -> dict[str, tuple[list[str], str]]:
         ),
         "ca not PEM": (server_flags(server, garbage), "--tls-ca"),
         "cluster": (
-            [*server_flags(server), "--members", "1=127.0.0.1:7181,2=127.0.0.1:7182"]
-            + ["--cluster-secret-file", str(secret)],
-            "needs peer ports of their own",
+            [
+                *server_flags(server),
+                *["--members", "1=127.0.0.1:7181,2=127.0.0.1:7182", "--insecure-peers"],
+            ],
+            "needs --peer-listen",
         ),
     }
 

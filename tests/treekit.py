@@ -30,6 +30,8 @@ _FIELD = {
     "SetDataRequest": "set_data",
     "CheckRequest": "check",
     "SetAclRequest": "set_acl",
+    "SetQuotaRequest": "set_quota",
+    "DeleteQuotaRequest": "delete_quota",
     "MultiRequest": "multi",
     "OpenSession": "open_session",
     "CloseSession": "close_session",

@@ -80,6 +80,9 @@ CALLS = (
     "get_acls",
     "set_acls",
     "add_auth",
+    "set_quota",
+    "get_quota",
+    "delete_quota",
 )
 C = TypeVar("C", bound=type)
 
@@ -223,6 +226,27 @@ class Operations(ABC):
         `aversion` matches. Needs ADMIN on the node."""
         return self._submit(ops.set_acls(path, acls, version))
 
+    def set_quota_async(
+        self,
+        path: str,
+        count: int | None = None,
+        bytes: int | None = None,
+    ) -> Any:
+        """The QuotaInfo once set: a hard limit on the znodes under `path` (itself
+        included, count >= 1) and on their data (bytes >= 0); a limit not given
+        keeps its value. A write that would cross one raises QuotaExceededError.
+        Needs ADMIN on the node; refused above or below another quota."""
+        return self._submit(ops.set_quota(path, count, bytes))
+
+    def get_quota_async(self, path: str) -> Any:
+        """The QuotaInfo of the quota on `path` (limits and usage); NoNodeError
+        when there is none."""
+        return self._submit(ops.get_quota(path))
+
+    def delete_quota_async(self, path: str) -> Any:
+        """True once the quota on `path` is gone. Needs ADMIN on the node."""
+        return self._submit(ops.delete_quota(path))
+
     def add_auth_async(self, scheme: str, credential: str) -> Any:
         """True once the member took the credential (digest: "user:password");
         the session proves it again on every member it moves to. An unknown
@@ -258,8 +282,8 @@ class ClientBase(Operations):
         """`timeout` is the session timeout asked for, in seconds (the member
         clamps it); `client_id` resumes an existing session; `default_acl` is
         the ACL of the nodes created without one; `auth_data` is a list of
-        (scheme, credential) pairs proven as each session starts. TLS, as kazoo:
-        `use_ssl`, `ca` (PEM; default the system's CAs), `certfile` and
+        (scheme, credential) pairs proven as each session starts. TLS, as
+        kazoo: `use_ssl`, `ca` (PEM; default the system's CAs), `certfile` and
         `keyfile` (a client certificate, for mutual TLS), `keyfile_password`
         (an encrypted key), `verify_certs=False` (encrypt without checking
         the member's certificate: for tests only). A file that cannot be read
@@ -267,6 +291,10 @@ class ClientBase(Operations):
         unknown = sorted(set(kazoo_options) - IGNORED_KAZOO_OPTIONS)
         if unknown:
             raise TypeError(f"unexpected keyword arguments: {', '.join(unknown)}")
+        self._tls = ClientTLS.from_options(
+            use_ssl, verify_certs, ca, certfile, keyfile, keyfile_password
+        )
+        self._tls_problem: TLSProblem | None = None  # the last, while the session starts
         if default_acl is not None:
             acls_to_wire(default_acl)  # refused here, not at the first create
         self.default_acl = default_acl
@@ -274,10 +302,6 @@ class ClientBase(Operations):
         for scheme, credential in auth_data or ():
             ops.auth(scheme, credential)
             self.auth_data.add((scheme, credential))
-        self._tls = ClientTLS.from_options(
-            use_ssl, verify_certs, ca, certfile, keyfile, keyfile_password
-        )
-        self._tls_problem: TLSProblem | None = None  # the last, while the session starts
         self.hosts = parse_hosts(hosts)
         if randomize_hosts:
             random.shuffle(self.hosts)

@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +44,7 @@ from coord_client.exceptions import (
     TLSError,
 )
 from coord_client.paths import basename, join, validate_path
+from coord_client.quota import QuotaInfo
 from coord_client.recipes import Config, Election, Lock
 from coord_client.security import ACL, acl_to_text, acls_from_text, perms_to_text
 from coord_client.tls import ClientTLS, Names, diagnose
@@ -83,10 +86,10 @@ class Ctl:
     servers: str
     timeout: float
     as_json: bool
-    auth: list[tuple[str, str]] = field(default_factory=list)
     tls_ca: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    auth: list[tuple[str, str]] = field(default_factory=list)
     path: str = "/"
     _client: Client | None = field(default=None, init=False, repr=False)
 
@@ -192,15 +195,6 @@ def _parse_acl(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option(
-    "--auth",
-    "auth",
-    type=Credentials(),
-    multiple=True,
-    envvar="COORD_AUTH",
-    help="Prove SCHEME:CREDENTIAL (digest:user:password) to the session; repeatable "
-    "(default $COORD_AUTH, one a line).",
-)
-@click.option(
     "--tls-ca", envvar="COORD_TLS_CA", metavar="FILE",
     help="Connect with TLS, trusting the CA certificate(s) in FILE ($COORD_TLS_CA).",
 )  # fmt: skip
@@ -212,19 +206,28 @@ def _parse_acl(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     "--tls-key", envvar="COORD_TLS_KEY", metavar="FILE",
     help="Private key of --tls-cert ($COORD_TLS_KEY).",
 )  # fmt: skip
+@click.option(
+    "--auth",
+    "auth",
+    type=Credentials(),
+    multiple=True,
+    envvar="COORD_AUTH",
+    help="Prove SCHEME:CREDENTIAL (digest:user:password) to the session; repeatable "
+    "(default $COORD_AUTH, one a line).",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
     servers: str,
     timeout: float,
     as_json: bool,
-    auth: tuple[str, ...],
     tls_ca: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    auth: tuple[str, ...],
 ) -> None:
     """Inspect and change a coord tree."""
-    ctx.obj = Ctl(servers, timeout, as_json, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key)
+    ctx.obj = Ctl(servers, timeout, as_json, tls_ca, tls_cert, tls_key)
     ctx.obj.auth = [_credential(text) for text in auth]
     ctx.call_on_close(ctx.obj.close)
 
@@ -552,6 +555,63 @@ def elect(ctx: click.Context, path: str, command: tuple[str, ...], identifier: s
     codes: list[int] = []
     election.run(lambda: codes.append(_run_while(election.lost, command, {})))
     ctx.exit(codes[0] if codes else 1)
+
+
+@cli.group()
+def quota() -> None:
+    """Hard quotas on subtrees (ZooKeeper 3.7+'s setquota -N/-B)."""
+
+
+@contextmanager
+def _quota_named() -> Iterator[None]:
+    """A missing quota is not a missing node: the member's own words."""
+    try:
+        yield
+    except NoNodeError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _show_quota(ctl: Ctl, info: QuotaInfo) -> None:
+    if ctl.as_json:
+        ctl.emit(info.to_dict())
+        return
+    for name, limit, used in (
+        ("count", info.count, info.used_count),
+        ("bytes", info.bytes, info.used_bytes),
+    ):
+        click.echo(f"{name}={used}/{'none' if limit is None else limit}")
+
+
+@quota.command(name="set")
+@_path_argument()
+@click.option("--count", type=int, help="Most znodes in the subtree, PATH included.")
+@click.option("--bytes", "size", type=int, help="Most bytes of data in the subtree.")
+@pass_ctl
+def quota_set(ctl: Ctl, path: str, count: int | None, size: int | None) -> None:
+    """Set a hard quota on PATH; a limit not given keeps its value. Prints
+    the quota as `quota get`."""
+    with _quota_named():
+        _show_quota(ctl, ctl.client().set_quota(path, count=count, bytes=size))
+
+
+@quota.command(name="get")
+@_path_argument()
+@pass_ctl
+def quota_get(ctl: Ctl, path: str) -> None:
+    """The quota on PATH: `count=USED/LIMIT` and `bytes=USED/LIMIT` (none: no limit)."""
+    with _quota_named():
+        _show_quota(ctl, ctl.client().get_quota(path))
+
+
+@quota.command(name="rm")
+@_path_argument()
+@pass_ctl
+def quota_rm(ctl: Ctl, path: str) -> None:
+    """Remove the quota on PATH."""
+    with _quota_named():
+        ctl.client().delete_quota(path)
+    if ctl.as_json:
+        ctl.emit({"deleted_quota": path})
 
 
 @cli.group()

@@ -131,8 +131,21 @@ class NotReadyError(ZookeeperError):
     code = pb.NOT_READY
 
 
+class NotReadOnlyCallError(ZookeeperError):
+    """The member can serve only reads now (its disk is full); the write was
+    not applied. kazoo's name, for ZooKeeper's read-only servers."""
+
+    code = pb.NOT_READ_ONLY
+
+
 class UnimplementedError(ZookeeperError):
     code = pb.UNIMPLEMENTED
+
+
+class QuotaExceededError(ZookeeperError):
+    """A write would take a subtree past its hard quota; it was not applied."""
+
+    code = pb.QUOTA_EXCEEDED
 
 
 _BY_CODE: dict[int, type[ZookeeperError]] = {
@@ -154,7 +167,9 @@ _BY_CODE: dict[int, type[ZookeeperError]] = {
         AuthFailedError,
         InvalidACLError,
         NotReadyError,
+        NotReadOnlyCallError,
         UnimplementedError,
+        QuotaExceededError,
     )
 }
 

@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from coord_client.events import WatchedEvent
 from coord_client.exceptions import error_from_wire
 from coord_client.paths import validate_path
+from coord_client.quota import QuotaInfo
 from coord_client.security import ACL, acls_from_wire, acls_to_wire
 from coord_client.stat import ZnodeStat
 from coord_client.wire import client_pb2 as pb
@@ -213,6 +214,37 @@ def set_acls(path: str, acls: object, version: int = -1) -> Call:
         path=validate_path(path), acl=acls_to_wire(acls), **_optional_version(version)
     )
     return Call("set_acl", request, _stat, path)
+
+
+def _quota(response: pb.SetQuotaResponse | pb.GetQuotaResponse) -> QuotaInfo:
+    return QuotaInfo.from_wire(response.quota)
+
+
+def _checked_limit(name: str, limit: object, least: int) -> dict[str, int]:
+    """The limit field to set: none for None."""
+    if limit is None:
+        return {}
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise TypeError(f"{name} must be an int, not {type(limit).__name__}")
+    if limit < least:
+        raise ValueError(f"{name} must be at least {least}, not {limit}")
+    return {name: limit}
+
+
+def set_quota(path: str, count: int | None = None, bytes: int | None = None) -> Call:
+    limits = {**_checked_limit("count", count, 1), **_checked_limit("bytes", bytes, 0)}
+    if not limits:
+        raise ValueError("a quota needs a count or a bytes limit")
+    return Call("set_quota", pb.SetQuotaRequest(path=validate_path(path), **limits), _quota, path)
+
+
+def get_quota(path: str) -> Call:
+    request = pb.GetQuotaRequest(path=validate_path(path))
+    return Call("get_quota", request, _quota, path, read=True)
+
+
+def delete_quota(path: str) -> Call:
+    return Call("delete_quota", pb.DeleteQuotaRequest(path=validate_path(path)), _true, path)
 
 
 def auth(scheme: str, credential: str) -> Call:

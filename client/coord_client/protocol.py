@@ -31,6 +31,7 @@ from coord_client.exceptions import (
     ConnectionClosedError,
     ConnectionLoss,
     CoordError,
+    NotReadOnlyCallError,
     NotReadyError,
     SessionExpiredError,
     error_from_wire,
@@ -189,6 +190,8 @@ class Protocol:
         self.watches = Watches()
         self._xid = 0
         self._pending: dict[int, tuple[Call, Any]] = {}
+        # Requests up to this xid may have reached a member over a stream that broke.
+        self._sent_through = 0
         # The credentials members accepted, to prove again on the next member.
         self._proven: dict[tuple[str, bytes], Call] = {}
 
@@ -287,7 +290,10 @@ class Protocol:
     def connection_lost(self) -> list[Outcome]:
         """The stream broke: requests in flight wait to be sent to the next member."""
         self.member_id = 0
-        return self._move(Phase.SUSPENDED) if self.phase is Phase.CONNECTED else []
+        if self.phase is not Phase.CONNECTED:
+            return []
+        self._sent_through = self._xid
+        return self._move(Phase.SUSPENDED)
 
     def expire(self) -> list[Outcome]:
         """No member answered for the whole session timeout: count the session as
@@ -327,7 +333,11 @@ class Protocol:
         call, handle = entry
         field = response.WhichOneof("result")
         if field == "error":
-            return [Completion(handle, error=error_from_wire(response.error))]
+            error = error_from_wire(response.error)
+            if isinstance(error, NotReadOnlyCallError) and response.xid <= self._sent_through:
+                # Refused here, but its sending over the broken stream may apply.
+                error = ConnectionLoss(f"{error}; it was sent before and may apply from then")
+            return [Completion(handle, error=error)]
         if field != call.field:
             return [Completion(handle, error=CoordError(f"{field} answered to {call.field}"))]
         result = call.decode(getattr(response, field))

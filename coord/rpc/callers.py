@@ -14,7 +14,8 @@ from urllib.parse import unquote
 
 import grpc
 
-from coord.acl import Ident, credential_ids
+from coord.acl import Ident, Ids, credential_ids
+from coord.rpc.identity import x509_subject
 from coord_client.wire import client_pb2 as pb
 
 AUTH_METADATA = "coord-auth"  # "digest user:password", one per credential
@@ -38,40 +39,31 @@ def address_of(context: grpc.aio.ServicerContext) -> str | None:
     return None
 
 
-def x509_subject(context: grpc.aio.ServicerContext) -> str | None:
-    """The subject of the client's certificate, when it presented one
-    (mutual TLS); gRPC puts it in the call's auth context."""
-    found = context.auth_context().get("x509_subject")
-    return found[0].decode(errors="replace") if found else None
-
-
-def connection_ids(context: grpc.aio.ServicerContext) -> frozenset[Ident]:
+def connection_ids(context: grpc.aio.ServicerContext) -> Ids:
     """The ids a caller has without proving anything more."""
-    ids = set()
+    ids: list[Ident] = []
     address = address_of(context)
     if address is not None:
-        ids.add(("ip", address))
+        ids.append(("ip", address))
     subject = x509_subject(context)
     if subject:
-        ids.add(("x509", subject))
-    return frozenset(ids)
+        ids.append(("x509", subject))
+    return tuple(ids)
 
 
-def add_credential(
-    ids: frozenset[Ident], scheme: str, credential: bytes, super_digest: str
-) -> frozenset[Ident]:
+def add_credential(ids: Ids, scheme: str, credential: bytes, super_digest: str) -> Ids:
     """`ids` with a credential's ids added. Raises AuthFailed."""
     try:
         added = credential_ids(scheme, credential, super_digest)
     except ValueError as err:
         raise AuthFailed(str(err)) from None
-    grown = ids | frozenset(added)
+    grown = ids + tuple(found for found in added if found not in ids)
     if sum(scheme == "digest" for scheme, _ in grown) > MAX_CREDENTIALS:
         raise AuthFailed(f"more than {MAX_CREDENTIALS} credentials")
     return grown
 
 
-def unary_ids(context: grpc.aio.ServicerContext, super_digest: str) -> frozenset[Ident]:
+def unary_ids(context: grpc.aio.ServicerContext, super_digest: str) -> Ids:
     """A unary call's ids: its connection's and its ``coord-auth`` metadata
     entries' (``digest user:password``). Raises AuthFailed."""
     ids = connection_ids(context)
@@ -84,6 +76,7 @@ def unary_ids(context: grpc.aio.ServicerContext, super_digest: str) -> frozenset
     return ids
 
 
-def to_wire(ids: frozenset[Ident]) -> list[pb.Id]:
-    """The ids as a log command carries them, in a fixed order."""
-    return [pb.Id(scheme=scheme, id=found) for scheme, found in sorted(ids)]
+def to_wire(ids: Ids) -> list[pb.Id]:
+    """The ids as a log command carries them, in the order they were
+    proven (an ``auth`` ACL entry expands to them in that order)."""
+    return [pb.Id(scheme=scheme, id=found) for scheme, found in ids]

@@ -33,11 +33,13 @@ STATUS_OF = {
     pb.AUTH_FAILED: grpc.StatusCode.UNAUTHENTICATED,
     pb.NOT_READY: grpc.StatusCode.UNAVAILABLE,
     pb.CONNECTION_LOSS: grpc.StatusCode.UNAVAILABLE,
+    pb.NOT_READ_ONLY: grpc.StatusCode.UNAVAILABLE,
     pb.OPERATION_TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,
     pb.UNIMPLEMENTED: grpc.StatusCode.UNIMPLEMENTED,
     pb.NO_AUTH: grpc.StatusCode.PERMISSION_DENIED,
     pb.AUTH_FAILED: grpc.StatusCode.UNAUTHENTICATED,
     pb.INVALID_ACL: grpc.StatusCode.INVALID_ARGUMENT,
+    pb.QUOTA_EXCEEDED: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 

@@ -15,6 +15,8 @@ from typing import NoReturn
 
 import grpc
 
+from coord.acl import is_super
+from coord.rpc.callers import AuthFailed, unary_ids
 from coord.rpc.guard import abort
 from coord.rpc.peer_auth import MEMBER, Refused, SecretChecker, sign
 from coord.rpc.peer_tls import PeerTls, member_name, member_of
@@ -45,6 +47,7 @@ class MemberTrust:
     secret: bytes | None = None
     tls: PeerTls | None = None
     insecure: bool = False
+    super_digest: str = ""  # the super user's digest id (--superuser-digest), if any
     _checker: SecretChecker | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -116,6 +119,15 @@ class MemberTrust:
 
     async def authorize_admin(self, context: grpc.aio.ServicerContext, method: str) -> int:
         """Admin calls are for the cluster's members (tools given the
-        secret or a member certificate). The super user is to be let in
-        here too, once clients authenticate."""
+        secret or a member certificate) and the super user (its credential
+        in ``coord-auth`` metadata, as on a unary client call): the member
+        id, or 0 for the super user."""
+        if self.super_digest and self._is_super(context):
+            return 0
         return await self.authenticate(context, method)
+
+    def _is_super(self, context: grpc.aio.ServicerContext) -> bool:
+        try:
+            return is_super(unary_ids(context, self.super_digest))
+        except AuthFailed:
+            return False

@@ -9,17 +9,22 @@ same step, so no change can slip between the read and the watch.
 from __future__ import annotations
 
 from coord import acl as acls
-from coord.acl import Ident
+from coord.acl import Ids
 from coord.tree import Code, Tree, TreeError, acl_to_wire
 from coord.watches import Kind, Watcher, WatchRegistry
 from coord.wire import log_pb2
 from coord_client import paths
 from coord_client.wire import client_pb2 as pb
 
-WRITES = frozenset({"create", "delete", "set_data", "multi", "check", "set_acl"})
-READS = frozenset(
-    {"get_data", "exists", "get_children", "sync", "add_watch", "remove_watch", "get_acl", "auth"}
+WRITES = frozenset(
+    {"create", "delete", "set_data", "multi", "check", "set_acl", "set_quota", "delete_quota"}
 )
+READS = frozenset(
+    {
+        "get_data", "exists", "get_children", "sync", "add_watch", "remove_watch", "get_acl",
+        "auth", "get_quota",
+    }
+)  # fmt: skip
 
 _REMOVE_KINDS = {
     pb.ANY: tuple(Kind),
@@ -71,7 +76,7 @@ def _valid_path(path: str) -> str:
     return path
 
 
-def _require(tree: Tree, path: str, perm: int, ids: frozenset[Ident]) -> None:
+def _require(tree: Tree, path: str, perm: int, ids: Ids) -> None:
     """Refuse (NO_AUTH) a read of a node whose ACL does not grant `perm`;
     a missing node is the query's own answer."""
     node = tree.nodes.get(path)
@@ -79,7 +84,7 @@ def _require(tree: Tree, path: str, perm: int, ids: frozenset[Ident]) -> None:
         raise TreeError(Code.NO_AUTH, f"no READ permission on {path}")
 
 
-def get_acl(tree: Tree, path: str, ids: frozenset[Ident]) -> pb.GetAclResponse:
+def get_acl(tree: Tree, path: str, ids: Ids) -> pb.GetAclResponse:
     """READ or ADMIN may see the ACL; without ADMIN digest hashes are
     hidden (ZooKeeper's FinalRequestProcessor)."""
     response = tree.get_acl(path)
@@ -98,7 +103,7 @@ def read(
     kind: str,
     op,
     watcher: Watcher | None,
-    ids: frozenset[Ident],
+    ids: Ids,
 ):
     """Run a read now, as a caller with `ids`; raises TreeError for a
     refused one."""
@@ -129,4 +134,7 @@ def read(
         return pb.RemoveWatchResponse()
     if kind == "get_acl":
         return get_acl(tree, op.path, ids)
+    if kind == "get_quota":
+        _require(tree, _valid_path(op.path), acls.READ, ids)
+        return tree.get_quota(op.path)
     raise TreeError(Code.UNIMPLEMENTED, f"unknown operation {kind}")

@@ -43,6 +43,13 @@ class Refused(Exception):
     """A call failed authentication; the message is the reason, one line."""
 
 
+def in_own_name(member: int, claimed: Iterable[int]) -> bool:
+    """Whether every sender a peer's message names is the member that proved
+    who it is: a member speaks only for itself. The simulator's network
+    applies the same rule to forged messages (tests/paxos_sim.py)."""
+    return all(src == member for src in claimed)
+
+
 def load_secret(path: Path) -> bytes:
     """The secret in `path` (surrounding whitespace ignored). The file must
     be readable by its owner only, as ssh insists for its keys."""
@@ -99,7 +106,8 @@ class SecretChecker:
         if len(fields) < len(SIGNED) or not all(isinstance(v, str) for v in fields.values()):
             raise Refused("the call is not signed with the cluster secret")
         member, target, when, nonce, mac = (fields[key] for key in SIGNED)
-        if not hmac.compare_digest(_mac(self._secret, method, member, target, when, nonce), mac):
+        expected = _mac(self._secret, method, member, target, when, nonce)
+        if not hmac.compare_digest(expected.encode(), mac.encode()):
             raise Refused("bad member signature (not this cluster's secret)")
         if not member.isdigit() or int(member) < 1:
             raise Refused(f"signed by {member!r}, not a member id")

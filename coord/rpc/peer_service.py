@@ -13,6 +13,7 @@ import grpc
 from coord.replica import Replica
 from coord.rpc.guard import Malformed, abort, until_stopped
 from coord.rpc.member_trust import PEER, MemberTrust, refuse
+from coord.rpc.peer_auth import in_own_name
 from coord.wire import peer_pb2, peer_pb2_grpc
 
 
@@ -46,7 +47,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
             async for frame in request_iterator:
                 if isinstance(frame, Malformed):
                     await abort(context, frame.error)
-                if frame.src != peer or any(m.src != peer for m in frame.messages):
+                if not in_own_name(peer, [frame.src, *(m.src for m in frame.messages)]):
                     await refuse(context, f"member {peer} sent a message in another's name")
                 src = peer
                 self.log.receive(frame)
@@ -64,7 +65,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         async for chunk in request_iterator:
             if isinstance(chunk, Malformed):
                 await abort(context, chunk.error)
-            if chunk.src != peer:
+            if not in_own_name(peer, [chunk.src]):
                 await refuse(context, f"member {peer} sent a snapshot in another's name")
             if chunks and chunk.slot != chunks[0].slot:
                 await context.abort(

@@ -15,12 +15,9 @@ from pathlib import Path
 
 import grpc
 
+from coord.rpc.tls import ServerTLS
+
 MEMBER_NAME = re.compile(rb"member-([1-9][0-9]{0,9})")
-MAX_PEM_BYTES = 1 << 20
-
-
-class TlsFileError(Exception):
-    """A certificate or key file cannot be read; one line says which."""
 
 
 def member_name(member: int) -> str:
@@ -34,33 +31,20 @@ def member_of(auth_context: dict[str, list[bytes]]) -> int | None:
     return ids.pop() if len(ids) == 1 else None
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        data = path.read_bytes()[: MAX_PEM_BYTES + 1]
-    except OSError as err:
-        raise TlsFileError(f"cannot read {what} {path}: {err.strerror}") from None
-    if len(data) > MAX_PEM_BYTES or b"-----BEGIN" not in data:
-        raise TlsFileError(f"{what} {path} is not a PEM file")
-    return data
-
-
 @dataclass(frozen=True)
 class PeerTls:
-    cert: bytes
-    key: bytes
-    ca: bytes
+    """This member's certificate and key, and the cluster's CA, checked as
+    the client port's are (a bad file is one line before the member starts)."""
+
+    files: ServerTLS  # client_ca: the cluster's CA
 
     @classmethod
     def load(cls, cert: Path, key: Path, ca: Path) -> PeerTls:
-        return cls(
-            _read(cert, "--peer-tls-cert"), _read(key, "--peer-tls-key"), _read(ca, "--peer-tls-ca")
-        )
+        return cls(ServerTLS.load(cert, key, ca, flags="--peer-tls"))
 
     def server_credentials(self) -> grpc.ServerCredentials:
         """Callers must show a certificate of the CA."""
-        return grpc.ssl_server_credentials(
-            [(self.key, self.cert)], root_certificates=self.ca, require_client_auth=True
-        )
+        return self.files.credentials()
 
     def channel_credentials(self) -> grpc.ChannelCredentials:
-        return grpc.ssl_channel_credentials(self.ca, self.key, self.cert)
+        return grpc.ssl_channel_credentials(self.files.client_ca, self.files.key, self.files.chain)

@@ -12,7 +12,7 @@ import os
 
 import grpc
 
-from coord.acl import Ident
+from coord.acl import Ids
 from coord.replica import Replica
 from coord.rpc import callers, ops
 from coord.rpc.guard import abort, until_stopped
@@ -29,7 +29,7 @@ SYNC_TIMEOUT_S = 10.0
 class _CallWatcher:
     """The watcher of one Watch call: events go to that call's queue."""
 
-    def __init__(self, ids: frozenset[Ident]) -> None:
+    def __init__(self, ids: Ids) -> None:
         self.queue: asyncio.Queue[pb.WatchEvent] = asyncio.Queue()
         self.ids = ids
 
@@ -97,7 +97,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
             await abort(context, applied.result)
         return applied.result
 
-    async def _ids(self, context) -> frozenset[Ident]:
+    async def _ids(self, context) -> Ids:
         try:
             return callers.unary_ids(context, self.super_digest)
         except callers.AuthFailed as err:
@@ -131,6 +131,12 @@ class CoordService(client_pb2_grpc.CoordServicer):
     async def SetACL(self, request, context):  # noqa: N802
         return await self._write_op("set_acl", request, context)
 
+    async def SetQuota(self, request, context):  # noqa: N802
+        return await self._write_op("set_quota", request, context)
+
+    async def DeleteQuota(self, request, context):  # noqa: N802
+        return await self._write_op("delete_quota", request, context)
+
     # ------------------------------------------------------------- reads
 
     async def _read(self, kind: str, request, context):
@@ -163,6 +169,9 @@ class CoordService(client_pb2_grpc.CoordServicer):
 
     async def GetACL(self, request, context):  # noqa: N802
         return await self._read("get_acl", request, context)
+
+    async def GetQuota(self, request, context):  # noqa: N802
+        return await self._read("get_quota", request, context)
 
     async def Sync(self, request, context):  # noqa: N802
         error = await self.replica.sync(SYNC_TIMEOUT_S)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from coord.acl import Ident
+from coord.acl import Ids
 from coord.replica import Replica
 from coord.rpc import callers, ops
 from coord.rpc.guard import Malformed, abort
@@ -47,7 +47,7 @@ class _InFlight:
     # A write's Applied, or a sync's error (None: synced); reads have none:
     # they run when they reach the head.
     future: asyncio.Future | None
-    ids: frozenset[Ident] = frozenset()  # a read's: the caller's at arrival
+    ids: Ids = ()  # a read's: the caller's at arrival
 
 
 def _error(code: int, message: str) -> pb.Error:
@@ -179,6 +179,10 @@ class SessionStream:
                     open_session=log_pb2.OpenSession(timeout_ms=timeout_ms, password=os.urandom(16))
                 )
             )
+            if not applied.ok:  # not opened here (nor known to be): the client tries another
+                message = applied.result.message
+                self._end(pb.ServerMessage(session_error=_error(pb.NOT_READY, message)))
+                return
             opened = applied.result
             session_id, password = opened.session_id, opened.password
         else:
@@ -271,7 +275,9 @@ class SessionStream:
         """Why a write is refused before it costs a log entry, if it is."""
         if 0 < xid <= self._last_write_xid:
             return _error(pb.BAD_ARGUMENTS, f"xid {xid} does not follow the last write's")
-        return ops.precheck(kind, op, self.replica.limits.max_data_bytes)
+        return self.replica.write_refusal() or ops.precheck(
+            kind, op, self.replica.limits.max_data_bytes
+        )
 
     def _enqueue(self, item: _InFlight) -> None:
         self._in_flight.append(item)

@@ -33,31 +33,34 @@ class ServerTLS:
     client_ca: bytes | None = None
 
     @classmethod
-    def load(cls, cert: Path, key: Path, ca: Path | None = None) -> ServerTLS:
+    def load(cls, cert: Path, key: Path, ca: Path | None = None, flags: str = "--tls") -> ServerTLS:
+        """Errors name the files by their flags: `flags`-cert, -key, -ca."""
         try:
-            return cls._load(cert, key, ca)
+            return cls._load(cert, key, ca, flags)
         except ValueError as err:
             raise TLSFileError(str(err)) from None
 
     @classmethod
-    def _load(cls, cert: Path, key: Path, ca: Path | None) -> ServerTLS:
-        chain = read_file(cert, f"--tls-cert {cert}")
-        leaf = pem_certificates(chain, f"--tls-cert {cert}")[0]
-        key_pem = read_file(key, f"--tls-key {key}")
+    def _load(cls, cert: Path, key: Path, ca: Path | None, flags: str) -> ServerTLS:
+        chain = read_file(cert, f"{flags}-cert {cert}")
+        leaf = pem_certificates(chain, f"{flags}-cert {cert}")[0]
+        key_pem = read_file(key, f"{flags}-key {key}")
         try:
             private = serialization.load_pem_private_key(key_pem, password=None)
         except TypeError:
             raise ValueError(
-                f"--tls-key {key}: the key is encrypted; give it unencrypted"
+                f"{flags}-key {key}: the key is encrypted; give it unencrypted"
             ) from None
         except ValueError:
-            raise ValueError(f"--tls-key {key}: no PEM private key in it") from None
+            raise ValueError(f"{flags}-key {key}: no PEM private key in it") from None
         if not same_key(private, leaf):
-            raise ValueError(f"--tls-key {key} does not match the certificate in --tls-cert {cert}")
+            raise ValueError(
+                f"{flags}-key {key} does not match the certificate in {flags}-cert {cert}"
+            )
         client_ca = None
         if ca is not None:
-            client_ca = read_file(ca, f"--tls-ca {ca}")
-            pem_certificates(client_ca, f"--tls-ca {ca}")
+            client_ca = read_file(ca, f"{flags}-ca {ca}")
+            pem_certificates(client_ca, f"{flags}-ca {ca}")
         return cls(chain, key_pem, client_ca)
 
     def credentials(self) -> grpc.ServerCredentials:

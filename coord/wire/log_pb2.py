@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from coord_client.wire import client_pb2 as coord_dot_v1_dot_client__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63oord/internal/v1/log.proto\x12\x11\x63oord.internal.v1\x1a\x15\x63oord/v1/client.proto\"3\n\x0bOpenSession\x12\x12\n\ntimeout_ms\x18\x01 \x01(\x05\x12\x10\n\x08password\x18\x02 \x01(\x0c\"\x0e\n\x0c\x43loseSession\"\x0f\n\rExpireSession\"\xbd\x04\n\x07\x43ommand\x12\x12\n\nsession_id\x18\x01 \x01(\x03\x12\x0b\n\x03xid\x18\x02 \x01(\x03\x12\x15\n\rorigin_member\x18\x0b \x01(\x05\x12\x16\n\x0eorigin_request\x18\x0c \x01(\x03\x12\x10\n\x08prev_xid\x18\r \x01(\x03\x12\x1a\n\x04\x61uth\x18\x0e \x03(\x0b\x32\x0c.coord.v1.Id\x12)\n\x06\x63reate\x18\x03 \x01(\x0b\x32\x17.coord.v1.CreateRequestH\x00\x12)\n\x06\x64\x65lete\x18\x04 \x01(\x0b\x32\x17.coord.v1.DeleteRequestH\x00\x12,\n\x08set_data\x18\x05 \x01(\x0b\x32\x18.coord.v1.SetDataRequestH\x00\x12\'\n\x05multi\x18\x06 \x01(\x0b\x32\x16.coord.v1.MultiRequestH\x00\x12\x36\n\x0copen_session\x18\x07 \x01(\x0b\x32\x1e.coord.internal.v1.OpenSessionH\x00\x12\x38\n\rclose_session\x18\x08 \x01(\x0b\x32\x1f.coord.internal.v1.CloseSessionH\x00\x12:\n\x0e\x65xpire_session\x18\t \x01(\x0b\x32 .coord.internal.v1.ExpireSessionH\x00\x12\'\n\x05\x63heck\x18\n \x01(\x0b\x32\x16.coord.v1.CheckRequestH\x00\x12*\n\x07set_acl\x18\x0f \x01(\x0b\x32\x17.coord.v1.SetAclRequestH\x00\x42\x04\n\x02op\"F\n\x05\x42\x61tch\x12\x0f\n\x07time_ms\x18\x01 \x01(\x03\x12,\n\x08\x63ommands\x18\x02 \x03(\x0b\x32\x1a.coord.internal.v1.Commandb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63oord/internal/v1/log.proto\x12\x11\x63oord.internal.v1\x1a\x15\x63oord/v1/client.proto\"3\n\x0bOpenSession\x12\x12\n\ntimeout_ms\x18\x01 \x01(\x05\x12\x10\n\x08password\x18\x02 \x01(\x0c\"\x0e\n\x0c\x43loseSession\"\x0f\n\rExpireSession\"\xa3\x05\n\x07\x43ommand\x12\x12\n\nsession_id\x18\x01 \x01(\x03\x12\x0b\n\x03xid\x18\x02 \x01(\x03\x12\x15\n\rorigin_member\x18\x0b \x01(\x05\x12\x16\n\x0eorigin_request\x18\x0c \x01(\x03\x12\x10\n\x08prev_xid\x18\r \x01(\x03\x12\x1a\n\x04\x61uth\x18\x0e \x03(\x0b\x32\x0c.coord.v1.Id\x12)\n\x06\x63reate\x18\x03 \x01(\x0b\x32\x17.coord.v1.CreateRequestH\x00\x12)\n\x06\x64\x65lete\x18\x04 \x01(\x0b\x32\x17.coord.v1.DeleteRequestH\x00\x12,\n\x08set_data\x18\x05 \x01(\x0b\x32\x18.coord.v1.SetDataRequestH\x00\x12\'\n\x05multi\x18\x06 \x01(\x0b\x32\x16.coord.v1.MultiRequestH\x00\x12\x36\n\x0copen_session\x18\x07 \x01(\x0b\x32\x1e.coord.internal.v1.OpenSessionH\x00\x12\x38\n\rclose_session\x18\x08 \x01(\x0b\x32\x1f.coord.internal.v1.CloseSessionH\x00\x12:\n\x0e\x65xpire_session\x18\t \x01(\x0b\x32 .coord.internal.v1.ExpireSessionH\x00\x12\'\n\x05\x63heck\x18\n \x01(\x0b\x32\x16.coord.v1.CheckRequestH\x00\x12*\n\x07set_acl\x18\x0f \x01(\x0b\x32\x17.coord.v1.SetAclRequestH\x00\x12.\n\tset_quota\x18\x10 \x01(\x0b\x32\x19.coord.v1.SetQuotaRequestH\x00\x12\x34\n\x0c\x64\x65lete_quota\x18\x11 \x01(\x0b\x32\x1c.coord.v1.DeleteQuotaRequestH\x00\x42\x04\n\x02op\"F\n\x05\x42\x61tch\x12\x0f\n\x07time_ms\x18\x01 \x01(\x03\x12,\n\x08\x63ommands\x18\x02 \x03(\x0b\x32\x1a.coord.internal.v1.Commandb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,7 +39,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPIRESESSION']._serialized_start=142
   _globals['_EXPIRESESSION']._serialized_end=157
   _globals['_COMMAND']._serialized_start=160
-  _globals['_COMMAND']._serialized_end=733
-  _globals['_BATCH']._serialized_start=735
-  _globals['_BATCH']._serialized_end=805
+  _globals['_COMMAND']._serialized_end=835
+  _globals['_BATCH']._serialized_start=837
+  _globals['_BATCH']._serialized_end=907
 # @@protoc_insertion_point(module_scope)

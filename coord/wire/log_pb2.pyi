@@ -24,7 +24,7 @@ class ExpireSession(_message.Message):
     def __init__(self) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("session_id", "xid", "origin_member", "origin_request", "prev_xid", "auth", "create", "delete", "set_data", "multi", "open_session", "close_session", "expire_session", "check", "set_acl")
+    __slots__ = ("session_id", "xid", "origin_member", "origin_request", "prev_xid", "auth", "create", "delete", "set_data", "multi", "open_session", "close_session", "expire_session", "check", "set_acl", "set_quota", "delete_quota")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     XID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_MEMBER_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,8 @@ class Command(_message.Message):
     EXPIRE_SESSION_FIELD_NUMBER: _ClassVar[int]
     CHECK_FIELD_NUMBER: _ClassVar[int]
     SET_ACL_FIELD_NUMBER: _ClassVar[int]
+    SET_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    DELETE_QUOTA_FIELD_NUMBER: _ClassVar[int]
     session_id: int
     xid: int
     origin_member: int
@@ -55,7 +57,9 @@ class Command(_message.Message):
     expire_session: ExpireSession
     check: _client_pb2.CheckRequest
     set_acl: _client_pb2.SetAclRequest
-    def __init__(self, session_id: _Optional[int] = ..., xid: _Optional[int] = ..., origin_member: _Optional[int] = ..., origin_request: _Optional[int] = ..., prev_xid: _Optional[int] = ..., auth: _Optional[_Iterable[_Union[_client_pb2.Id, _Mapping]]] = ..., create: _Optional[_Union[_client_pb2.CreateRequest, _Mapping]] = ..., delete: _Optional[_Union[_client_pb2.DeleteRequest, _Mapping]] = ..., set_data: _Optional[_Union[_client_pb2.SetDataRequest, _Mapping]] = ..., multi: _Optional[_Union[_client_pb2.MultiRequest, _Mapping]] = ..., open_session: _Optional[_Union[OpenSession, _Mapping]] = ..., close_session: _Optional[_Union[CloseSession, _Mapping]] = ..., expire_session: _Optional[_Union[ExpireSession, _Mapping]] = ..., check: _Optional[_Union[_client_pb2.CheckRequest, _Mapping]] = ..., set_acl: _Optional[_Union[_client_pb2.SetAclRequest, _Mapping]] = ...) -> None: ...
+    set_quota: _client_pb2.SetQuotaRequest
+    delete_quota: _client_pb2.DeleteQuotaRequest
+    def __init__(self, session_id: _Optional[int] = ..., xid: _Optional[int] = ..., origin_member: _Optional[int] = ..., origin_request: _Optional[int] = ..., prev_xid: _Optional[int] = ..., auth: _Optional[_Iterable[_Union[_client_pb2.Id, _Mapping]]] = ..., create: _Optional[_Union[_client_pb2.CreateRequest, _Mapping]] = ..., delete: _Optional[_Union[_client_pb2.DeleteRequest, _Mapping]] = ..., set_data: _Optional[_Union[_client_pb2.SetDataRequest, _Mapping]] = ..., multi: _Optional[_Union[_client_pb2.MultiRequest, _Mapping]] = ..., open_session: _Optional[_Union[OpenSession, _Mapping]] = ..., close_session: _Optional[_Union[CloseSession, _Mapping]] = ..., expire_session: _Optional[_Union[ExpireSession, _Mapping]] = ..., check: _Optional[_Union[_client_pb2.CheckRequest, _Mapping]] = ..., set_acl: _Optional[_Union[_client_pb2.SetAclRequest, _Mapping]] = ..., set_quota: _Optional[_Union[_client_pb2.SetQuotaRequest, _Mapping]] = ..., delete_quota: _Optional[_Union[_client_pb2.DeleteQuotaRequest, _Mapping]] = ...) -> None: ...
 
 class Batch(_message.Message):
     __slots__ = ("time_ms", "commands")

@@ -1,5 +1,5 @@
 """`Config`: configuration management, a live read-only mapping of the
-children of `path` (SPEC §3).
+children of `path`.
 
 Every update made through Config is ONE transaction that writes all its keys
 and sets the data of `path` itself, whose version is the view's `.version`
@@ -14,32 +14,38 @@ before the event's zxid, and reads made after an event reflect at least that
 zxid (sequential consistency), so nothing changed between the event and the
 reads. When a read shows a later change, that change's own event follows
 and the view waits for it. A reader so never sees half of an update.
+
+With the asyncio client, `config = await client.Config(path, codec)` loads
+the view and sets the watch when the await returns; `update` and `close`
+are coroutines, and `on_change` callbacks may be coroutine functions.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from coord_client.events import KazooState, WatchedEvent
+from coord_client.events import WatchedEvent
 from coord_client.exceptions import (
     BadVersionError,
-    ConnectionLoss,
     NodeExistsError,
     NoNodeError,
-    SessionExpiredError,
 )
 from coord_client.paths import join, parent, validate_path
-from coord_client.recipes.nodes import create_once, transaction_error
-from coord_client.recipes.subtree import SubtreeWatch
+from coord_client.recipes.steps import (
+    Commit,
+    Gather,
+    Steps,
+    create_once,
+    once,
+    operation,
+    transaction_error,
+)
+from coord_client.recipes.subtree import GONE, Following
 from coord_client.stat import ZnodeStat
-
-if TYPE_CHECKING:
-    from coord_client.client import Client
 
 log = logging.getLogger("coord_client.recipes.config")
 
@@ -62,18 +68,85 @@ class Snapshot:
     complete: bool  # no child vanished between the listing and its read
 
 
-class ConfigView(Mapping[str, Any]):
-    """The view's state and rules, whichever way the tree is read: shared by
-    this Config and the asyncio one."""
+class Config(Following, Mapping[str, Any]):
+    """Name -> bytes (or `codec.loads(bytes)`) for the children of `path`."""
 
-    def _init_view(self, path: str, codec: Codec | None) -> None:
+    def __init__(self, client: Any, path: str, codec: Codec | None = None) -> None:
+        self.client = client
         self.path = validate_path(path)
         self._codec = codec
         self._values: dict[str, Any] = {}
         self._version = 0
         self._seen = 0  # every change up to this zxid is in the view
         self._callbacks: list[OnChange] = []
-        self._closed = False
+        self._follow(self.path)
+        self._started: Any = None  # the load (a task, asyncio)
+        if not self.driver.asynchronous:
+            self.driver.run(client, self._start())
+
+    def __await__(self) -> Generator[Any, None, Config]:
+        """Load the view and start following the tree (once; asyncio)."""
+        if not self.driver.asynchronous:
+            raise TypeError("only the asyncio Config is awaited")
+        if self._started is None:
+            self._started = self.driver.start(self.client, self._start())
+        yield from self._started.__await__()
+        return self
+
+    def _start(self) -> Steps[None]:
+        yield from create_once(self.path, b"0", makepath=True)
+        yield from self._start_following(self._refresh(None))
+
+    @operation
+    def close(self) -> Steps[None]:
+        """Stop following the tree; the view keeps its last state."""
+        yield from self._locked(self._stop_following())
+
+    @operation
+    def update(self, mapping: Mapping[str, Any], version: int | None = None) -> Steps[int]:
+        """Write every key of `mapping` in one transaction (creating the missing
+        ones); returns the new version. Given `version`, raises BadVersionError
+        and changes nothing when the view has been updated since. A
+        ConnectionLoss leaves the outcome unknown and is not repeated."""
+        encoded = self._encoded(mapping)
+        while True:
+            names, stat = yield once("get_children", self.path, include_data=True)
+            expected = version if version is not None else stat.version
+
+            def fill(transaction: Any, names: list[str] = names, expected: int = expected) -> None:
+                self._fill(transaction, encoded, names, expected)
+
+            if self._applied((yield Commit(fill)), version):
+                break
+        yield from self._locked(self._refresh(None))  # so that this caller reads its own update
+        return expected + 1
+
+    def _changed(self, event: WatchedEvent) -> Steps[None]:
+        if self._wanted(event):
+            with contextlib.suppress(*GONE):
+                yield from self._refresh(event.zxid)
+
+    def _reload(self) -> Steps[None]:
+        yield from self._refresh(None)
+
+    def _refresh(self, bound: int | None) -> Steps[None]:
+        """Read the tree; show it when it is the state at `bound` (the zxid of
+        the event that asked). Without an event, the first read's newest change
+        is the bound, and reads go on until one stays within it. While `path`
+        does not exist (NoNodeError) the view keeps its last state."""
+        snapshot = yield from self._read()
+        if bound is not None:
+            self._offer(snapshot, bound)
+            return
+        while (bound := self._unseen(snapshot)) is not None:
+            snapshot = yield from self._read()
+            if self._offer(snapshot, bound):
+                return
+
+    def _read(self) -> Steps[Snapshot]:
+        names, stat = yield once("get_children", self.path, include_data=True)
+        results = yield Gather(tuple(once("get", join(self.path, name)) for name in names))
+        return snapshot_of(stat, dict(zip(names, results, strict=True)))
 
     @property
     def version(self) -> int:
@@ -164,10 +237,7 @@ class ConfigView(Mapping[str, Any]):
             return
         self._version, self._values = snapshot.version, values
         for callback in list(self._callbacks):
-            self._tell(callback, dict(values))
-
-    def _tell(self, callback: OnChange, values: dict[str, Any]) -> None:
-        callback(values)
+            self.driver.detach(callback(dict(values)))
 
 
 def snapshot_of(stat: ZnodeStat, reads: dict[str, Any]) -> Snapshot:
@@ -183,85 +253,3 @@ def snapshot_of(stat: ZnodeStat, reads: dict[str, Any]) -> Snapshot:
         raw[name], child_stat = read
         top = max(top, child_stat.mzxid)
     return Snapshot(stat.version, raw, top, complete=len(raw) == len(reads))
-
-
-class Config(ConfigView):
-    """Name -> bytes (or `codec.loads(bytes)`) for the children of `path`."""
-
-    def __init__(self, client: Client, path: str, codec: Codec | None = None) -> None:
-        self._client = client
-        self._init_view(path, codec)
-        self._lock = threading.RLock()  # one refresh at a time; on_change may read the view
-        self._watch = SubtreeWatch(client, self.path, self._on_event)
-        create_once(client, self.path, b"0", makepath=True)
-        client.add_listener(self._on_state)
-        with self._lock:
-            self._watch.arm()
-            self._refresh(None)
-
-    def close(self) -> None:
-        """Stop following the tree; the view keeps its last state."""
-        with self._lock:
-            self._closed = True
-            self._client.remove_listener(self._on_state)
-            self._watch.close()
-
-    def update(self, mapping: Mapping[str, Any], version: int | None = None) -> int:
-        """Write every key of `mapping` in one transaction (creating the missing
-        ones); returns the new version. Given `version`, raises BadVersionError
-        and changes nothing when the view has been updated since. A
-        ConnectionLoss leaves the outcome unknown and is not repeated."""
-        encoded = self._encoded(mapping)
-        while True:
-            names, stat = self._client.get_children(self.path, include_data=True)
-            expected = version if version is not None else stat.version
-            transaction = self._client.transaction()
-            self._fill(transaction, encoded, names, expected)
-            if self._applied(transaction.commit(), version):
-                break
-        with self._lock:
-            self._refresh(None)  # so that this caller reads its own update
-        return expected + 1
-
-    def _on_event(self, event: WatchedEvent) -> None:
-        with self._lock:
-            if not self._wanted(event):
-                return
-            with contextlib.suppress(SessionExpiredError, ConnectionLoss, NoNodeError):
-                self._refresh(event.zxid)
-
-    def _on_state(self, state: KazooState) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            if state is KazooState.LOST:
-                self._watch.disarm()
-            elif state is KazooState.CONNECTED:
-                with contextlib.suppress(SessionExpiredError, ConnectionLoss, NoNodeError):
-                    self._watch.arm()
-                    self._refresh(None)
-
-    def _refresh(self, bound: int | None) -> None:
-        """Read the tree; show it when it is the state at `bound` (the zxid of
-        the event that asked). Without an event, the first read's newest change
-        is the bound, and reads go on until one stays within it. While `path`
-        does not exist (NoNodeError) the view keeps its last state."""
-        snapshot = self._read()
-        if bound is not None:
-            self._offer(snapshot, bound)
-            return
-        while (bound := self._unseen(snapshot)) is not None:
-            snapshot = self._read()
-            if self._offer(snapshot, bound):
-                return
-
-    def _read(self) -> Snapshot:
-        names, stat = self._client.get_children(self.path, include_data=True)
-        pending = {name: self._client.get_async(join(self.path, name)) for name in names}
-        reads: dict[str, Any] = {}
-        for name, read in pending.items():
-            try:
-                reads[name] = read.get()
-            except NoNodeError as exc:
-                reads[name] = exc
-        return snapshot_of(stat, reads)

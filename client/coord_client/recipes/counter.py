@@ -9,22 +9,20 @@ reaches the caller (with this SDK it only comes when the session is gone).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from coord_client.exceptions import BadVersionError
 from coord_client.paths import validate_path
-from coord_client.recipes.nodes import create_once
-from coord_client.recipes.waiting import retrying
-
-if TYPE_CHECKING:
-    from coord_client.client import Client
+from coord_client.recipes.drive_asyncio import ASYNCIO
+from coord_client.recipes.recipe import Recipe
+from coord_client.recipes.steps import Steps, call, create_once, once, operation
 
 Number = int | float
 
 
-class CounterState:
-    """What a counter knows, whichever way it reads (shared with asyncio): the
-    value is stored as ASCII (`repr` of an int or float)."""
+class Counter(Recipe):
+    """kazoo's Counter: `counter += 5`, `counter.value`; the value is stored
+    as ASCII (`repr` of an int or float)."""
 
     def __init__(self, client: Any, path: str, default: Number = 0) -> None:
         self.client = client
@@ -35,46 +33,58 @@ class CounterState:
         self.post_value: Number | None = None  # after it
         self._ensured = False
 
-    def _checked(self, value: Number) -> Number:
-        if not isinstance(value, self.default_type):
-            raise TypeError(f"invalid type for value change: {type(value).__name__}")
-        return value
-
-    def _decoded(self, data: bytes) -> Number:
-        return self.default_type(data.decode("ascii")) if data else self.default
-
-
-class Counter(CounterState):
-    """kazoo's Counter: `counter += 5`, `counter.value`."""
-
-    client: Client
-
     @property
     def value(self) -> Number:
-        return self._read()[0]
+        return self.driver.run(self.client, self._read())[0]
 
     def __add__(self, value: Number) -> Counter:
         """Add `value` (kazoo's `counter += value`)."""
-        return self._change(value)
+        return self.add(value)
 
     def __sub__(self, value: Number) -> Counter:
-        return self._change(-value)
+        return self.add(-value)
 
-    def _change(self, value: Number) -> Counter:
-        self._checked(value)
+    @operation
+    def add(self, value: Number) -> Steps[Counter]:
+        """Add `value`; repeated from the read when another writer got in first."""
+        if not isinstance(value, self.default_type):
+            raise TypeError(f"invalid type for value change: {type(value).__name__}")
         while True:
-            pre_value, version = self._read()
+            pre_value, version = yield from self._read()
             post_value = pre_value + value
             try:
-                self.client.set(self.path, repr(post_value).encode("ascii"), version=version)
+                yield once("set", self.path, repr(post_value).encode("ascii"), version=version)
             except BadVersionError:
                 continue  # another writer got in first
             self.pre_value, self.post_value = pre_value, post_value
             return self
 
-    def _read(self) -> tuple[Number, int]:
+    @operation
+    def subtract(self, value: Number) -> Steps[Counter]:
+        """Subtract `value` (kazoo's `counter -= value`)."""
+        return (yield from self.add.steps(-value))
+
+    def _read(self) -> Steps[tuple[Number, int]]:
         if not self._ensured:
-            create_once(self.client, self.path, makepath=True)
+            yield from create_once(self.path, makepath=True)
             self._ensured = True
-        data, stat = retrying(self.client, lambda: self.client.get(self.path))
-        return self._decoded(data), stat.version
+        data, stat = yield call("get", self.path)
+        decoded = self.default_type(data.decode("ascii")) if data else self.default
+        return decoded, stat.version
+
+
+class AsyncCounter(Counter):
+    """The Counter of the asyncio client: `await counter.add(5)`, `await
+    counter.value()` (`+=` and a property cannot await)."""
+
+    driver = ASYNCIO
+
+    @operation
+    def value(self) -> Steps[Number]:  # type: ignore[override]
+        """The value now."""
+        return (yield from self._read())[0]
+
+    def __add__(self, value: Number) -> Counter:
+        raise TypeError("the asyncio Counter adds with `await counter.add(value)`")
+
+    __sub__ = __add__

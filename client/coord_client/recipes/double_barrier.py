@@ -14,18 +14,25 @@ import contextlib
 import os
 import socket
 import uuid
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from coord_client.events import EventType, WatchedEvent
 from coord_client.exceptions import NoNodeError
 from coord_client.ops import Watcher
 from coord_client.paths import join, validate_path
-from coord_client.recipes.nodes import children, create_once, transaction_error
+from coord_client.recipes.recipe import Recipe
 from coord_client.recipes.session import Wakeup
-from coord_client.recipes.waiting import Deadline, retrying
-
-if TYPE_CHECKING:
-    from coord_client.client import Client
+from coord_client.recipes.steps import (
+    Commit,
+    Steps,
+    Wait,
+    call,
+    children,
+    create_once,
+    operation,
+    transaction_error,
+)
+from coord_client.recipes.waiting import Deadline
 
 READY = "ready"
 
@@ -53,9 +60,8 @@ class ReadyWatch:
         self._wakeup(event)
 
 
-class DoubleBarrierState:
-    """The barrier's names and rules, whichever way it waits (shared with the
-    asyncio DoubleBarrier)."""
+class DoubleBarrier(Recipe):
+    """`enter()` blocks until `num_clients` members are in; `leave()` until all are out."""
 
     def __init__(
         self, client: Any, path: str, num_clients: int, identifier: str | None = None
@@ -69,10 +75,47 @@ class DoubleBarrierState:
         self.ready_path = join(self.path, READY)
         self.participating = False
 
-    @staticmethod
-    def _members_of(names: list[str]) -> list[str]:
-        """The member nodes among the children of the path, in order."""
-        return sorted(name for name in names if name != READY)
+    @operation
+    def enter(self, timeout: float | None = None) -> Steps[bool]:
+        """True once all members are in; False (and out again) when `timeout`
+        seconds pass first."""
+        deadline = Deadline(timeout)
+        data = self.identifier.encode()
+        yield from create_once(self.create_path, data, ephemeral=True, makepath=True)
+        self.participating = True
+        with Wakeup(self.client, self.driver.event()) as wakeup:
+            ready = ReadyWatch(wakeup)
+            while True:
+                wakeup.event.clear()
+                if ready.seen or (yield from self._exists(self.ready_path, ready)):
+                    return True
+                if len((yield from self._members())) >= self.num_clients:
+                    yield from create_once(self.ready_path)  # or another member did
+                    return True
+                if not (yield Wait(wakeup.event, deadline.remaining())):
+                    yield from self._delete_own()
+                    return False
+
+    @operation
+    def leave(self, timeout: float | None = None) -> Steps[bool]:
+        """True once every member has left; False when `timeout` seconds pass first."""
+        deadline = Deadline(timeout)
+        with Wakeup(self.client, self.driver.event()) as wakeup:
+            while True:
+                wakeup.event.clear()
+                step = self._leave_step((yield from self._members()))
+                if step.last:
+                    yield from self._leave_last()
+                if step.done:
+                    break
+                if step.delete_own:
+                    yield from self._delete_own()
+                if not (yield from self._exists(join(self.path, step.awaited), wakeup)):
+                    continue
+                if not (yield Wait(wakeup.event, deadline.remaining())):
+                    return False
+        self.participating = False
+        return True
 
     def _leave_step(self, members: list[str]) -> LeaveStep:
         if not members:
@@ -83,76 +126,25 @@ class DoubleBarrierState:
             return LeaveStep(done=False, awaited=members[-1])  # the lowest goes last
         return LeaveStep(done=False, delete_own=self.node_name in members, awaited=members[0])
 
-    def _last_out(self, transaction: Any) -> Any:
-        """The last member's transaction: `ready` and its own node go together."""
-        transaction.delete(self.ready_path)
-        transaction.delete(self.create_path)
-        return transaction
+    def _members(self) -> Steps[list[str]]:
+        """The member nodes among the children of the path, in order."""
+        return sorted(name for name in (yield from children(self.path)) if name != READY)
 
+    def _exists(self, path: str, watch: Watcher) -> Steps[bool]:
+        return (yield call("exists", path, watch=watch)) is not None
 
-class DoubleBarrier(DoubleBarrierState):
-    """`enter()` blocks until `num_clients` members are in; `leave()` until all are out."""
-
-    client: Client
-
-    def enter(self, timeout: float | None = None) -> bool:
-        """True once all members are in; False (and out again) when `timeout`
-        seconds pass first."""
-        deadline = Deadline(timeout)
-        create_once(
-            self.client, self.create_path, self.identifier.encode(), ephemeral=True, makepath=True
-        )
-        self.participating = True
-        with Wakeup(self.client) as wakeup:
-            ready = ReadyWatch(wakeup)
-            while True:
-                wakeup.event.clear()
-                if ready.seen or self._exists(self.ready_path, ready):
-                    return True
-                if len(self._members()) >= self.num_clients:
-                    create_once(self.client, self.ready_path)  # or another member did
-                    return True
-                if not wakeup.event.wait(deadline.remaining()):
-                    self._delete_own()
-                    return False
-
-    def leave(self, timeout: float | None = None) -> bool:
-        """True once every member has left; False when `timeout` seconds pass first."""
-        deadline = Deadline(timeout)
-        with Wakeup(self.client) as wakeup:
-            while True:
-                wakeup.event.clear()
-                step = self._leave_step(self._members())
-                if step.last:
-                    self._leave_last()
-                if step.done:
-                    break
-                if step.delete_own:
-                    self._delete_own()
-                if not self._exists(join(self.path, step.awaited), wakeup):
-                    continue
-                if not wakeup.event.wait(deadline.remaining()):
-                    return False
-        self.participating = False
-        return True
-
-    def _members(self) -> list[str]:
-        return self._members_of(children(self.client, self.path))
-
-    def _exists(self, path: str, watch: Watcher) -> bool:
-        return retrying(self.client, lambda: self.client.exists(path, watch)) is not None
-
-    def _delete_own(self) -> None:
+    def _delete_own(self) -> Steps[None]:
         with contextlib.suppress(NoNodeError):
-            retrying(self.client, lambda: self.client.delete(self.create_path))
+            yield call("delete", self.create_path)
         self.participating = False
 
-    def _leave_last(self) -> None:
+    def _leave_last(self) -> Steps[None]:
         """The last member out deletes `ready` and its own node in one transaction
         (its own node alone when `ready` is already gone)."""
 
-        def commit() -> list[object]:
-            return self._last_out(self.client.transaction()).commit()
+        def last_out(transaction: Any) -> None:
+            transaction.delete(self.ready_path)
+            transaction.delete(self.create_path)
 
-        if transaction_error(retrying(self.client, commit)):
-            self._delete_own()
+        if transaction_error((yield Commit(last_out, retry=True))):
+            yield from self._delete_own()

@@ -7,31 +7,37 @@ session is suspended, or gone: then `lost` is set too).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from coord_client.recipes.errors import CancelledError
 from coord_client.recipes.lock import Lock
+from coord_client.recipes.recipe import Recipe
+from coord_client.recipes.steps import Await, Steps, operation
 
-if TYPE_CHECKING:
-    from coord_client.client import Client
 
-
-class Election:
+class Election(Recipe):
     """Contend for leadership of `path`; `identifier` names us in `contenders()`."""
 
-    def __init__(self, client: Client, path: str, identifier: str | None = None) -> None:
-        self.lock = Lock(client, path, identifier)
+    def __init__(self, client: Any, path: str, identifier: str | None = None) -> None:
+        self.client = client
+        self.lock = self.same_kind(Lock)(client, path, identifier)
 
-    def run(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Wait to be elected, then call `func(*args, **kwargs)` as the leader;
-        returns when it does (or at once after `cancel()`)."""
+    @operation
+    def run(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Steps[None]:
+        """Wait to be elected, then call `func(*args, **kwargs)` as the leader
+        (with asyncio, awaiting what it returns); returns when it does (or at
+        once after `cancel()`)."""
         if not callable(func):
             raise ValueError("leader function is not callable")
         try:
-            with self.lock:
-                func(*args, **kwargs)
+            yield from self.lock.acquire.steps()
+            try:
+                result = func(*args, **kwargs)
+                if self.driver.asynchronous and isinstance(result, Awaitable):
+                    yield Await(result)
+            finally:
+                yield from self.lock.release.steps()
         except CancelledError:
             pass
 
@@ -39,9 +45,10 @@ class Election:
         """Stop waiting to be elected."""
         self.lock.cancel()
 
-    def contenders(self) -> list[str]:
+    @operation
+    def contenders(self) -> Steps[list[str]]:
         """The contenders' identifiers, the leader first."""
-        return self.lock.contenders()
+        return (yield from self.lock.contenders.steps())
 
     @property
     def is_leader(self) -> bool:
@@ -49,6 +56,6 @@ class Election:
         return self.lock.is_acquired
 
     @property
-    def lost(self) -> threading.Event:
-        """Set when the session is gone, and leadership with it."""
+    def lost(self) -> Any:
+        """Set when the session is gone, and leadership with it (an Event)."""
         return self.lock.lost

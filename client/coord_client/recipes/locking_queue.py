@@ -14,22 +14,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from coord_client.exceptions import NoNodeError
 from coord_client.paths import join, validate_path
-from coord_client.recipes.nodes import children, create_once, transaction_error
 from coord_client.recipes.queue import entry_path
+from coord_client.recipes.recipe import Recipe
 from coord_client.recipes.session import Wakeup
-from coord_client.recipes.waiting import Deadline, retrying
+from coord_client.recipes.steps import (
+    Steps,
+    Wait,
+    call,
+    children,
+    commit,
+    create_once,
+    once,
+    operation,
+)
+from coord_client.recipes.waiting import Deadline
 
-if TYPE_CHECKING:
-    from coord_client.client import Client
 
-
-class LockingQueueState:
-    """The queue's names and rules, whichever way it waits (shared with the
-    asyncio LockingQueue)."""
+class LockingQueue(Recipe):
+    """`put`, `put_all`, `get(timeout)`, then `consume()` or `release()` the
+    item; `length()` (`len()` too, threaded)."""
 
     def __init__(self, client: Any, path: str) -> None:
         self.client = client
@@ -40,130 +47,122 @@ class LockingQueueState:
         self._entries_path = join(self.path, "entries")
         self._ensured = False
 
-    def _puts(self, transaction: Any, values: Iterable[bytes], priority: int) -> Any:
-        """`transaction` with one create per value."""
+    def __len__(self) -> int:
+        self.threaded_only("`await queue.length()`")
+        return self.length()
+
+    @operation
+    def length(self) -> Steps[int]:
+        """How many items are queued, held ones too."""
+        yield from self._ensure()
+        return len((yield from children(self._entries_path)))
+
+    @operation
+    def put(self, value: bytes, priority: int = 100) -> Steps[None]:
+        """Add an item (0 is the first priority, 999 the last)."""
+        yield from self.put_all.steps([value], priority)
+
+    @operation
+    def put_all(self, values: Iterable[bytes], priority: int = 100) -> Steps[None]:
+        """Add several items in one transaction: all of them or none."""
         values = list(values)
         if not all(isinstance(value, bytes) for value in values):
             raise TypeError("values must be bytes")
-        for value in values:
-            transaction.create(entry_path(self._entries_path, priority), value, sequence=True)
-        return transaction
+        where = entry_path(self._entries_path, priority)
+        yield from self._ensure()
 
-    @staticmethod
-    def _free(entries: list[str], taken: list[str]) -> list[str]:
-        """The items nobody holds, in order."""
-        return sorted(set(entries) - set(taken))
+        def puts(transaction: Any) -> None:
+            for value in values:
+                transaction.create(where, value, sequence=True)
 
-    def _consumes(self, transaction: Any, name: str) -> Any:
-        """`transaction` deleting item `name` and our lock on it together."""
-        transaction.delete(join(self._entries_path, name))
-        transaction.delete(join(self._lock_path, name))
-        return transaction
+        yield from commit(puts)
 
-
-class LockingQueue(LockingQueueState):
-    """`put`, `put_all`, `get(timeout)`, then `consume()` or `release()` the item."""
-
-    client: Client
-
-    def __len__(self) -> int:
-        self._ensure()
-        return len(children(self.client, self._entries_path))
-
-    def put(self, value: bytes, priority: int = 100) -> None:
-        """Add an item (0 is the first priority, 999 the last)."""
-        self.put_all([value], priority)
-
-    def put_all(self, values: Iterable[bytes], priority: int = 100) -> None:
-        """Add several items in one transaction: all of them or none."""
-        transaction = self._puts(self.client.transaction(), values, priority)
-        self._ensure()
-        if (error := transaction_error(transaction.commit())) is not None:
-            raise error
-
-    def get(self, timeout: float | None = None) -> bytes | None:
+    @operation
+    def get(self, timeout: float | None = None) -> Steps[bytes | None]:
         """Lock the next free item and return its value; None when none came
         within `timeout` seconds. The item held is returned again until it is
         consumed or released."""
-        self._ensure()
+        yield from self._ensure()
         if self.processing_element is not None:
             return self.processing_element[1]
         deadline = Deadline(timeout)
-        with Wakeup(self.client) as wakeup:
+        with Wakeup(self.client, self.driver.event()) as wakeup:
             while True:
                 wakeup.event.clear()
-                entries = retrying(
-                    self.client, lambda: self.client.get_children(self._entries_path, wakeup)
-                )
-                taken = retrying(
-                    self.client, lambda: self.client.get_children(self._lock_path, wakeup)
-                )
-                for name in self._free(entries, taken):
-                    value = self._take(name)
+                entries = yield call("get_children", self._entries_path, watch=wakeup)
+                taken = yield call("get_children", self._lock_path, watch=wakeup)
+                for name in sorted(set(entries) - set(taken)):
+                    value = yield from self._take(name)
                     if value is not None:
                         self.processing_element = (name, value)
                         return value
-                if not wakeup.event.wait(deadline.remaining()):
+                if not (yield Wait(wakeup.event, deadline.remaining())):
                     return None
 
-    def holds_lock(self) -> bool:
+    @operation
+    def holds_lock(self) -> Steps[bool]:
         """Whether the item we took is still locked by us, as the leader has it."""
         if self.processing_element is None:
             return False
         lock = join(self._lock_path, self.processing_element[0])
         try:
-            retrying(self.client, lambda: self.client.sync(lock))
-            data, _ = retrying(self.client, lambda: self.client.get(lock))
+            yield call("sync", lock)
+            data, _ = yield call("get", lock)
         except NoNodeError:
             return False
         return data == self.id
 
-    def consume(self) -> bool:
+    @operation
+    def consume(self) -> Steps[bool]:
         """Remove the item we hold, for good; False when we hold none (any more)."""
-        name = self._held_item()
+        name = yield from self._held_item()
         if name is None:
             return False
-        transaction = self._consumes(self.client.transaction(), name)
-        if (error := transaction_error(transaction.commit())) is not None:
-            raise error
+
+        def consumes(transaction: Any) -> None:
+            transaction.delete(join(self._entries_path, name))
+            transaction.delete(join(self._lock_path, name))
+
+        yield from commit(consumes)
         self.processing_element = None
         return True
 
-    def release(self) -> bool:
+    @operation
+    def release(self) -> Steps[bool]:
         """Give the item we hold back to the queue; False when we hold none."""
-        name = self._held_item()
+        name = yield from self._held_item()
         if name is None:
             return False
-        self.client.delete(join(self._lock_path, name))
+        yield once("delete", join(self._lock_path, name))
         self.processing_element = None
         return True
 
-    def _held_item(self) -> str | None:
+    def _held_item(self) -> Steps[str | None]:
         """The name of the item we hold; None, forgetting it, once its lock is gone."""
-        if not self.holds_lock():
+        if not (yield from self.holds_lock.steps()):
             self.processing_element = None
             return None
         assert self.processing_element is not None
         return self.processing_element[0]
 
-    def _take(self, name: str) -> bytes | None:
+    def _take(self, name: str) -> Steps[bytes | None]:
         """Lock item `name` and read it; None when another consumer was first."""
         lock = join(self._lock_path, name)
-        if not create_once(self.client, lock, self.id, ephemeral=True):
+        if not (yield from create_once(lock, self.id, ephemeral=True)):
             try:  # ours when a create repeated after a connection loss made it
-                mine = retrying(self.client, lambda: self.client.get(lock))[0] == self.id
+                mine = (yield call("get", lock))[0] == self.id
             except NoNodeError:
                 mine = False
             if not mine:
                 return None
         try:
-            return retrying(self.client, lambda: self.client.get(join(self._entries_path, name)))[0]
+            return (yield call("get", join(self._entries_path, name)))[0]
         except NoNodeError:  # consumed between our listing and our lock
-            self.client.delete(lock)
+            yield once("delete", lock)
             return None
 
-    def _ensure(self) -> None:
+    def _ensure(self) -> Steps[None]:
         if not self._ensured:
             for path in (self._lock_path, self._entries_path):
-                create_once(self.client, path, makepath=True)
+                yield from create_once(path, makepath=True)
             self._ensured = True

@@ -8,57 +8,67 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Any
 
 from coord_client.paths import join, validate_path
-from coord_client.recipes.nodes import children, create_once, data_of, delete_owned
+from coord_client.recipes.recipe import Recipe
 from coord_client.recipes.session import Holding
+from coord_client.recipes.steps import (
+    Steps,
+    children,
+    create_once,
+    delete_owned,
+    identifiers,
+    operation,
+)
 
-if TYPE_CHECKING:
-    from coord_client.client import Client
 
-
-class Party:
-    """`join()`, `leave()`; `len(party)` and iteration over the members' identifiers."""
+class Party(Recipe):
+    """`join()`, `leave()`, `members()` (the members' identifiers); threaded,
+    `len(party)` and iteration too."""
 
     _NODE_NAME = "__party__"
 
-    def __init__(self, client: Client, path: str, identifier: str | None = None) -> None:
+    def __init__(self, client: Any, path: str, identifier: str | None = None) -> None:
         self.client = client
         self.path = validate_path(path)
         self.data = str(identifier or "").encode()
         self.node = uuid.uuid4().hex + self._NODE_NAME
         self.create_path = join(self.path, self.node)
-        self._holding = Holding(client)
+        self._holding = Holding(client, lost=self.driver.event())
 
     @property
     def participating(self) -> bool:
         """Joined, and the session that joined has not ended."""
         return self._holding.held
 
-    def join(self) -> None:
+    @operation
+    def join(self) -> Steps[None]:
         """Become a member (idempotent)."""
         self._holding.listen()
-        create_once(self.client, self.create_path, self.data, ephemeral=True, makepath=True)
+        yield from create_once(self.create_path, self.data, ephemeral=True, makepath=True)
         self._holding.claim()
 
-    def leave(self) -> bool:
+    @operation
+    def leave(self) -> Steps[bool]:
         """Stop being a member; False when we were not one."""
-        if not self._holding.held:
-            self._holding.drop()
-            return False
-        delete_owned(self.client, self._holding, self.create_path, 0)
+        was = self._holding.held
+        if was:
+            yield from delete_owned(self._holding, self.create_path, 0)
         self._holding.drop()
-        return True
+        return was
+
+    @operation
+    def members(self) -> Steps[list[str]]:
+        """The members' identifiers."""
+        names = yield from children(self.path)
+        mine = (join(self.path, name) for name in names if name.endswith(self._NODE_NAME))
+        return (yield from identifiers(mine))
 
     def __len__(self) -> int:
-        return len(self._members())
+        self.threaded_only("`len(await party.members())`")
+        return len(self.members())
 
     def __iter__(self) -> Iterator[str]:
-        members = [join(self.path, name) for name in self._members()]
-        for data in data_of(self.client, members):
-            yield data.decode()
-
-    def _members(self) -> list[str]:
-        names = children(self.client, self.path)
-        return [name for name in names if name.endswith(self._NODE_NAME)]
+        self.threaded_only("`await party.members()`")
+        return iter(self.members())

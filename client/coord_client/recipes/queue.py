@@ -9,15 +9,12 @@ it is lost; `LockingQueue` keeps it instead.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from coord_client.exceptions import NoNodeError
 from coord_client.paths import join, validate_path
-from coord_client.recipes.nodes import children, create_once
-from coord_client.recipes.waiting import retrying
-
-if TYPE_CHECKING:
-    from coord_client.client import Client
+from coord_client.recipes.recipe import Recipe
+from coord_client.recipes.steps import Steps, call, children, create_once, once, operation
 
 ENTRY = "entry-"
 
@@ -29,43 +26,52 @@ def entry_path(path: str, priority: int) -> str:
     return join(path, f"{ENTRY}{priority:03d}-")
 
 
-class Queue:
-    """`put(value, priority=100)`, `get()` (None when empty, never blocks), `len()`."""
+class Queue(Recipe):
+    """`put(value, priority=100)`, `get()` (None when empty, never blocks),
+    `length()` (`len()` too, threaded)."""
 
-    def __init__(self, client: Client, path: str) -> None:
+    def __init__(self, client: Any, path: str) -> None:
         self.client = client
         self.path = validate_path(path)
         self._ensured = False
         self._next: list[str] = []  # names seen and not yet tried, in order
 
     def __len__(self) -> int:
-        self._ensure()
-        return len(children(self.client, self.path))
+        self.threaded_only("`await queue.length()`")
+        return self.length()
 
-    def put(self, value: bytes, priority: int = 100) -> None:
+    @operation
+    def length(self) -> Steps[int]:
+        """How many items are queued."""
+        yield from self._ensure()
+        return len((yield from children(self.path)))
+
+    @operation
+    def put(self, value: bytes, priority: int = 100) -> Steps[None]:
         """Add an item. Not repeated after a connection loss: it may have been added."""
         if not isinstance(value, bytes):
             raise TypeError("value must be bytes")
-        self._ensure()
-        self.client.create(entry_path(self.path, priority), value, sequence=True)
+        yield from self._ensure()
+        yield once("create", entry_path(self.path, priority), value, sequence=True)
 
-    def get(self) -> bytes | None:
+    @operation
+    def get(self) -> Steps[bytes | None]:
         """Take the next item, or None when the queue is empty."""
-        self._ensure()
+        yield from self._ensure()
         while True:
             if not self._next:
-                self._next = sorted(children(self.client, self.path))
+                self._next = sorted((yield from children(self.path)))
                 if not self._next:
                     return None
             node = join(self.path, self._next.pop(0))
             try:
-                data, _ = retrying(self.client, lambda n=node: self.client.get(n))
-                self.client.delete(node)  # the claim: one consumer's delete succeeds
+                data, _ = yield call("get", node)
+                yield once("delete", node)  # the claim: one consumer's delete succeeds
             except NoNodeError:
                 continue  # another consumer took it
             return data
 
-    def _ensure(self) -> None:
+    def _ensure(self) -> Steps[None]:
         if not self._ensured:
-            create_once(self.client, self.path, makepath=True)
+            yield from create_once(self.path, makepath=True)
             self._ensured = True

@@ -11,8 +11,7 @@ a new session means it is gone.
 from __future__ import annotations
 
 import threading
-from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from coord_client.events import KazooState
 
@@ -119,49 +118,3 @@ class Holding:
         """The node is gone (the session ended, or the server no longer has it)."""
         self._session = None
         self.lost.set()
-
-
-class HolderState:
-    """What is acquired and released (locks, semaphores): its state as the
-    session allows, whichever way it waits (shared with the asyncio recipes)."""
-
-    def __init__(self, client: Client, lost: Any = None) -> None:
-        self._holding = Holding(client, lost=lost)
-        self._acquired = False
-
-    @property
-    def is_acquired(self) -> bool:
-        """Held, with the session confirmed: False while it is suspended."""
-        return self._acquired and self._holding.active
-
-    @property
-    def lost(self) -> Any:
-        """Set when the session that held (or waited for) it is gone (an Event)."""
-        return self._holding.lost
-
-
-class Holder(HolderState, ABC):
-    """A HolderState taken with blocking calls, and used as a context manager."""
-
-    @abstractmethod
-    def acquire(self) -> bool:
-        """Take the lease or lock; each recipe has its own way."""
-
-    def release(self) -> bool:
-        """Let go, deleting our node; False when nothing was held."""
-        if not self._acquired:
-            return False
-        self._acquired = False
-        self._let_go()
-        return True
-
-    @abstractmethod
-    def _let_go(self) -> None:
-        """Delete our node if we made one, and be ready for the next acquire."""
-
-    def __enter__(self) -> Self:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()

@@ -27,6 +27,8 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOT_READY: _ClassVar[ErrorCode]
     UNIMPLEMENTED: _ClassVar[ErrorCode]
     INVALID_ACL: _ClassVar[ErrorCode]
+    NOT_READ_ONLY: _ClassVar[ErrorCode]
+    QUOTA_EXCEEDED: _ClassVar[ErrorCode]
 
 class Perm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -77,6 +79,8 @@ AUTH_FAILED: ErrorCode
 NOT_READY: ErrorCode
 UNIMPLEMENTED: ErrorCode
 INVALID_ACL: ErrorCode
+NOT_READ_ONLY: ErrorCode
+QUOTA_EXCEEDED: ErrorCode
 PERM_NONE: Perm
 READ: Perm
 WRITE: Perm
@@ -199,6 +203,72 @@ class SetAclResponse(_message.Message):
     stat: Stat
     zxid: int
     def __init__(self, stat: _Optional[_Union[Stat, _Mapping]] = ..., zxid: _Optional[int] = ...) -> None: ...
+
+class Quota(_message.Message):
+    __slots__ = ("path", "count", "bytes", "used_count", "used_bytes")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    USED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    count: int
+    bytes: int
+    used_count: int
+    used_bytes: int
+    def __init__(self, path: _Optional[str] = ..., count: _Optional[int] = ..., bytes: _Optional[int] = ..., used_count: _Optional[int] = ..., used_bytes: _Optional[int] = ...) -> None: ...
+
+class SetQuotaRequest(_message.Message):
+    __slots__ = ("path", "count", "bytes", "session")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    count: int
+    bytes: int
+    session: SessionRef
+    def __init__(self, path: _Optional[str] = ..., count: _Optional[int] = ..., bytes: _Optional[int] = ..., session: _Optional[_Union[SessionRef, _Mapping]] = ...) -> None: ...
+
+class SetQuotaResponse(_message.Message):
+    __slots__ = ("quota", "zxid")
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    ZXID_FIELD_NUMBER: _ClassVar[int]
+    quota: Quota
+    zxid: int
+    def __init__(self, quota: _Optional[_Union[Quota, _Mapping]] = ..., zxid: _Optional[int] = ...) -> None: ...
+
+class GetQuotaRequest(_message.Message):
+    __slots__ = ("path", "session", "min_zxid")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    MIN_ZXID_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    session: SessionRef
+    min_zxid: int
+    def __init__(self, path: _Optional[str] = ..., session: _Optional[_Union[SessionRef, _Mapping]] = ..., min_zxid: _Optional[int] = ...) -> None: ...
+
+class GetQuotaResponse(_message.Message):
+    __slots__ = ("quota", "zxid")
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    ZXID_FIELD_NUMBER: _ClassVar[int]
+    quota: Quota
+    zxid: int
+    def __init__(self, quota: _Optional[_Union[Quota, _Mapping]] = ..., zxid: _Optional[int] = ...) -> None: ...
+
+class DeleteQuotaRequest(_message.Message):
+    __slots__ = ("path", "session")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    session: SessionRef
+    def __init__(self, path: _Optional[str] = ..., session: _Optional[_Union[SessionRef, _Mapping]] = ...) -> None: ...
+
+class DeleteQuotaResponse(_message.Message):
+    __slots__ = ("zxid",)
+    ZXID_FIELD_NUMBER: _ClassVar[int]
+    zxid: int
+    def __init__(self, zxid: _Optional[int] = ...) -> None: ...
 
 class SessionRef(_message.Message):
     __slots__ = ("session_id", "password")
@@ -509,7 +579,7 @@ class Connected(_message.Message):
     def __init__(self, session_id: _Optional[int] = ..., password: _Optional[bytes] = ..., timeout_ms: _Optional[int] = ..., zxid: _Optional[int] = ..., member_id: _Optional[int] = ...) -> None: ...
 
 class Request(_message.Message):
-    __slots__ = ("xid", "create", "delete", "set_data", "get_data", "exists", "get_children", "multi", "sync", "add_watch", "remove_watch", "check", "auth", "get_acl", "set_acl")
+    __slots__ = ("xid", "create", "delete", "set_data", "get_data", "exists", "get_children", "multi", "sync", "add_watch", "remove_watch", "check", "auth", "get_acl", "set_acl", "set_quota", "get_quota", "delete_quota")
     XID_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
@@ -525,6 +595,9 @@ class Request(_message.Message):
     AUTH_FIELD_NUMBER: _ClassVar[int]
     GET_ACL_FIELD_NUMBER: _ClassVar[int]
     SET_ACL_FIELD_NUMBER: _ClassVar[int]
+    SET_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    GET_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    DELETE_QUOTA_FIELD_NUMBER: _ClassVar[int]
     xid: int
     create: CreateRequest
     delete: DeleteRequest
@@ -540,10 +613,13 @@ class Request(_message.Message):
     auth: AuthRequest
     get_acl: GetAclRequest
     set_acl: SetAclRequest
-    def __init__(self, xid: _Optional[int] = ..., create: _Optional[_Union[CreateRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteRequest, _Mapping]] = ..., set_data: _Optional[_Union[SetDataRequest, _Mapping]] = ..., get_data: _Optional[_Union[GetDataRequest, _Mapping]] = ..., exists: _Optional[_Union[ExistsRequest, _Mapping]] = ..., get_children: _Optional[_Union[GetChildrenRequest, _Mapping]] = ..., multi: _Optional[_Union[MultiRequest, _Mapping]] = ..., sync: _Optional[_Union[SyncRequest, _Mapping]] = ..., add_watch: _Optional[_Union[AddWatchRequest, _Mapping]] = ..., remove_watch: _Optional[_Union[RemoveWatchRequest, _Mapping]] = ..., check: _Optional[_Union[CheckRequest, _Mapping]] = ..., auth: _Optional[_Union[AuthRequest, _Mapping]] = ..., get_acl: _Optional[_Union[GetAclRequest, _Mapping]] = ..., set_acl: _Optional[_Union[SetAclRequest, _Mapping]] = ...) -> None: ...
+    set_quota: SetQuotaRequest
+    get_quota: GetQuotaRequest
+    delete_quota: DeleteQuotaRequest
+    def __init__(self, xid: _Optional[int] = ..., create: _Optional[_Union[CreateRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteRequest, _Mapping]] = ..., set_data: _Optional[_Union[SetDataRequest, _Mapping]] = ..., get_data: _Optional[_Union[GetDataRequest, _Mapping]] = ..., exists: _Optional[_Union[ExistsRequest, _Mapping]] = ..., get_children: _Optional[_Union[GetChildrenRequest, _Mapping]] = ..., multi: _Optional[_Union[MultiRequest, _Mapping]] = ..., sync: _Optional[_Union[SyncRequest, _Mapping]] = ..., add_watch: _Optional[_Union[AddWatchRequest, _Mapping]] = ..., remove_watch: _Optional[_Union[RemoveWatchRequest, _Mapping]] = ..., check: _Optional[_Union[CheckRequest, _Mapping]] = ..., auth: _Optional[_Union[AuthRequest, _Mapping]] = ..., get_acl: _Optional[_Union[GetAclRequest, _Mapping]] = ..., set_acl: _Optional[_Union[SetAclRequest, _Mapping]] = ..., set_quota: _Optional[_Union[SetQuotaRequest, _Mapping]] = ..., get_quota: _Optional[_Union[GetQuotaRequest, _Mapping]] = ..., delete_quota: _Optional[_Union[DeleteQuotaRequest, _Mapping]] = ...) -> None: ...
 
 class Response(_message.Message):
-    __slots__ = ("xid", "zxid", "error", "create", "delete", "set_data", "get_data", "exists", "get_children", "multi", "sync", "add_watch", "remove_watch", "check", "auth", "get_acl", "set_acl")
+    __slots__ = ("xid", "zxid", "error", "create", "delete", "set_data", "get_data", "exists", "get_children", "multi", "sync", "add_watch", "remove_watch", "check", "auth", "get_acl", "set_acl", "set_quota", "get_quota", "delete_quota")
     XID_FIELD_NUMBER: _ClassVar[int]
     ZXID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
@@ -561,6 +637,9 @@ class Response(_message.Message):
     AUTH_FIELD_NUMBER: _ClassVar[int]
     GET_ACL_FIELD_NUMBER: _ClassVar[int]
     SET_ACL_FIELD_NUMBER: _ClassVar[int]
+    SET_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    GET_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    DELETE_QUOTA_FIELD_NUMBER: _ClassVar[int]
     xid: int
     zxid: int
     error: Error
@@ -578,7 +657,10 @@ class Response(_message.Message):
     auth: AuthResponse
     get_acl: GetAclResponse
     set_acl: SetAclResponse
-    def __init__(self, xid: _Optional[int] = ..., zxid: _Optional[int] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., create: _Optional[_Union[CreateResponse, _Mapping]] = ..., delete: _Optional[_Union[DeleteResponse, _Mapping]] = ..., set_data: _Optional[_Union[SetDataResponse, _Mapping]] = ..., get_data: _Optional[_Union[GetDataResponse, _Mapping]] = ..., exists: _Optional[_Union[ExistsResponse, _Mapping]] = ..., get_children: _Optional[_Union[GetChildrenResponse, _Mapping]] = ..., multi: _Optional[_Union[MultiResponse, _Mapping]] = ..., sync: _Optional[_Union[SyncResponse, _Mapping]] = ..., add_watch: _Optional[_Union[AddWatchResponse, _Mapping]] = ..., remove_watch: _Optional[_Union[RemoveWatchResponse, _Mapping]] = ..., check: _Optional[_Union[CheckResponse, _Mapping]] = ..., auth: _Optional[_Union[AuthResponse, _Mapping]] = ..., get_acl: _Optional[_Union[GetAclResponse, _Mapping]] = ..., set_acl: _Optional[_Union[SetAclResponse, _Mapping]] = ...) -> None: ...
+    set_quota: SetQuotaResponse
+    get_quota: GetQuotaResponse
+    delete_quota: DeleteQuotaResponse
+    def __init__(self, xid: _Optional[int] = ..., zxid: _Optional[int] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., create: _Optional[_Union[CreateResponse, _Mapping]] = ..., delete: _Optional[_Union[DeleteResponse, _Mapping]] = ..., set_data: _Optional[_Union[SetDataResponse, _Mapping]] = ..., get_data: _Optional[_Union[GetDataResponse, _Mapping]] = ..., exists: _Optional[_Union[ExistsResponse, _Mapping]] = ..., get_children: _Optional[_Union[GetChildrenResponse, _Mapping]] = ..., multi: _Optional[_Union[MultiResponse, _Mapping]] = ..., sync: _Optional[_Union[SyncResponse, _Mapping]] = ..., add_watch: _Optional[_Union[AddWatchResponse, _Mapping]] = ..., remove_watch: _Optional[_Union[RemoveWatchResponse, _Mapping]] = ..., check: _Optional[_Union[CheckResponse, _Mapping]] = ..., auth: _Optional[_Union[AuthResponse, _Mapping]] = ..., get_acl: _Optional[_Union[GetAclResponse, _Mapping]] = ..., set_acl: _Optional[_Union[SetAclResponse, _Mapping]] = ..., set_quota: _Optional[_Union[SetQuotaResponse, _Mapping]] = ..., get_quota: _Optional[_Union[GetQuotaResponse, _Mapping]] = ..., delete_quota: _Optional[_Union[DeleteQuotaResponse, _Mapping]] = ...) -> None: ...
 
 class Ping(_message.Message):
     __slots__ = ()

@@ -104,6 +104,21 @@ class CoordStub:
                 request_serializer=coord_dot_v1_dot_client__pb2.SetAclRequest.SerializeToString,
                 response_deserializer=coord_dot_v1_dot_client__pb2.SetAclResponse.FromString,
                 _registered_method=True)
+        self.SetQuota = channel.unary_unary(
+                '/coord.v1.Coord/SetQuota',
+                request_serializer=coord_dot_v1_dot_client__pb2.SetQuotaRequest.SerializeToString,
+                response_deserializer=coord_dot_v1_dot_client__pb2.SetQuotaResponse.FromString,
+                _registered_method=True)
+        self.GetQuota = channel.unary_unary(
+                '/coord.v1.Coord/GetQuota',
+                request_serializer=coord_dot_v1_dot_client__pb2.GetQuotaRequest.SerializeToString,
+                response_deserializer=coord_dot_v1_dot_client__pb2.GetQuotaResponse.FromString,
+                _registered_method=True)
+        self.DeleteQuota = channel.unary_unary(
+                '/coord.v1.Coord/DeleteQuota',
+                request_serializer=coord_dot_v1_dot_client__pb2.DeleteQuotaRequest.SerializeToString,
+                response_deserializer=coord_dot_v1_dot_client__pb2.DeleteQuotaResponse.FromString,
+                _registered_method=True)
         self.Watch = channel.unary_stream(
                 '/coord.v1.Coord/Watch',
                 request_serializer=coord_dot_v1_dot_client__pb2.AddWatchRequest.SerializeToString,
@@ -207,6 +222,24 @@ class CoordServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetQuota(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQuota(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteQuota(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Watch(self, request, context):
         """Streams the events of one persistent (optionally recursive) watch until
         the client cancels the call.
@@ -294,6 +327,21 @@ def add_CoordServicer_to_server(servicer, server):
                     servicer.SetACL,
                     request_deserializer=coord_dot_v1_dot_client__pb2.SetAclRequest.FromString,
                     response_serializer=coord_dot_v1_dot_client__pb2.SetAclResponse.SerializeToString,
+            ),
+            'SetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetQuota,
+                    request_deserializer=coord_dot_v1_dot_client__pb2.SetQuotaRequest.FromString,
+                    response_serializer=coord_dot_v1_dot_client__pb2.SetQuotaResponse.SerializeToString,
+            ),
+            'GetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuota,
+                    request_deserializer=coord_dot_v1_dot_client__pb2.GetQuotaRequest.FromString,
+                    response_serializer=coord_dot_v1_dot_client__pb2.GetQuotaResponse.SerializeToString,
+            ),
+            'DeleteQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteQuota,
+                    request_deserializer=coord_dot_v1_dot_client__pb2.DeleteQuotaRequest.FromString,
+                    response_serializer=coord_dot_v1_dot_client__pb2.DeleteQuotaResponse.SerializeToString,
             ),
             'Watch': grpc.unary_stream_rpc_method_handler(
                     servicer.Watch,
@@ -684,6 +732,87 @@ class Coord:
             '/coord.v1.Coord/SetACL',
             coord_dot_v1_dot_client__pb2.SetAclRequest.SerializeToString,
             coord_dot_v1_dot_client__pb2.SetAclResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coord.v1.Coord/SetQuota',
+            coord_dot_v1_dot_client__pb2.SetQuotaRequest.SerializeToString,
+            coord_dot_v1_dot_client__pb2.SetQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coord.v1.Coord/GetQuota',
+            coord_dot_v1_dot_client__pb2.GetQuotaRequest.SerializeToString,
+            coord_dot_v1_dot_client__pb2.GetQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coord.v1.Coord/DeleteQuota',
+            coord_dot_v1_dot_client__pb2.DeleteQuotaRequest.SerializeToString,
+            coord_dot_v1_dot_client__pb2.DeleteQuotaResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,5 +1,6 @@
-"""The recipes for the asyncio client, as coroutines: the threaded recipes'
-algorithms, sharing their state and rules (coord_client.recipes).
+"""The recipes for the asyncio client, as coroutines: the classes of
+`coord_client.recipes` run by the asyncio driver (`recipe.for_asyncio`), so
+each algorithm is the threaded recipe's own.
 
 As with the threaded client they are attributes of the client, kazoo's way:
 `client.Lock(path, identifier)` is `Lock(client, path, identifier)`.
@@ -7,22 +8,49 @@ As with the threaded client they are attributes of the client, kazoo's way:
 
 from __future__ import annotations
 
-from coord_client.aio.recipes.config import Config
-from coord_client.aio.recipes.double_barrier import DoubleBarrier
-from coord_client.aio.recipes.lock import Election, Lock, ReadLock, Semaphore, WriteLock
-from coord_client.aio.recipes.locking_queue import LockingQueue
-from coord_client.aio.recipes.simple import Barrier, Counter, Party, Queue
-from coord_client.aio.recipes.tree_cache import NodeData, TreeCache, TreeEvent
-from coord_client.aio.recipes.watchers import ChildrenWatch, DataWatch
-from coord_client.recipes import Bound, CancelledError
+from coord_client.recipes import (
+    Bound,
+    CancelledError,
+    barrier,
+    config,
+    double_barrier,
+    election,
+    lock,
+    locking_queue,
+    party,
+    queue,
+    semaphore,
+    tree_cache,
+    watchers,
+)
+from coord_client.recipes.counter import AsyncCounter as Counter
+from coord_client.recipes.recipe import for_asyncio
+from coord_client.recipes.tree_cache import NodeData, TreeEvent
 
-RECIPES = (
-    Barrier, ChildrenWatch, Config, Counter, DataWatch, DoubleBarrier, Election, Lock,
-    LockingQueue, Party, Queue, ReadLock, Semaphore, TreeCache, WriteLock,
-)  # fmt: skip
+Barrier = for_asyncio(barrier.Barrier)
+Config = for_asyncio(config.Config)
+ChildrenWatch = for_asyncio(watchers.ChildrenWatch)
+DataWatch = for_asyncio(watchers.DataWatch)
+DoubleBarrier = for_asyncio(double_barrier.DoubleBarrier)
+Election = for_asyncio(election.Election)
+Lock = for_asyncio(lock.Lock)
+LockingQueue = for_asyncio(locking_queue.LockingQueue)
+Party = for_asyncio(party.Party)
+Queue = for_asyncio(queue.Queue)
+ReadLock = for_asyncio(lock.ReadLock)
+Semaphore = for_asyncio(semaphore.Semaphore)
+TreeCache = for_asyncio(tree_cache.TreeCache)
+WriteLock = for_asyncio(lock.WriteLock)
+
+RECIPES = {
+    "Barrier": Barrier, "ChildrenWatch": ChildrenWatch, "Config": Config, "Counter": Counter,
+    "DataWatch": DataWatch, "DoubleBarrier": DoubleBarrier, "Election": Election, "Lock": Lock,
+    "LockingQueue": LockingQueue, "Party": Party, "Queue": Queue, "ReadLock": ReadLock,
+    "Semaphore": Semaphore, "TreeCache": TreeCache, "WriteLock": WriteLock,
+}  # fmt: skip
 
 # kazoo's recipe attributes for the asyncio client (as the threaded RecipesMixin)
-AioRecipesMixin = type("AioRecipesMixin", (), {r.__name__: Bound(r) for r in RECIPES})
+AioRecipesMixin = type("AioRecipesMixin", (), {name: Bound(r) for name, r in RECIPES.items()})
 
 __all__ = [
     "RECIPES",
@@ -30,5 +58,5 @@ __all__ = [
     "CancelledError",
     "NodeData",
     "TreeEvent",
-    *(r.__name__ for r in RECIPES),
+    *RECIPES,
 ]

@@ -1,0 +1,74 @@
+"""The storage writer on a real LevelDB: writes land in the order asked,
+merged or not, and a write the disk refused lands once there is room."""
+
+from __future__ import annotations
+
+import threading
+
+import plyvel
+
+from coord.paxos.ballot import Ballot
+from coord.paxos.messages import Entry
+from coord.storage import Storage
+from tests.test_disk import fill, small_disk
+
+BALLOT = Ballot(1, 1)
+
+
+def test_truncations_drop_entries_written_in_the_same_group(tmp_path):
+    """Each round writes an entry and drops the one before: queued behind
+    each other they are merged into one LevelDB batch, where a dropped range
+    must cover what the batch itself put."""
+    storage = Storage(tmp_path / "data")
+    futures = [
+        storage.persist_acceptor(None, [Entry(slot, BALLOT, b"v%d" % slot)], truncate=slot - 1)
+        for slot in range(1, 200)
+    ]
+    for future in futures:
+        future.result(10)
+    _, accepted, log_start = storage.load_acceptor()
+    storage.close()
+    assert (sorted(accepted), log_start) == ([199], 199)
+    db = plyvel.DB(str(tmp_path / "data"))
+    try:
+        assert len(list(db.iterator(prefix=b"l/", include_value=False))) == 1
+    finally:
+        db.close()
+
+
+def test_a_refused_write_lands_once_there_is_room(tmp_path):
+    with small_disk(tmp_path / "disk") as disk:
+        storage = Storage(disk / "data")
+        try:
+            failures: list[str | None] = []
+            changed = threading.Condition()
+
+            def on_failure(reason: str | None) -> None:
+                with changed:
+                    failures.append(reason)
+                    changed.notify_all()
+
+            storage.on_failure = on_failure
+            filler = fill(disk)
+            big = b"x" * (1 << 16)
+            futures = [
+                storage.persist_acceptor(None, [Entry(slot, BALLOT, big)], truncate=0)
+                for slot in range(1, 9)
+            ]
+            with changed:
+                assert changed.wait_for(lambda: failures, 30), "the write never failed"
+            assert failures == ["the disk is full"]
+            assert not any(future.done() for future in futures[-1:]), "done without a disk"
+            filler.unlink()
+            for future in futures:
+                assert future.result(30) is None
+            assert failures == ["the disk is full", None]
+        finally:
+            storage.close()
+        storage = Storage(disk / "data")
+        try:
+            _, accepted, _ = storage.load_acceptor()
+        finally:
+            storage.close()
+        assert sorted(accepted) == list(range(1, 9))
+        assert all(value == big for _, value in accepted.values())
