@@ -17,7 +17,7 @@ import logging
 import signal
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import grpc
@@ -146,6 +146,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--min-session-timeout-ms", type=positive, default=2000)
     p.add_argument("--max-session-timeout-ms", type=positive, default=60000)
     p.add_argument("--max-data-bytes", type=positive, default=1 << 20)
+    limits = Limits()
+    for flag, text in (
+        ("--max-request-bytes", "the largest request a client may send (jute.maxbuffer)"),
+        ("--max-sessions", "sessions this member serves at once"),
+        ("--max-sessions-per-ip", "sessions from one client address (maxClientCnxns)"),
+        ("--max-outstanding-per-session", "requests in flight past which a session is not read"),
+        ("--max-unread-bytes", "bytes waiting for a client that does not read: it is cut off"),
+        ("--max-watches-per-session", "watches one session may hold here"),
+        ("--max-multi-ops", "ops in one transaction"),
+        ("--max-path-bytes", "bytes in a written or watched path"),
+        ("--max-path-depth", "segments in a written path (bounds what make-parents makes)"),
+    ):
+        default = getattr(limits, flag[2:].replace("-", "_"))
+        p.add_argument(flag, type=positive, default=default, help=f"{text} (default {default})")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--heartbeat-ms", type=positive, default=100, help="leader heartbeat period")
     p.add_argument(
@@ -264,10 +278,10 @@ def member_trust(
     )  # fmt: skip
 
 
-def new_server() -> grpc.aio.Server:
+def new_server(max_receive_bytes: int = MAX_MESSAGE_BYTES) -> grpc.aio.Server:
     return grpc.aio.server(
         options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", max_receive_bytes),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ]
@@ -295,7 +309,11 @@ async def serve(args: argparse.Namespace) -> None:
     if peer_listen is not None:
         check_port_free(*peer_listen)
     storage = Storage(args.data_dir)
-    limits = Limits(args.min_session_timeout_ms, args.max_session_timeout_ms, args.max_data_bytes)
+    limits = Limits(**{field.name: getattr(args, field.name) for field in fields(Limits)})
+    if limits.max_data_bytes > limits.max_request_bytes:
+        raise UsageError(
+            "--max-data-bytes is above --max-request-bytes: no such value could be sent"
+        )
     paxos = Config(
         heartbeat=args.heartbeat_ms / 1000, election_timeout=args.election_timeout_ms / 1000
     )
@@ -306,12 +324,18 @@ async def serve(args: argparse.Namespace) -> None:
         request_timeout=args.request_timeout_ms / 1000,
     )  # fmt: skip
     # With a peer port, the client port serves clients only.
-    server = new_server()
+    # Requests over --max-request-bytes are refused with their reason when
+    # decoded (guard.py); a port of clients only does not even read one of
+    # four times that (gRPC refuses it, RESOURCE_EXHAUSTED as well, without
+    # our reason). A port shared with peers reads their larger log batches.
+    clients_only = peer_listen is not None or len(cluster) == 1
+    server = new_server(4 * limits.max_request_bytes if clients_only else MAX_MESSAGE_BYTES)
     peer_server = server if peer_listen is None else new_server()
     add_service(
         server,
         CoordService(replica, address, args.superuser_digest or ""),
         client_pb2.DESCRIPTOR.services_by_name["Coord"],
+        limits.max_request_bytes,
     )
     add_service(
         peer_server,

@@ -15,3 +15,5 @@ class Counters:
     client_frames_out: int = 0
     slots_applied: int = 0
     commands_applied: int = 0
+    most_in_flight: int = 0  # the most requests one session stream held unanswered
+    unread_streams_cut: int = 0  # streams cut off: their client did not read

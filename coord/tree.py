@@ -27,6 +27,12 @@ from coord_client.wire import client_pb2 as pb
 
 Code = pb.ErrorCode
 DEFAULT_MAX_DATA_BYTES = 1 << 20
+# The most nodes one create may make (with its parents) or one recursive
+# delete may remove (ZooKeeper's deleteall deletes in batches of this size).
+# A constant, not a flag: only the tree sees the subtree, and every member
+# must refuse the same commands. The door's --max-path-depth keeps creates
+# well under it; this holds whatever the flags of the member that took one.
+MAX_NODES_TOUCHED = 1000
 REPLY_WINDOW = 1024  # writes a session may have in flight and still retry safely
 
 
@@ -35,6 +41,9 @@ class EventType(IntEnum):
     DELETED = pb.DELETED
     CHANGED = pb.CHANGED
     CHILD = pb.CHILD
+
+
+_NODE_EVENTS = (EventType.CREATED, EventType.DELETED)  # one per node made or removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,6 +466,12 @@ class Tree:
         acl = self._new_acl(op.acl, caller, path, empty_is_open=True)
         parent_path = paths.parent(path)
         missing = self._missing_ancestors(parent_path) if op.make_parents else []
+        if len(missing) + 1 > MAX_NODES_TOUCHED:
+            raise TreeError(
+                Code.LIMIT_EXCEEDED,
+                f"creating {path} would make {len(missing) + 1} nodes, over the"
+                f" {MAX_NODES_TOUCHED} one create may make: create its parents in steps",
+            )
         parent = self.nodes.get(parent_path)
         if parent is None and not missing:
             raise TreeError(Code.NO_NODE, f"no node {parent_path}")
@@ -543,6 +558,12 @@ class Tree:
         while stack:
             current = stack.pop()
             order.append(current)
+            if len(order) > MAX_NODES_TOUCHED:
+                raise TreeError(
+                    Code.LIMIT_EXCEEDED,
+                    f"{path} has over {MAX_NODES_TOUCHED} nodes, more than one delete"
+                    " may remove: delete its subtrees first, in steps",
+                )
             stack.extend(paths.join(current, name) for name in sorted(self.nodes[current].children))
         return order[::-1]
 
@@ -687,15 +708,24 @@ class Tree:
         self._undo_nodes, self._undo_sessions = {}, {}
         usage = self.quotas.usage()
         results: list[pb.OpResult] = []
+        nodes_touched = 0  # made or removed: the whole transaction shares one cap
         try:
             for index, op in enumerate(ops):
                 kind = op.WhichOneof("op")
                 try:
                     if kind is None:
                         raise TreeError(Code.BAD_ARGUMENTS, f"op {index} has no operation")
+                    before = len(events)
                     response = self._op(
                         kind, getattr(op, kind), zxid, time_ms, command.session_id, caller, events
                     )
+                    nodes_touched += sum(e.type in _NODE_EVENTS for e in events[before:])
+                    if nodes_touched > MAX_NODES_TOUCHED:
+                        raise TreeError(
+                            Code.LIMIT_EXCEEDED,
+                            f"the transaction makes or removes over {MAX_NODES_TOUCHED} nodes,"
+                            " more than one request may: split it",
+                        )
                 except TreeError as err:
                     self._rollback()
                     self.quotas.restore(usage)

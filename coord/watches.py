@@ -33,7 +33,7 @@ from typing import Protocol
 
 from coord import acl as acls
 from coord.acl import Acl, Ids
-from coord.tree import Event, EventType, Tree
+from coord.tree import Code, Event, EventType, Tree, TreeError
 from coord_client import paths
 from coord_client.wire import client_pb2 as pb
 
@@ -55,6 +55,9 @@ class Kind(Enum):
 
 
 HISTORY = 100_000  # recent changes kept for replay to persistent watches
+# ... and at most this much of their paths, so that long paths cannot make
+# the history a member's largest use of memory.
+HISTORY_PATH_BYTES = 32 << 20
 # SetWatches for one-shot watches on a node that exists: (watch kind, the
 # Stat field that says it changed, the event then due).
 _ONE_SHOT_RULES = {
@@ -64,15 +67,36 @@ _ONE_SHOT_RULES = {
 
 
 class WatchRegistry:
-    def __init__(self, history: int = HISTORY) -> None:
+    def __init__(
+        self, history: int = HISTORY, per_watcher: int = 10_000, path_bytes: int = 4096
+    ) -> None:
+        """`per_watcher` and `path_bytes` bound what one session's watches
+        hold (--max-watches-per-session, --max-path-bytes)."""
+        self._per_watcher = per_watcher
+        self._path_bytes = path_bytes
         self._by_kind: dict[Kind, dict[str, set[Watcher]]] = {kind: {} for kind in Kind}
         self._of_watcher: dict[Watcher, set[tuple[Kind, str]]] = defaultdict(set)
         self._history: deque[tuple[int, Event]] = deque()
         self._history_size = history
+        self._history_path_bytes = 0
         # The history holds every change with a zxid above this one.
         self.history_after = 0
 
     def add(self, kind: Kind, path: str, watcher: Watcher) -> None:
+        """Arm a watch; TreeError (LIMIT_EXCEEDED) over a limit, arming nothing."""
+        held = self._of_watcher.get(watcher, ())
+        if (kind, path) not in held:
+            if len(held) >= self._per_watcher:
+                raise TreeError(
+                    Code.LIMIT_EXCEEDED,
+                    f"the session holds {len(held)} watches, its limit"
+                    f" (--max-watches-per-session {self._per_watcher})",
+                )
+            if len(path.encode()) > self._path_bytes:
+                raise TreeError(
+                    Code.LIMIT_EXCEEDED,
+                    f"a watched path is over {self._path_bytes} bytes (--max-path-bytes)",
+                )
         self._by_kind[kind].setdefault(path, set()).add(watcher)
         self._of_watcher[watcher].add((kind, path))
 
@@ -115,9 +139,15 @@ class WatchRegistry:
     def fire(self, events: Iterable[Event], zxid: int) -> None:
         history = self._history
         for event in events:
-            if len(history) >= self._history_size:
-                self.history_after = max(self.history_after, history.popleft()[0])
+            while history and (
+                len(history) >= self._history_size
+                or self._history_path_bytes >= HISTORY_PATH_BYTES
+            ):
+                old_zxid, old = history.popleft()
+                self._history_path_bytes -= len(old.path)
+                self.history_after = max(self.history_after, old_zxid)
             history.append((zxid, event))
+            self._history_path_bytes += len(event.path)
         if not self._of_watcher:
             return
         for event in events:

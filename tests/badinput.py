@@ -40,6 +40,7 @@ STATUS_FOR = {
     "OPERATION_TIMEOUT": grpc.StatusCode.DEADLINE_EXCEEDED,
     "UNIMPLEMENTED": grpc.StatusCode.UNIMPLEMENTED,
     "QUOTA_EXCEEDED": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "LIMIT_EXCEEDED": grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 ERROR_NAMES = frozenset(pb.ErrorCode.keys()) - {"OK"}
 

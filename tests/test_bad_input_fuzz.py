@@ -551,9 +551,26 @@ def check_response(message, item, label: str) -> None:
         assert kind not in ("create", "set_data", "delete"), f"{label}: write succeeded: {message}"
 
 
+MAX_REQUEST_BYTES = (1 << 20) + 1024  # the server's default --max-request-bytes
+
+
+def oversized(*messages: pb.ClientMessage) -> bool:
+    """Whether a frame of `messages` is over the server's --max-request-bytes."""
+    return pb.ClientFrame(messages=messages).ByteSize() > MAX_REQUEST_BYTES
+
+
 def run_stream(coord: Coord, first, frames, terminal: str) -> None:
     how, payload, extra = first
     label = f"stream({how})"
+    opening = []
+    if how in ("connect", "bad-connect"):
+        opening = [pb.ClientMessage(connect=payload), *[to_message(item) for item in extra]]
+    if opening and oversized(*opening):
+        with coord.stream() as stream:
+            stream.send(*opening)
+            received, end = stream.until_end()
+        assert (received, end.reason) == ([], "LIMIT_EXCEEDED"), f"{label}: {received}, {end}"
+        return
     with coord.stream() as stream:
         if how == "garbage":
             stream.send_raw(payload)
@@ -576,9 +593,16 @@ def run_stream(coord: Coord, first, frames, terminal: str) -> None:
         assert kind_of(connected) == "connected", f"{label}: {connected}"
         sent = list(extra)
         for frame in frames:
-            stream.send(*[to_message(item) for item in frame])
+            messages = [to_message(item) for item in frame]
+            if oversized(*messages):  # refused unread: the stream ends
+                stream.send(*messages)
+                terminal = "oversized"
+                break
+            stream.send(*messages)
             sent.extend(frame)
-        if terminal == "close":
+        if terminal == "oversized":
+            pass
+        elif terminal == "close":
             stream.send(CLOSE)
         elif terminal == "half-close":
             stream.half_close()
@@ -591,7 +615,7 @@ def run_stream(coord: Coord, first, frames, terminal: str) -> None:
     rest = [kind_of(m) for m in received if kind_of(m) not in ("response", "pong")]
     requests = [item for item in sent if item[0] == "request"]
     pings = len(sent) - len(requests)
-    if terminal in ("second-connect", "empty-message"):
+    if terminal in ("second-connect", "empty-message", "oversized"):
         # A protocol error ends the call: answers still on their way may be lost.
         requests = requests[: len(answers)]
         pings = min(pings, len(pongs))
@@ -606,6 +630,7 @@ def run_stream(coord: Coord, first, frames, terminal: str) -> None:
         "half-close": [],
         "second-connect": ["session_error"],
         "empty-message": ["session_error"],
+        "oversized": ["session_error"],
     }[terminal]
     assert rest == expected_tail, f"{label}: ended with {rest} after {terminal}"
     assert end.code == grpc.StatusCode.OK, f"{label}: {end}"

@@ -228,7 +228,9 @@ def test_signal_stops_cleanly_while_the_first_write_waits_on_flow_control(member
     is told to stop. Cutting off a stream's first write used to leave gRPC
     thinking the call's headers unsent, and the status the handler sent
     next failed with GRPC_CALL_ERROR_TOO_MANY_OPERATIONS (a traceback)."""
-    member = members(tmp_path / "data")
+    # Answers past --max-unread-bytes would cut the stream off before its
+    # first write: let them all wait.
+    member = members(tmp_path / "data", "--max-unread-bytes", str(64 << 20))
     channel, stub = stub_for(member)
     connect = pb.ClientMessage(connect=pb.Connect(timeout_ms=10_000))
     gets = [

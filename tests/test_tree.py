@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from coord.tree import Event, Tree, TreeError
+from coord.tree import MAX_NODES_TOUCHED, Event, Tree, TreeError
 from coord.wire import log_pb2
 from coord_client.wire import client_pb2 as pb
 from tests.treekit import (
@@ -481,3 +481,33 @@ def test_failed_multi_changes_nothing(failing, code: int, position: int) -> None
     assert applied.events == []
     assert state(run.tree) == before
     assert sequential(run, "/p/n-") == ["/p/n-0000000002"]
+
+
+def test_one_create_makes_and_one_delete_removes_at_most_a_fixed_number_of_nodes(run: Run):
+    """The same constant on every member, whatever its flags (the door's
+    limits are flags: they never reach the log)."""
+    deep = "/d" * (MAX_NODES_TOUCHED + 1)
+    run.refused(create(deep, make_parents=True), Code.LIMIT_EXCEEDED)
+    run.ok(create(deep[2:], make_parents=True))  # one node fewer: allowed
+    run.ok(create("/wide"))
+    for index in range(MAX_NODES_TOUCHED):
+        run.ok(create(f"/wide/{index}"))
+    run.refused(delete("/wide", recursive=True), Code.LIMIT_EXCEEDED)
+    run.ok(delete("/wide/0"))
+    run.ok(delete("/wide", recursive=True))
+
+
+def test_one_transaction_shares_the_cap_on_nodes_made_or_removed(run: Run):
+    """Ops that each stay under the cap cannot add up past it: a request
+    costs a bounded multiple of its own size."""
+    half = MAX_NODES_TOUCHED // 2
+    for name in ("a", "b", "c"):
+        run.ok(create(f"/{name}"))
+        for index in range(half):
+            run.ok(create(f"/{name}/{index}"))
+    whole = [delete(f"/{name}", recursive=True) for name in ("a", "b", "c")]
+    result = run.ok(multi(*whole))  # a refused transaction is an answer
+    codes = [r.error.code for r in result.results]
+    assert codes == [Code.ROLLED_BACK, Code.LIMIT_EXCEEDED, Code.RUNTIME_INCONSISTENCY]
+    assert all(path in run.tree.nodes for path in ("/a/0", "/b/0", "/c/0"))
+    run.ok(multi(delete("/a", recursive=True)))  # one at a time is allowed

@@ -28,6 +28,7 @@ from coord_client.exceptions import (
     ConnectionClosedError,
     CoordError,
     CoordTimeoutError,
+    LimitExceededError,
     SessionExpiredError,
     TLSError,
 )
@@ -329,8 +330,13 @@ class ClientBase(Operations):
         self._protocol = Protocol(int(self._timeout * 1000), session_id, password)
         return self._protocol
 
-    def _start_failed(self, phase: Phase, timeout: float) -> CoordError:
-        """Why start() gave up, for it to raise once the client is stopped."""
+    def _start_failed(
+        self, phase: Phase, timeout: float, refusal: CoordError | None = None
+    ) -> CoordError:
+        """Why start() gave up, for it to raise once the client is stopped
+        (`refusal`: the member's, when it refused a new session)."""
+        if isinstance(refusal, LimitExceededError):
+            return refusal
         if phase is Phase.EXPIRED:
             return SessionExpiredError("the session to resume has expired")
         if phase is Phase.AUTH_FAILED:

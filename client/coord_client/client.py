@@ -88,7 +88,7 @@ class Client(RecipesMixin, ClientBase):
             return
         phase = protocol.phase
         self.stop()
-        raise self._start_failed(phase, timeout)
+        raise self._start_failed(phase, timeout, protocol.refusal)
 
     def stop(self) -> None:
         """Close the session (its ephemerals go) and the connection."""

@@ -148,6 +148,14 @@ class QuotaExceededError(ZookeeperError):
     code = pb.QUOTA_EXCEEDED
 
 
+class LimitExceededError(ZookeeperError):
+    """Over one of the member's limits (sessions, watches, ops in a
+    transaction, request size, nodes one request may touch); nothing
+    changed. The message names the limit. kazoo has no such error."""
+
+    code = pb.LIMIT_EXCEEDED
+
+
 _BY_CODE: dict[int, type[ZookeeperError]] = {
     cls.code: cls
     for cls in (
@@ -170,6 +178,7 @@ _BY_CODE: dict[int, type[ZookeeperError]] = {
         NotReadOnlyCallError,
         UnimplementedError,
         QuotaExceededError,
+        LimitExceededError,
     )
 }
 

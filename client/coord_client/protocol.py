@@ -31,6 +31,7 @@ from coord_client.exceptions import (
     ConnectionClosedError,
     ConnectionLoss,
     CoordError,
+    LimitExceededError,
     NotReadOnlyCallError,
     NotReadyError,
     SessionExpiredError,
@@ -41,6 +42,7 @@ from coord_client.paths import parent
 from coord_client.wire import client_pb2 as pb
 
 PING = pb.ClientMessage(ping=pb.Ping())
+MAX_REQUEST_BYTES = (1 << 20) + 1024  # a member's default --max-request-bytes
 
 
 class Phase(Enum):
@@ -186,7 +188,9 @@ class Protocol:
         self.password = password
         self.last_zxid = 0
         self.member_id = 0  # the member serving the session now, 0 when none
+        self.max_request_bytes = MAX_REQUEST_BYTES  # as that member says
         self.phase = Phase.CONNECTING
+        self.refusal: CoordError | None = None  # why a member ended the session, if one did
         self.watches = Watches()
         self._xid = 0
         self._pending: dict[int, tuple[Call, Any]] = {}
@@ -241,9 +245,17 @@ class Protocol:
         no request can be made."""
         if self.phase not in (Phase.CONNECTED, Phase.SUSPENDED):
             raise self._unavailable()
+        message = _request(self._xid + 1, call)
+        if message.ByteSize() > self.max_request_bytes:
+            # A member would refuse it unread and drop the stream: sent again
+            # on every reconnect, it would never be answered.
+            raise LimitExceededError(
+                f"a request of {message.ByteSize()} bytes is over the member's limit"
+                f" (--max-request-bytes {self.max_request_bytes})"
+            )
         self._xid += 1
         self._pending[self._xid] = (call, handle)
-        return _request(self._xid, call) if self.phase is Phase.CONNECTED else None
+        return message if self.phase is Phase.CONNECTED else None
 
     def close_message(self) -> pb.ClientMessage:
         """Close the session: requests already sent are still answered, new ones refused."""
@@ -317,6 +329,7 @@ class Protocol:
         self.password = connected.password
         self.timeout_ms = connected.timeout_ms
         self.member_id = connected.member_id
+        self.max_request_bytes = connected.max_request_bytes or MAX_REQUEST_BYTES
         self._seen(connected.zxid)
         waiting = [
             Send(_request(xid, call))
@@ -363,6 +376,9 @@ class Protocol:
         exc = error_from_wire(error)
         if isinstance(exc, NotReadyError):
             return []  # this member is behind us; the stream ends and another is tried
+        if isinstance(exc, LimitExceededError) and self.session_id:
+            return []  # this member has its fill of sessions; another is tried
+        self.refusal = exc
         if isinstance(exc, AuthFailedError):
             return self._end(Phase.AUTH_FAILED, exc)
         return self._end(Phase.EXPIRED, exc)

@@ -29,7 +29,9 @@ from coord_client.protocol import PING
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire.client_pb2_grpc import CoordStub
 
-MAX_FRAME_BYTES = 4 << 20  # well under the channel's 64 MiB message limit
+# Under a member's --max-request-bytes (1 MiB + 1 KiB by default); a
+# message larger than this goes alone.
+MAX_FRAME_BYTES = 1 << 20
 HOLD_S = 0.015  # the longest a message waits for company while requests are unanswered
 _END = object()
 

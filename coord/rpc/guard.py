@@ -40,6 +40,7 @@ STATUS_OF = {
     pb.AUTH_FAILED: grpc.StatusCode.UNAUTHENTICATED,
     pb.INVALID_ACL: grpc.StatusCode.INVALID_ARGUMENT,
     pb.QUOTA_EXCEEDED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    pb.LIMIT_EXCEEDED: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
@@ -62,10 +63,23 @@ class Malformed:
         )
 
 
-def _decoder(message_class) -> Callable[[bytes], object]:
+class Oversized(Malformed):
+    """Stands in for a request over --max-request-bytes, refused unread."""
+
+    def __init__(self, type_name: str, size: int, limit: int) -> None:
+        self.error = pb.Error(
+            code=pb.LIMIT_EXCEEDED,
+            message=f"a {type_name} of {size} bytes is over the limit"
+            f" (--max-request-bytes {limit})",
+        )
+
+
+def _decoder(message_class, max_bytes: int | None) -> Callable[[bytes], object]:
     name = message_class.DESCRIPTOR.name
 
     def decode(raw: bytes):
+        if max_bytes is not None and len(raw) > max_bytes:
+            return Oversized(name, len(raw), max_bytes)
         try:
             return message_class.FromString(raw)
         except DecodeError as err:
@@ -84,14 +98,18 @@ def _refusing_malformed(handler: Callable[..., Awaitable]) -> Callable[..., Awai
 
 
 def add_service(
-    server: grpc.aio.Server, servicer: object, service: _descriptor.ServiceDescriptor
+    server: grpc.aio.Server,
+    servicer: object,
+    service: _descriptor.ServiceDescriptor,
+    max_request_bytes: int | None = None,
 ) -> None:
     """Register every method of `service`, as the generated code would,
-    but with decoders that never fail."""
+    but with decoders that never fail (and refuse requests over
+    `max_request_bytes`, when given)."""
     handlers = {}
     for method in service.methods:
         implementation = getattr(servicer, method.name)
-        decode = _decoder(GetMessageClass(method.input_type))
+        decode = _decoder(GetMessageClass(method.input_type), max_request_bytes)
         encode = GetMessageClass(method.output_type).SerializeToString
         if method.client_streaming and method.server_streaming:
             make = grpc.stream_stream_rpc_method_handler
@@ -110,6 +128,30 @@ def add_service(
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(service.full_name, handlers),)
     )
+
+
+async def unless_cut(
+    work: Awaitable,
+    cut: asyncio.Event,
+    context: grpc.aio.ServicerContext,
+    why: Callable[[], pb.Error],
+) -> None:
+    """Run a call's writing until it ends, or until `cut` is set: then it is
+    cancelled where it waits (a write to a client that does not read never
+    completes) and the call ends with the status `why()` gives."""
+    task = asyncio.ensure_future(work)
+    cutting = asyncio.ensure_future(cut.wait())
+    try:
+        await asyncio.wait({task, cutting}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        cutting.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if cut.is_set():
+        await abort(context, why())
+    await task  # its own end, or its exception
 
 
 async def until_stopped(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from coord import acl as acls
 from coord.acl import Ids
+from coord.replica import Limits
 from coord.tree import Code, Tree, TreeError, acl_to_wire
 from coord.watches import Kind, Watcher, WatchRegistry
 from coord.wire import log_pb2
@@ -51,20 +52,49 @@ def command(kind: str, op, session_id: int, xid: int = 0, auth=()) -> log_pb2.Co
     return cmd
 
 
-def precheck(kind: str, op, max_data_bytes: int) -> pb.Error | None:
-    """Refuse a single write that the tree would refuse for its own shape (a
-    bad path, data over the limit) before it costs a log entry. The tree
-    checks again when it applies: this only saves the trip."""
+def precheck(kind: str, op, limits: Limits) -> pb.Error | None:
+    """Refuse a write before it costs a log entry: over a limit of this
+    member's (ops in a transaction, a path's length or depth: so no
+    make-parents makes more nodes than its path is deep), or, for a single
+    op, of a shape the tree would refuse (a bad path, data over the limit;
+    the tree checks those again when it applies, a transaction's per op).
+    The limits are decided here only, before the command is logged: a
+    member whose flags differ applies the same log the same way."""
     if kind == "multi":
-        return None
+        if len(op.ops) > limits.max_multi_ops:
+            return pb.Error(
+                code=Code.LIMIT_EXCEEDED,
+                message=f"a transaction of {len(op.ops)} ops is over the limit"
+                f" (--max-multi-ops {limits.max_multi_ops})",
+            )
+        inner = (getattr(each, each.WhichOneof("op")) for each in op.ops if each.WhichOneof("op"))
+        return next(filter(None, (_over_path_limits(each.path, limits) for each in inner)), None)
     error = paths.path_error(op.path)
     if error:
         return pb.Error(code=Code.BAD_ARGUMENTS, message=error)
     size = len(op.data) if kind in ("create", "set_data") else 0
-    if size > max_data_bytes:
+    if size > limits.max_data_bytes:
         return pb.Error(
             code=Code.DATA_TOO_LARGE,
-            message=f"data of {size} bytes is over the limit of {max_data_bytes}",
+            message=f"data of {size} bytes is over the limit of {limits.max_data_bytes}",
+        )
+    return _over_path_limits(op.path, limits)
+
+
+def _over_path_limits(path: str, limits: Limits) -> pb.Error | None:
+    size = len(path) if path.isascii() else len(path.encode())
+    if size > limits.max_path_bytes:
+        return pb.Error(
+            code=Code.LIMIT_EXCEEDED,
+            message=f"a path of {size} bytes is over the limit"
+            f" (--max-path-bytes {limits.max_path_bytes})",
+        )
+    depth = path.count("/")
+    if depth > limits.max_path_depth:
+        return pb.Error(
+            code=Code.LIMIT_EXCEEDED,
+            message=f"a path {depth} deep is over the limit"
+            f" (--max-path-depth {limits.max_path_depth})",
         )
     return None
 

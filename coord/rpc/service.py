@@ -15,7 +15,8 @@ import grpc
 from coord.acl import Ids
 from coord.replica import Replica
 from coord.rpc import callers, ops
-from coord.rpc.guard import abort, until_stopped
+from coord.rpc.admission import Admission, Refused, client_address
+from coord.rpc.guard import abort, unless_cut, until_stopped
 from coord.rpc.member_trust import PEER
 from coord.rpc.session_stream import SessionStream
 from coord.tree import TreeError
@@ -27,14 +28,26 @@ SYNC_TIMEOUT_S = 10.0
 
 
 class _CallWatcher:
-    """The watcher of one Watch call: events go to that call's queue."""
+    """The watcher of one Watch call: events go to that call's queue. A
+    caller that lets more than `limit` events wait is cut off (`cut`)."""
 
-    def __init__(self, ids: Ids) -> None:
-        self.queue: asyncio.Queue[pb.WatchEvent] = asyncio.Queue()
+    def __init__(self, ids: Ids, limit: int) -> None:
+        self.queue: asyncio.Queue[pb.WatchEvent] = asyncio.Queue(limit)
         self.ids = ids
+        self.cut = asyncio.Event()
 
     def deliver(self, event: pb.WatchEvent) -> None:
-        self.queue.put_nowait(event)
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.cut.set()
+
+    def unread(self) -> pb.Error:
+        return pb.Error(
+            code=pb.LIMIT_EXCEEDED,
+            message=f"the watcher did not read: {self.queue.maxsize} events waited for it"
+            " (--max-outstanding-per-session); set the watch again",
+        )
 
 
 class CoordService(client_pb2_grpc.CoordServicer):
@@ -42,9 +55,10 @@ class CoordService(client_pb2_grpc.CoordServicer):
         self.replica = replica
         self.address = address
         self.super_digest = super_digest  # the super user's digest id, if any
+        self.admission = Admission(replica)
 
     async def Session(self, request_iterator, context):  # noqa: N802 (gRPC's names)
-        session = SessionStream(self.replica, context, self.super_digest)
+        session = SessionStream(self.replica, context, self.admission, self.super_digest)
         await until_stopped(session.run(), self.replica.stopping, context)
 
     # ---------------------------------------------------------- sessions
@@ -62,11 +76,18 @@ class CoordService(client_pb2_grpc.CoordServicer):
     async def OpenSession(self, request, context):  # noqa: N802
         if request.timeout_ms < 0:
             await abort(context, pb.Error(code=pb.BAD_ARGUMENTS, message="negative timeout"))
+        address = client_address(context)
+        try:
+            self.admission.check(address)
+        except Refused as refused:
+            await abort(context, refused.error)
         timeout_ms = self.replica.limits.negotiate(request.timeout_ms)
         command = log_pb2.Command(
             open_session=log_pb2.OpenSession(timeout_ms=timeout_ms, password=os.urandom(16))
         )
-        return await self._write(command, context)
+        opened = await self._write(command, context)
+        self.admission.opened(opened.session_id, address)
+        return opened
 
     async def CloseSession(self, request, context):  # noqa: N802
         session_id = await self._named_session(request, context)
@@ -105,7 +126,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
 
     async def _write_op(self, kind: str, request, context):
         ids = await self._ids(context)
-        refusal = ops.precheck(kind, request, self.replica.limits.max_data_bytes)
+        refusal = ops.precheck(kind, request, self.replica.limits)
         if refusal is not None:
             await abort(context, refusal)
         session_id = await self._optional_session(request.session, context)
@@ -180,9 +201,16 @@ class CoordService(client_pb2_grpc.CoordServicer):
         return await self._read("sync", request, context)
 
     async def Watch(self, request, context):  # noqa: N802
+        try:
+            with self.admission.watch_call(client_address(context)):
+                await self._watch(request, context)
+        except Refused as refused:
+            await abort(context, refused.error)
+
+    async def _watch(self, request, context) -> None:
         ids = await self._ids(context)
         await self._optional_session(request.session, context)
-        watcher = _CallWatcher(ids)
+        watcher = _CallWatcher(ids, self.replica.limits.max_outstanding_per_session)
         try:
             ops.read(self.replica.tree, self.replica.watches, "add_watch", request, watcher, ids)
         except TreeError as err:
@@ -192,8 +220,16 @@ class CoordService(client_pb2_grpc.CoordServicer):
             while True:
                 await context.write(await watcher.queue.get())
 
+        def unread() -> pb.Error:
+            self.replica.counters.unread_streams_cut += 1
+            return watcher.unread()
+
         try:
-            await until_stopped(stream_events(), self.replica.stopping, context)
+            await until_stopped(
+                unless_cut(stream_events(), watcher.cut, context, unread),
+                self.replica.stopping,
+                context,
+            )
         finally:
             self.replica.watches.remove_watcher(watcher)
 

@@ -6,6 +6,14 @@ read runs when every request before it has completed, so it sees the
 session's own writes. Everything bound for the client goes through one
 outbox; the writer sends whatever has gathered as one frame.
 
+One client cannot make the member hold much for it: past
+--max-outstanding-per-session requests unanswered, or half of
+--max-unread-bytes of answers not yet taken by the writer, the stream is not
+read (HTTP/2 flow control then holds the client back, and no one else); and
+once more than --max-unread-bytes wait in the outbox anyway (events, which
+cannot be held back) for a client that does not read, the stream is cut
+off (the session lives on; its client reconnects, and its watches with it).
+
 The stream holds its caller's ids (see callers.py). An ``auth`` request
 takes effect when it arrives, so it counts for every request sent after it;
 a write carries the ids it arrived with in its log command, and a read is
@@ -25,7 +33,8 @@ import grpc
 from coord.acl import Ids
 from coord.replica import Replica
 from coord.rpc import callers, ops
-from coord.rpc.guard import Malformed, abort
+from coord.rpc.admission import Admission, Refused, client_address
+from coord.rpc.guard import Malformed, abort, unless_cut
 from coord.sessions import LocalSession
 from coord.tree import Applied, TreeError
 from coord.wire import log_pb2
@@ -35,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CATCH_UP_TIMEOUT_S = 3.0
 SYNC_TIMEOUT_S = 10.0
+MAX_FRAME_BYTES = 1 << 20
 
 
 @dataclass(slots=True)
@@ -56,17 +66,26 @@ def _error(code: int, message: str) -> pb.Error:
 
 class SessionStream:
     def __init__(
-        self, replica: Replica, context: grpc.aio.ServicerContext, super_digest: str = ""
+        self,
+        replica: Replica,
+        context: grpc.aio.ServicerContext,
+        admission: Admission,
+        super_digest: str = "",
     ) -> None:
         self.replica = replica
         self.context = context
+        self.admission = admission
         self.super_digest = super_digest
         self.ids = callers.connection_ids(context)
         self._auth_wire = callers.to_wire(self.ids)  # as write commands carry them
         self.local: LocalSession | None = None
         self._outbox: list[pb.ServerMessage] = []
+        self._outbox_bytes = 0
         self._wakeup = asyncio.Event()
+        self._cut = asyncio.Event()  # the client does not read: end the stream now
         self._in_flight: deque[_InFlight] = deque()
+        self._room = asyncio.Event()  # fewer requests in flight than the limit
+        self._taken = asyncio.Event()  # the writer took the outbox
         self._ending = False
         self._refused_auth = False  # an auth failed: read no more, end after its answer
         self._input_done = False
@@ -74,13 +93,38 @@ class SessionStream:
         self._last_write_xid = 0  # the session's previous write on this stream
 
     def send(self, message: pb.ServerMessage) -> None:
+        if self._cut.is_set():
+            return  # the stream is being cut off; the client learns it on reconnect
         self._outbox.append(message)
+        self._outbox_bytes += message.ByteSize()
+        if self._outbox_bytes > self.replica.limits.max_unread_bytes and len(self._outbox) > 1:
+            # Nothing more is read or answered: the client resends what it
+            # is owed on its next stream.
+            self._outbox = []
+            self._in_flight.clear()
+            self._stop_reading()
+            self._cut.set()
         self._wakeup.set()
+
+    def _unread(self) -> pb.Error:
+        limit = self.replica.limits.max_unread_bytes
+        self.replica.counters.unread_streams_cut += 1
+        return _error(
+            pb.LIMIT_EXCEEDED,
+            f"the client did not read: over {limit} bytes waited for it"
+            " (--max-unread-bytes); its session lives on",
+        )
 
     def _end(self, message: pb.ServerMessage) -> None:
         """Send a last message, then end the stream."""
         self.send(message)
+        self._stop_reading()
+
+    def _stop_reading(self) -> None:
+        """Read no more; a reader waiting for room stops waiting."""
         self._ending = True
+        self._room.set()
+        self._taken.set()
 
     def _end_session(self, message: pb.ServerMessage) -> None:
         """The session ended: nothing more is answered on this stream."""
@@ -101,6 +145,14 @@ class SessionStream:
                 _error(pb.BAD_ARGUMENTS, "the first message of a session must be connect"),
             )
         self.replica.counters.client_frames_in += 1
+        try:
+            with self.admission.stream(client_address(self.context)):
+                await self._serve(first)
+        except Refused as refused:
+            self._end(pb.ServerMessage(session_error=refused.error))
+            await self._write()
+
+    async def _serve(self, first: pb.ClientFrame) -> None:
         connect = first.messages[0].connect
         await self._connect(connect)
         rest = first.messages[1:]
@@ -113,19 +165,20 @@ class SessionStream:
             self._handle_all(rest[:leading])
         if not self._ending:
             self._rearm(connect)
-            self._handle_all(rest[leading:])
-        reader = asyncio.create_task(self._read())
+        reader = asyncio.create_task(self._read(rest[leading:]))
         try:
-            await self._write()
+            await unless_cut(self._write(), self._cut, self.context, self._unread)
         finally:
             reader.cancel()
             if self.local is not None:
                 self.replica.detach(self.local, self.send)
 
-    async def _read(self) -> None:
-        """Take the client's frames until it is done sending; what it sent
-        is answered in full before the stream ends."""
+    async def _read(self, messages) -> None:
+        """Take the client's frames (after `messages`, the rest of the first)
+        until it is done sending; what it sent is answered in full before
+        the stream ends."""
         try:
+            await self._take(messages)
             while not self._ending and not self._refused_auth:
                 frame = await self.context.read()
                 if frame is grpc.aio.EOF:
@@ -134,7 +187,7 @@ class SessionStream:
                     self._end(pb.ServerMessage(session_error=frame.error))
                     break
                 self.replica.counters.client_frames_in += 1
-                self._handle_all(frame.messages)
+                await self._take(frame.messages)
         except grpc.RpcError:
             self._ending = True
         self._input_done = True
@@ -146,13 +199,27 @@ class SessionStream:
                 return
             self._handle(message)
 
+    async def _take(self, messages) -> None:
+        """Handle `messages`, waiting (reading nothing more) while the
+        session has its limit of requests in flight."""
+        limits = self.replica.limits
+        for message in messages:
+            while len(self._in_flight) >= limits.max_outstanding_per_session and not self._ending:
+                self._room.clear()
+                await self._room.wait()
+            while self._outbox_bytes > limits.max_unread_bytes // 2 and not self._ending:
+                self._taken.clear()
+                await self._taken.wait()
+            if self._ending or self._refused_auth:
+                return
+            self._handle(message)
+
     async def _write(self) -> None:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             if self._outbox:
-                frame = pb.ServerFrame(messages=self._outbox)
-                self._outbox = []
+                frame = self._next_frame()
                 self.replica.counters.client_frames_out += 1
                 await self.context.write(frame)
             if self._broken and not self._outbox:
@@ -160,6 +227,24 @@ class SessionStream:
             finished = self._input_done and not self._in_flight
             if (self._ending or finished) and not self._outbox:
                 return
+
+    def _next_frame(self) -> pb.ServerFrame:
+        """What waits, up to MAX_FRAME_BYTES (one message at least), as one
+        frame: a client with gRPC's default 4 MiB receive limit takes it."""
+        size = count = 0
+        for message in self._outbox:
+            message_size = message.ByteSize()
+            if count and size + message_size > MAX_FRAME_BYTES:
+                break
+            size += message_size
+            count += 1
+        frame = pb.ServerFrame(messages=self._outbox[:count])
+        del self._outbox[:count]
+        self._outbox_bytes = max(self._outbox_bytes - size, 0)
+        if self._outbox:
+            self._wakeup.set()
+        self._taken.set()
+        return frame
 
     # ----------------------------------------------------------- handshake
 
@@ -203,6 +288,7 @@ class SessionStream:
                     timeout_ms=timeout_ms,
                     zxid=replica.tree.zxid,
                     member_id=replica.member_id,
+                    max_request_bytes=replica.limits.max_request_bytes,
                 )
             )
         )
@@ -212,9 +298,20 @@ class SessionStream:
         and only those, are armed here (no one-shot watch may fire twice)."""
         replica = self.replica
         replica.watches.remove_watcher(self.local)
-        missed = replica.watches.rearm(self.local, connect.watches, connect.last_zxid, replica.tree)
-        for event in missed:
-            self.send(pb.ServerMessage(event=event))
+        try:
+            missed = replica.watches.rearm(
+                self.local, connect.watches, connect.last_zxid, replica.tree
+            )
+        except TreeError as err:  # more than the limit: no client of ours holds them
+            replica.watches.remove_watcher(self.local)
+            self._end(pb.ServerMessage(session_error=err.to_wire()))
+            return
+        # Not counted against --max-unread-bytes: what a stream cut off for
+        # not reading had waiting comes back here, over the limit by
+        # construction, and would cut the new stream off too. The history
+        # bounds it.
+        self._outbox.extend(pb.ServerMessage(event=event) for event in missed)
+        self._wakeup.set()
 
     # ------------------------------------------------------------ requests
 
@@ -275,18 +372,19 @@ class SessionStream:
         """Why a write is refused before it costs a log entry, if it is."""
         if 0 < xid <= self._last_write_xid:
             return _error(pb.BAD_ARGUMENTS, f"xid {xid} does not follow the last write's")
-        return self.replica.write_refusal() or ops.precheck(
-            kind, op, self.replica.limits.max_data_bytes
-        )
+        return self.replica.write_refusal() or ops.precheck(kind, op, self.replica.limits)
 
     def _enqueue(self, item: _InFlight) -> None:
         self._in_flight.append(item)
+        counters = self.replica.counters
+        counters.most_in_flight = max(counters.most_in_flight, len(self._in_flight))
         if item.future is not None:
             item.future.add_done_callback(lambda _: self._pump())
         self._pump()
 
     def _pump(self) -> None:
         """Answer, in order, every request at the head that can be answered."""
+        self._room.set()
         while self._in_flight:
             head = self._in_flight[0]
             if head.future is not None and not head.future.done():

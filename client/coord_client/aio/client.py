@@ -76,7 +76,7 @@ class Client(AioRecipesMixin, ClientBase):
             return
         phase = protocol.phase
         await self.stop()
-        raise self._start_failed(phase, timeout)
+        raise self._start_failed(phase, timeout, protocol.refusal)
 
     async def stop(self) -> None:
         """Close the session (its ephemerals go) and the connection; the

@@ -29,6 +29,7 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INVALID_ACL: _ClassVar[ErrorCode]
     NOT_READ_ONLY: _ClassVar[ErrorCode]
     QUOTA_EXCEEDED: _ClassVar[ErrorCode]
+    LIMIT_EXCEEDED: _ClassVar[ErrorCode]
 
 class Perm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -81,6 +82,7 @@ UNIMPLEMENTED: ErrorCode
 INVALID_ACL: ErrorCode
 NOT_READ_ONLY: ErrorCode
 QUOTA_EXCEEDED: ErrorCode
+LIMIT_EXCEEDED: ErrorCode
 PERM_NONE: Perm
 READ: Perm
 WRITE: Perm
@@ -565,18 +567,20 @@ class Connect(_message.Message):
     def __init__(self, session_id: _Optional[int] = ..., password: _Optional[bytes] = ..., timeout_ms: _Optional[int] = ..., last_zxid: _Optional[int] = ..., watches: _Optional[_Iterable[_Union[WatchRegistration, _Mapping]]] = ...) -> None: ...
 
 class Connected(_message.Message):
-    __slots__ = ("session_id", "password", "timeout_ms", "zxid", "member_id")
+    __slots__ = ("session_id", "password", "timeout_ms", "zxid", "member_id", "max_request_bytes")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     ZXID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
     session_id: int
     password: bytes
     timeout_ms: int
     zxid: int
     member_id: int
-    def __init__(self, session_id: _Optional[int] = ..., password: _Optional[bytes] = ..., timeout_ms: _Optional[int] = ..., zxid: _Optional[int] = ..., member_id: _Optional[int] = ...) -> None: ...
+    max_request_bytes: int
+    def __init__(self, session_id: _Optional[int] = ..., password: _Optional[bytes] = ..., timeout_ms: _Optional[int] = ..., zxid: _Optional[int] = ..., member_id: _Optional[int] = ..., max_request_bytes: _Optional[int] = ...) -> None: ...
 
 class Request(_message.Message):
     __slots__ = ("xid", "create", "delete", "set_data", "get_data", "exists", "get_children", "multi", "sync", "add_watch", "remove_watch", "check", "auth", "get_acl", "set_acl", "set_quota", "get_quota", "delete_quota")
@@ -727,7 +731,7 @@ class StatusRequest(_message.Message):
     def __init__(self, local_only: _Optional[bool] = ...) -> None: ...
 
 class MemberStatus(_message.Message):
-    __slots__ = ("id", "address", "role", "leader_ballot", "committed_zxid", "applied_zxid", "sessions", "znodes", "committed_slot", "applied_slot", "leader", "requests", "client_frames_in", "client_frames_out", "peer_frames_in", "peer_frames_out", "slots_applied", "commands_applied", "disk_syncs")
+    __slots__ = ("id", "address", "role", "leader_ballot", "committed_zxid", "applied_zxid", "sessions", "znodes", "committed_slot", "applied_slot", "leader", "requests", "client_frames_in", "client_frames_out", "peer_frames_in", "peer_frames_out", "slots_applied", "commands_applied", "disk_syncs", "most_in_flight", "unread_streams_cut")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
@@ -747,6 +751,8 @@ class MemberStatus(_message.Message):
     SLOTS_APPLIED_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_APPLIED_FIELD_NUMBER: _ClassVar[int]
     DISK_SYNCS_FIELD_NUMBER: _ClassVar[int]
+    MOST_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_STREAMS_CUT_FIELD_NUMBER: _ClassVar[int]
     id: int
     address: str
     role: str
@@ -766,7 +772,9 @@ class MemberStatus(_message.Message):
     slots_applied: int
     commands_applied: int
     disk_syncs: int
-    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., role: _Optional[str] = ..., leader_ballot: _Optional[str] = ..., committed_zxid: _Optional[int] = ..., applied_zxid: _Optional[int] = ..., sessions: _Optional[int] = ..., znodes: _Optional[int] = ..., committed_slot: _Optional[int] = ..., applied_slot: _Optional[int] = ..., leader: _Optional[int] = ..., requests: _Optional[int] = ..., client_frames_in: _Optional[int] = ..., client_frames_out: _Optional[int] = ..., peer_frames_in: _Optional[int] = ..., peer_frames_out: _Optional[int] = ..., slots_applied: _Optional[int] = ..., commands_applied: _Optional[int] = ..., disk_syncs: _Optional[int] = ...) -> None: ...
+    most_in_flight: int
+    unread_streams_cut: int
+    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., role: _Optional[str] = ..., leader_ballot: _Optional[str] = ..., committed_zxid: _Optional[int] = ..., applied_zxid: _Optional[int] = ..., sessions: _Optional[int] = ..., znodes: _Optional[int] = ..., committed_slot: _Optional[int] = ..., applied_slot: _Optional[int] = ..., leader: _Optional[int] = ..., requests: _Optional[int] = ..., client_frames_in: _Optional[int] = ..., client_frames_out: _Optional[int] = ..., peer_frames_in: _Optional[int] = ..., peer_frames_out: _Optional[int] = ..., slots_applied: _Optional[int] = ..., commands_applied: _Optional[int] = ..., disk_syncs: _Optional[int] = ..., most_in_flight: _Optional[int] = ..., unread_streams_cut: _Optional[int] = ...) -> None: ...
 
 class StatusResponse(_message.Message):
     __slots__ = ("members",)
