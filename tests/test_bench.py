@@ -1,6 +1,7 @@
 """scripts/bench end to end with a tiny load: it runs, writes a well-formed
-report and leaves no process behind, Ctrl-C included. No figure is checked
-against a threshold: timing depends on the machine, not on the code."""
+report and leaves no process behind, Ctrl-C included; its TLS and ACL
+variants are what they say. No figure is checked against a threshold:
+timing depends on the machine, not on the code."""
 
 from __future__ import annotations
 
@@ -13,9 +14,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grpc
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "scripts" / "bench"
+from coord_client import Client
+from coord_client.exceptions import NoAuthError
+from coord_client.security import make_digest_acl
+from coord_client.wire import client_pb2 as pb
+from coord_client.wire import client_pb2_grpc
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+BENCH = SCRIPTS / "bench"
+sys.path.insert(0, str(SCRIPTS))
+
+from benchlib.security import DIGEST_PASSWORD, DIGEST_USER, Security, make_tls  # noqa: E402
+from benchlib.systems import CoordSystem  # noqa: E402
+from benchlib.worker import make_client  # noqa: E402
+
 WORKLOADS = ("create", "set", "get", "mix")
 TRAFFIC = {
     "requests_per_client_frame",
@@ -97,12 +112,13 @@ def check_figures(figures: dict) -> None:
         assert set(figures[phase]["cpu"]) == CPU_KEYS
 
 
-def run_to_end(tmp_path: Path, *flags: str) -> dict:
+def run_to_end(tmp_path: Path, *flags: str, timeout: float = 110) -> dict:
     out = tmp_path / "report.json"
     proc = bench(tmp_path, "--out", str(out), *flags)
-    stdout, stderr = proc.communicate(timeout=110)
+    stdout, stderr = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, stderr
     assert "create ops/s" in stdout and "commands per log slot" in stdout  # the tables
+    assert ("coord's TLS and ACL cost" in stdout) == bool({"--tls", "--acl"} & set(flags))
     assert processes_using(tmp_path) == []
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # data dirs removed
     report = json.loads(out.read_text())
@@ -144,6 +160,92 @@ def test_beside_etcd(tmp_path: Path) -> None:
     assert "etcd" not in report["skipped"] and report["ratios"] == {}
     assert set(report["ratios_etcd"]) == set(WORKLOADS)
     assert all(map(number, report["ratios_etcd"].values()))
+
+
+def check_variants(report: dict, baselines: set[str]) -> None:
+    """The TLS and ACL variants ran the four workloads, and each is divided
+    by every baseline that ran."""
+    for name in ("coord-tls", "coord-acl"):
+        figures = report["results"][name]
+        check_workloads(figures)
+        check_traffic(figures)
+        assert set(figures["skipped"]) == {"failover", "memory", "restart"}
+    variants = report["ratios_variants"]
+    assert set(variants) == {f"{v} / {b}" for v in ("coord-tls", "coord-acl") for b in baselines}
+    for ratios in variants.values():
+        assert set(ratios) == set(WORKLOADS)
+        for workload in ratios.values():
+            assert set(workload) == {"ops_per_s", "p50_ms", "p99_ms"}
+            assert all(number(v) and v > 0 for v in workload.values())
+
+
+def test_tls_and_acl_variants(tmp_path: Path) -> None:
+    report = run_to_end(tmp_path, "--no-zookeeper", "--tls", "--acl")
+    assert set(report["results"]) == {"coord", "coord-tls", "coord-acl"}
+    assert report["coord_peer_ports"] is True  # in every coord cluster, as TLS needs
+    check_figures(report["results"]["coord"])
+    check_variants(report, {"coord"})
+
+
+@pytest.mark.skipif(not ZOOKEEPER_READY, reason="needs Debian's zookeeper package and kazoo")
+@pytest.mark.timeout(300)  # four clusters in turn, on a shared machine
+def test_variants_beside_zookeeper(tmp_path: Path) -> None:
+    report = run_to_end(tmp_path, "--tls", "--acl", timeout=280)
+    assert set(report["results"]) == {"coord", "coord-tls", "coord-acl", "zookeeper"}
+    check_variants(report, {"coord", "zookeeper"})
+
+
+def status(channel: grpc.Channel) -> None:
+    client_pb2_grpc.CoordStub(channel).Status(pb.StatusRequest(local_only=True), timeout=10)
+
+
+def test_tls_variant_serves_only_tls(tmp_path: Path) -> None:
+    """Its members refuse plaintext; the bench's probes and load generators
+    (and nothing else) get through, trusting the run's CA."""
+    tls = Security("coord-tls", tls=make_tls(tmp_path / "tls"))
+    system = CoordSystem(tmp_path, tls, peer_ports=True)
+    try:
+        system.start()
+        address = system.addresses()[0]
+        with grpc.insecure_channel(address) as channel, pytest.raises(grpc.RpcError):
+            status(channel)
+        with system.security.channel(address) as channel:
+            status(channel)
+        session = make_client("coord", address, system.client_options())
+        session.start(timeout=30)
+        try:
+            assert session.create("/tls", b"v") == "/tls"
+        finally:
+            session.stop()
+            session.close()
+    finally:
+        system.stop()
+
+
+def test_acl_variant_guards_every_znode(tmp_path: Path) -> None:
+    """The load generators' sessions authenticate and create znodes under
+    the bench's digest ACL: a session without the credential is refused."""
+    system = CoordSystem(tmp_path, Security("coord-acl", acl=True))
+    outsider = Client(hosts=",".join(system.addresses()), timeout=10.0)
+    try:
+        system.start()
+        session = make_client("coord", system.addresses()[0], system.client_options())
+        session.start(timeout=30)
+        try:
+            session.create("/acl", b"v")
+            acls, _ = session.get_acls("/acl")
+            assert acls == [make_digest_acl(DIGEST_USER, DIGEST_PASSWORD, all=True)]
+            outsider.start(timeout=30)
+            with pytest.raises(NoAuthError):
+                outsider.get("/acl")
+            assert session.get("/acl")[0] == b"v"
+        finally:
+            session.stop()
+            session.close()
+    finally:
+        outsider.stop()
+        outsider.close()
+        system.stop()
 
 
 def test_interrupt_stops_everything(tmp_path: Path) -> None:

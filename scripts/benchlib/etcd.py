@@ -148,7 +148,7 @@ class EtcdMember(ServerProcess):
 class EtcdSystem(ProcessGroup):
     """A 3-member etcd cluster, measured on the four workloads only."""
 
-    name = "etcd"
+    name = kind = "etcd"
     only_workloads = True
 
     def __init__(self, root: Path) -> None:

@@ -72,7 +72,7 @@ def workloads(system: System, s: Settings, work_dir: Path, log: Log) -> dict[str
     with ExitStack() as stack:
         pool = WorkerPool(s.processes, work_dir)
         stack.callback(pool.close)
-        pool.connect(system.name, system.addresses(), s.sessions)
+        pool.connect(system.kind, system.addresses(), s.sessions, system.client_options())
         meter = CpuMeter(system.server_pids, pool.pids)
         log(f"{system.name}: warm-up ({max(1, s.ops // 10)} mixed ops)")
         pool.run("mix", max(1, s.ops // 10), s.in_flight, prefix=KV_DIR, keys=KEYS)
@@ -235,7 +235,7 @@ def memory(system: System, s: Settings, work_dir: Path, log: Log) -> dict[str, A
         with ExitStack() as stack:
             pool = WorkerPool(s.processes, work_dir)
             stack.callback(pool.close)
-            pool.connect(system.name, system.addresses(), s.sessions)
+            pool.connect(system.kind, system.addresses(), s.sessions, system.client_options())
             meter = CpuMeter(system.server_pids, pool.pids)
             chunks = 10 if s.znodes >= 100_000 else 1  # progress lines on long fills
             created = failed = 0

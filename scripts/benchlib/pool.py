@@ -98,13 +98,24 @@ class WorkerPool:
             replies.append(reply)
         return replies
 
-    def connect(self, system: str, addresses: list[str], sessions: int) -> None:
-        """Each worker opens `sessions` sessions; consecutive sessions go to
+    def connect(
+        self, system: str, addresses: list[str], sessions: int, options: dict[str, str]
+    ) -> None:
+        """Each worker opens `sessions` sessions of the `system` kind (with
+        coord's TLS and ACL `options`); consecutive sessions go to
         consecutive members, so every member serves its share."""
         commands = []
         for i in range(len(self.procs)):
             hosts = [addresses[(i * sessions + s) % len(addresses)] for s in range(sessions)]
-            commands.append({"op": "connect", "system": system, "hosts": hosts, "name": f"w{i}"})
+            commands.append(
+                {
+                    "op": "connect",
+                    "system": system,
+                    "hosts": hosts,
+                    "name": f"w{i}",
+                    "options": options,
+                }
+            )
         self._call(commands)
 
     def run(

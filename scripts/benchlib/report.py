@@ -1,7 +1,8 @@
 """The report: one row per figure, coord beside ZooKeeper (and etcd, when
 run) with the ratios and each side's CPU split, then coord's traffic per
-workload (what its members counted), as rich tables or as Markdown for
-BENCHMARKS.md."""
+workload (what its members counted), then, when run, the cost of coord's
+TLS and ACL variants (each beside plain coord and ZooKeeper), as rich
+tables or as Markdown for BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -134,6 +135,7 @@ def print_table(results: dict[str, Any], znodes: int, console: Console) -> None:
         for row in traffic[:-1]:
             table.add_row(*row)
         console.print(table)
+    print_costs(results, console)
 
 
 def _markdown_table(cells: list[str], body: list[list[str]]) -> list[str]:
@@ -147,4 +149,77 @@ def markdown(results: dict[str, Any], znodes: int) -> str:
     if traffic:
         cells = ["coord's traffic", *traffic[-1][1:]]
         lines += ["", *_markdown_table(cells, traffic[:-1]), "", TRAFFIC_CAPTION]
+    if costs := markdown_costs(results):
+        lines += ["", costs]
     return "\n".join(lines)
+
+
+VARIANTS = {"coord-tls": "coord TLS", "coord-acl": "coord ACL"}
+BASELINES = {"coord": "coord", "zookeeper": "ZooKeeper"}  # what each variant is divided by
+COSTED = ("ops_per_s", "p50_ms", "p99_ms")
+COST_CAPTION = (
+    "each variant's ops/s, p50 and p99 divided by plain coord's (its cost: ops/s below 1, "
+    "latency above 1) and by ZooKeeper's (no TLS, no ACLs); CPU in microseconds per request, "
+    "the three servers together / the load generators together; other CPU: the rest of the "
+    "machine meanwhile, in % of one core (a busy machine makes the ratios noise)"
+)
+
+
+def variant_ratios(results: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """For each variant run and each baseline run, the variant's ops/s, p50
+    and p99 divided by the baseline's, per workload: {"coord-tls / coord":
+    {"set": {"ops_per_s": 0.9, "p50_ms": 1.1, "p99_ms": 1.05}, ...}, ...}."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for variant in VARIANTS:
+        for baseline in BASELINES:
+            mine = results.get(variant, {}).get("workloads", {})
+            theirs = results.get(baseline, {}).get("workloads", {})
+            both = [name for name in WORKLOADS if name in mine and name in theirs]
+            if both:
+                out[f"{variant} / {baseline}"] = {
+                    name: {k: round(mine[name][k] / theirs[name][k], 3) for k in COSTED}
+                    for name in both
+                }
+    return out
+
+
+def cost_rows(results: dict[str, Any]) -> list[list[str]]:
+    """Per workload, plain coord, each variant and ZooKeeper, with the
+    variants' ratios to plain coord and to ZooKeeper (none if no variant ran)."""
+    if not any(v in results for v in VARIANTS):
+        return []
+    ratio = variant_ratios(results)
+    names = {"coord": "coord", **VARIANTS, "zookeeper": "ZooKeeper"}
+    table = []
+    for workload in WORKLOADS:
+        for system, label in names.items():
+            w = results.get(system, {}).get("workloads", {}).get(workload)
+            if w is None:
+                continue
+            cpu = f"{w['cpu']['server_us_per_op']:,.0f} / {w['cpu']['client_us_per_op']:,.0f}"
+            row = [workload, label, f"{w['ops_per_s']:,.0f}", f"{w['p50_ms']:.1f}"]
+            row += [f"{w['p99_ms']:.1f}", cpu, f"{w['cpu']['other_pct']:.0f}"]
+            for baseline in BASELINES:
+                r = ratio.get(f"{system} / {baseline}", {}).get(workload)
+                row.append(" / ".join(f"{r[k]:.2f}" for k in COSTED) if r else "-")
+            table.append(row)
+    return table
+
+
+COST_HEADERS = ["workload", "system", "ops/s", "p50 ms", "p99 ms", "CPU us/op srv / cli"]
+COST_HEADERS += ["other CPU %"]
+COST_HEADERS += [f"ops/s, p50, p99 / {label}" for label in BASELINES.values()]
+
+
+def print_costs(results: dict[str, Any], console: Console) -> None:
+    body = cost_rows(results)
+    if body:
+        table = Table(*COST_HEADERS, title="coord's TLS and ACL cost", caption=COST_CAPTION)
+        for row in body:
+            table.add_row(*row)
+        console.print(table)
+
+
+def markdown_costs(results: dict[str, Any]) -> str:
+    body = cost_rows(results)
+    return "\n".join([*_markdown_table(COST_HEADERS, body), "", COST_CAPTION]) if body else ""

@@ -1,5 +1,6 @@
 """The systems under test behind one small interface: a 3-member coord
-cluster (tests/servers.py, production timeouts) and a 3-server Apache
+cluster (tests/servers.py, production timeouts; plain, or one of the TLS and
+ACL variants of benchlib/security.py) and a 3-server Apache
 ZooKeeper 3.8 ensemble (Debian's package), both on loopback ports with their
 own temporary data directories and fsync on every acknowledged write (the
 optional etcd cluster is in benchlib/etcd.py)."""
@@ -14,12 +15,14 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
 
+from benchlib.security import PLAIN, Security, client_kwargs
 from coord_client import Client
 from coord_client.wire import client_pb2 as pb
 from coord_client.wire import client_pb2_grpc
@@ -37,9 +40,10 @@ COUNTERS = (
 class System(Protocol):
     """What the measurements need from a cluster of three members, 1..3."""
 
-    name: str
+    name: str  # in the report
+    kind: str  # the load generators' client: coord, zookeeper or etcd
     version: str
-    only_workloads: bool  # etcd: the four workloads, no fail-over, memory or restart
+    only_workloads: bool  # etcd, coord's variants: the four workloads only
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -52,6 +56,7 @@ class System(Protocol):
         self, member: int, path: str, timeout: float
     ) -> tuple[float, float]: ...
     def client(self, hosts: list[str]) -> Any: ...
+    def client_options(self) -> dict[str, str]: ...
     def live_heap_bytes(self) -> list[int] | None: ...
     def counters(self) -> dict[str, int] | None: ...
 
@@ -65,15 +70,36 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(POLL)
 
 
+@dataclass
+class ProbedCluster(Cluster):
+    """tests/servers.py's cluster, probed over the variant's channel (TLS or not)."""
+
+    security: Security = PLAIN
+
+    def status(self, member_id: int) -> list:
+        with self.security.channel(self.members[member_id].address) as channel:
+            stub = client_pb2_grpc.CoordStub(channel)
+            return list(stub.Status(pb.StatusRequest(), timeout=5).members)
+
+
 class CoordSystem:
     """A 3-member coord cluster started by tests/servers.py with the default
-    (production) heartbeat and election timeouts."""
+    (production) heartbeat and election timeouts; `security` says whether its
+    clients use TLS and its znodes digest ACLs (the variants run the four
+    workloads only: they are there to be compared with plain coord). With
+    `peer_ports` the members serve each other on ports of their own, as
+    client TLS needs: peers speak plaintext, with the cluster secret."""
 
-    name = "coord"
-    only_workloads = False
+    kind = "coord"
 
-    def __init__(self, root: Path) -> None:
-        self.cluster = Cluster.create(root / "coord", 3, timeouts=[])
+    def __init__(self, root: Path, security: Security = PLAIN, peer_ports: bool = False) -> None:
+        self.security = security
+        self.name = security.name
+        self.only_workloads = security.variant
+        self.cluster = ProbedCluster.create(
+            root / security.name, 3, *security.server_args(), timeouts=[], peer_ports=peer_ports
+        )
+        self.cluster.security = security
         self.version = metadata.version("coord")
 
     def start(self) -> None:
@@ -106,7 +132,7 @@ class CoordSystem:
         began = time.monotonic()
         server.start(timeout=timeout)
         ready = time.monotonic() - began
-        with grpc.insecure_channel(server.address) as channel:
+        with self.security.channel(server.address) as channel:
             stub = client_pb2_grpc.CoordStub(channel)
 
             def serves() -> bool:
@@ -120,7 +146,10 @@ class CoordSystem:
         return ready, time.monotonic() - began
 
     def client(self, hosts: list[str]) -> Client:
-        return Client(hosts=",".join(hosts), timeout=10.0)
+        return Client(hosts=",".join(hosts), timeout=10.0, **client_kwargs(self.client_options()))
+
+    def client_options(self) -> dict[str, str]:
+        return self.security.client_options()
 
     def live_heap_bytes(self) -> None:
         """Python frees garbage at once: its RSS already tracks live data."""
@@ -130,7 +159,7 @@ class CoordSystem:
         """The members' traffic counters (see MemberStatus), summed."""
         total: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         for address in self.addresses():
-            with grpc.insecure_channel(address) as channel:
+            with self.security.channel(address) as channel:
                 reply = client_pb2_grpc.CoordStub(channel).Status(
                     pb.StatusRequest(local_only=True), timeout=10
                 )
@@ -270,11 +299,15 @@ class ProcessGroup:
         """Only coord counts its frames and slots."""
         return None
 
+    def client_options(self) -> dict[str, str]:
+        """Plain sessions: the bench runs ZooKeeper and etcd without TLS or ACLs."""
+        return {}
+
 
 class ZooKeeperSystem(ProcessGroup):
     """A 3-server ZooKeeper ensemble, each JVM's heap capped at `heap`."""
 
-    name = "zookeeper"
+    name = kind = "zookeeper"
     only_workloads = False
 
     def __init__(self, root: Path, heap: str) -> None:

@@ -5,7 +5,7 @@ the latency of every request, measured in its completion callback.
 It is driven by the bench over stdin/stdout, one JSON object a line, so the
 bench can start several (the GIL caps one process) and stop them by PID:
 
-    {"op": "connect", "system": "coord", "hosts": [...], "name": "w0"}
+    {"op": "connect", "system": "coord", "hosts": [...], "name": "w0", "options": {}}
     {"op": "run", "workload": "set", "ops": 5000, "in_flight": 64, ...}
     {"op": "close"}
 """
@@ -29,13 +29,15 @@ WORKLOADS = ("create", "set", "get", "mix")
 REPLY_PATIENCE = 60.0  # seconds without any reply before a run is abandoned
 
 
-def make_client(system: str, host: str) -> Any:
-    """A session with one member: coord_client's Client, kazoo's KazooClient
-    or, for etcd, a gRPC channel (benchlib/etcd.py)."""
+def make_client(system: str, host: str, options: dict[str, str]) -> Any:
+    """A session with one member: coord_client's Client (with the TLS and ACL
+    `options` of benchlib/security.py), kazoo's KazooClient or, for etcd, a
+    gRPC channel (benchlib/etcd.py)."""
     if system == "coord":
+        from benchlib.security import client_kwargs
         from coord_client import Client
 
-        return Client(hosts=host, timeout=10.0, randomize_hosts=False)
+        return Client(hosts=host, timeout=10.0, randomize_hosts=False, **client_kwargs(options))
     if system == "etcd":
         from benchlib.etcd import EtcdSession
 
@@ -52,10 +54,12 @@ class Worker:
         self.sessions: list[Any] = []
         self.name = ""
 
-    def connect(self, system: str, hosts: list[str], name: str) -> dict[str, Any]:
+    def connect(
+        self, system: str, hosts: list[str], name: str, options: dict[str, str]
+    ) -> dict[str, Any]:
         self.name = name
         for host in hosts:
-            client = make_client(system, host)
+            client = make_client(system, host, options)
             client.start(timeout=30)
             self.sessions.append(client)
         return {}
