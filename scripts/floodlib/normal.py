@@ -38,7 +38,7 @@ class Load:
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.root = f"{config['prefix']}/{config['name']}"
-        self.sessions = [make_client("coord", host) for host in config["hosts"]]
+        self.sessions = [make_client("coord", host, {}) for host in config["hosts"]]
         for session in self.sessions:
             session.start(timeout=30)
         self.sessions[0].ensure_path(self.root)
