@@ -7,6 +7,7 @@ in the order they came."""
 from __future__ import annotations
 
 import contextlib
+from abc import ABC, abstractmethod
 from typing import Any
 
 from coord_client.events import KazooState, WatchedEvent
@@ -17,7 +18,7 @@ from coord_client.recipes.steps import Steps, T, holding, once
 GONE = (SessionExpiredError, ConnectionLoss, NoNodeError)
 
 
-class Following(Recipe):
+class Following(Recipe, ABC):
     """Call `_follow(path)` in `__init__`; `_start_following(work)` to arm the
     watch and run `work` (the first read), `_stop_following()` to close."""
 
@@ -30,13 +31,13 @@ class Following(Recipe):
     def _locked(self, work: Steps[T]) -> Steps[T]:
         return holding(self._lock, work)
 
+    @abstractmethod
     def _changed(self, event: WatchedEvent) -> Steps[None]:
         """A change under the path (under the lock)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _reload(self) -> Steps[None]:
         """Read the subtree again after the client came back (under the lock)."""
-        raise NotImplementedError
 
     def _told(self, state: KazooState) -> None:
         """After each change of the session's state (under the lock)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -25,7 +26,7 @@ from coord_client.recipes.steps import Await, Steps, call, holding
 from coord_client.stat import ZnodeStat
 
 
-class _Watch(Recipe):
+class _Watch(Recipe, ABC):
     """What both watchers share: the decorator form, one refresh at a time,
     re-reading after a reconnect, stopping."""
 
@@ -55,9 +56,9 @@ class _Watch(Recipe):
         yield from self._first.__await__()
         return self
 
+    @abstractmethod
     def _refresh(self, event: WatchedEvent | None) -> Steps[None]:
         """Read the state, set the next watch, and call the function if it changed."""
-        raise NotImplementedError
 
     def _locked_refresh(self, event: WatchedEvent | None) -> Steps[None]:
         return holding(self._run_lock, self._live_refresh(event))
