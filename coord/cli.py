@@ -34,7 +34,7 @@ from coord.rpc.service import CoordService
 from coord.rpc.tls import ServerTLS, TLSFileError
 from coord.storage import Storage, StorageError
 from coord.wire import admin_pb2, peer_pb2
-from coord_client.wire import client_pb2
+from coord_api.wire import client_pb2
 
 log = logging.getLogger("coord")
 

@@ -19,8 +19,8 @@ import grpc
 
 from coord.cli import UsageError, positive
 from coord.rpc.peer_auth import write_new_secret
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 
 LEADER_WAIT_S = 30.0
 

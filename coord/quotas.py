@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from coord_client import paths
-from coord_client.wire import client_pb2 as pb
+from coord_api import paths
+from coord_api.wire import client_pb2 as pb
 
 ROOT = paths.RESERVED + "/quota"
 LIMITS = "coord_limits"

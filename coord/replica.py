@@ -36,7 +36,7 @@ from coord.storage import Storage
 from coord.tree import Applied, Tree
 from coord.watches import WatchRegistry
 from coord.wire import log_pb2
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 Send = Callable[[pb.ServerMessage], None]
 

@@ -51,7 +51,7 @@ from coord.acl import OPEN_ACL, Acl
 from coord.paxos.ballot import ZERO, Ballot
 from coord.paxos.messages import Entry
 from coord.tree import Session, Tree, Znode
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 FORMAT = b"coord-1"
 _FORMAT_KEY = b"m/format"

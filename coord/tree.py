@@ -22,8 +22,8 @@ from coord.acl import OPEN_ACL, Acl, AclTable, Ids, InvalidAcl
 from coord.quotas import NO_LIMIT, Quota, Quotas, limits_error, limits_path
 from coord.quotas import ROOT as QUOTA_ROOT
 from coord.wire import log_pb2
-from coord_client import paths
-from coord_client.wire import client_pb2 as pb
+from coord_api import paths
+from coord_api.wire import client_pb2 as pb
 
 Code = pb.ErrorCode
 DEFAULT_MAX_DATA_BYTES = 1 << 20

@@ -34,8 +34,8 @@ from typing import Protocol
 from coord import acl as acls
 from coord.acl import Acl, Ids
 from coord.tree import Code, Event, EventType, Tree, TreeError
-from coord_client import paths
-from coord_client.wire import client_pb2 as pb
+from coord_api import paths
+from coord_api.wire import client_pb2 as pb
 
 
 class Watcher(Protocol):

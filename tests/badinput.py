@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import grpc
 
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from tests.servers import ServerProcess
 
 LIMIT = 1024  # --max-data-bytes of the module's server
@@ -81,7 +81,7 @@ WITH_CHILDREN = ["/", "/app", "/app/config", "/svc"]
 
 
 def path_ok(path: str) -> bool:
-    """SPEC §4 and coord_client/paths.py's rules, written out independently."""
+    """SPEC §4 and coord_api/paths.py's rules, written out independently."""
     if not path.startswith("/"):
         return False
     if path == "/":

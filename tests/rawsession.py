@@ -7,8 +7,8 @@ import queue
 
 import grpc
 
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 
 
 class SessionRefused(Exception):

@@ -18,8 +18,8 @@ import grpc
 from coord.rpc.member_trust import ADMIN
 from coord.rpc.peer_auth import load_secret, sign, write_new_secret
 from coord.wire import admin_pb2, admin_pb2_grpc
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 
 READY_MARK = "coord-server ready"
 

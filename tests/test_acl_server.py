@@ -14,8 +14,8 @@ from cryptography import x509
 
 from coord.acl import ADMIN, ALL, READ, digest_id
 from coord.rpc.identity import rfc2253
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from tests.rawsession import RawSession
 from tests.servers import free_port
 

@@ -19,8 +19,8 @@ import pytest
 
 from coord.acl import digest_id
 from coord.rpc.callers import AUTH_METADATA
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from tests.rawsession import RawSession
 from tests.servers import ServerProcess
 

@@ -24,8 +24,8 @@ from coord.rpc.callers import AUTH_METADATA
 from coord.rpc.member_trust import ADMIN, PEER
 from coord.rpc.peer_auth import MEMBER, load_secret, sign
 from coord.wire import admin_pb2, peer_pb2
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from tests.member_methods import Method, call, member_methods
 from tests.servers import Cluster, ServerProcess
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from tests.badinput import (
     CLOSE,
     LIMIT,

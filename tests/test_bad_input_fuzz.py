@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 from tests.badinput import (
     CLOSE,
     ERROR_NAMES,

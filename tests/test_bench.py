@@ -17,11 +17,11 @@ from pathlib import Path
 import grpc
 import pytest
 
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from coord_client import Client
 from coord_client.exceptions import NoAuthError
 from coord_client.security import make_digest_acl
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 BENCH = SCRIPTS / "bench"

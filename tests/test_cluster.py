@@ -10,9 +10,9 @@ import threading
 import grpc
 import pytest
 
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from coord_client import Client
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
 
 
 def stub_for(address: str) -> client_pb2_grpc.CoordStub:

@@ -25,10 +25,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from coord_client import Client
 from coord_client.exceptions import NotReadOnlyCallError
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
 from tests.servers import Cluster, ServerProcess
 from tests.test_server_cli import assert_one_line_error, run_server
 

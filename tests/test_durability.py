@@ -9,8 +9,8 @@ import asyncio
 import grpc
 import pytest
 
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 
 WRITERS = 32
 KILL_AFTER_ACKS = 600

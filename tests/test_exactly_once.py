@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import grpc
 
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from tests.rawsession import RawSession
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import grpc
 import pytest
 
+from coord_api.wire import client_pb2 as pb
 from coord_client import Client, EventType
 from coord_client.exceptions import CoordError
-from coord_client.wire import client_pb2 as pb
 from tests.rawsession import RawSession
 from tests.test_failover_cluster import Seen
 from tests.test_sdk_client import WAIT

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
+from coord_api.wire import client_pb2 as pb
 from coord_client import ops
 from coord_client.events import EventType, KazooState
 from coord_client.exceptions import ConnectionClosedError, ConnectionLoss, SessionExpiredError
 from coord_client.protocol import Completion, Phase, Protocol, Send, StateChanged
 from coord_client.stream import Outbox
-from coord_client.wire import client_pb2 as pb
 from tests.test_sdk_protocol import WIRE_STAT, connected, error, event, fired, response, session
 
 

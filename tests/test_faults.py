@@ -8,8 +8,8 @@ import grpc
 import pytest
 
 from coord.wire import admin_pb2
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from tests.rawsession import RawSession
 
 

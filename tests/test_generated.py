@@ -7,9 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = [
-    "client/coord_client/wire/client_pb2.py",
-    "client/coord_client/wire/client_pb2.pyi",
-    "client/coord_client/wire/client_pb2_grpc.py",
+    "client/coord_api/wire/client_pb2.py",
+    "client/coord_api/wire/client_pb2.pyi",
+    "client/coord_api/wire/client_pb2_grpc.py",
     "coord/wire/log_pb2.py",
     "coord/wire/log_pb2.pyi",
     "coord/wire/peer_pb2.py",

@@ -15,10 +15,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from coord_client import Client
 from coord_client.exceptions import LimitExceededError, NoNodeError
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
 from tests.rawsession import RawSession, SessionRefused
 from tests.servers import Cluster
 from tests.test_coordctl import fails

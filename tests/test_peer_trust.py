@@ -23,8 +23,8 @@ import trustme
 
 from coord.rpc.peer_auth import write_new_secret
 from coord.wire import admin_pb2, admin_pb2_grpc, peer_pb2, peer_pb2_grpc
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from tests.member_methods import call, member_methods
 from tests.servers import Cluster, ServerProcess, free_port
 from tests.tlscerts import Certs, server_flags

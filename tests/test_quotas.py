@@ -7,6 +7,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from coord_api.wire import client_pb2 as pb
 from coord_client.aio import Client as AioClient
 from coord_client.exceptions import (
     BadArgumentsError,
@@ -17,7 +18,6 @@ from coord_client.exceptions import (
 )
 from coord_client.quota import QuotaInfo
 from coord_client.security import make_digest_acl
-from coord_client.wire import client_pb2 as pb
 from tests.rawsession import RawSession
 from tests.test_acl_server import stub_for, unary_refusal
 from tests.test_aio_client import run

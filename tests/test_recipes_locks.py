@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from coord_api.paths import basename
 from coord_client import KazooState
 from coord_client.exceptions import ConnectionLoss, LockTimeout, NoNodeError
-from coord_client.paths import basename
 from coord_client.recipes import CancelledError, Lock, TreeEvent
 from tests.recipe_client import SHORT_SESSION, WAIT, Lab
 

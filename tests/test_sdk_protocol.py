@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from coord_api.wire import client_pb2 as pb
 from coord_client import ops
 from coord_client.events import EventType, KazooState
 from coord_client.exceptions import (
@@ -26,7 +27,6 @@ from coord_client.exceptions import (
 )
 from coord_client.protocol import Completion, Notification, Phase, Protocol, StateChanged
 from coord_client.stat import ZnodeStat
-from coord_client.wire import client_pb2 as pb
 
 WIRE_STAT = pb.Stat(czxid=2, mzxid=3, pzxid=4, ctime=1000, mtime=2000, version=1, data_length=1)
 STAT = ZnodeStat.from_wire(WIRE_STAT)

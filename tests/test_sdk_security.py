@@ -6,6 +6,7 @@ from __future__ import annotations
 import kazoo.security
 import pytest
 
+from coord_api.wire import client_pb2 as pb
 from coord_client import ops, security
 from coord_client.client import Client
 from coord_client.exceptions import InvalidACLError
@@ -23,7 +24,6 @@ from coord_client.security import (
     make_digest_acl_credential,
 )
 from coord_client.transaction import TransactionRequest
-from coord_client.wire import client_pb2 as pb
 
 
 @pytest.mark.parametrize(

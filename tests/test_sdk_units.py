@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from coord_api.wire import client_pb2 as pb
 from coord_client import EventType, KazooState, WatchedEvent, ZnodeStat, exceptions, ops, stream
 from coord_client.channel import parse_hosts
 from coord_client.client import Client
@@ -13,7 +14,6 @@ from coord_client.exceptions import error_from_wire
 from coord_client.handler import AsyncResult
 from coord_client.stream import MAX_FRAME_BYTES, Outbox
 from coord_client.transaction import TransactionRequest
-from coord_client.wire import client_pb2 as pb
 
 # ------------------------------------------------------------------- ZnodeStat
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from tests.servers import READY_MARK, Cluster, free_port
 
 SERVER = [sys.executable, "-m", "coord.cli"]

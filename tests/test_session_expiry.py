@@ -4,7 +4,7 @@ sessions, restarting their clocks."""
 
 from __future__ import annotations
 
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 from tests.rawsession import RawSession
 
 

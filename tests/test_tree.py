@@ -13,7 +13,7 @@ import pytest
 
 from coord.tree import MAX_NODES_TOUCHED, Event, Tree, TreeError
 from coord.wire import log_pb2
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 from tests.treekit import (
     CHANGED,
     CHILD,

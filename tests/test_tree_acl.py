@@ -11,7 +11,7 @@ from coord.acl import ADMIN, ALL, CREATE, DELETE, OPEN_ACL, READ, SUPER, WRITE
 from coord.rpc import ops
 from coord.storage import _REPLY_TAG, Storage
 from coord.tree import Event, Tree
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 from tests.treekit import (
     CHANGED,
     CHILD,

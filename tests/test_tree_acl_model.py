@@ -25,7 +25,7 @@ from coord.rpc import ops
 from coord.tree import Tree, TreeError
 from coord.watches import WatchRegistry
 from coord.wire import log_pb2
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 Code = pb.ErrorCode
 READ, WRITE, CREATE, DELETE, ADMIN, ALL = 1, 2, 4, 8, 16, 31

@@ -22,7 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from coord.tree import Applied, Tree
 from coord.wire import log_pb2
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 Code = pb.ErrorCode
 LIMIT = 3  # max_data_bytes: data of up to LIMIT + 1 bytes crosses it

@@ -12,7 +12,7 @@ from coord import acl
 from coord.acl import ADMIN, ALL, READ
 from coord.storage import Storage
 from coord.tree import Tree
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 from tests.treekit import EXPIRE, OPEN, Code, Run, create, delete, multi, set_data
 
 BOB_ID = ("digest", acl.digest_id("bob:pw"))

@@ -16,7 +16,7 @@ import pytest
 
 from coord.tree import REPLY_WINDOW, Applied, Event, Tree
 from coord.wire import log_pb2
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 from tests.treekit import (
     CHANGED,
     CHILD,

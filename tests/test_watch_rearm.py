@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 from tests.rawsession import RawSession
 
 Kind = pb.WatchKind

@@ -9,7 +9,7 @@ import copy
 
 from coord.tree import Applied, EventType, Tree
 from coord.wire import log_pb2
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 Code = pb.ErrorCode
 CREATED, DELETED, CHANGED, CHILD = (

@@ -20,6 +20,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from coord_api.paths import validate_path
+from coord_api.wire import client_pb2 as pb
 from coord_client import ops
 from coord_client.channel import parse_hosts
 from coord_client.events import KazooState
@@ -33,7 +35,6 @@ from coord_client.exceptions import (
     TLSError,
 )
 from coord_client.ops import Call, Watcher
-from coord_client.paths import validate_path
 from coord_client.protocol import (
     Completion,
     Notification,
@@ -45,7 +46,6 @@ from coord_client.protocol import (
 )
 from coord_client.security import ACL, acls_to_wire
 from coord_client.tls import ClientTLS, TLSProblem
-from coord_client.wire import client_pb2 as pb
 
 Listener = Callable[[KazooState], Any]
 

@@ -24,6 +24,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from coord_api.paths import basename, join, validate_path
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire.client_pb2_grpc import CoordStub
 from coord_client.channel import open_channel, parse_hosts
 from coord_client.client import Client
 from coord_client.events import KazooState, WatchedEvent
@@ -43,13 +46,10 @@ from coord_client.exceptions import (
     SessionExpiredError,
     TLSError,
 )
-from coord_client.paths import basename, join, validate_path
 from coord_client.quota import QuotaInfo
 from coord_client.recipes import Config, Election, Lock
 from coord_client.security import ACL, acl_to_text, acls_from_text, perms_to_text
 from coord_client.tls import ClientTLS, Names, diagnose
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire.client_pb2_grpc import CoordStub
 
 DEFAULT_SERVERS = "127.0.0.1:7181"
 SESSION_TIMEOUT = 10.0  # seconds; the session coordctl asks for

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 if TYPE_CHECKING:
     from coord_client.tls import TLSProblem

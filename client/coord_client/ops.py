@@ -12,13 +12,13 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from coord_api.paths import validate_path
+from coord_api.wire import client_pb2 as pb
 from coord_client.events import WatchedEvent
 from coord_client.exceptions import error_from_wire
-from coord_client.paths import validate_path
 from coord_client.quota import QuotaInfo
 from coord_client.security import ACL, acls_from_wire, acls_to_wire
 from coord_client.stat import ZnodeStat
-from coord_client.wire import client_pb2 as pb
 
 Watcher = Callable[[WatchedEvent], object]
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
+from coord_api.paths import parent
+from coord_api.wire import client_pb2 as pb
 from coord_client import ops
 from coord_client.events import EventType, KazooState, WatchedEvent
 from coord_client.exceptions import (
@@ -38,8 +40,6 @@ from coord_client.exceptions import (
     error_from_wire,
 )
 from coord_client.ops import Call, Watcher
-from coord_client.paths import parent
-from coord_client.wire import client_pb2 as pb
 
 PING = pb.ClientMessage(ping=pb.Ping())
 MAX_REQUEST_BYTES = (1 << 20) + 1024  # a member's default --max-request-bytes

@@ -14,8 +14,8 @@ from base64 import b64encode
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from coord_api.wire import client_pb2 as pb
 from coord_client.exceptions import InvalidACLError
-from coord_client.wire import client_pb2 as pb
 
 
 class Id(NamedTuple):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 
 class ZnodeStat(NamedTuple):

@@ -25,9 +25,9 @@ from typing import Any
 
 import grpc
 
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire.client_pb2_grpc import CoordStub
 from coord_client.protocol import PING
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire.client_pb2_grpc import CoordStub
 
 # Under a member's --max-request-bytes (1 MiB + 1 KiB by default); a
 # message larger than this goes alone.

@@ -21,11 +21,12 @@ import enum
 import socket
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from coord_api.pem import pem_certificates, read_file, same_key
 
 # An HTTP/2 client preface and an empty SETTINGS frame: a gRPC server that
 # accepted the handshake answers with its own SETTINGS.
@@ -255,30 +256,6 @@ def _classify(address: str, error: ssl.SSLError) -> TLSProblem:
     if error.reason == "WRONG_VERSION_NUMBER":
         return TLSProblem(address, Advice.SPEAKS_PLAINTEXT)
     return TLSProblem(address, Advice.OTHER, error.reason or str(error))
-
-
-def read_file(path: str | Path, what: str) -> bytes:
-    """The bytes of a TLS file; ValueError naming `what` when it cannot be read."""
-    try:
-        return Path(path).read_bytes()
-    except OSError as err:
-        raise ValueError(f"{what}: {err.strerror or err}") from None
-
-
-def pem_certificates(pem: bytes, what: str) -> list[x509.Certificate]:
-    """The certificates in PEM text, at least one; ValueError naming `what` otherwise."""
-    try:
-        return x509.load_pem_x509_certificates(pem)
-    except ValueError:
-        raise ValueError(f"{what}: no PEM certificate in it") from None
-
-
-def same_key(private: object, certificate: x509.Certificate) -> bool:
-    """Whether `private` is the key of `certificate`."""
-    der, spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    return private.public_key().public_bytes(der, spki) == (  # type: ignore[attr-defined]
-        certificate.public_key().public_bytes(der, spki)
-    )
 
 
 def _private_key(path: str, password: str | bytes | None) -> object:

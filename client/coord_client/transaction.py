@@ -6,11 +6,11 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from coord_api.wire import client_pb2 as pb
 from coord_client import ops
 from coord_client.handler import AsyncResult
 from coord_client.ops import Call
 from coord_client.security import ACL
-from coord_client.wire import client_pb2 as pb
 
 
 class TransactionRequest:

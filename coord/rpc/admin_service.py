@@ -12,7 +12,7 @@ from coord.rpc.guard import abort
 from coord.rpc.member_trust import ADMIN, MemberTrust
 from coord.storage import encode_acl, encode_znode
 from coord.wire import admin_pb2, admin_pb2_grpc
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 
 def state_digest(replica: Replica) -> admin_pb2.Digest:

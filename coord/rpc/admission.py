@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import grpc
 
 from coord.replica import Replica
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 
 class Refused(Exception):

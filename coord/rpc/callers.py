@@ -16,7 +16,7 @@ import grpc
 
 from coord.acl import Ident, Ids, credential_ids
 from coord.rpc.identity import x509_subject
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 AUTH_METADATA = "coord-auth"  # "digest user:password", one per credential
 MAX_CREDENTIALS = 64  # credentials one session or call may add

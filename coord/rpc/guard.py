@@ -18,7 +18,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf.message import DecodeError
 from google.protobuf.message_factory import GetMessageClass
 
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 STATUS_OF = {
     pb.NO_NODE: grpc.StatusCode.NOT_FOUND,

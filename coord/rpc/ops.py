@@ -14,8 +14,8 @@ from coord.replica import Limits
 from coord.tree import Code, Tree, TreeError, acl_to_wire
 from coord.watches import Kind, Watcher, WatchRegistry
 from coord.wire import log_pb2
-from coord_client import paths
-from coord_client.wire import client_pb2 as pb
+from coord_api import paths
+from coord_api.wire import client_pb2 as pb
 
 WRITES = frozenset(
     {"create", "delete", "set_data", "multi", "check", "set_acl", "set_quota", "delete_quota"}

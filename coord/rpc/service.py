@@ -21,8 +21,8 @@ from coord.rpc.member_trust import PEER
 from coord.rpc.session_stream import SessionStream
 from coord.tree import TreeError
 from coord.wire import log_pb2, peer_pb2, peer_pb2_grpc
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 
 SYNC_TIMEOUT_S = 10.0
 

@@ -38,7 +38,7 @@ from coord.rpc.guard import Malformed, abort, unless_cut
 from coord.sessions import LocalSession
 from coord.tree import Applied, TreeError
 from coord.wire import log_pb2
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 
 log = logging.getLogger(__name__)
 

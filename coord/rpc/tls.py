@@ -4,7 +4,7 @@ gRPC reads the files only when a client connects, and then reports a bad
 one as a failed handshake; so each file is read and checked here first (a
 certificate that parses, a key that parses and matches it, a CA that
 parses), and any problem is a one-line `TLSFileError` before the member
-starts. The checks are the SDK's (coord_client/tls.py), with the flags'
+starts. The checks are shared with the SDK (coord_api/pem.py), with the flags'
 names.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import grpc
 from cryptography.hazmat.primitives import serialization
 
-from coord_client.tls import pem_certificates, read_file, same_key
+from coord_api.pem import pem_certificates, read_file, same_key
 
 
 class TLSFileError(Exception):

@@ -1,4 +1,4 @@
-from coord_client.wire import client_pb2 as _client_pb2
+from coord_api.wire import client_pb2 as _client_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

@@ -23,9 +23,9 @@ from typing import Any, Protocol
 import grpc
 
 from benchlib.security import PLAIN, Security, client_kwargs
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from coord_client import Client
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
 from tests.servers import Cluster, free_port
 
 ZK_JAR = Path("/usr/share/java/zookeeper.jar")

@@ -33,7 +33,7 @@ from typing import Any
 
 import grpc
 
-from coord_client.wire import client_pb2 as pb
+from coord_api.wire import client_pb2 as pb
 from tests.rawsession import RawSession, SessionRefused
 
 PING_EVERY = 3.0  # seconds: well inside the hostile sessions' timeout

@@ -23,9 +23,9 @@ import grpc
 from benchlib.procs import CpuMeter, machine_info, rss_bytes
 
 from coord.replica import Limits
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from coord_client import Client
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
 from floodlib import report
 from floodlib.hostile import KINDS
 from tests.servers import Cluster

@@ -36,10 +36,10 @@ from typing import IO, Any
 import grpc
 
 from coord.wire import admin_pb2, admin_pb2_grpc
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire import client_pb2_grpc
 from coord_client import Client
 from coord_client.exceptions import NoNodeError
-from coord_client.wire import client_pb2 as pb
-from coord_client.wire import client_pb2_grpc
 from nemesislib import checks, history
 from nemesislib.checks import Anomaly, Node, Tree
 from nemesislib.schedule import Fault, MemberFaults, make_schedule, member_faults

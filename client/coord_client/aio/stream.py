@@ -16,11 +16,11 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 
+from coord_api.wire import client_pb2 as pb
 from coord_client.channel import CHANNEL_OPTIONS, SETTLED
 from coord_client.protocol import PING
 from coord_client.stream import Outbox, Stream
 from coord_client.tls import ClientTLS, TLSProblem, diagnose
-from coord_client.wire import client_pb2 as pb
 
 
 class AioOutbox(Outbox):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from coord_api.paths import validate_path
 from coord_client.events import EventType, WatchedEvent
 from coord_client.exceptions import NoNodeError
-from coord_client.paths import validate_path
 from coord_client.recipes.recipe import Recipe
 from coord_client.recipes.session import Wakeup
 from coord_client.recipes.steps import Steps, Wait, call, operation

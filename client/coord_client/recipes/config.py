@@ -28,13 +28,13 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from coord_api.paths import join, parent, validate_path
 from coord_client.events import WatchedEvent
 from coord_client.exceptions import (
     BadVersionError,
     NodeExistsError,
     NoNodeError,
 )
-from coord_client.paths import join, parent, validate_path
 from coord_client.recipes.steps import (
     Commit,
     Gather,

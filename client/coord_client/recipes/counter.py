@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from coord_api.paths import validate_path
 from coord_client.exceptions import BadVersionError
-from coord_client.paths import validate_path
 from coord_client.recipes.drive_asyncio import ASYNCIO
 from coord_client.recipes.recipe import Recipe
 from coord_client.recipes.steps import Steps, call, create_once, once, operation

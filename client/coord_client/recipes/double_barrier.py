@@ -16,10 +16,10 @@ import socket
 import uuid
 from typing import Any, NamedTuple
 
+from coord_api.paths import join, validate_path
 from coord_client.events import EventType, WatchedEvent
 from coord_client.exceptions import NoNodeError
 from coord_client.ops import Watcher
-from coord_client.paths import join, validate_path
 from coord_client.recipes.recipe import Recipe
 from coord_client.recipes.session import Wakeup
 from coord_client.recipes.steps import (

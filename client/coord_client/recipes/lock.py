@@ -33,8 +33,8 @@ import re
 import uuid
 from typing import Any
 
+from coord_api.paths import join, validate_path
 from coord_client.exceptions import ConnectionLoss, LockTimeout, NoNodeError, SessionExpiredError
-from coord_client.paths import join, validate_path
 from coord_client.recipes.errors import CancelledError
 from coord_client.recipes.recipe import Holder
 from coord_client.recipes.session import Wakeup

@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from coord_api.paths import join, validate_path
 from coord_client.exceptions import NoNodeError
-from coord_client.paths import join, validate_path
 from coord_client.recipes.queue import entry_path
 from coord_client.recipes.recipe import Recipe
 from coord_client.recipes.session import Wakeup

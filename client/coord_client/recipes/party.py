@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from coord_client.paths import join, validate_path
+from coord_api.paths import join, validate_path
 from coord_client.recipes.recipe import Recipe
 from coord_client.recipes.session import Holding
 from coord_client.recipes.steps import (

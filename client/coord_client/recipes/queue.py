@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from coord_api.paths import join, validate_path
 from coord_client.exceptions import NoNodeError
-from coord_client.paths import join, validate_path
 from coord_client.recipes.recipe import Recipe
 from coord_client.recipes.steps import Steps, call, children, create_once, once, operation
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from coord_api.paths import join, validate_path
 from coord_client.exceptions import LockTimeout
-from coord_client.paths import join, validate_path
 from coord_client.recipes.errors import CancelledError
 from coord_client.recipes.lock import Lock
 from coord_client.recipes.recipe import Holder

@@ -18,9 +18,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from coord_api.paths import basename, join, parent, validate_path
 from coord_client.events import EventType, KazooState, WatchedEvent
 from coord_client.exceptions import NoNodeError
-from coord_client.paths import basename, join, parent, validate_path
 from coord_client.recipes.steps import Gather, Steps, call, once, operation
 from coord_client.recipes.subtree import GONE, Following
 from coord_client.stat import ZnodeStat

@@ -18,9 +18,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator
 from typing import Any
 
+from coord_api.paths import validate_path
 from coord_client.events import KazooState, WatchedEvent
 from coord_client.exceptions import ConnectionLoss, NoNodeError, SessionExpiredError
-from coord_client.paths import validate_path
 from coord_client.recipes.recipe import Recipe
 from coord_client.recipes.steps import Await, Steps, call, holding
 from coord_client.stat import ZnodeStat

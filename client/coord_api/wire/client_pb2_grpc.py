@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from coord_client.wire import client_pb2 as coord_dot_v1_dot_client__pb2
+from coord_api.wire import client_pb2 as coord_dot_v1_dot_client__pb2
 
 GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
