@@ -145,16 +145,13 @@ class Replica:
         """Join the log (which re-delivers what is chosen past the applied
         position), then start the session clocks."""
         self.log = PaxosLog(
-            self.storage, self.trust, self.applied_slot,
-            self._on_chosen, self._on_state_installed, self._paxos_config,
+            self.storage, self.trust, self.applied_slot, self, self._paxos_config,
             self._log_retention, self.clock,
         )  # fmt: skip
         loop = asyncio.get_running_loop()
         self.storage.on_failure = lambda reason: loop.call_soon_threadsafe(
             self._on_disk_failure, reason
         )
-        self.log.on_touch = self._on_touch
-        self.log.role_listeners.append(self._on_role)
         self.log.start()
         self._expiry_task = asyncio.create_task(self._session_clock())
         self._rejoin_task = asyncio.create_task(self._rejoin())
@@ -228,7 +225,7 @@ class Replica:
 
     # ---------------------------------------------------------- apply loop
 
-    def _on_chosen(self, slot: int, value: bytes) -> None:
+    def chosen(self, slot: int, value: bytes) -> None:
         batch = log_pb2.Batch.FromString(value)
         tree = self.tree
         self.counters.slots_applied += 1
@@ -264,7 +261,7 @@ class Replica:
         if durable:
             self.log.durable(durable)
 
-    def _on_state_installed(self, slot: int) -> None:
+    def state_installed(self, slot: int) -> None:
         """A snapshot replaced our state: reload the tree from disk."""
         self.applied_slot = self.storage.load(self.tree)
         self.watches.history_after = self.tree.zxid
@@ -272,7 +269,7 @@ class Replica:
             self.tracker.track(session.session_id, session.timeout_ms)
         self._wake_zxid_waiters()
 
-    def _on_role(self, role: Role, leader: int | None, previous: int | None) -> None:
+    def role_changed(self, role: Role, leader: int | None, previous: int | None) -> None:
         """We lost the leader we proposed through, and with it perhaps some
         of our proposals. A session's writes are proposed again, in order:
         the tree applies each (session, xid) once and in the session's order.
@@ -388,7 +385,7 @@ class Replica:
         if not self.log.is_leader:
             self._touched.add(session_id)
 
-    def _on_touch(self, session_ids: list[int]) -> None:
+    def sessions_touched(self, session_ids: list[int]) -> None:
         for session_id in session_ids:
             self.tracker.touch(session_id)
 

@@ -23,6 +23,7 @@ from concurrent.futures import Future
 import grpc
 
 from coord.clock import Clock
+from coord.member.events import LogEvents
 from coord.paxos import Config, Node, Ready, Role
 from coord.paxos import wire as paxos_wire
 from coord.rpc.member_trust import PEER, MemberTrust
@@ -117,8 +118,7 @@ class PaxosLog:
         storage: Storage,
         trust: MemberTrust,
         applied_slot: int,
-        on_chosen: Callable[[int, bytes], None],
-        on_state_installed: Callable[[int], None],
+        events: LogEvents,
         config: Config | None = None,
         log_retention: int = 10_000,
         clock: Clock | None = None,
@@ -129,8 +129,7 @@ class PaxosLog:
         self.member_id = member_id
         self.members = members
         self._trust = trust
-        self._on_chosen = on_chosen
-        self._on_state_installed = on_state_installed
+        self._events = events
         self.log_retention = log_retention
         self._loop = asyncio.get_running_loop()
         promised, accepted, log_start = storage.load_acceptor()
@@ -152,9 +151,6 @@ class PaxosLog:
         self._installing = False
         self._held: list[tuple[int, bytes]] = []  # chosen while a snapshot installs
         self.frames_in = 0
-        self.on_touch: Callable[[list[int]], None] = lambda session_ids: None
-        # Called with (role, leader, previous leader) when either changes.
-        self.role_listeners: list[Callable[[Role, int | None, int | None], None]] = []
         self._last_role: tuple[Role, int | None] = (Role.FOLLOWER, None)
 
     # ---------------------------------------------------------------- life
@@ -226,7 +222,7 @@ class PaxosLog:
             if message.dst != self.member_id or message.src not in self.members:
                 continue
             if message.WhichOneof("kind") == "touch_sessions":
-                self.on_touch(list(message.touch_sessions.session_ids))
+                self._events.sessions_touched(list(message.touch_sessions.session_ids))
                 continue
             decoded = paxos_wire.decode(message)
             if decoded is not None:
@@ -299,8 +295,7 @@ class PaxosLog:
             log.info(
                 "%s, leader %s, ballot %s", role[0].value, role[1] or "unknown", self.node.promised
             )
-            for listener in self.role_listeners:
-                listener(*role, previous_leader)
+            self._events.role_changed(*role, previous_leader)
 
     def _carry_out(self, ready: Ready) -> None:
         durable = None
@@ -314,7 +309,7 @@ class PaxosLog:
             self._held.extend(ready.chosen)
         else:
             for slot, value in ready.chosen:
-                self._on_chosen(slot, value)
+                self._events.chosen(slot, value)
         for peer in ready.snapshots:
             if peer not in self._snapshots_out:
                 self._snapshots_out.add(peer)
@@ -396,11 +391,11 @@ class PaxosLog:
             self._installing = False
         held, self._held = self._held, []
         self.applied_slot = last.slot
-        self._on_state_installed(last.slot)
+        self._events.state_installed(last.slot)
         self.node.install_snapshot(last.slot)
         for slot, value in held:
             if slot > last.slot:
-                self._on_chosen(slot, value)
+                self._events.chosen(slot, value)
         self._drain()
         log.info("installed a snapshot at slot %d from member %d", last.slot, last.src)
         return True
