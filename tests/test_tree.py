@@ -1,4 +1,4 @@
-"""The znode tree state machine against SPEC §4, one rule at a time.
+"""The znode tree state machine against ZooKeeper's rules, one rule at a time.
 
 Every test drives a fresh `Tree` through `apply` only, with consecutive zxids
 and a clock that differs from the zxid (so a swapped Stat field shows), and

@@ -19,7 +19,7 @@ CREATED, DELETED, CHANGED, CHILD = (
     EventType.CHILD,
 )
 LIMIT = 8  # a small max_data_bytes, so the limit is cheap to cross
-MIB = 1 << 20  # SPEC: the default data limit is 1 MiB
+MIB = 1 << 20  # the default --max-data-bytes (README, "Limits")
 CLEAN = (set(), set(), set())  # take_dirty when nothing changed: nodes, sessions, replies
 
 # ------------------------------------------------------------------ helpers
