@@ -151,14 +151,21 @@ def benign(draw) -> bool:
 
 def poison_shared(draw, message, poison: str) -> bool:
     """Apply a poison more than one kind of request takes: an invalid path, a
-    reserved one, the root, a session that is not open. False when `poison`
-    is the request's own."""
+    reserved one, the root, a node that is not there, an impossible version,
+    data too large, a session that is not open. False when `poison` is the
+    request's own."""
     if poison == "path":
         message.path = draw(INVALID_PATHS)
     elif poison == "reserved":
         message.path = draw(RESERVED_PATHS)
     elif poison == "root":
         message.path = "/"
+    elif poison == "missing":
+        message.path = draw(NEW_PATHS)
+    elif poison == "version":
+        message.version = draw(IMPOSSIBLE_VERSIONS)
+    elif poison == "big":
+        message.data = draw(BIG_DATA)
     elif poison == "bad-session":
         message.session.CopyFrom(draw(BAD_SESSIONS))
     else:
@@ -185,13 +192,11 @@ def failing_creates(draw, unary: bool) -> pb.CreateRequest:
             make_parents=draw(st.booleans()),
             session=draw(SESSIONS),  # on the stream the session field is ignored
         )
-    poisons = ["path", "reserved", "root", "big", "missing", "exists", "ephemeral-parent"]
+    poisons = ["path", "reserved", "root", "big", "missing-parent", "exists", "ephemeral-parent"]
     poison = draw(st.sampled_from(poisons + (["no-session", "bad-session"] if unary else [])))
     if poison_shared(draw, message, poison):
         return message
-    if poison == "big":
-        message.data = draw(BIG_DATA)
-    elif poison == "missing":
+    if poison == "missing-parent":
         message.path = "/missing-" + "/".join(draw(st.lists(PLAIN_NAMES, min_size=2, max_size=3)))
         message.make_parents = False
     elif poison == "exists":
@@ -218,14 +223,7 @@ def failing_sets(draw, unary: bool) -> pb.SetDataRequest:
         )
     poisons = ["path", "reserved", "missing", "version", "big"] + (["bad-session"] * unary)
     poison = draw(st.sampled_from(poisons))
-    if poison_shared(draw, message, poison):
-        return message
-    if poison == "missing":
-        message.path = draw(NEW_PATHS)
-    elif poison == "version":
-        message.version = draw(IMPOSSIBLE_VERSIONS)
-    else:  # big
-        message.data = draw(BIG_DATA)
+    poison_shared(draw, message, poison)  # a set has no poison of its own
     return message
 
 
@@ -244,13 +242,7 @@ def failing_deletes(draw, unary: bool) -> pb.DeleteRequest:
         )
     poisons = ["path", "reserved", "root", "missing", "version", "children"]
     poison = draw(st.sampled_from(poisons + (["bad-session"] if unary else [])))
-    if poison_shared(draw, message, poison):
-        return message
-    if poison == "missing":
-        message.path = draw(NEW_PATHS)
-    elif poison == "version":
-        message.version = draw(IMPOSSIBLE_VERSIONS)
-    else:  # children
+    if not poison_shared(draw, message, poison):  # children
         message.path = draw(st.sampled_from(WITH_CHILDREN))
         message.recursive = False
     return message
