@@ -278,16 +278,17 @@ def test_sequential_suffix_is_ten_zero_padded_digits(run: Run) -> None:
     assert sequential(run, "/p/n-", 3) == [f"/p/n-{i:010d}" for i in range(3)]
 
 
-@pytest.mark.parametrize(
-    "other",
-    [
-        create("/p/plain"),
-        create("/p/eph", ephemeral=True),
-        create("/p/other-", sequential=True),
-        create("/p/q/r", make_parents=True),
-    ],
-    ids=["persistent", "ephemeral", "sequential", "made parent"],
-)
+def every_kind_of_create(parent: str) -> list:
+    """A create of each kind of node under `parent`, as test parameters."""
+    return [
+        pytest.param(create(f"{parent}/c"), id="persistent"),
+        pytest.param(create(f"{parent}/c", ephemeral=True), id="ephemeral"),
+        pytest.param(create(f"{parent}/c-", sequential=True), id="sequential"),
+        pytest.param(create(f"{parent}/c/d", make_parents=True), id="make parents"),
+    ]
+
+
+@pytest.mark.parametrize("other", every_kind_of_create("/p"))
 def test_every_kind_of_child_counts_toward_the_suffix(run: Run, session: int, other) -> None:
     run.ok(create("/p"))
     sequential(run, "/p/n-")
@@ -333,16 +334,7 @@ def test_ephemeral_is_in_its_sessions_set_until_deleted(run: Run, session: int) 
     assert run.tree.sessions[session].ephemerals == set()
 
 
-@pytest.mark.parametrize(
-    "child",
-    [
-        create("/e/c"),
-        create("/e/c", ephemeral=True),
-        create("/e/c-", sequential=True),
-        create("/e/c/d", make_parents=True),
-    ],
-    ids=["persistent", "ephemeral", "sequential", "make parents"],
-)
+@pytest.mark.parametrize("child", every_kind_of_create("/e"))
 def test_ephemeral_cannot_have_children(run: Run, session: int, child) -> None:
     run.ok(create("/e", ephemeral=True), session)
     run.refused(child, Code.NO_CHILDREN_FOR_EPHEMERALS, session)
