@@ -9,7 +9,7 @@ and reaches storage, snapshots and the state digest like any znode.
 from __future__ import annotations
 
 from coord import acl as acls
-from coord.checks import Caller, require, writable_path
+from coord.op_checks import Caller, require, writable_path
 from coord.outcome import Code, Event, EventType, TreeError
 from coord.quotas import NO_LIMIT, Quota, limits_error, limits_path
 from coord.quotas import ROOT as QUOTA_ROOT

@@ -8,7 +8,7 @@ and the result names the op that failed.
 
 from __future__ import annotations
 
-from coord.checks import Caller
+from coord.op_checks import Caller
 from coord.outcome import NODE_EVENTS, Code, Event, TreeError
 from coord.tree_state import MAX_NODES_TOUCHED, TreeState
 from coord.wire import log_pb2

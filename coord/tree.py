@@ -20,7 +20,7 @@ quota_ops.py and transactions.py.
 from __future__ import annotations
 
 from coord.acl import Acl, AclTable
-from coord.checks import Caller, checked_path
+from coord.op_checks import Caller, checked_path
 from coord.outcome import Applied, Code, Event, TreeError
 from coord.quota_ops import quota_to_wire
 from coord.quotas import Quotas

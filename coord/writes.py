@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from coord import acl as acls
 from coord.acl import OPEN_ACL, Acl, InvalidAcl
-from coord.checks import (
+from coord.op_checks import (
     Caller,
     check_version,
     checked_path,
