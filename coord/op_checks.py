@@ -10,8 +10,8 @@ from __future__ import annotations
 from coord import acl as acls
 from coord.acl import OPEN_ACL, Ids
 from coord.outcome import Code, TreeError
-from coord.records import Znode
 from coord.wire import log_pb2
+from coord.znode import Znode
 from coord_api import paths
 
 _PERM_NAMES = {

@@ -13,8 +13,8 @@ from coord.op_checks import Caller, require, writable_path
 from coord.outcome import Code, Event, EventType, TreeError
 from coord.quotas import NO_LIMIT, Quota, limits_error, limits_path
 from coord.quotas import ROOT as QUOTA_ROOT
-from coord.records import Znode
 from coord.tree_state import TreeState
+from coord.znode import Znode
 from coord_api import paths
 from coord_api.wire import client_pb2 as pb
 

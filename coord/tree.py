@@ -24,11 +24,11 @@ from coord.op_checks import Caller, checked_path
 from coord.outcome import Applied, Code, Event, TreeError
 from coord.quota_ops import quota_to_wire
 from coord.quotas import Quotas
-from coord.records import Session, Znode
 from coord.transactions import multi
-from coord.tree_state import TreeState
+from coord.tree_state import Session, TreeState
 from coord.wire import log_pb2
 from coord.writes import run_op
+from coord.znode import Znode
 from coord_api import paths
 from coord_api.wire import client_pb2 as pb
 

@@ -1,4 +1,5 @@
-"""The tree's state and the only ways an op changes it.
+"""The tree's state (its znodes by path, its sessions) and the only ways
+an op changes it.
 
 Every change goes through ``touch_node``/``touch_session`` first (which
 ``add_node`` and ``remove_node`` do for the nodes and parents they change):
@@ -8,10 +9,12 @@ keeps a copy of what it touched to put back if a later op fails.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from coord.acl import AclTable
 from coord.outcome import Code, Event, EventType, TreeError
 from coord.quotas import Quotas
-from coord.records import Session, Znode
+from coord.znode import Znode
 from coord_api import paths
 
 DEFAULT_MAX_DATA_BYTES = 1 << 20
@@ -21,6 +24,29 @@ DEFAULT_MAX_DATA_BYTES = 1 << 20
 # must refuse the same commands. The door's --max-path-depth keeps creates
 # well under it; this holds whatever the flags of the member that took one.
 MAX_NODES_TOUCHED = 1000
+
+
+@dataclass(slots=True)
+class Session:
+    """A session as every member holds it: what it owns and the replies it
+    may be re-sent. Its liveness is each member's own (sessions.py)."""
+
+    session_id: int
+    timeout_ms: int
+    password: bytes
+    ephemerals: set[str] = field(default_factory=set)
+    # Exactly-once writes: the latest xid applied, and the replies to the
+    # latest writes by xid, so a write retried (same session, same xid) after
+    # a lost connection or a leader change gets its first reply again and is
+    # not applied twice.
+    last_xid: int = 0
+    replies: dict[int, object] = field(default_factory=dict)
+
+    def copy(self) -> Session:
+        return Session(
+            self.session_id, self.timeout_ms, self.password, set(self.ephemerals),
+            self.last_xid, dict(self.replies),
+        )  # fmt: skip
 
 
 class TreeState:

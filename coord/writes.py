@@ -20,8 +20,8 @@ from coord.op_checks import (
 )
 from coord.outcome import Code, Event, EventType, TreeError
 from coord.quota_ops import check_quota, delete_quota, set_quota
-from coord.records import Znode
 from coord.tree_state import MAX_NODES_TOUCHED, TreeState
+from coord.znode import Znode
 from coord_api import paths
 from coord_api.wire import client_pb2 as pb
 

@@ -1,12 +1,13 @@
-"""The tree's two durable records: a znode and a session.
+"""A znode as the tree holds it, and its wire Stat.
 
-They are what storage persists, key by key, and what a transaction copies
-before it first touches one, so that a failed multi can put them back.
+Storage persists each one under its path; a transaction copies one before
+it first touches it, so that a failed multi can put it back. Most znodes
+are small leaves with the open ACL, so the record shares what it can.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from coord.acl import OPEN_ACL, Acl
 from coord_api.wire import client_pb2 as pb
@@ -65,24 +66,4 @@ class Znode:
             self.data, self.czxid, self.mzxid, self.pzxid, self.ctime, self.mtime,
             self.version, self.cversion, self.aversion, self.ephemeral_owner,
             self.sequence, set(self.children) if self.children else NO_CHILDREN, self.acl,
-        )  # fmt: skip
-
-
-@dataclass(slots=True)
-class Session:
-    session_id: int
-    timeout_ms: int
-    password: bytes
-    ephemerals: set[str] = field(default_factory=set)
-    # Exactly-once writes: the latest xid applied, and the replies to the
-    # latest writes by xid, so a write retried (same session, same xid) after
-    # a lost connection or a leader change gets its first reply again and is
-    # not applied twice.
-    last_xid: int = 0
-    replies: dict[int, object] = field(default_factory=dict)
-
-    def copy(self) -> Session:
-        return Session(
-            self.session_id, self.timeout_ms, self.password, set(self.ephemerals),
-            self.last_xid, dict(self.replies),
         )  # fmt: skip
