@@ -8,10 +8,9 @@ import pytest
 
 from coord import acl
 from coord.acl import ADMIN, ALL, CREATE, DELETE, OPEN_ACL, READ, SUPER, WRITE
-from coord.outcome import Event
 from coord.rpc import ops
 from coord.storage import _REPLY_TAG, Storage
-from coord.tree import Tree
+from coord.tree import Event, Tree
 from coord_api.wire import client_pb2 as pb
 from tests.treekit import (
     CHANGED,

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from coord import acl as acls
 from coord.acl import Ids
-from coord.outcome import Code, TreeError
 from coord.replica import Limits
-from coord.tree import Tree, acl_to_wire
+from coord.tree import Code, Tree, TreeError, acl_to_wire
 from coord.watches import Kind, Watcher, WatchRegistry
 from coord.wire import log_pb2
 from coord_api import paths

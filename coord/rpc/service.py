@@ -13,13 +13,13 @@ import os
 import grpc
 
 from coord.acl import Ids
-from coord.outcome import TreeError
 from coord.replica import Replica
 from coord.rpc import callers, ops
 from coord.rpc.admission import Admission, Refused, client_address
 from coord.rpc.guard import abort, unless_cut, until_stopped
 from coord.rpc.member_trust import PEER
 from coord.rpc.session_stream import SessionStream
+from coord.tree import TreeError
 from coord.wire import log_pb2, peer_pb2, peer_pb2_grpc
 from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc
