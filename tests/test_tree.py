@@ -11,7 +11,9 @@ from collections import Counter
 
 import pytest
 
-from coord.tree import MAX_NODES_TOUCHED, Event, Tree, TreeError
+from coord.outcome import Event, TreeError
+from coord.tree import Tree
+from coord.tree_state import MAX_NODES_TOUCHED
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
 from tests.treekit import (

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from coord import acl as acls
+from coord.outcome import TreeError
 from coord.rpc import ops
-from coord.tree import Tree, TreeError
+from coord.tree import Tree
 from coord.watches import WatchRegistry
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb

@@ -20,7 +20,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from coord.tree import Applied, Tree
+from coord.outcome import Applied
+from coord.tree import Tree
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from coord.tree import REPLY_WINDOW, Applied, Event, Tree
+from coord.outcome import Applied, Event
+from coord.tree import REPLY_WINDOW, Tree
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
 from tests.treekit import (

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import copy
 
-from coord.tree import Applied, EventType, Tree
+from coord.outcome import Applied, EventType
+from coord.tree import Tree
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
 
