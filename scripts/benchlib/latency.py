@@ -211,6 +211,11 @@ def measure(system: System, rounds: int, log: Log) -> dict[str, Any]:
     """Each workload on the leader's member, then on a follower's."""
     leader = system.leader()
     members = {"leader": leader, "follower": next(m for m in (1, 2, 3) if m != leader)}
+    # A pass left out of the figures, on both members: with --latency the JVMs
+    # have just started and would still be compiling during the first placement.
+    log(f"{system.name}: one at a time, warm-up pass")
+    for placement, member in members.items():
+        member_figures(system, member, f"{LATENCY_DIR}/warm-up-{placement}", warmup_rounds(rounds))
     out: dict[str, Any] = {}
     for placement, member in members.items():
         path = f"{LATENCY_DIR}/{placement}"
