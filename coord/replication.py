@@ -22,6 +22,7 @@ from concurrent.futures import Future
 
 import grpc
 
+from coord import trace
 from coord.clock import Clock
 from coord.member.events import LogEvents
 from coord.paxos import Config, Node, Ready, Role
@@ -97,6 +98,8 @@ class PeerLink:
                         frame = peer_pb2.PeerFrame(messages=self._buffer, src=self.member_id)
                         self._buffer = []
                         self.frames_out += 1
+                        if trace.ON:
+                            trace.wire("written", frame.messages)
                         await call.write(frame)
                 except (grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError) as err:
                     log.debug("stream to member %d ended: %r", self.peer, err)
@@ -226,6 +229,8 @@ class PaxosLog:
                 continue
             decoded = paxos_wire.decode(message)
             if decoded is not None:
+                if trace.ON:
+                    trace.message("in", decoded)
                 self.node.receive(decoded)
         self._drain()
 
@@ -298,6 +303,8 @@ class PaxosLog:
             self._events.role_changed(*role, previous_leader)
 
     def _carry_out(self, ready: Ready) -> None:
+        if trace.ON:
+            trace.ready(ready)
         durable = None
         if ready.must_persist():
             durable = self._storage.persist_acceptor(ready.promised, ready.entries, ready.truncate)
@@ -332,6 +339,8 @@ class PaxosLog:
                 log.warning("dropped %d messages: %s", len(messages), durable.exception())
                 continue
             for message in messages:
+                if trace.ON:
+                    trace.message("queued", message)
                 if message.dst == self.member_id:
                     self._loop.call_soon(self._receive_own, message)
                 else:
@@ -340,6 +349,8 @@ class PaxosLog:
                         link.send(paxos_wire.encode(message))
 
     def _receive_own(self, message) -> None:
+        if trace.ON:
+            trace.message("in", message)
         self.node.receive(message)
         self._drain()
 

@@ -47,6 +47,7 @@ from pathlib import Path
 import plyvel
 from google.protobuf.message import DecodeError
 
+from coord import trace
 from coord.acl import OPEN_ACL, Acl
 from coord.paxos.ballot import ZERO, Ballot
 from coord.paxos.messages import Entry
@@ -156,6 +157,16 @@ def _log_key(slot: int) -> bytes:
     return _LOG + _U64.pack(slot)
 
 
+def _log_slots(work: list[tuple[Ops, bool, Future]]) -> list[int]:
+    """The log slots a writer's round writes (for trace marks)."""
+    return [
+        _U64.unpack_from(op[0], len(_LOG))[0]
+        for ops, _, _ in work
+        for op in ops
+        if isinstance(op, tuple) and op[0].startswith(_LOG)
+    ]
+
+
 def _replies_of(session_id: int) -> DropRange:
     prefix = _REPLY + _U64.pack(session_id)
     return DropRange(prefix, prefix + b"\xff" * (_U64.size + 1))
@@ -213,12 +224,16 @@ class _Writer(threading.Thread):
                 if not work and self._closed:
                     return
             sync = any(sync for _, sync, _ in work) or len(self._unsynced) >= MAX_UNSYNCED
+            if trace.ON:
+                trace.slots("fsync_start", _log_slots(work))
             try:
                 self._storage._write([ops for ops, _, _ in work], sync)
             except Exception as err:  # whatever failed, the writes must still land
                 if not self._retry(work, err):
                     return
                 continue
+            if trace.ON:
+                trace.slots("fsync_end", _log_slots(work))
             self.syncs += sync
             if sync:
                 self._unsynced.clear()
