@@ -2,11 +2,11 @@
 
 Called in slot order, once per slot, on every member: each command of the
 batch goes to the tree, which computes its result deterministically; the
-watch registry fans its events out to the sessions' streams; the session
-stage hears of sessions opened and ended; the intake hands the result to
-the request waiting for it. Then the applied state and position go to
-storage, and once they are on disk the log is told it may be trimmed
-behind them.
+watch registry fans its events out to the sessions' streams; liveness
+hears of sessions opened and ended; the intake hands the result to the
+request waiting for it (all before the next command applies). Then the
+applied state and position go to storage, and once they are on disk the
+log is told it may be trimmed behind them.
 """
 
 from __future__ import annotations

@@ -4,15 +4,16 @@ The doors (`coord.rpc`) call the member; the member's stages call the log
 below them; what the log has to say flows back up as the events of
 `LogEvents`, which the member dispatches to the stage each concerns:
 
-    doors ─▶ Member ─▶ intake ─▶ log           a write enters the log
-                       reads  ─▶ log           read index, catch-up
-                       liveness ─▶ log         touch relay, expiry
-    log ──(LogEvents)──▶ Member ─▶ apply ─▶ tree, watches, liveness, intake
-                               ─▶ reads       (applied position reached)
+    doors ─▶ Member ─▶ intake ─▶ log        a write enters the log; its request waits
+                    ─▶ reads ─▶ log         read index, catch-up
+                    ─▶ liveness ─▶ log      touch relay; expiry (reads.sync, intake.submit)
+    log ─LogEvents─▶ Member ─▶ apply        tree, watches, liveness, intake's waiter,
+                                            then storage and the log
+                            ─▶ reads        the applied position reached
 
-This is the one place where the log is made and where the stages are put
-together; the stages share the member's state (tree, watches, clock,
-counters) but not each other's tables.
+No stage calls back into the member. This is the one place where the log
+is made and the stages put together; they share the member's state
+(tree, watches, clock, counters), not each other's tables.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class Member:
         position), then start the clocks and the catch-up that lets this
         member serve reads."""
         loop = asyncio.get_running_loop()
+        # Storage's writer thread reports here that writes fail (or work again).
         self.storage.on_failure = lambda reason: loop.call_soon_threadsafe(self.disk_failed, reason)
         self.log.start()
         self._tasks = [
@@ -140,6 +142,7 @@ class Member:
         self.intake.disk_failed(reason)
 
     # ------------------------------------------------- what the doors call
+    # The doors see only the member; each call goes to the stage it names.
 
     @property
     def applied_slot(self) -> int:
