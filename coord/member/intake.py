@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from coord.clock import Clock
-from coord.tree import Applied
+from coord.outcome import Applied
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
 

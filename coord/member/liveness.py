@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 from coord.clock import Clock
 from coord.member.intake import Intake
 from coord.member.reads import Reads
+from coord.outcome import Applied
 from coord.paxos import Role
 from coord.sessions import LocalSession, Send, SessionTracker
-from coord.tree import Applied, Tree
+from coord.tree import Tree
 from coord.watches import WatchRegistry
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb

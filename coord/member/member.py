@@ -31,11 +31,12 @@ from coord.member.limits import Limits
 from coord.member.liveness import Liveness
 from coord.member.reads import Reads
 from coord.member.status import member_status
+from coord.outcome import Applied
 from coord.paxos import Config, Role
 from coord.replication import PaxosLog
 from coord.sessions import LocalSession, Send
 from coord.storage import Storage
-from coord.tree import Applied, Tree
+from coord.tree import Tree
 from coord.watches import WatchRegistry
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
