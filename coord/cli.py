@@ -22,8 +22,9 @@ from pathlib import Path
 
 import grpc
 
+from coord.member.limits import Limits
+from coord.member.member import Member
 from coord.paxos import Config
-from coord.replica import Limits, Replica
 from coord.rpc.admin_service import AdminService
 from coord.rpc.guard import add_service
 from coord.rpc.member_trust import MemberTrust
@@ -317,9 +318,9 @@ async def serve(args: argparse.Namespace) -> None:
     paxos = Config(
         heartbeat=args.heartbeat_ms / 1000, election_timeout=args.election_timeout_ms / 1000
     )
-    replica = Replica(
+    member = Member(
         storage, limits, member_id=args.id,
-        members={member: m.client for member, m in cluster.items()}, trust=trust,
+        members={peer: m.client for peer, m in cluster.items()}, trust=trust,
         paxos=paxos, log_retention=args.log_retention,
         request_timeout=args.request_timeout_ms / 1000,
     )  # fmt: skip
@@ -333,18 +334,18 @@ async def serve(args: argparse.Namespace) -> None:
     peer_server = server if peer_listen is None else new_server()
     add_service(
         server,
-        CoordService(replica, address, args.superuser_digest or ""),
+        CoordService(member, address, args.superuser_digest or ""),
         client_pb2.DESCRIPTOR.services_by_name["Coord"],
         limits.max_request_bytes,
     )
     add_service(
         peer_server,
-        PeerService(replica, trust, address),
+        PeerService(member, trust, address),
         peer_pb2.DESCRIPTOR.services_by_name["Peer"],
     )
     add_service(
         peer_server,
-        AdminService(replica, trust, faults_enabled=args.enable_fault_injection),
+        AdminService(member, trust, faults_enabled=args.enable_fault_injection),
         admin_pb2.DESCRIPTOR.services_by_name["Admin"],
     )
     servers = [server] if peer_server is server else [server, peer_server]
@@ -358,7 +359,7 @@ async def serve(args: argparse.Namespace) -> None:
         raise
     if trust.insecure:
         log.warning("--insecure-peers: anyone who reaches the peer port can act as a member")
-    await replica.start()
+    await member.start()
     for each in servers:
         await each.start()
     _tune_gc()
@@ -375,7 +376,7 @@ async def serve(args: argparse.Namespace) -> None:
     )
     await stop.wait()
     log.info("stopping")
-    await replica.stop()  # waiting requests end with connection loss
+    await member.stop()  # waiting requests end with connection loss
     for each in servers:
         await each.stop(grace=0.5)
     storage.close()

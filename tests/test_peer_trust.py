@@ -242,7 +242,7 @@ def free_run(size: int) -> int:
 def test_coord_cluster_makes_a_secret_for_its_members(tmp_path):
     data = tmp_path / "data"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "coord.cluster", "--size", "3", "--data-dir", str(data),
+        [sys.executable, "-m", "coord.local_cluster", "--size", "3", "--data-dir", str(data),
          "--base-port", str(free_run(3))],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 
 from coord import trace
-from coord.replica import Replica
+from coord.member.member import Member
 from coord.rpc.guard import abort
 from coord.rpc.member_trust import ADMIN, MemberTrust
 from coord.storage import encode_acl, encode_znode
@@ -17,10 +17,10 @@ from coord.wire import admin_pb2, admin_pb2_grpc
 from coord_api.wire import client_pb2 as pb
 
 
-def state_digest(replica: Replica) -> admin_pb2.Digest:
+def state_digest(member: Member) -> admin_pb2.Digest:
     """SHA-256 over every znode (path, Stat, sequence counter, data, ACL)
     and every session (id, timeout, last xid), in a fixed order."""
-    tree = replica.tree
+    tree = member.tree
     digest = hashlib.sha256()
     for path in sorted(tree.nodes):
         node = tree.nodes[path]
@@ -31,7 +31,7 @@ def state_digest(replica: Replica) -> admin_pb2.Digest:
         digest.update(f"{session_id}:{session.timeout_ms}:{session.last_xid};".encode())
     return admin_pb2.Digest(
         zxid=tree.zxid,
-        applied_slot=replica.applied_slot,
+        applied_slot=member.applied_slot,
         sha256=digest.hexdigest(),
         znodes=len(tree.nodes),
         sessions=len(tree.sessions),
@@ -39,8 +39,8 @@ def state_digest(replica: Replica) -> admin_pb2.Digest:
 
 
 class AdminService(admin_pb2_grpc.AdminServicer):
-    def __init__(self, replica: Replica, trust: MemberTrust, faults_enabled: bool) -> None:
-        self.replica = replica
+    def __init__(self, member: Member, trust: MemberTrust, faults_enabled: bool) -> None:
+        self.member = member
         self.trust = trust
         self.faults_enabled = faults_enabled
 
@@ -56,12 +56,12 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             )
         if request.clock_rate < 0 or any(f.drop < 0 or f.drop > 1 for f in request.links):
             await abort(context, pb.Error(code=pb.BAD_ARGUMENTS, message="rates out of range"))
-        self.replica.log.set_faults(request)
+        self.member.log.set_faults(request)
         return admin_pb2.FaultsAck()
 
     async def StateDigest(self, request, context):  # noqa: N802
         await self.trust.authorize_admin(context, ADMIN + "StateDigest")
-        return state_digest(self.replica)
+        return state_digest(self.member)
 
     async def Trace(self, request, context):  # noqa: N802
         await self.trust.authorize_admin(context, ADMIN + "Trace")

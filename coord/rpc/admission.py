@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import grpc
 
-from coord.replica import Replica
+from coord.member.member import Member
 from coord_api.wire import client_pb2 as pb
 
 
@@ -35,21 +35,21 @@ def client_address(context: grpc.aio.ServicerContext) -> str:
 
 
 class Admission:
-    def __init__(self, replica: Replica) -> None:
-        self.replica = replica
+    def __init__(self, member: Member) -> None:
+        self.member = member
         self._streams: Counter[str] = Counter()
         self._watch_calls: Counter[str] = Counter()
         self._unary: dict[int, str] = {}  # session id -> the address that opened it
 
     def _unary_alive(self) -> dict[int, str]:
         """The unary sessions opened here that still live (the others are dropped)."""
-        sessions = self.replica.tree.sessions
+        sessions = self.member.tree.sessions
         self._unary = {sid: addr for sid, addr in self._unary.items() if sid in sessions}
         return self._unary
 
     def check(self, address: str) -> None:
         """Raise Refused if one more session from `address` is over a limit."""
-        limits = self.replica.limits
+        limits = self.member.limits
         unary = self._unary_alive()
         total = self._streams.total() + len(unary)
         if total >= limits.max_sessions:
@@ -74,7 +74,7 @@ class Admission:
     @contextmanager
     def watch_call(self, address: str) -> Iterator[None]:
         """Count one Watch call from `address` while it is open (Refused if over)."""
-        limit = self.replica.limits.max_watches_per_session
+        limit = self.member.limits.max_watches_per_session
         if self._watch_calls[address] >= limit:
             raise Refused(
                 f"{address} has {limit} Watch calls open here, its limit"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from coord import acl as acls
 from coord.acl import Ids
-from coord.replica import Limits
+from coord.member.limits import Limits
 from coord.tree import Code, Tree, TreeError, acl_to_wire
 from coord.watches import Kind, Watcher, WatchRegistry
 from coord.wire import log_pb2

@@ -10,7 +10,7 @@ import contextlib
 
 import grpc
 
-from coord.replica import Replica
+from coord.member.member import Member
 from coord.rpc.guard import Malformed, abort, until_stopped
 from coord.rpc.member_trust import PEER, MemberTrust, refuse
 from coord.rpc.peer_auth import in_own_name
@@ -18,14 +18,14 @@ from coord.wire import peer_pb2, peer_pb2_grpc
 
 
 class PeerService(peer_pb2_grpc.PeerServicer):
-    def __init__(self, replica: Replica, trust: MemberTrust, address: str) -> None:
-        self.replica = replica
+    def __init__(self, member: Member, trust: MemberTrust, address: str) -> None:
+        self.member = member
         self.trust = trust
         self.address = address  # our client address, as Status reports it
 
     @property
     def log(self):
-        return self.replica.log
+        return self.member.log
 
     async def Deliver(self, request_iterator, context):  # noqa: N802 (gRPC's names)
         """A peer's messages to us. When its stream ends, the peer is gone (a
@@ -35,7 +35,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         src = 0
 
         def ended(_context) -> None:
-            if src and not self.replica.stopping.is_set():
+            if src and not self.member.stopping.is_set():
                 self.log.peer_lost(src)
 
         # gRPC cancels this handler when the peer's connection drops, so the
@@ -53,7 +53,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
                 self.log.receive(frame)
 
         with contextlib.suppress(grpc.aio.AioRpcError):
-            await until_stopped(receive(), self.replica.stopping)
+            await until_stopped(receive(), self.member.stopping)
         return peer_pb2.DeliverAck()
 
     async def InstallSnapshot(self, request_iterator, context):  # noqa: N802
@@ -86,4 +86,4 @@ class PeerService(peer_pb2_grpc.PeerServicer):
 
     async def Status(self, request, context):  # noqa: N802
         await self.trust.authorize_peer(context, PEER + "Status")
-        return self.replica.status(self.address)
+        return self.member.status(self.address)

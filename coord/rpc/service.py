@@ -13,7 +13,7 @@ import os
 import grpc
 
 from coord.acl import Ids
-from coord.replica import Replica
+from coord.member.member import Member
 from coord.rpc import callers, ops
 from coord.rpc.admission import Admission, Refused, client_address
 from coord.rpc.guard import abort, unless_cut, until_stopped
@@ -51,15 +51,15 @@ class _CallWatcher:
 
 
 class CoordService(client_pb2_grpc.CoordServicer):
-    def __init__(self, replica: Replica, address: str, super_digest: str = "") -> None:
-        self.replica = replica
+    def __init__(self, member: Member, address: str, super_digest: str = "") -> None:
+        self.member = member
         self.address = address
         self.super_digest = super_digest  # the super user's digest id, if any
-        self.admission = Admission(replica)
+        self.admission = Admission(member)
 
     async def Session(self, request_iterator, context):  # noqa: N802 (gRPC's names)
-        session = SessionStream(self.replica, context, self.admission, self.super_digest)
-        await until_stopped(session.run(), self.replica.stopping, context)
+        session = SessionStream(self.member, context, self.admission, self.super_digest)
+        await until_stopped(session.run(), self.member.stopping, context)
 
     # ---------------------------------------------------------- sessions
 
@@ -67,10 +67,10 @@ class CoordService(client_pb2_grpc.CoordServicer):
         """The id of a live session named by a unary request, or 0 for none."""
         if not ref.session_id:
             return 0
-        session = self.replica.tree.sessions.get(ref.session_id)
+        session = self.member.tree.sessions.get(ref.session_id)
         if session is None or session.password != ref.password:
             raise TreeError(pb.SESSION_EXPIRED, f"session 0x{ref.session_id:x} has expired")
-        self.replica.touch(ref.session_id)
+        self.member.touch(ref.session_id)
         return ref.session_id
 
     async def OpenSession(self, request, context):  # noqa: N802
@@ -81,7 +81,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
             self.admission.check(address)
         except Refused as refused:
             await abort(context, refused.error)
-        timeout_ms = self.replica.limits.negotiate(request.timeout_ms)
+        timeout_ms = self.member.limits.negotiate(request.timeout_ms)
         command = log_pb2.Command(
             open_session=log_pb2.OpenSession(timeout_ms=timeout_ms, password=os.urandom(16))
         )
@@ -96,7 +96,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
 
     async def KeepAlive(self, request, context):  # noqa: N802
         session_id = await self._named_session(request, context)
-        return pb.KeepAliveResponse(timeout_ms=self.replica.tree.sessions[session_id].timeout_ms)
+        return pb.KeepAliveResponse(timeout_ms=self.member.tree.sessions[session_id].timeout_ms)
 
     async def _optional_session(self, ref: pb.SessionRef, context) -> int:
         try:
@@ -113,7 +113,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
     # ------------------------------------------------------------ writes
 
     async def _write(self, command: log_pb2.Command, context):
-        applied = await self.replica.submit(command)
+        applied = await self.member.submit(command)
         if not applied.ok:
             await abort(context, applied.result)
         return applied.result
@@ -126,7 +126,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
 
     async def _write_op(self, kind: str, request, context):
         ids = await self._ids(context)
-        refusal = ops.precheck(kind, request, self.replica.limits)
+        refusal = ops.precheck(kind, request, self.member.limits)
         if refusal is not None:
             await abort(context, refusal)
         session_id = await self._optional_session(request.session, context)
@@ -173,9 +173,9 @@ class CoordService(client_pb2_grpc.CoordServicer):
         try:
             if hasattr(request, "session"):
                 self._session(request.session)
-            if not await self.replica.caught_up(getattr(request, "min_zxid", 0), 5.0):
+            if not await self.member.caught_up(getattr(request, "min_zxid", 0), 5.0):
                 raise TreeError(pb.NOT_READY, "member is behind the zxid asked for")
-            return ops.read(self.replica.tree, self.replica.watches, kind, request, None, ids)
+            return ops.read(self.member.tree, self.member.watches, kind, request, None, ids)
         except TreeError as err:
             await abort(context, err.to_wire())
 
@@ -195,7 +195,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
         return await self._read("get_quota", request, context)
 
     async def Sync(self, request, context):  # noqa: N802
-        error = await self.replica.sync(SYNC_TIMEOUT_S)
+        error = await self.member.sync(SYNC_TIMEOUT_S)
         if error is not None:
             await abort(context, error)
         return await self._read("sync", request, context)
@@ -210,9 +210,9 @@ class CoordService(client_pb2_grpc.CoordServicer):
     async def _watch(self, request, context) -> None:
         ids = await self._ids(context)
         await self._optional_session(request.session, context)
-        watcher = _CallWatcher(ids, self.replica.limits.max_outstanding_per_session)
+        watcher = _CallWatcher(ids, self.member.limits.max_outstanding_per_session)
         try:
-            ops.read(self.replica.tree, self.replica.watches, "add_watch", request, watcher, ids)
+            ops.read(self.member.tree, self.member.watches, "add_watch", request, watcher, ids)
         except TreeError as err:
             await abort(context, err.to_wire())
 
@@ -221,35 +221,35 @@ class CoordService(client_pb2_grpc.CoordServicer):
                 await context.write(await watcher.queue.get())
 
         def unread() -> pb.Error:
-            self.replica.counters.unread_streams_cut += 1
+            self.member.counters.unread_streams_cut += 1
             return watcher.unread()
 
         try:
             await until_stopped(
                 unless_cut(stream_events(), watcher.cut, context, unread),
-                self.replica.stopping,
+                self.member.stopping,
                 context,
             )
         finally:
-            self.replica.watches.remove_watcher(watcher)
+            self.member.watches.remove_watcher(watcher)
 
     async def Status(self, request, context):  # noqa: N802
         """This member, and unless asked for itself only, every other member
         as it answers for itself (or as unreachable)."""
-        own = self.replica.status(self.address)
+        own = self.member.status(self.address)
         if request.local_only:
             return pb.StatusResponse(members=[own])
         others = [
             self._peer_status(member_id, address)
-            for member_id, address in sorted(self.replica.members.items())
-            if member_id != self.replica.member_id
+            for member_id, address in sorted(self.member.members.items())
+            if member_id != self.member.member_id
         ]
         members = [own, *await asyncio.gather(*others)]
         return pb.StatusResponse(members=sorted(members, key=lambda m: m.id))
 
     async def _peer_status(self, member_id: int, address: str) -> pb.MemberStatus:
         """Asked of the member at its peer door, as a member asks."""
-        trust = self.replica.trust
+        trust = self.member.trust
         try:
             async with trust.channel(member_id) as channel:
                 return await peer_pb2_grpc.PeerStub(channel).Status(

@@ -32,7 +32,7 @@ import grpc
 
 from coord import trace
 from coord.acl import Ids
-from coord.replica import Replica
+from coord.member.member import Member
 from coord.rpc import callers, ops
 from coord.rpc.admission import Admission, Refused, client_address
 from coord.rpc.guard import Malformed, abort, unless_cut
@@ -68,7 +68,7 @@ def _error(code: int, message: str) -> pb.Error:
 class SessionStream:
     def __init__(
         self,
-        replica: Replica,
+        replica: Member,
         context: grpc.aio.ServicerContext,
         admission: Admission,
         super_digest: str = "",

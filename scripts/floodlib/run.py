@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 from benchlib.procs import CpuMeter, machine_info, rss_bytes
 
-from coord.replica import Limits
+from coord.member.limits import Limits
 from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc
 from coord_client import Client
