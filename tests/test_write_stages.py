@@ -28,16 +28,19 @@ FOLLOWER_ACCEPTS: Chains = [
 ]  # fmt: skip
 
 
-def leader_replicates(followers: list[str]) -> Chains:
-    """The leader's part, whoever took the write: accept it (its own accept
-    is a message to itself), have it accepted, learn it chosen, tell."""
+def leader_replicates(start: str, followers: list[str]) -> Chains:
+    """The leader's part from `start` (the write batched there, or forwarded
+    to it), whoever took the write: accept it (its own accept is a message to
+    itself), have it accepted, learn it chosen, tell. The accepts to the
+    members are one Ready's messages, queued in the order of member ids, so
+    no order among them is expected."""
     chains = [
-        ["accept_queued@L", "accept_in@L", "persist", "fsync_start", "fsync_end",
+        [start, "accept_queued@L", "accept_in@L", "persist", "fsync_start", "fsync_end",
          "accepted_queued@L", "accepted_in@L"],
         ["chosen", "apply"],
     ]  # fmt: skip
     for f in followers:
-        chains.append(["accept_queued@L", f"accept_queued@{f}", f"accept_written@{f}"])
+        chains.append([start, f"accept_queued@{f}", f"accept_written@{f}"])
         chains.append([f"accept_written@{f}", f"accepted_in@{f}"])
         chains.append(["chosen", f"commit_queued@{f}", f"commit_written@{f}"])
     return chains
@@ -46,8 +49,8 @@ def leader_replicates(followers: list[str]) -> Chains:
 ON_THE_LEADER: dict[str, Chains] = {
     "client": [["client_send", "client_receive"]],
     "L": [
-        ["receive", "batch", "accept_queued@L"],
-        *leader_replicates(["F1", "F2"]),
+        ["receive", "batch"],
+        *leader_replicates("batch", ["F1", "F2"]),
         ["apply", "respond", "write", "written"],
     ],
     "F1": FOLLOWER_ACCEPTS,
@@ -61,7 +64,7 @@ ON_A_FOLLOWER: dict[str, Chains] = {
         *FOLLOWER_ACCEPTS,
         ["apply", "respond", "write", "written"],
     ],
-    "L": [["forward_in@F", "accept_queued@L"], *leader_replicates(["F", "F1"])],
+    "L": leader_replicates("forward_in@F", ["F", "F1"]),
     "F1": FOLLOWER_ACCEPTS,
 }
 
