@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -308,7 +309,6 @@ async def serve(args: argparse.Namespace) -> None:
     check_port_free(host, port)
     if peer_listen is not None:
         check_port_free(*peer_listen)
-    storage = Storage(args.data_dir)
     limits = Limits(**{field.name: getattr(args, field.name) for field in fields(Limits)})
     if limits.max_data_bytes > limits.max_request_bytes:
         raise UsageError(
@@ -318,7 +318,7 @@ async def serve(args: argparse.Namespace) -> None:
         heartbeat=args.heartbeat_ms / 1000, election_timeout=args.election_timeout_ms / 1000
     )
     replica = Replica(
-        storage, limits, member_id=args.id,
+        partial(Storage, args.data_dir), limits, member_id=args.id,
         members={member: m.client for member, m in cluster.items()}, trust=trust,
         paxos=paxos, log_retention=args.log_retention,
         request_timeout=args.request_timeout_ms / 1000,
@@ -354,7 +354,7 @@ async def serve(args: argparse.Namespace) -> None:
             peer_tls = trust.tls.server_credentials() if trust.tls else None
             bind(peer_server, "{}:{}".format(*peer_listen), peer_tls)
     except UsageError:
-        storage.close()
+        replica.storage.close()
         raise
     if trust.insecure:
         log.warning("--insecure-peers: anyone who reaches the peer port can act as a member")
@@ -378,7 +378,7 @@ async def serve(args: argparse.Namespace) -> None:
     await replica.stop()  # waiting requests end with connection loss
     for each in servers:
         await each.stop(grace=0.5)
-    storage.close()
+    replica.storage.close()
 
 
 def _tune_gc() -> None:

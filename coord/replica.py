@@ -28,8 +28,10 @@ from dataclasses import asdict, dataclass, replace
 
 from coord.clock import Clock
 from coord.counters import Counters
+from coord.member.log import ReplicatedLog
+from coord.member.ports import DiskEvents
 from coord.paxos import Config, Role
-from coord.replication import PaxosLog
+from coord.peers.transport import PeerTransport
 from coord.rpc.member_trust import MemberTrust
 from coord.sessions import LocalSession, SessionTracker
 from coord.storage import Storage
@@ -88,7 +90,7 @@ class _Waiting:
 class Replica:
     def __init__(
         self,
-        storage: Storage,
+        open_storage: Callable[[DiskEvents], Storage],
         limits: Limits,
         member_id: int = 1,
         members: dict[int, str] | None = None,
@@ -97,7 +99,9 @@ class Replica:
         log_retention: int = 10_000,
         request_timeout: float = 6.0,
     ) -> None:
-        self.storage = storage
+        self._loop = asyncio.get_running_loop()
+        # The storage tells us when its disk cannot be written (disk_failed).
+        self.storage = open_storage(self)
         self.limits = limits
         self.member_id = member_id
         self.members = members or {member_id: ""}
@@ -114,7 +118,7 @@ class Replica:
         )
         self._log_retention = log_retention
         self.tree = Tree(limits.max_data_bytes)
-        self.applied_slot = storage.load(self.tree)
+        self.applied_slot = self.storage.load(self.tree)
         self.watches = WatchRegistry(
             per_watcher=limits.max_watches_per_session, path_bytes=limits.max_path_bytes
         )
@@ -137,21 +141,18 @@ class Replica:
         self.stopping = asyncio.Event()  # long-lived calls end when it is set
         self._touched: set[int] = set()  # heard here, not yet told to the leader
         self._applied_slot_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
-        self.log: PaxosLog | None = None
+        self.log: ReplicatedLog | None = None
         # The applied state's writes not yet seen done, in slot order.
         self._saving: deque[tuple[int, Future]] = deque()
 
     async def start(self) -> None:
         """Join the log (which re-delivers what is chosen past the applied
         position), then start the session clocks."""
-        self.log = PaxosLog(
-            self.storage, self.trust, self.applied_slot, self, self._paxos_config,
+        self.log = ReplicatedLog(
+            self.storage, PeerTransport(self.trust, self.storage), self.member_id,
+            list(self.trust.doors), self.applied_slot, self, self._paxos_config,
             self._log_retention, self.clock,
         )  # fmt: skip
-        loop = asyncio.get_running_loop()
-        self.storage.on_failure = lambda reason: loop.call_soon_threadsafe(
-            self._on_disk_failure, reason
-        )
         self.log.start()
         self._expiry_task = asyncio.create_task(self._session_clock())
         self._rejoin_task = asyncio.create_task(self._rejoin())
@@ -195,6 +196,10 @@ class Replica:
 
     def _disk_failure(self) -> str:
         return f"member {self.member_id} cannot write its data dir: {self.storage.failure}"
+
+    def disk_failed(self, reason: str | None) -> None:
+        """(DiskEvents) Told on the storage's writer thread: handled on the loop."""
+        self._loop.call_soon_threadsafe(self._on_disk_failure, reason)
 
     def _on_disk_failure(self, reason: str | None) -> None:
         """Writes waiting here may or may not be chosen once the disk is
