@@ -36,16 +36,17 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 
 from coord.member.driver import Driver
 from coord.member.ports import Done
-from coord.paxos import NOOP, ZERO, Ballot, Config, Message, Role
+from coord.paxos import NOOP, Ballot, Config, Message
 from coord.paxos.messages import Accept, Accepted, Entry, Promise, Reject
 from coord.rpc.peer_auth import in_own_name
+from tests.sim_member import Disk, Member, MemberAbove, MemberNetwork, MemberStore
 
 
 class InvariantViolation(AssertionError):
@@ -83,100 +84,6 @@ class Faults:
     @classmethod
     def none(cls) -> Faults:
         return cls(0.0, 0.0, 0.002, 0.0, 0.0, 0.0, 1000, 0.0005, 0.0)
-
-
-@dataclass
-class Disk:
-    """What survives a crash: the acceptor's records and the applied state."""
-
-    promised: Ballot = ZERO
-    accepted: dict[int, tuple[Ballot, bytes]] = field(default_factory=dict)
-    log_start: int = 1
-    applied: list[bytes] = field(default_factory=list)  # values of slots 1..n
-
-
-@dataclass
-class Member:
-    id: int
-    disk: Disk
-    driver: Driver | None = None
-    # Writes handed to the disk and not landed yet, in order: (land, done).
-    writes: deque[tuple[Callable[[], None], Done]] = field(default_factory=deque)
-    disk_free_at: float = 0.0
-    incarnation: int = 0  # events of an earlier life are ignored
-    revealed: Ballot = ZERO  # the highest ballot it told a peer it promised
-    # slot -> the highest ballot it told a peer it accepted that slot in
-    revealed_entries: dict[int, Ballot] = field(default_factory=dict)
-
-    @property
-    def alive(self) -> bool:
-        return self.driver is not None
-
-
-class MemberStore:
-    """A member's Disk as the driver's Store: each write lands after a
-    simulated delay, after the writes before it."""
-
-    failure = None
-
-    def __init__(self, world: World, member: Member) -> None:
-        self._world = world
-        self._member = member
-
-    def load_acceptor(self) -> tuple[Ballot, dict[int, tuple[Ballot, bytes]], int]:
-        disk = self._member.disk
-        return disk.promised, dict(disk.accepted), disk.log_start
-
-    def persist_acceptor(
-        self, promised: Ballot | None, entries: list[Entry], truncate: int, done: Done
-    ) -> None:
-        land = partial(self._world._land_acceptor, self._member, promised, list(entries), truncate)
-        self._world._write(self._member, land, done)
-
-    def install_state(self, slot: int, zxid: int, items: list, done: Done) -> None:
-        land = partial(self._world._land_state, self._member, slot, tuple(items))
-        self._world._write(self._member, land, done)
-
-
-class MemberNetwork:
-    """The network as one member's Transport."""
-
-    def __init__(self, world: World, member: Member) -> None:
-        self._world = world
-        self._member = member
-
-    def send(self, message: Message) -> None:
-        self._world._send(self._member, message)
-
-    def send_snapshot(self, peer: int, floor: int) -> None:
-        applied = tuple(self._member.disk.applied)
-        if len(applied) >= floor:
-            delay = self._world.rng.uniform(0, self._world.faults.max_delay)
-            self._world._at(self._world.now + delay, "snapshot", (peer, applied))
-
-
-class MemberAbove:
-    """What sits above a member's driver (its LogEvents and ReadAnswers):
-    applies what is chosen and checks it."""
-
-    def __init__(self, world: World, member: Member) -> None:
-        self._world = world
-        self._member = member
-
-    def chosen(self, slot: int, value: bytes) -> None:
-        self._world._apply(self._member, slot, value)
-
-    def state_installed(self, slot: int) -> None:
-        self._world.counts["snapshots"] += 1
-
-    def sessions_touched(self, session_ids: list[int]) -> None:
-        pass
-
-    def role_changed(self, role: Role, leader: int | None, previous: int | None) -> None:
-        pass
-
-    def answered(self, request: int, index: int) -> None:
-        pass
 
 
 CONFIG = Config(heartbeat=0.05, election_timeout=0.3, window=8, max_batch=4)
@@ -254,7 +161,7 @@ class World:
         self._check_converged(first_quiet)
 
     def _settled(self) -> bool:
-        applied = {len(m.disk.applied) for m in self.members.values()}
+        applied = {len(m.applied) for m in self.members.values()}
         return not self.unchosen and len(applied) == 1
 
     def _run_until(self, end: float) -> None:
@@ -360,9 +267,10 @@ class World:
 
     def _boot(self, member: Member) -> None:
         above = MemberAbove(self, member)
+        member.applied = list(member.disk.applied)
         member.driver = self.driver_class(
             member.id, self.ids, self.config, random.Random(self.rng.random()), self.now,
-            len(member.disk.applied), MemberStore(self, member), MemberNetwork(self, member),
+            len(member.applied), MemberStore(self, member), MemberNetwork(self, member),
             above, above,
         )  # fmt: skip
 
@@ -384,7 +292,7 @@ class World:
             if other.alive and self.rng.random() < 0.7:  # its connections break
                 other.driver.peer_lost(member.id)
 
-    def _write(self, member: Member, land: Callable[[], None], done: Done) -> None:
+    def write(self, member: Member, land: Callable[[], None], done: Done) -> None:
         when = max(member.disk_free_at, self.now + self.rng.uniform(0, self.faults.disk_delay))
         member.disk_free_at = when
         member.writes.append((land, done))
@@ -399,7 +307,7 @@ class World:
             self._crash(member)
             self._at(self.now + self.rng.uniform(0.1, 1.0), "restart", member.id)
 
-    def _land_acceptor(
+    def land_acceptor(
         self, member: Member, promised: Ballot | None, entries: list[Entry], truncate: int
     ) -> None:
         disk = member.disk
@@ -419,7 +327,7 @@ class World:
         for entry in entries:
             self._check_quorum_choice(entry.slot)
 
-    def _land_state(self, member: Member, slot: int, values: tuple[bytes, ...]) -> None:
+    def land_state(self, member: Member, slot: int, values: tuple[bytes, ...]) -> None:
         self._check_prefix(member.id, values)
         disk = member.disk
         disk.applied = list(values)
@@ -427,7 +335,7 @@ class World:
             del disk.accepted[s]
         disk.log_start = slot + 1
 
-    def _send(self, member: Member, msg: Message) -> None:
+    def send(self, member: Member, msg: Message) -> None:
         if isinstance(msg, Promise | Accepted):
             member.revealed = max(member.revealed, msg.ballot)
         if isinstance(msg, Accepted):
@@ -450,6 +358,11 @@ class World:
         for _ in range(copies):
             self._at(self.now + self.rng.uniform(0, faults.max_delay), "deliver", (msg, msg.src))
 
+    def ship_snapshot(self, member: Member, peer: int) -> None:
+        """A member's applied state, on its way to `peer`."""
+        delay = self.rng.uniform(0, self.faults.max_delay)
+        self._at(self.now + delay, "snapshot", (peer, tuple(member.disk.applied)))
+
     def _forge(self, msg: Message) -> None:
         """The intruder copies a message seen on the wire, puts it in another
         member's name and its own values in it, and sends it on its own link."""
@@ -464,13 +377,22 @@ class World:
         self.counts["forged"] += 1
         self._at(self.now + self.intruder.uniform(0, 0.05), "deliver", (forged, INTRUDER))
 
-    def _apply(self, member: Member, slot: int, value: bytes) -> None:
-        applied = member.disk.applied
+    def apply(self, member: Member, slot: int, value: bytes) -> None:
+        """A member applies a chosen value. The core forwards at least once
+        (a duplicated Forward is proposed twice); exactly-once is the state
+        machine's job, so a value may be chosen in two slots here."""
+        applied = member.applied
         if slot != len(applied) + 1:
             raise InvariantViolation(f"member {member.id} applied slot {slot} after {len(applied)}")
         applied.append(value)
         member.driver.applied(slot)
         self._check_prefix(member.id, applied)
+        # The state goes to disk behind the writes asked for before it.
+        self.write(member, partial(self.land_applied, member, slot, value), _unheard)
+
+    def land_applied(self, member: Member, slot: int, value: bytes) -> None:
+        if len(member.disk.applied) == slot - 1:  # not already in a snapshot
+            member.disk.applied.append(value)
 
     # ------------------------------------------------------------ invariants
 
@@ -532,7 +454,7 @@ class World:
                     raise InvariantViolation(f"slot {slot} chosen twice: {chosen!r} and {value!r}")
 
     def _check_converged(self, first_quiet: int) -> None:
-        lengths = {m.id: len(m.disk.applied) for m in self.members.values()}
+        lengths = {m.id: len(m.applied) for m in self.members.values()}
         if len(set(lengths.values())) != 1:
             raise InvariantViolation(f"members did not converge: applied {lengths}")
         chosen = {p for v in self.history if v != NOOP for p in v.split(SEPARATOR)}
@@ -566,6 +488,10 @@ class World:
             f"{len(self.history)} slots chosen, {len(self.proposed)} proposals; "
             f"faults {self.faults}; injected {faults or 'none'}"
         )
+
+
+def _unheard(error: BaseException | None) -> None:
+    """The driver is not told when the applied state lands."""
 
 
 def replay_command(seed: int, size: int) -> str:
