@@ -1,4 +1,4 @@
-"""coord-server: one member (SPEC §2).
+"""coord-server: one member (README, "Operating a cluster").
 
 With no flags it serves a single-member cluster at 127.0.0.1:7181 with data
 in ./coord-data. Bad flags, an unusable data dir or a busy port end it with

@@ -1,4 +1,4 @@
-"""coord-cluster: a local cluster in one command (SPEC §2).
+"""coord-cluster: a local cluster in one command (README, "Operating a cluster").
 
 Starts --size members as child processes on consecutive ports, waits until
 they have a leader, prints the connect string, and stops them all (by PID)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 
 from coord.acl import Acl
-from coord.tree import Znode
+from coord.znode import Znode
 from coord_api.wire import client_pb2 as pb
 
 FORMAT = b"coord-1"

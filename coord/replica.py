@@ -26,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, replace
 
+from coord import trace
 from coord.clock import Clock
 from coord.counters import Counters
 from coord.member.log import ReplicatedLog
@@ -221,6 +222,8 @@ class Replica:
         batch that finds no leader is dropped before its first request
         would time out, so a request reported failed never applies later."""
         pending, self._pending = self._pending, []
+        if trace.ON:
+            trace.commands("batch", (w.command for w in pending))
         time_ms = int(time.time() * 1000)
         for start in range(0, len(pending), MAX_BATCH_COMMANDS):
             chunk = pending[start : start + MAX_BATCH_COMMANDS]
@@ -232,6 +235,8 @@ class Replica:
 
     def chosen(self, slot: int, value: bytes) -> None:
         batch = log_pb2.Batch.FromString(value)
+        if trace.ON:
+            trace.commands("apply", batch.commands, slot)
         tree = self.tree
         self.counters.slots_applied += 1
         self.counters.commands_applied += len(batch.commands)

@@ -47,6 +47,7 @@ from pathlib import Path
 import plyvel
 from google.protobuf.message import DecodeError
 
+from coord import trace
 from coord.acl import OPEN_ACL
 from coord.member.ports import DiskEvents
 from coord.paxos.ballot import ZERO, Ballot
@@ -110,6 +111,16 @@ class StorageError(Exception):
     """The data directory cannot be used; the message says why, in one line."""
 
 
+def _log_slots(work: list[tuple[Ops, bool, Future]]) -> list[int]:
+    """The log slots a writer's round writes (for trace marks)."""
+    return [
+        U64.unpack_from(op[0], len(LOG))[0]
+        for ops, _, _ in work
+        for op in ops
+        if isinstance(op, tuple) and op[0].startswith(LOG)
+    ]
+
+
 def _replies_of(session_id: int) -> DropRange:
     prefix = REPLY + U64.pack(session_id)
     return DropRange(prefix, prefix + b"\xff" * (U64.size + 1))
@@ -167,12 +178,16 @@ class _Writer(threading.Thread):
                 if not work and self._closed:
                     return
             sync = any(sync for _, sync, _ in work) or len(self._unsynced) >= MAX_UNSYNCED
+            if trace.ON:
+                trace.slots("fsync_start", _log_slots(work))
             try:
                 self._storage._write([ops for ops, _, _ in work], sync)
             except Exception as err:  # whatever failed, the writes must still land
                 if not self._retry(work, err):
                     return
                 continue
+            if trace.ON:
+                trace.slots("fsync_end", _log_slots(work))
             self.syncs += sync
             if sync:
                 self._unsynced.clear()

@@ -33,7 +33,8 @@ from typing import Protocol
 
 from coord import acl as acls
 from coord.acl import Acl, Ids
-from coord.tree import Code, Event, EventType, Tree, TreeError
+from coord.outcome import Code, Event, EventType, TreeError
+from coord.tree import Tree
 from coord_api import paths
 from coord_api.wire import client_pb2 as pb
 

@@ -81,7 +81,7 @@ WITH_CHILDREN = ["/", "/app", "/app/config", "/svc"]
 
 
 def path_ok(path: str) -> bool:
-    """SPEC §4 and coord_api/paths.py's rules, written out independently."""
+    """coord_api/paths.py's rules (README, "Semantics"), written out independently."""
     if not path.startswith("/"):
         return False
     if path == "/":

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -13,18 +15,16 @@ from tests.treekit import OPEN, Run
 @pytest.fixture
 def server_factory(tmp_path):
     """Start any number of servers; every one is stopped by PID afterwards."""
-    started: list[ServerProcess] = []
+    numbers = itertools.count()
+    with ExitStack() as stops:
 
-    def make(*extra_args: str, data_dir=None) -> ServerProcess:
-        srv = ServerProcess(
-            data_dir=data_dir or tmp_path / f"data{len(started)}", extra_args=list(extra_args)
-        )
-        started.append(srv)
-        return srv.start()
+        def make(*extra_args: str, data_dir=None) -> ServerProcess:
+            data_dir = data_dir or tmp_path / f"data{next(numbers)}"
+            srv = ServerProcess(data_dir=data_dir, extra_args=list(extra_args))
+            stops.callback(srv.stop)
+            return srv.start()
 
-    yield make
-    for srv in started:
-        srv.stop()
+        yield make
 
 
 @pytest.fixture
@@ -34,34 +34,41 @@ def server(server_factory) -> ServerProcess:
 
 
 @pytest.fixture
-def connect(server) -> Iterator[Callable[..., Client]]:
+def clients() -> Iterator[Callable[..., Client]]:
+    """Start SDK clients of any address; every one is stopped afterwards."""
+    with ExitStack() as stops:
+
+        def make(address: str, **kwargs: Any) -> Client:
+            zk = Client(address, **kwargs)
+            stops.callback(zk.stop)
+            zk.start(timeout=10.0)
+            return zk
+
+        yield make
+
+
+@pytest.fixture
+def connect(server, clients) -> Callable[..., Client]:
     """Started clients of `server`, all stopped afterwards."""
-    clients: list[Client] = []
 
     def make(address: str | None = None, **kwargs: Any) -> Client:
-        zk = Client(address or server.address, **kwargs)
-        clients.append(zk)
-        zk.start(timeout=10.0)
-        return zk
+        return clients(address or server.address, **kwargs)
 
-    yield make
-    for zk in clients:
-        zk.stop()
+    return make
 
 
 @pytest.fixture
 def cluster_factory(tmp_path):
     """Start clusters of real members; all are stopped by PID afterwards."""
-    started: list[Cluster] = []
+    numbers = itertools.count()
+    with ExitStack() as stops:
 
-    def make(size: int = 3, *extra_args: str) -> Cluster:
-        cluster = Cluster.create(tmp_path / f"cluster{len(started)}", size, *extra_args)
-        started.append(cluster)
-        return cluster.start()
+        def make(size: int = 3, *extra_args: str) -> Cluster:
+            cluster = Cluster.create(tmp_path / f"cluster{next(numbers)}", size, *extra_args)
+            stops.callback(cluster.stop)
+            return cluster.start()
 
-    yield make
-    for cluster in started:
-        cluster.stop()
+        yield make
 
 
 @pytest.fixture

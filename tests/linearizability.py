@@ -1,9 +1,9 @@
 """Linearizability checker for per-key versioned registers (znode data + version).
 
-Porcupine's algorithm (research/consensus.md §4.3): Wing & Gong's search with
-Lowe's just-in-time linearization over a doubly linked list of call/return
-entries, memoized on (bitset of linearized ops, model state), run per key
-(P-compositionality: a history is linearizable iff every key's sub-history is).
+Porcupine's algorithm: Wing & Gong's search with Lowe's just-in-time
+linearization over a doubly linked list of call/return entries, memoized on
+(bitset of linearized ops, model state), run per key (P-compositionality: a
+history is linearizable iff every key's sub-history is).
 
 An op whose outcome is unknown (connection loss, timeout) has `ret=None`: it
 may take effect at any point after its call, or never. A read of unknown

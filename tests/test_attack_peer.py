@@ -51,6 +51,8 @@ def hostile_request(method: Method, target: int, claimed: int) -> bytes:
     if method.path == ADMIN + "SetFaults":
         links = [admin_pb2.LinkFault(peer=p, blocked=True) for p in (1, 2, 3)]
         return admin_pb2.Faults(links=links, clock_offset_s=3600).SerializeToString()
+    if method.path == ADMIN + "Trace":
+        return admin_pb2.TraceRequest(action=admin_pb2.TraceRequest.START).SerializeToString()
     return b""
 
 

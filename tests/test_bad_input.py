@@ -1,5 +1,6 @@
 """Bad input: every RPC validates every field, refuses with a clear error and
-changes nothing (the issue's "Bad input" requirement; SPEC §4, §5).
+changes nothing (the path rules: coord_api/paths.py; the refusal on the wire:
+coord/rpc/guard.py).
 
 Everything here goes through the raw gRPC API (generated messages sent as
 bytes), not the SDK. A refusal must be a gRPC status whose trailing metadata
@@ -515,7 +516,7 @@ def test_stream_first_message_must_be_connect(coord, messages):
 
 def test_stream_first_message_refusal_carries_reason(coord):
     """The refusal of a stream that does not start with connect carries the
-    same machine-readable reason as every unary refusal (SPEC §5)."""
+    same machine-readable reason as every unary refusal (coord/rpc/guard.py)."""
     with coord.stream() as stream:
         stream.send(PING)
         _, end = stream.until_end()

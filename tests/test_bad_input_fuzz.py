@@ -149,6 +149,30 @@ def benign(draw) -> bool:
     return draw(st.integers(0, 3)) > 0
 
 
+def poison_shared(draw, message, poison: str) -> bool:
+    """Apply a poison more than one kind of request takes: an invalid path, a
+    reserved one, the root, a node that is not there, an impossible version,
+    data too large, a session that is not open. False when `poison` is the
+    request's own."""
+    if poison == "path":
+        message.path = draw(INVALID_PATHS)
+    elif poison == "reserved":
+        message.path = draw(RESERVED_PATHS)
+    elif poison == "root":
+        message.path = "/"
+    elif poison == "missing":
+        message.path = draw(NEW_PATHS)
+    elif poison == "version":
+        message.version = draw(IMPOSSIBLE_VERSIONS)
+    elif poison == "big":
+        message.data = draw(BIG_DATA)
+    elif poison == "bad-session":
+        message.session.CopyFrom(draw(BAD_SESSIONS))
+    else:
+        return False
+    return True
+
+
 @st.composite
 def failing_creates(draw, unary: bool) -> pb.CreateRequest:
     if benign(draw):
@@ -168,17 +192,11 @@ def failing_creates(draw, unary: bool) -> pb.CreateRequest:
             make_parents=draw(st.booleans()),
             session=draw(SESSIONS),  # on the stream the session field is ignored
         )
-    poisons = ["path", "reserved", "root", "big", "missing", "exists", "ephemeral-parent"]
+    poisons = ["path", "reserved", "root", "big", "missing-parent", "exists", "ephemeral-parent"]
     poison = draw(st.sampled_from(poisons + (["no-session", "bad-session"] if unary else [])))
-    if poison == "path":
-        message.path = draw(INVALID_PATHS)
-    elif poison == "reserved":
-        message.path = draw(RESERVED_PATHS)
-    elif poison == "root":
-        message.path = "/"
-    elif poison == "big":
-        message.data = draw(BIG_DATA)
-    elif poison == "missing":
+    if poison_shared(draw, message, poison):
+        return message
+    if poison == "missing-parent":
         message.path = "/missing-" + "/".join(draw(st.lists(PLAIN_NAMES, min_size=2, max_size=3)))
         message.make_parents = False
     elif poison == "exists":
@@ -186,11 +204,9 @@ def failing_creates(draw, unary: bool) -> pb.CreateRequest:
         message.sequential = False
     elif poison == "ephemeral-parent":
         message.path = "/svc/eph/" + "/".join(draw(st.lists(PLAIN_NAMES, min_size=1, max_size=3)))
-    elif poison == "no-session":
+    else:  # no-session
         message.ephemeral = True
         message.ClearField("session")
-    else:
-        message.session.CopyFrom(draw(BAD_SESSIONS))
     return message
 
 
@@ -207,18 +223,7 @@ def failing_sets(draw, unary: bool) -> pb.SetDataRequest:
         )
     poisons = ["path", "reserved", "missing", "version", "big"] + (["bad-session"] * unary)
     poison = draw(st.sampled_from(poisons))
-    if poison == "path":
-        message.path = draw(INVALID_PATHS)
-    elif poison == "reserved":
-        message.path = draw(RESERVED_PATHS)
-    elif poison == "missing":
-        message.path = draw(NEW_PATHS)
-    elif poison == "version":
-        message.version = draw(IMPOSSIBLE_VERSIONS)
-    elif poison == "big":
-        message.data = draw(BIG_DATA)
-    else:
-        message.session.CopyFrom(draw(BAD_SESSIONS))
+    poison_shared(draw, message, poison)  # a set has no poison of its own
     return message
 
 
@@ -237,21 +242,9 @@ def failing_deletes(draw, unary: bool) -> pb.DeleteRequest:
         )
     poisons = ["path", "reserved", "root", "missing", "version", "children"]
     poison = draw(st.sampled_from(poisons + (["bad-session"] if unary else [])))
-    if poison == "path":
-        message.path = draw(INVALID_PATHS)
-    elif poison == "reserved":
-        message.path = draw(RESERVED_PATHS)
-    elif poison == "root":
-        message.path = "/"
-    elif poison == "missing":
-        message.path = draw(NEW_PATHS)
-    elif poison == "version":
-        message.version = draw(IMPOSSIBLE_VERSIONS)
-    elif poison == "children":
+    if not poison_shared(draw, message, poison):  # children
         message.path = draw(st.sampled_from(WITH_CHILDREN))
         message.recursive = False
-    else:
-        message.session.CopyFrom(draw(BAD_SESSIONS))
     return message
 
 
@@ -363,12 +356,8 @@ def failing_watches(draw) -> pb.AddWatchRequest:
             path=draw(RANDOM_PATHS), mode=draw(ENUMS), session=draw(SESSIONS)
         )
     poison = draw(st.sampled_from(["path", "mode", "bad-session"]))
-    if poison == "path":
-        message.path = draw(INVALID_PATHS)
-    elif poison == "mode":
+    if not poison_shared(draw, message, poison):  # mode
         message.mode = draw(st.one_of(st.integers(2, 2**31 - 1), st.integers(-(2**31), -1)))
-    else:
-        message.session.CopyFrom(draw(BAD_SESSIONS))
     return message
 
 

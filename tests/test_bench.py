@@ -1,6 +1,7 @@
 """scripts/bench end to end with a tiny load: it runs, writes a well-formed
 report and leaves no process behind, Ctrl-C included; its TLS and ACL
-variants are what they say. No figure is checked against a threshold:
+variants are what they say; one request at a time runs every workload with
+the client on the leader's member and on a follower's. No figure is checked against a threshold:
 timing depends on the machine, not on the code."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 BENCH = SCRIPTS / "bench"
 sys.path.insert(0, str(SCRIPTS))
 
+from benchlib import latency  # noqa: E402
 from benchlib.security import DIGEST_PASSWORD, DIGEST_USER, Security, make_tls  # noqa: E402
 from benchlib.systems import CoordSystem  # noqa: E402
 from benchlib.worker import make_client  # noqa: E402
@@ -99,8 +101,24 @@ def check_traffic(figures: dict) -> None:
         assert traffic["commands_per_slot"] >= 1 and traffic["syncs_per_request"] > 0
 
 
+def check_latency(figures: dict) -> None:
+    """Every one-at-a-time workload ran without an error on both placements,
+    each a different member; the figures are numbers, in order."""
+    placed = figures["latency"]
+    assert placed["leader"]["member"] != placed["follower"]["member"]
+    assert placed["leader_after"] == placed["leader"]["member"]  # a quiet cluster keeps it
+    for placement in latency.PLACEMENTS:
+        workloads = placed[placement]["workloads"]
+        assert set(workloads) == set(latency.WORKLOADS)
+        for name, w in workloads.items():
+            assert w["ops"] > 0 and w["errors"] == 0, (placement, name)
+            assert all(number(w[k]) and w[k] > 0 for k in ("p50_ms", "p99_ms", "max_ms"))
+            assert w["p50_ms"] <= w["p99_ms"] <= w["max_ms"]
+
+
 def check_figures(figures: dict) -> None:
     check_workloads(figures)
+    check_latency(figures)
     failover = figures["failover"]
     assert len(failover["gaps_ms"]) == failover["tries"] == 1
     assert number(failover["median_ms"]) and failover["median_ms"] > 0
@@ -117,7 +135,9 @@ def run_to_end(tmp_path: Path, *flags: str, timeout: float = 110) -> dict:
     proc = bench(tmp_path, "--out", str(out), *flags)
     stdout, stderr = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, stderr
-    assert "create ops/s" in stdout and "commands per log slot" in stdout  # the tables
+    throughput = "--latency" not in flags
+    assert ("create ops/s" in stdout) == ("commands per log slot" in stdout) == throughput
+    assert "Election hand-over" in stdout  # the one-at-a-time table
     assert ("coord's TLS and ACL cost" in stdout) == bool({"--tls", "--acl"} & set(flags))
     assert processes_using(tmp_path) == []
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # data dirs removed
@@ -133,6 +153,7 @@ def test_coord_alone(tmp_path: Path) -> None:
     assert set(report["results"]) == {"coord"}
     assert "zookeeper" in report["skipped"] and report["ratios"] == {}
     assert "etcd" in report["skipped"] and "ratios_etcd" not in report
+    assert report["ratios_latency"] == {}
     check_figures(report["results"]["coord"])
     check_traffic(report["results"]["coord"])
 
@@ -145,6 +166,34 @@ def test_beside_zookeeper(tmp_path: Path) -> None:
         check_figures(figures)
     assert set(report["ratios"]) == {*WORKLOADS, "failover", "memory", "restart"}
     assert all(map(number, report["ratios"].values()))
+    check_latency_ratios(report)
+
+
+def check_latency_ratios(report: dict) -> None:
+    """coord / ZooKeeper for p50, p99 and max of every workload and placement."""
+    ratios = report["ratios_latency"]
+    assert set(ratios) == set(latency.PLACEMENTS)
+    for workloads in ratios.values():
+        assert set(workloads) == set(latency.WORKLOADS)
+        for r in workloads.values():
+            assert set(r) == {"p50_ms", "p99_ms", "max_ms"}
+            assert all(number(v) and v > 0 for v in r.values())
+
+
+def test_latency_only(tmp_path: Path) -> None:
+    """--latency takes that table and nothing else (beside ZooKeeper when installed)."""
+    alone = () if ZOOKEEPER_READY else ("--no-zookeeper",)
+    report = run_to_end(tmp_path, "--latency", "--latency-ops", "5", "--markdown", *alone)
+    systems = {"coord", *(["zookeeper"] if ZOOKEEPER_READY else [])}
+    assert set(report["results"]) == systems
+    for figures in report["results"].values():
+        assert set(figures["skipped"]) == {"workloads", "failover", "memory", "restart"}
+        assert not {"workloads", "failover", "memory", "restart"} & set(figures)
+        check_latency(figures)
+        counts = {w["ops"] for w in figures["latency"]["leader"]["workloads"].values()}
+        assert counts == {5, 3}  # the election: a tenth, at least 3
+    if ZOOKEEPER_READY:
+        check_latency_ratios(report)
 
 
 @pytest.mark.skipif(not ETCD_READY, reason="needs Debian's etcd-server package and grpcio-tools")
@@ -155,8 +204,8 @@ def test_beside_etcd(tmp_path: Path) -> None:
     etcd = report["results"]["etcd"]
     assert etcd["version"].startswith("3.4")
     check_workloads(etcd)
-    assert set(etcd["skipped"]) == {"failover", "memory", "restart"}
-    assert not {"failover", "memory", "restart"} & set(etcd)
+    assert set(etcd["skipped"]) == {"latency", "failover", "memory", "restart"}
+    assert not {"latency", "failover", "memory", "restart"} & set(etcd)
     assert "etcd" not in report["skipped"] and report["ratios"] == {}
     assert set(report["ratios_etcd"]) == set(WORKLOADS)
     assert all(map(number, report["ratios_etcd"].values()))
@@ -169,7 +218,7 @@ def check_variants(report: dict, baselines: set[str]) -> None:
         figures = report["results"][name]
         check_workloads(figures)
         check_traffic(figures)
-        assert set(figures["skipped"]) == {"failover", "memory", "restart"}
+        assert set(figures["skipped"]) == {"latency", "failover", "memory", "restart"}
     variants = report["ratios_variants"]
     assert set(variants) == {f"{v} / {b}" for v in ("coord-tls", "coord-acl") for b in baselines}
     for ratios in variants.values():

@@ -17,7 +17,6 @@ import pytest
 
 from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc
-from coord_client import Client
 from coord_client.exceptions import LimitExceededError, NoNodeError
 from tests.rawsession import RawSession, SessionRefused
 from tests.servers import Cluster
@@ -50,22 +49,6 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmRSS")
-
-
-@pytest.fixture
-def clients() -> Iterator:
-    """Start SDK clients; every one is stopped afterwards."""
-    started: list[Client] = []
-
-    def make(address: str, **kwargs) -> Client:
-        zk = Client(address, **kwargs)
-        started.append(zk)
-        zk.start(timeout=10.0)
-        return zk
-
-    yield make
-    for zk in started:
-        zk.stop()
 
 
 @pytest.fixture

@@ -246,7 +246,7 @@ def test_the_semaphore_admits_max_leases_holders_and_no_more(lab):
     assert not three.acquire(blocking=False)
     assert sorted(one.lease_holders()) == ["s0", "s1"]
     with pytest.raises(TypeError):
-        clients[3].Semaphore("/sem", 2)  # SPEC's `Semaphore(path, max_leases)`: by keyword
+        clients[3].Semaphore("/sem", 2)  # max_leases only by keyword (semaphore.py)
     with pytest.raises(ValueError, match="max leases"):
         clients[3].Semaphore("/sem", max_leases=3).acquire()
     one.release()

@@ -1,4 +1,5 @@
-"""coord-server as an operator runs it (SPEC §2), through real processes.
+"""coord-server as an operator runs it (README, "Operating a cluster"), through
+real processes.
 
 It logs one line when it is ready and stops cleanly on SIGINT/SIGTERM with
 exit code 0. Bad flags, an unusable or foreign data dir, or a port in use

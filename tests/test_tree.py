@@ -1,4 +1,4 @@
-"""The znode tree state machine against SPEC §4, one rule at a time.
+"""The znode tree state machine against ZooKeeper's rules, one rule at a time.
 
 Every test drives a fresh `Tree` through `apply` only, with consecutive zxids
 and a clock that differs from the zxid (so a swapped Stat field shows), and
@@ -11,7 +11,9 @@ from collections import Counter
 
 import pytest
 
-from coord.tree import MAX_NODES_TOUCHED, Event, Tree, TreeError
+from coord.outcome import Event, TreeError
+from coord.tree import Tree
+from coord.tree_state import MAX_NODES_TOUCHED
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
 from tests.treekit import (
@@ -278,16 +280,17 @@ def test_sequential_suffix_is_ten_zero_padded_digits(run: Run) -> None:
     assert sequential(run, "/p/n-", 3) == [f"/p/n-{i:010d}" for i in range(3)]
 
 
-@pytest.mark.parametrize(
-    "other",
-    [
-        create("/p/plain"),
-        create("/p/eph", ephemeral=True),
-        create("/p/other-", sequential=True),
-        create("/p/q/r", make_parents=True),
-    ],
-    ids=["persistent", "ephemeral", "sequential", "made parent"],
-)
+def every_kind_of_create(parent: str) -> list:
+    """A create of each kind of node under `parent`, as test parameters."""
+    return [
+        pytest.param(create(f"{parent}/c"), id="persistent"),
+        pytest.param(create(f"{parent}/c", ephemeral=True), id="ephemeral"),
+        pytest.param(create(f"{parent}/c-", sequential=True), id="sequential"),
+        pytest.param(create(f"{parent}/c/d", make_parents=True), id="make parents"),
+    ]
+
+
+@pytest.mark.parametrize("other", every_kind_of_create("/p"))
 def test_every_kind_of_child_counts_toward_the_suffix(run: Run, session: int, other) -> None:
     run.ok(create("/p"))
     sequential(run, "/p/n-")
@@ -333,16 +336,7 @@ def test_ephemeral_is_in_its_sessions_set_until_deleted(run: Run, session: int) 
     assert run.tree.sessions[session].ephemerals == set()
 
 
-@pytest.mark.parametrize(
-    "child",
-    [
-        create("/e/c"),
-        create("/e/c", ephemeral=True),
-        create("/e/c-", sequential=True),
-        create("/e/c/d", make_parents=True),
-    ],
-    ids=["persistent", "ephemeral", "sequential", "make parents"],
-)
+@pytest.mark.parametrize("child", every_kind_of_create("/e"))
 def test_ephemeral_cannot_have_children(run: Run, session: int, child) -> None:
     run.ok(create("/e", ephemeral=True), session)
     run.refused(child, Code.NO_CHILDREN_FOR_EPHEMERALS, session)

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from coord import acl as acls
+from coord.outcome import TreeError
 from coord.rpc import ops
-from coord.tree import Tree, TreeError
+from coord.tree import Tree
 from coord.watches import WatchRegistry
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
@@ -237,9 +238,9 @@ class AclMachine(RuleBasedStateMachine):
             request = pb.SetAclRequest(path=path, acl=entries, version=version)
             self.compare(self.apply(caller, set_acl=request).result, "set_acl", request, caller)
         elif step == "read":
-            self.read(data.draw(st.sampled_from(ALPHABET)), caller)
+            self.read("get_data", data.draw(st.sampled_from(ALPHABET)), caller)
         elif step == "get_acl":
-            self.read_acl(data.draw(st.sampled_from(ALPHABET)), caller)
+            self.read("get_acl", data.draw(st.sampled_from(ALPHABET)), caller)
         else:
             kinds = st.sampled_from(["create", "set_data", "delete", "check"])
             self.multi(
@@ -283,30 +284,21 @@ class AclMachine(RuleBasedStateMachine):
         assert all(not result.HasField("error") for result in results), results
         self.model = model
 
-    def read(self, path: str, caller: str) -> None:
-        request = pb.GetDataRequest(path=path)
-        try:
-            got = ops.read(
-                self.tree, WatchRegistry(), "get_data", request, None, frozenset(CALLERS[caller])
-            ).data
-        except TreeError as err:
-            got = err.code
-        try:
-            want = self.model.get_data(path, caller)
-        except Refused as refusal:
-            want = refusal.code
-        assert got == want
-
-    def read_acl(self, path: str, caller: str) -> None:
-        request = pb.GetAclRequest(path=path)
+    def read(self, kind: str, path: str, caller: str) -> None:
+        """A get_data or get_acl answers the same (or is refused with the same
+        code) on the tree and on the model."""
+        request = {"get_data": pb.GetDataRequest, "get_acl": pb.GetAclRequest}[kind](path=path)
         ids = frozenset(CALLERS[caller])
         try:
-            response = ops.read(self.tree, WatchRegistry(), "get_acl", request, None, ids)
-            got = [(a.perms, a.id.scheme, a.id.id) for a in response.acl]
+            response = ops.read(self.tree, WatchRegistry(), kind, request, None, ids)
+            if kind == "get_data":
+                got = response.data
+            else:
+                got = [(a.perms, a.id.scheme, a.id.id) for a in response.acl]
         except TreeError as err:
             got = err.code
         try:
-            want = self.model.get_acl(path, caller)
+            want = getattr(self.model, kind)(path, caller)
         except Refused as refusal:
             want = refusal.code
         assert got == want

@@ -1,13 +1,13 @@
 """The znode tree against a tiny independent model, under random commands.
 
-The model is a dict path -> node written from SPEC §4 alone. Random creates
+The model is a dict path -> node written from ZooKeeper's rules alone. Random creates
 (ephemeral, sequential, make-parents), sets and deletes with right and wrong
 versions, recursive deletes, multis, retried writes and session
 open/close/expire run over a small path alphabet, so collisions, non-empty
 deletes and ephemeral parents happen often. After every step the tree must
 hold exactly the model's nodes.
 
-Where the SPEC does not order two refusals (a set that is both too large and
+Where ZooKeeper does not order two refusals (a set that is both too large and
 of the wrong version), the model accepts any code that applies.
 """
 
@@ -20,7 +20,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from coord.tree import Applied, Tree
+from coord.outcome import Applied
+from coord.tree import Tree
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
 
@@ -58,7 +59,7 @@ def parent_of(path: str) -> str:
 
 
 class Model:
-    """The tree as SPEC §4 describes it: nodes by path, and live sessions."""
+    """The tree as ZooKeeper's rules describe it: nodes by path, and live sessions."""
 
     def __init__(self) -> None:
         self.nodes: dict[str, Node] = {"/": Node(b"")}

@@ -1,4 +1,4 @@
-"""The znode tree state machine against SPEC §4, continued: sessions and
+"""The znode tree state machine against ZooKeeper's rules, continued: sessions and
 their ephemerals, watch events, determinism, zxids, exactly-once retries and
 what storage is told to write (the first rules are in test_tree.py).
 """
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from coord.tree import REPLY_WINDOW, Applied, Event, Tree
+from coord.outcome import Applied, Event
+from coord.tree import REPLY_WINDOW, Tree
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
 from tests.treekit import (
@@ -234,7 +235,7 @@ RETRIED = {
 def test_retried_write_gets_its_first_reply_and_changes_nothing(
     run: Run, session: int, request_
 ) -> None:
-    """SPEC §4 Retries: a write is applied at most once."""
+    """A write retried (same session and xid) is applied at most once."""
     run.ok(create("/a"))
     run.ok(create("/a/b"))
     first = run(request_, session, xid=1)

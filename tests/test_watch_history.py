@@ -4,7 +4,7 @@ persistent watches: bounded by count and by the bytes of its paths."""
 from __future__ import annotations
 
 from coord import watches
-from coord.tree import Event, EventType
+from coord.outcome import Event, EventType
 from coord.watches import WatchRegistry
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import copy
 
-from coord.tree import Applied, EventType, Tree
+from coord.outcome import Applied, EventType
+from coord.tree import Tree
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
 
@@ -19,7 +20,7 @@ CREATED, DELETED, CHANGED, CHILD = (
     EventType.CHILD,
 )
 LIMIT = 8  # a small max_data_bytes, so the limit is cheap to cross
-MIB = 1 << 20  # SPEC: the default data limit is 1 MiB
+MIB = 1 << 20  # the default --max-data-bytes (README, "Limits")
 CLEAN = (set(), set(), set())  # take_dirty when nothing changed: nodes, sessions, replies
 
 # ------------------------------------------------------------------ helpers

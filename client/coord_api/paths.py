@@ -1,4 +1,4 @@
-"""Path rules shared by the SDK and the server (SPEC §4).
+"""Path rules shared by the SDK and the server: ZooKeeper's (README, "Semantics").
 
 The SDK refuses a bad path before anything is sent (``ValueError``, as kazoo
 does); the server applies the same rules to every request it receives.

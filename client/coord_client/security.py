@@ -108,27 +108,10 @@ def make_acl(
     return ACL(sum(bit for flag, bit in flags if flag), Id(scheme, credential))
 
 
-def make_digest_acl(
-    username: str,
-    password: str,
-    read: bool = False,
-    write: bool = False,
-    create: bool = False,
-    delete: bool = False,
-    admin: bool = False,
-    all: bool = False,  # noqa: A002 (kazoo's keyword)
-) -> ACL:
-    """A digest ACL for `username` with the plain-text `password` hashed."""
-    return make_acl(
-        "digest",
-        make_digest_acl_credential(username, password),
-        read=read,
-        write=write,
-        create=create,
-        delete=delete,
-        admin=admin,
-        all=all,
-    )
+def make_digest_acl(username: str, password: str, *flags: bool, **named: bool) -> ACL:
+    """A digest ACL for `username` with the plain-text `password` hashed; the
+    permission flags (read, write, create, delete, admin, all) as make_acl's."""
+    return make_acl("digest", make_digest_acl_credential(username, password), *flags, **named)
 
 
 # ---------------------------------------------------------------- the wire

@@ -34,10 +34,19 @@ from coord_client.protocol import PING
 MAX_FRAME_BYTES = 1 << 20
 HOLD_S = 0.015  # the longest a message waits for company while requests are unanswered
 _END = object()
+# A list (set by a tracing tool, e.g. scripts/trace_write) to note each
+# request sent and each response received in: (time.monotonic_ns(),
+# "client_send" or "client_receive", xid). None: nothing is noted.
+frames_seen: list[tuple[int, str, int]] | None = None
 
 
 def _never() -> float:
     return math.inf
+
+
+def _note(stage: str, requests_or_responses) -> None:
+    now = time.monotonic_ns()
+    frames_seen.extend((now, stage, item.xid) for item in requests_or_responses)
 
 
 class Outbox:
@@ -86,6 +95,10 @@ class Outbox:
             self._hold()
             frame, ended = self._frame(first)
             if frame is not None:
+                if frames_seen is not None:
+                    _note(
+                        "client_send", (m.request for m in frame.messages if m.HasField("request"))
+                    )
                 self._sent += sum(m.WhichOneof("kind") == "request" for m in frame.messages)
                 yield frame
             if ended:
@@ -196,6 +209,10 @@ class Stream:
         """What the member sends, until the stream ends; grpc.RpcError when it breaks."""
         for frame in self._call:
             self.last_received = time.monotonic()
+            if frames_seen is not None:
+                _note(
+                    "client_receive", (m.response for m in frame.messages if m.HasField("response"))
+                )
             self.outbox.answered(sum(m.WhichOneof("kind") == "response" for m in frame.messages))
             yield from frame.messages
 

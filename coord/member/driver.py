@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 
+from coord import trace
 from coord.member.events import LogEvents
 from coord.member.ports import Done, ReadAnswers, Store, Transport
 from coord.paxos import Config, Message, Node, Ready, Role
@@ -152,7 +153,10 @@ class Driver:
                 ):
                     self._carry_out(ready)
                 elif self._own:
-                    self.node.receive(self._own.popleft())
+                    message = self._own.popleft()
+                    if trace.ON:
+                        trace.message("in", message)
+                    self.node.receive(message)
                 else:
                     break
         finally:
@@ -167,6 +171,8 @@ class Driver:
             self._events.role_changed(*role, previous_leader)
 
     def _carry_out(self, ready: Ready) -> None:
+        if trace.ON:
+            trace.ready(ready)
         write = None
         if ready.must_persist():
             write = _Write()
@@ -204,6 +210,8 @@ class Driver:
                 log.warning("dropped %d messages: %s", len(messages), write.error)
                 continue
             for message in messages:
+                if trace.ON:
+                    trace.message("queued", message)
                 if message.dst == self.member_id:
                     self._own.append(message)
                 else:

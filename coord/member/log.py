@@ -19,6 +19,7 @@ import random
 from concurrent.futures import Future
 from typing import Protocol
 
+from coord import trace
 from coord.clock import Clock
 from coord.member.driver import Driver
 from coord.member.events import LogEvents
@@ -182,6 +183,8 @@ class ReplicatedLog:
                 continue
             decoded = paxos_wire.decode(message)
             if decoded is not None:
+                if trace.ON:
+                    trace.message("in", decoded)
                 messages.append(decoded)
         self._driver.receive(messages)
 

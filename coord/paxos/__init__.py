@@ -8,7 +8,11 @@ under the deterministic simulator in the tests.
 """
 
 from coord.paxos.ballot import ZERO, Ballot, quorum
+from coord.paxos.config import Config
+from coord.paxos.elections import Role
 from coord.paxos.messages import Message
-from coord.paxos.node import NOOP, Config, Node, Ready, Role
+from coord.paxos.node import Node
+from coord.paxos.proposer import NOOP
+from coord.paxos.ready import Ready
 
 __all__ = ["NOOP", "ZERO", "Ballot", "Config", "Message", "Node", "Ready", "Role", "quorum"]

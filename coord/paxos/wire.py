@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
+from coord.paxos import messages as core
 from coord.paxos.ballot import Ballot
-from coord.paxos.messages import (
-    Accept,
-    Accepted,
-    Entry,
-    Forward,
-    Message,
-    Prepare,
-    Probe,
-    ProbeReply,
-    Promise,
-    ReadIndex,
-    ReadIndexReply,
-    Reject,
-)
 from coord.wire import peer_pb2 as pb
 
 
@@ -28,42 +15,42 @@ def _from_ballot(b: pb.Ballot) -> Ballot:
     return Ballot(b.round, b.member)
 
 
-def encode(msg: Message) -> pb.PeerMessage:
+def encode(msg: core.Message) -> pb.PeerMessage:
     out = pb.PeerMessage(src=msg.src, dst=msg.dst)
     match msg:
-        case Probe():
+        case core.Probe():
             out.probe.SetInParent()
             out.probe.round, out.probe.commit = msg.round, msg.commit
-        case ProbeReply():
+        case core.ProbeReply():
             out.probe_reply.SetInParent()
             out.probe_reply.round, out.probe_reply.granted = msg.round, msg.granted
-        case Prepare():
+        case core.Prepare():
             out.prepare.ballot.CopyFrom(_ballot(msg.ballot))
             out.prepare.from_slot = msg.from_slot
-        case Promise():
+        case core.Promise():
             out.promise.ballot.CopyFrom(_ballot(msg.ballot))
             out.promise.entries.extend(
                 pb.LogEntry(slot=e.slot, ballot=_ballot(e.ballot), value=e.value)
                 for e in msg.entries
             )
             out.promise.commit, out.promise.log_start = msg.commit, msg.log_start
-        case Reject():
+        case core.Reject():
             out.reject.ballot.CopyFrom(_ballot(msg.ballot))
             out.reject.promised.CopyFrom(_ballot(msg.promised))
-        case Accept():
+        case core.Accept():
             accept = out.accept
             accept.ballot.CopyFrom(_ballot(msg.ballot))
             accept.start, accept.commit, accept.seq = msg.start, msg.commit, msg.seq
             accept.values.extend(msg.values)
-        case Accepted():
+        case core.Accepted():
             accepted = out.accepted
             accepted.ballot.CopyFrom(_ballot(msg.ballot))
             accepted.start, accepted.match, accepted.seq = msg.start, msg.match, msg.seq
-        case Forward():
+        case core.Forward():
             out.forward.values.extend(msg.values)
-        case ReadIndex():
+        case core.ReadIndex():
             out.read_index.request = msg.request
-        case ReadIndexReply():
+        case core.ReadIndexReply():
             out.read_index_reply.request = msg.request
             out.read_index_reply.index = msg.index
         case _:
@@ -71,32 +58,34 @@ def encode(msg: Message) -> pb.PeerMessage:
     return out
 
 
-def decode(m: pb.PeerMessage) -> Message | None:
+def decode(m: pb.PeerMessage) -> core.Message | None:
     """A core message, or None for kinds the core does not take."""
     src, dst = m.src, m.dst
     kind = m.WhichOneof("kind")
     if kind == "accept":
         a = m.accept
-        return Accept(src, dst, _from_ballot(a.ballot), a.start, tuple(a.values), a.commit, a.seq)
+        return core.Accept(
+            src, dst, _from_ballot(a.ballot), a.start, tuple(a.values), a.commit, a.seq
+        )
     if kind == "accepted":
         a = m.accepted
-        return Accepted(src, dst, _from_ballot(a.ballot), a.start, a.match, a.seq)
+        return core.Accepted(src, dst, _from_ballot(a.ballot), a.start, a.match, a.seq)
     if kind == "probe":
-        return Probe(src, dst, m.probe.round, m.probe.commit)
+        return core.Probe(src, dst, m.probe.round, m.probe.commit)
     if kind == "probe_reply":
-        return ProbeReply(src, dst, m.probe_reply.round, m.probe_reply.granted)
+        return core.ProbeReply(src, dst, m.probe_reply.round, m.probe_reply.granted)
     if kind == "prepare":
-        return Prepare(src, dst, _from_ballot(m.prepare.ballot), m.prepare.from_slot)
+        return core.Prepare(src, dst, _from_ballot(m.prepare.ballot), m.prepare.from_slot)
     if kind == "promise":
         p = m.promise
-        entries = tuple(Entry(e.slot, _from_ballot(e.ballot), e.value) for e in p.entries)
-        return Promise(src, dst, _from_ballot(p.ballot), entries, p.commit, p.log_start)
+        entries = tuple(core.Entry(e.slot, _from_ballot(e.ballot), e.value) for e in p.entries)
+        return core.Promise(src, dst, _from_ballot(p.ballot), entries, p.commit, p.log_start)
     if kind == "reject":
-        return Reject(src, dst, _from_ballot(m.reject.ballot), _from_ballot(m.reject.promised))
+        return core.Reject(src, dst, _from_ballot(m.reject.ballot), _from_ballot(m.reject.promised))
     if kind == "forward":
-        return Forward(src, dst, tuple(m.forward.values))
+        return core.Forward(src, dst, tuple(m.forward.values))
     if kind == "read_index":
-        return ReadIndex(src, dst, m.read_index.request)
+        return core.ReadIndex(src, dst, m.read_index.request)
     if kind == "read_index_reply":
-        return ReadIndexReply(src, dst, m.read_index_reply.request, m.read_index_reply.index)
+        return core.ReadIndexReply(src, dst, m.read_index_reply.request, m.read_index_reply.index)
     return None

@@ -8,6 +8,7 @@ import random
 
 import grpc
 
+from coord import trace
 from coord.member.ports import PeerEvents
 from coord.rpc.member_trust import PEER, MemberTrust
 from coord.wire import admin_pb2, peer_pb2, peer_pb2_grpc
@@ -77,6 +78,8 @@ class PeerLink:
                         frame = peer_pb2.PeerFrame(messages=self._buffer, src=self.member_id)
                         self._buffer = []
                         self.frames_out += 1
+                        if trace.ON:
+                            trace.wire("written", frame.messages)
                         await call.write(frame)
                 except (grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError) as err:
                     log.debug("stream to member %d ended: %r", self.peer, err)

@@ -1,12 +1,14 @@
 """The coord.v1.Admin service: fault injection (only when the member was
-started with --enable-fault-injection) and a digest of the applied state,
-which fault runs compare across members. Only for callers authenticated
-as a member of this cluster (member_trust.py)."""
+started with --enable-fault-injection), a digest of the applied state,
+which fault runs compare across members, and stage traces of writes
+(trace.py). Only for callers authenticated as a member of this cluster
+(member_trust.py)."""
 
 from __future__ import annotations
 
 import hashlib
 
+from coord import trace
 from coord.records import encode_acl, encode_znode
 from coord.replica import Replica
 from coord.rpc.guard import abort
@@ -60,3 +62,12 @@ class AdminService(admin_pb2_grpc.AdminServicer):
     async def StateDigest(self, request, context):  # noqa: N802
         await self.trust.authorize_admin(context, ADMIN + "StateDigest")
         return state_digest(self.replica)
+
+    async def Trace(self, request, context):  # noqa: N802
+        await self.trust.authorize_admin(context, ADMIN + "Trace")
+        if request.action == admin_pb2.TraceRequest.START:
+            trace.start()
+            marks = []
+        else:
+            marks = trace.marks() if request.action == admin_pb2.TraceRequest.PEEK else trace.stop()
+        return admin_pb2.TraceMarks(marks=[admin_pb2.TraceMark(**m._asdict()) for m in marks])

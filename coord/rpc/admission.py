@@ -19,11 +19,11 @@ from coord_api.wire import client_pb2 as pb
 
 
 class Refused(Exception):
-    """Over a session limit: `error` says which."""
+    """Over a session limit: `error` (LIMIT_EXCEEDED) says which."""
 
-    def __init__(self, error: pb.Error) -> None:
-        super().__init__(error.message)
-        self.error = error
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.error = pb.Error(code=pb.LIMIT_EXCEEDED, message=message)
 
 
 def client_address(context: grpc.aio.ServicerContext) -> str:
@@ -54,20 +54,14 @@ class Admission:
         total = self._streams.total() + len(unary)
         if total >= limits.max_sessions:
             raise Refused(
-                pb.Error(
-                    code=pb.LIMIT_EXCEEDED,
-                    message=f"this member serves {total} sessions, its limit"
-                    f" (--max-sessions {limits.max_sessions}): try another member",
-                )
+                f"this member serves {total} sessions, its limit"
+                f" (--max-sessions {limits.max_sessions}): try another member"
             )
         mine = self._streams[address] + sum(1 for a in unary.values() if a == address)
         if mine >= limits.max_sessions_per_ip:
             raise Refused(
-                pb.Error(
-                    code=pb.LIMIT_EXCEEDED,
-                    message=f"{address} has {mine} sessions here, its limit"
-                    f" (--max-sessions-per-ip {limits.max_sessions_per_ip})",
-                )
+                f"{address} has {mine} sessions here, its limit"
+                f" (--max-sessions-per-ip {limits.max_sessions_per_ip})"
             )
 
     @contextmanager
@@ -83,11 +77,8 @@ class Admission:
         limit = self.replica.limits.max_watches_per_session
         if self._watch_calls[address] >= limit:
             raise Refused(
-                pb.Error(
-                    code=pb.LIMIT_EXCEEDED,
-                    message=f"{address} has {limit} Watch calls open here, its limit"
-                    f" (--max-watches-per-session {limit})",
-                )
+                f"{address} has {limit} Watch calls open here, its limit"
+                f" (--max-watches-per-session {limit})"
             )
         with _counted(self._watch_calls, address):
             yield

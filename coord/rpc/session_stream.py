@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from coord import trace
 from coord.acl import Ids
 from coord.replica import Replica
 from coord.rpc import callers, ops
@@ -221,12 +222,21 @@ class SessionStream:
             if self._outbox:
                 frame = self._next_frame()
                 self.replica.counters.client_frames_out += 1
+                if trace.ON:
+                    self._mark_responses("write", frame)
                 await self.context.write(frame)
+                if trace.ON:
+                    self._mark_responses("written", frame)
             if self._broken and not self._outbox:
                 await abort(self.context, _error(pb.CONNECTION_LOSS, self._broken))
             finished = self._input_done and not self._in_flight
             if (self._ending or finished) and not self._outbox:
                 return
+
+    def _mark_responses(self, stage: str, frame: pb.ServerFrame) -> None:
+        for message in frame.messages:
+            if message.HasField("response"):
+                trace.mark(stage, 0, self.local.session_id, message.response.xid)
 
     def _next_frame(self) -> pb.ServerFrame:
         """What waits, up to MAX_FRAME_BYTES (one message at least), as one
@@ -343,6 +353,8 @@ class SessionStream:
         elif refusal is not None:
             future = _done(Applied(refusal, []))
         elif kind in ops.WRITES:
+            if trace.ON:
+                trace.mark("receive", 0, self.local.session_id, request.xid)
             command = ops.command(
                 kind, op, self.local.session_id, request.xid, auth=self._auth_wire
             )
@@ -405,6 +417,8 @@ class SessionStream:
                 return
             message = pb.ServerMessage()
             self._answer(head, message.response)
+            if trace.ON and head.kind in ops.WRITES:
+                trace.mark("respond", 0, self.local.session_id, head.xid)
             self.send(message)
             if head.kind == "auth" and message.response.HasField("error"):
                 self._in_flight.clear()

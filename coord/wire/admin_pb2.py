@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x63oord/v1/admin.proto\x12\x08\x63oord.v1\"J\n\tLinkFault\x12\x0c\n\x04peer\x18\x01 \x01(\r\x12\x0f\n\x07\x62locked\x18\x02 \x01(\x08\x12\x0c\n\x04\x64rop\x18\x03 \x01(\x01\x12\x10\n\x08\x64\x65lay_ms\x18\x04 \x01(\r\"X\n\x06\x46\x61ults\x12\"\n\x05links\x18\x01 \x03(\x0b\x32\x13.coord.v1.LinkFault\x12\x16\n\x0e\x63lock_offset_s\x18\x02 \x01(\x01\x12\x12\n\nclock_rate\x18\x03 \x01(\x01\"\x0b\n\tFaultsAck\"\x0f\n\rDigestRequest\"^\n\x06\x44igest\x12\x0c\n\x04zxid\x18\x01 \x01(\x03\x12\x14\n\x0c\x61pplied_slot\x18\x02 \x01(\x04\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0e\n\x06znodes\x18\x04 \x01(\x03\x12\x10\n\x08sessions\x18\x05 \x01(\x03\x32u\n\x05\x41\x64min\x12\x32\n\tSetFaults\x12\x10.coord.v1.Faults\x1a\x13.coord.v1.FaultsAck\x12\x38\n\x0bStateDigest\x12\x17.coord.v1.DigestRequest\x1a\x10.coord.v1.Digestb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x63oord/v1/admin.proto\x12\x08\x63oord.v1\"J\n\tLinkFault\x12\x0c\n\x04peer\x18\x01 \x01(\r\x12\x0f\n\x07\x62locked\x18\x02 \x01(\x08\x12\x0c\n\x04\x64rop\x18\x03 \x01(\x01\x12\x10\n\x08\x64\x65lay_ms\x18\x04 \x01(\r\"X\n\x06\x46\x61ults\x12\"\n\x05links\x18\x01 \x03(\x0b\x32\x13.coord.v1.LinkFault\x12\x16\n\x0e\x63lock_offset_s\x18\x02 \x01(\x01\x12\x12\n\nclock_rate\x18\x03 \x01(\x01\"\x0b\n\tFaultsAck\"\x0f\n\rDigestRequest\"^\n\x06\x44igest\x12\x0c\n\x04zxid\x18\x01 \x01(\x03\x12\x14\n\x0c\x61pplied_slot\x18\x02 \x01(\x04\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0e\n\x06znodes\x18\x04 \x01(\x03\x12\x10\n\x08sessions\x18\x05 \x01(\x03\"f\n\x0cTraceRequest\x12-\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x1d.coord.v1.TraceRequest.Action\"\'\n\x06\x41\x63tion\x12\x08\n\x04STOP\x10\x00\x12\t\n\x05START\x10\x01\x12\x08\n\x04PEEK\x10\x02\"e\n\tTraceMark\x12\x0c\n\x04t_ns\x18\x01 \x01(\x03\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0c\n\x04slot\x18\x03 \x01(\x04\x12\x12\n\nsession_id\x18\x04 \x01(\x03\x12\x0b\n\x03xid\x18\x05 \x01(\x03\x12\x0c\n\x04peer\x18\x06 \x01(\r\"0\n\nTraceMarks\x12\"\n\x05marks\x18\x01 \x03(\x0b\x32\x13.coord.v1.TraceMark2\xac\x01\n\x05\x41\x64min\x12\x32\n\tSetFaults\x12\x10.coord.v1.Faults\x1a\x13.coord.v1.FaultsAck\x12\x38\n\x0bStateDigest\x12\x17.coord.v1.DigestRequest\x1a\x10.coord.v1.Digest\x12\x35\n\x05Trace\x12\x16.coord.v1.TraceRequest\x1a\x14.coord.v1.TraceMarksb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DIGESTREQUEST']._serialized_end=228
   _globals['_DIGEST']._serialized_start=230
   _globals['_DIGEST']._serialized_end=324
-  _globals['_ADMIN']._serialized_start=326
-  _globals['_ADMIN']._serialized_end=443
+  _globals['_TRACEREQUEST']._serialized_start=326
+  _globals['_TRACEREQUEST']._serialized_end=428
+  _globals['_TRACEREQUEST_ACTION']._serialized_start=389
+  _globals['_TRACEREQUEST_ACTION']._serialized_end=428
+  _globals['_TRACEMARK']._serialized_start=430
+  _globals['_TRACEMARK']._serialized_end=531
+  _globals['_TRACEMARKS']._serialized_start=533
+  _globals['_TRACEMARKS']._serialized_end=581
+  _globals['_ADMIN']._serialized_start=584
+  _globals['_ADMIN']._serialized_end=756
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -49,3 +50,39 @@ class Digest(_message.Message):
     znodes: int
     sessions: int
     def __init__(self, zxid: _Optional[int] = ..., applied_slot: _Optional[int] = ..., sha256: _Optional[str] = ..., znodes: _Optional[int] = ..., sessions: _Optional[int] = ...) -> None: ...
+
+class TraceRequest(_message.Message):
+    __slots__ = ("action",)
+    class Action(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STOP: _ClassVar[TraceRequest.Action]
+        START: _ClassVar[TraceRequest.Action]
+        PEEK: _ClassVar[TraceRequest.Action]
+    STOP: TraceRequest.Action
+    START: TraceRequest.Action
+    PEEK: TraceRequest.Action
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    action: TraceRequest.Action
+    def __init__(self, action: _Optional[_Union[TraceRequest.Action, str]] = ...) -> None: ...
+
+class TraceMark(_message.Message):
+    __slots__ = ("t_ns", "stage", "slot", "session_id", "xid", "peer")
+    T_NS_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    XID_FIELD_NUMBER: _ClassVar[int]
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    t_ns: int
+    stage: str
+    slot: int
+    session_id: int
+    xid: int
+    peer: int
+    def __init__(self, t_ns: _Optional[int] = ..., stage: _Optional[str] = ..., slot: _Optional[int] = ..., session_id: _Optional[int] = ..., xid: _Optional[int] = ..., peer: _Optional[int] = ...) -> None: ...
+
+class TraceMarks(_message.Message):
+    __slots__ = ("marks",)
+    MARKS_FIELD_NUMBER: _ClassVar[int]
+    marks: _containers.RepeatedCompositeFieldContainer[TraceMark]
+    def __init__(self, marks: _Optional[_Iterable[_Union[TraceMark, _Mapping]]] = ...) -> None: ...

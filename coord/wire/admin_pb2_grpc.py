@@ -44,6 +44,11 @@ class AdminStub:
                 request_serializer=coord_dot_v1_dot_admin__pb2.DigestRequest.SerializeToString,
                 response_deserializer=coord_dot_v1_dot_admin__pb2.Digest.FromString,
                 _registered_method=True)
+        self.Trace = channel.unary_unary(
+                '/coord.v1.Admin/Trace',
+                request_serializer=coord_dot_v1_dot_admin__pb2.TraceRequest.SerializeToString,
+                response_deserializer=coord_dot_v1_dot_admin__pb2.TraceMarks.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -63,6 +68,15 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Trace(self, request, context):
+        """Start marking the stages writes pass through on this member, read the
+        marks made so far, or stop and take them. Off by default; the marks are
+        a bounded ring, the oldest dropped first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +89,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.StateDigest,
                     request_deserializer=coord_dot_v1_dot_admin__pb2.DigestRequest.FromString,
                     response_serializer=coord_dot_v1_dot_admin__pb2.Digest.SerializeToString,
+            ),
+            'Trace': grpc.unary_unary_rpc_method_handler(
+                    servicer.Trace,
+                    request_deserializer=coord_dot_v1_dot_admin__pb2.TraceRequest.FromString,
+                    response_serializer=coord_dot_v1_dot_admin__pb2.TraceMarks.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +150,33 @@ class Admin:
             '/coord.v1.Admin/StateDigest',
             coord_dot_v1_dot_admin__pb2.DigestRequest.SerializeToString,
             coord_dot_v1_dot_admin__pb2.Digest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Trace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coord.v1.Admin/Trace',
+            coord_dot_v1_dot_admin__pb2.TraceRequest.SerializeToString,
+            coord_dot_v1_dot_admin__pb2.TraceMarks.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,7 +1,8 @@
 """The measurements, run the same way on each system: the four workloads,
-the write gap after the leader is SIGKILLed, RSS per znode, and the time a
-member holding those znodes takes to serve again after a restart (etcd, the
-optional third system, gets the four workloads only)."""
+one request at a time (benchlib/latency.py), the write gap after the leader
+is SIGKILLed, RSS per znode, and the time a member holding those znodes takes
+to serve again after a restart (etcd, the optional third system, gets the
+four workloads only)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchlib import latency
 from benchlib.pool import WorkerPool
 from benchlib.procs import CpuMeter, rss_bytes
 from benchlib.systems import System, wait_for
@@ -38,6 +40,8 @@ class Settings:
     in_flight: int  # per process
     znodes: int  # for the memory and restart figures
     failover_tries: int
+    latency_ops: int | None = None  # rounds of each one-at-a-time workload; None: skipped
+    latency_only: bool = False  # --latency: nothing else
 
 
 def create_all(client: Any, paths: list[str], value: bytes = b"") -> None:
@@ -306,11 +310,18 @@ def measure(system: System, s: Settings, work_dir: Path, log: Log, figures: dict
     (a phase that fails keeps the earlier ones), in an order where no
     measurement disturbs the next: sessions are closed before members are killed."""
     figures["version"] = system.version
-    figures["workloads"] = workloads(system, s, work_dir, log)
-    if system.only_workloads:
-        figures["skipped"] = {
-            phase: ONLY_COORD_AND_ZK for phase in ("failover", "memory", "restart")
-        }
+    skipped = figures.setdefault("skipped", {})
+    if s.latency_only:
+        skipped["workloads"] = "--latency"
+    else:
+        figures["workloads"] = workloads(system, s, work_dir, log)
+    if system.only_workloads or s.latency_ops is None:
+        skipped["latency"] = ONLY_COORD_AND_ZK if system.only_workloads else "--no-latency"
+    else:
+        figures["latency"] = latency.measure(system, s.latency_ops, log)
+    rest = "--latency" if s.latency_only else ONLY_COORD_AND_ZK if system.only_workloads else ""
+    if rest:
+        skipped |= dict.fromkeys(("failover", "memory", "restart"), rest)
         return
     figures["failover"] = failover(system, s.failover_tries, log)
     figures["memory"] = memory(system, s, work_dir, log)

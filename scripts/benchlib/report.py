@@ -1,8 +1,9 @@
 """The report: one row per figure, coord beside ZooKeeper (and etcd, when
 run) with the ratios and each side's CPU split, then coord's traffic per
-workload (what its members counted), then, when run, the cost of coord's
-TLS and ACL variants (each beside plain coord and ZooKeeper), as rich
-tables or as Markdown for BENCHMARKS.md."""
+workload (what its members counted), then one request at a time (each
+workload with the client on the leader's member and on a follower's), then,
+when run, the cost of coord's TLS and ACL variants (each beside plain coord
+and ZooKeeper), as rich tables or as Markdown for BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from benchlib import latency
 from benchlib.worker import WORKLOADS
 
 OTHERS = {"zookeeper": "ZooKeeper", "etcd": "etcd"}  # each compared with coord
@@ -124,15 +126,87 @@ def traffic_rows(results: dict[str, Any]) -> list[list[str]]:
     ] + [["(workload)", *taken]]
 
 
+def throughput_taken(results: dict[str, Any]) -> bool:
+    """False after --latency: the first table would be all dashes."""
+    return any("workloads" in system for system in results.values())
+
+
+LATENCY_LABELS = {
+    "set": "set",
+    "get": "get",
+    "create_delete": "create + delete",
+    "sync_get": "sync + get",
+    "lock": "Lock acquire + release",
+    "election": "Election hand-over",
+    "config": "config change seen by a DataWatch",
+}
+QUANTILES = ("p50_ms", "p99_ms", "max_ms")
+LATENCY_HEADERS = ["one at a time", "client on", "coord p50 / p99 / max ms"]
+LATENCY_HEADERS += ["ZooKeeper p50 / p99 / max ms", "coord / ZK p50 / p99 / max"]
+LATENCY_CAPTION = (
+    "one client, one request in flight, every session on the member named (the leader's or "
+    "a follower's); below 1 favours coord; an Election hand-over runs from the leader's "
+    "session close to the next contender's function, a config change from the set to a "
+    "DataWatch in another session seeing it"
+)
+
+
+def latency_of(results: dict[str, Any], system: str, placement: str) -> dict[str, Any]:
+    """One system's one-at-a-time figures by workload ({} if not taken)."""
+    return results.get(system, {}).get("latency", {}).get(placement, {}).get("workloads", {})
+
+
+def latency_ratios(results: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """coord's p50, p99 and max divided by ZooKeeper's, per placement and
+    workload: {"leader": {"set": {"p50_ms": 2.1, ...}, ...}, ...}."""
+    out = {}
+    for placement in latency.PLACEMENTS:
+        ours, theirs = (latency_of(results, s, placement) for s in ("coord", "zookeeper"))
+        pairs = {n: (w, theirs[n]) for n, w in ours.items() if n in theirs}
+        divided = {
+            n: {q: round(a[q] / b[q], 3) for q in QUANTILES}
+            for n, (a, b) in pairs.items()
+            if all(b[q] for q in QUANTILES)
+        }
+        if divided:
+            out[placement] = divided
+    return out
+
+
+def latency_rows(results: dict[str, Any]) -> list[list[str]]:
+    """workload x placement, coord and ZooKeeper with the ratios (none if not taken)."""
+    ratio = latency_ratios(results)
+
+    def cell(figures: dict[str, float] | None) -> str:
+        return " / ".join(f"{figures[q]:.2f}" for q in QUANTILES) if figures else "-"
+
+    table = []
+    for name, label in LATENCY_LABELS.items():
+        for placement in latency.PLACEMENTS:
+            ours, theirs = (
+                latency_of(results, s, placement).get(name) for s in ("coord", "zookeeper")
+            )
+            if ours or theirs:
+                mine = ratio.get(placement, {}).get(name)
+                table.append([label, placement, cell(ours), cell(theirs), cell(mine)])
+    return table
+
+
 def print_table(results: dict[str, Any], znodes: int, console: Console) -> None:
-    table = Table(*headers(results), title=title(results), caption=caption(results))
-    for row in rows(results, znodes):
-        table.add_row(*row)
-    console.print(table)
+    if throughput_taken(results):
+        table = Table(*headers(results), title=title(results), caption=caption(results))
+        for row in rows(results, znodes):
+            table.add_row(*row)
+        console.print(table)
     traffic = traffic_rows(results)
     if traffic:
         table = Table("coord", *traffic[-1][1:], title="coord's traffic", caption=TRAFFIC_CAPTION)
         for row in traffic[:-1]:
+            table.add_row(*row)
+        console.print(table)
+    if body := latency_rows(results):
+        table = Table(*LATENCY_HEADERS, title="one request at a time", caption=LATENCY_CAPTION)
+        for row in body:
             table.add_row(*row)
         console.print(table)
     print_costs(results, console)
@@ -144,14 +218,18 @@ def _markdown_table(cells: list[str], body: list[list[str]]) -> list[str]:
 
 
 def markdown(results: dict[str, Any], znodes: int) -> str:
-    lines = [*_markdown_table(headers(results), rows(results, znodes)), "", caption(results)]
+    lines = []
+    if throughput_taken(results):
+        lines += [*_markdown_table(headers(results), rows(results, znodes)), "", caption(results)]
     traffic = traffic_rows(results)
     if traffic:
         cells = ["coord's traffic", *traffic[-1][1:]]
         lines += ["", *_markdown_table(cells, traffic[:-1]), "", TRAFFIC_CAPTION]
+    if body := latency_rows(results):
+        lines += ["", *_markdown_table(LATENCY_HEADERS, body), "", LATENCY_CAPTION]
     if costs := markdown_costs(results):
         lines += ["", costs]
-    return "\n".join(lines)
+    return "\n".join(lines).strip("\n")
 
 
 VARIANTS = {"coord-tls": "coord TLS", "coord-acl": "coord ACL"}

@@ -48,6 +48,7 @@ class System(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def addresses(self) -> list[str]: ...
+    def address(self, member: int) -> str: ...
     def server_pids(self) -> list[int]: ...
     def leader(self) -> int: ...
     def kill(self, member: int) -> None: ...
@@ -111,6 +112,9 @@ class CoordSystem:
 
     def addresses(self) -> list[str]:
         return [m.address for m in self.cluster.members.values()]
+
+    def address(self, member: int) -> str:
+        return self.cluster.members[member].address
 
     def server_pids(self) -> list[int]:
         return [m.pid for m in self.cluster.members.values() if m.proc and m.proc.poll() is None]
@@ -291,6 +295,9 @@ class ProcessGroup:
 
     def addresses(self) -> list[str]:
         return [m.address for m in self.members.values()]
+
+    def address(self, member: int) -> str:
+        return self.members[member].address
 
     def server_pids(self) -> list[int]:
         return [m.proc.pid for m in self.members.values() if m.running and m.proc]

@@ -18,30 +18,22 @@ The end of a run, in order (each step needs the one before):
 
 from __future__ import annotations
 
-import json
-import os
-import queue
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import grpc
 
 from coord.wire import admin_pb2, admin_pb2_grpc
-from coord_api.wire import client_pb2 as pb
-from coord_api.wire import client_pb2_grpc
 from coord_client import Client
-from coord_client.exceptions import NoNodeError
-from nemesislib import checks, history
-from nemesislib.checks import Anomaly, Node, Tree
+from nemesislib import checks, history, observe
+from nemesislib.checks import Anomaly, Tree
+from nemesislib.report import report
 from nemesislib.schedule import Fault, MemberFaults, make_schedule, member_faults
 from nemesislib.worker import (
     EPH_ROOT,
@@ -53,16 +45,11 @@ from nemesislib.worker import (
     register_key,
     seq_parent,
 )
+from nemesislib.workers import WorkerProcess
 from tests.servers import Cluster, ServerProcess
 
-ROOT = Path(__file__).resolve().parents[2]
 TICK = 0.05  # seconds between looks at the schedule
 STOP_PATIENCE = OP_TIMEOUT + LOCK_WAIT + HOLD[1] + 15  # a worker's last operation, and more
-CONVERGE_PATIENCE = 60.0
-RPC_TIMEOUT = 10.0
-OP_KINDS = ("read", "write", "cas", "seq", "eph-create", "eph-delete", "lock")
-OUTCOMES = ("ok", "fail", "unknown")
-EPHEMERAL_ROOTS = (EPH_ROOT, LOCK_PATH)  # where the workload makes ephemerals
 
 
 @dataclass(frozen=True)
@@ -84,72 +71,6 @@ class Settings:
     keep: bool
     report: Path | None
     replay: str  # the command that replays this run's schedule
-
-
-class WorkerProcess:
-    """One client process: its history file, its log, and its stdout lines."""
-
-    def __init__(self, slot: int, incarnation: int, config: dict[str, Any], workdir: Path):
-        self.name = f"{slot}.{incarnation}"
-        self.slot, self.incarnation = slot, incarnation
-        self.history = workdir / "history" / f"{self.name}.jsonl"
-        self.log = workdir / "logs" / f"client-{self.name}.log"
-        config = {**config, "slot": slot, "incarnation": incarnation, "history": str(self.history)}
-        paths = [str(ROOT), str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")]
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "nemesislib.worker", json.dumps(config)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)},
-            )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.died_at: float | None = None  # when it was killed or found dead
-        threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True).start()
-
-    def _pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.lines.put(line.strip())
-        self.lines.put(None)
-
-    def send(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(command + "\n")
-            self.proc.stdin.flush()
-        except OSError:
-            pass  # it is gone: the caller finds out by waiting for its answer
-
-    def answer(self, timeout: float) -> str | None:
-        """Its next stdout line, or None (it ended, or said nothing in time)."""
-        try:
-            return self.lines.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def kill(self) -> None:
-        """SIGKILL by PID and reap; its session is left to expire."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        self.died_at = time.monotonic()
-
-    def close(self) -> None:
-        """End of input: it closes its session and exits."""
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.close()
-            self.proc.wait(30)
-        except (OSError, subprocess.TimeoutExpired):
-            self.kill()
-
-    def log_tail(self, lines: int = 20) -> tuple[str, ...]:
-        return tuple(self.log.read_text().splitlines()[-lines:])
-
-    def history_tail(self, lines: int = 6) -> tuple[str, ...]:
-        return tuple(self.history.read_text().splitlines()[-lines:])
 
 
 class Run:
@@ -413,13 +334,13 @@ class Run:
         self.wait_for_ephemerals(possibly_live, patience, "ephemerals of dead sessions remain")
         self.converge()
         final_call = time.monotonic() - self.t0
-        tree = self.read_tree()
+        tree = observe.read_tree(self.cluster.hosts)
         final_ret = time.monotonic() - self.t0
         surely_live = set()
         for worker in self.workers.values():
             if worker.name in finals:
                 worker.send("check")
-                answer = self.answer(worker, "alive", RPC_TIMEOUT + 5)
+                answer = self.answer(worker, "alive", observe.RPC_TIMEOUT + 5)
                 if answer:
                     surely_live.add(answer)
         for worker in self.workers.values():
@@ -438,87 +359,18 @@ class Run:
         said, _, session = line.partition(" ")
         return int(session) if said == word and session.isdigit() else 0
 
-    def read_tree(self, roots: tuple[str, ...] = ("/",)) -> Tree:
-        """Every znode under `roots` but /coord, by linearizable reads, level by level."""
-        client = Client(hosts=self.cluster.hosts, timeout=10.0, linearizable_reads=True)
-        client.start(timeout=30)
-        try:
-            tree: Tree = {}
-            level = list(roots)
-            while level:
-                calls = [(p, client.get_async(p), client.get_children_async(p)) for p in level]
-                level = []
-                for path, data, children in calls:
-                    try:
-                        value, stat = data.get(timeout=60)
-                        names = children.get(timeout=60)
-                    except NoNodeError:
-                        continue  # an ephemeral that went meanwhile
-                    tree[path] = Node(value.decode(), stat.version, stat.ephemeralOwner)
-                    prefix = path.rstrip("/")
-                    level += [f"{prefix}/{n}" for n in names if f"{prefix}/{n}" != "/coord"]
-            return tree
-        finally:
-            client.stop()
-
     def wait_for_ephemerals(self, live: set[int], patience: float, problem: str) -> None:
-        deadline = time.monotonic() + patience
-        while True:
-            orphans = {
-                path: node.owner
-                for path, node in self.read_tree(EPHEMERAL_ROOTS).items()
-                if node.owner and node.owner not in live
-            }
-            if not orphans:
-                return
-            if time.monotonic() > deadline:
-                shown = [f"{p} (session {o})" for p, o in sorted(orphans.items())]
-                self.anomalies.append(
-                    Anomaly(problem, f"{len(orphans)} after {patience:.0f}s", tuple(shown[:20]))
-                )
-                return
-            time.sleep(0.5)
+        anomaly = observe.wait_for_ephemerals(self.cluster.hosts, live, patience, problem)
+        if anomaly is not None:
+            self.anomalies.append(anomaly)
 
     def converge(self) -> None:
-        """Every member's (zxid, digest) after a sync on it, until they agree.
-        Two digests at the same zxid that differ are a divergence at once."""
-        seen: dict[int, dict[str, set[int]]] = {}
-        deadline = time.monotonic() + CONVERGE_PATIENCE
-        while time.monotonic() < deadline:
-            digests = {}
-            try:
-                for member_id, channel in self.channels.items():
-                    client_pb2_grpc.CoordStub(channel).Sync(
-                        pb.SyncRequest(path="/"), timeout=RPC_TIMEOUT
-                    )
-                    digests[member_id] = admin_pb2_grpc.AdminStub(channel).StateDigest(
-                        admin_pb2.DigestRequest(),
-                        timeout=RPC_TIMEOUT,
-                        metadata=self.cluster.members[member_id].admin_metadata("StateDigest"),
-                    )
-            except grpc.RpcError:
-                time.sleep(0.5)
-                continue
-            for member_id, digest in digests.items():
-                seen.setdefault(digest.zxid, {}).setdefault(digest.sha256, set()).add(member_id)
-            split = {zxid: shas for zxid, shas in seen.items() if len(shas) > 1}
-            if split:
-                zxid, shas = min(split.items())
-                self.anomalies.append(
-                    Anomaly(
-                        "members diverged",
-                        f"different states at zxid {zxid}",
-                        tuple(f"members {sorted(m)}: {sha}" for sha, m in shas.items()),
-                    )
-                )
-                return
-            if len({(d.zxid, d.sha256) for d in digests.values()}) == 1:
-                self.zxid = next(iter(digests.values())).zxid
-                return
-            time.sleep(0.5)
-        self.anomalies.append(
-            Anomaly("members did not converge", f"within {CONVERGE_PATIENCE:.0f}s")
-        )
+        """Record where the members agree, or that they did not."""
+        zxid, anomaly = observe.converge(self.cluster, self.channels)
+        if anomaly is None:
+            self.zxid = zxid
+        else:
+            self.anomalies.append(anomaly)
 
     def check(
         self,
@@ -554,66 +406,6 @@ class Run:
         with (self.workdir / "logs" / f"member{member_id}.log").open("a") as out:
             out.writelines(line + "\n" for line in member.output)
 
-    def summary(self) -> dict[str, Any]:
-        s = self.settings
-        ops: dict[str, Counter[str]] = {k: Counter() for k in OP_KINDS}
-        for op in self.history.ops:
-            ops[op.kind][op.outcome] += 1
-        holds = self.history.holds
-        return {
-            "seed": s.seed,
-            "size": s.size,
-            "clients": s.clients,
-            "duration_s": s.duration,
-            "ops": {k: {o: c[o] for o in OUTCOMES} for k, c in ops.items()},
-            "ops_total": len(self.history.ops),
-            "faults": {k: self.injected[k] for k in sorted(self.injected)},
-            "client_processes": len(self.every_worker),
-            "sessions": len(self.history.sessions),
-            "lock_holds": len(holds),
-            "overlapping_holds": checks.overlapping_holds(holds),
-            "lock_skipped": self.lock_skipped,
-            "final_zxid": self.zxid,
-            "anomalies": [a.kind for a in self.anomalies],
-            "replay": s.replay,
-        }
-
-    def report(self, elapsed: float) -> None:
-        summary = self.summary()
-        print()
-        print(
-            f"nemesis seed {summary['seed']}: {summary['size']} members, {summary['clients']} "
-            f"clients, {summary['duration_s']:.0f}s of faults, {elapsed:.0f}s in all"
-        )
-        faults = ", ".join(f"{k} {n}" for k, n in summary["faults"].items()) or "none"
-        print(f"faults injected: {faults}")
-        print(f"operations: {summary['ops_total']}")
-        for kind, outcomes in summary["ops"].items():
-            if any(outcomes.values()):
-                print(f"  {kind:<11}" + "".join(f" {o} {n:<6}" for o, n in outcomes.items()))
-        print(
-            f"client processes {summary['client_processes']}, sessions {summary['sessions']}; "
-            + (
-                summary["lock_skipped"]
-                or f"lock holds {summary['lock_holds']}, overlapping pairs (fenced) "
-                f"{summary['overlapping_holds']}"
-            )
-        )
-        print(f"members converged at zxid {summary['final_zxid']}")
-        if self.settings.report:
-            self.settings.report.write_text(json.dumps(summary, indent=2) + "\n")
-        if not self.anomalies:
-            print("anomalies: none")
-            return
-        kept, more = checks.shown(self.anomalies)
-        print(f"ANOMALIES: {len(self.anomalies)}")
-        for anomaly in kept:
-            print(anomaly.describe())
-        if more:
-            print(f"... and {more} more of the same kinds")
-        print(f"seed {self.settings.seed}; replay the schedule with:\n  {self.settings.replay}")
-        print(f"histories and logs kept in {self.workdir}")
-
     def cleanup(self) -> None:
         """Stop everything this run started, by PID."""
         for worker in self.every_worker:
@@ -638,7 +430,7 @@ def run(settings: Settings) -> int:
         nemesis.execute()
     finally:
         nemesis.cleanup()
-    nemesis.report(time.monotonic() - started)
+    report(nemesis, time.monotonic() - started)
     if not nemesis.anomalies and not settings.keep and settings.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if nemesis.anomalies else 0

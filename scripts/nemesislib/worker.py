@@ -67,8 +67,8 @@ def seq_parent(index: int) -> str:
 
 
 def lock_factory(client: Client) -> Callable[[str, str], Any] | None:
-    """The SDK's Lock recipe (SPEC: `client.Lock(path, identifier)` with a
-    `fencing_token`), or None while coord_client.recipes does not provide it."""
+    """The SDK's Lock recipe (`client.Lock(path, identifier)` with a
+    `fencing_token`, README "Recipes"), or None while coord_client.recipes does not provide it."""
     try:
         from coord_client import recipes
     except ImportError:

@@ -18,14 +18,12 @@ from typing import Any
 
 from coord_api.paths import join, validate_path
 from coord_client.exceptions import NoNodeError
-from coord_client.recipes.queue import entry_path
-from coord_client.recipes.recipe import Recipe
+from coord_client.recipes.queue import Items, entry_path
 from coord_client.recipes.session import Wakeup
 from coord_client.recipes.steps import (
     Steps,
     Wait,
     call,
-    children,
     commit,
     create_once,
     once,
@@ -34,7 +32,7 @@ from coord_client.recipes.steps import (
 from coord_client.recipes.waiting import Deadline
 
 
-class LockingQueue(Recipe):
+class LockingQueue(Items):
     """`put`, `put_all`, `get(timeout)`, then `consume()` or `release()` the
     item; `length()` (`len()` too, threaded)."""
 
@@ -44,18 +42,8 @@ class LockingQueue(Recipe):
         self.id = uuid.uuid4().hex.encode()
         self.processing_element: tuple[str, bytes] | None = None  # (name, value)
         self._lock_path = join(self.path, "taken")
-        self._entries_path = join(self.path, "entries")
+        self._items_path = join(self.path, "entries")
         self._ensured = False
-
-    def __len__(self) -> int:
-        self.threaded_only("`await queue.length()`")
-        return self.length()
-
-    @operation
-    def length(self) -> Steps[int]:
-        """How many items are queued, held ones too."""
-        yield from self._ensure()
-        return len((yield from children(self._entries_path)))
 
     @operation
     def put(self, value: bytes, priority: int = 100) -> Steps[None]:
@@ -68,7 +56,7 @@ class LockingQueue(Recipe):
         values = list(values)
         if not all(isinstance(value, bytes) for value in values):
             raise TypeError("values must be bytes")
-        where = entry_path(self._entries_path, priority)
+        where = entry_path(self._items_path, priority)
         yield from self._ensure()
 
         def puts(transaction: Any) -> None:
@@ -89,7 +77,7 @@ class LockingQueue(Recipe):
         with Wakeup(self.client, self.driver.event()) as wakeup:
             while True:
                 wakeup.event.clear()
-                entries = yield call("get_children", self._entries_path, watch=wakeup)
+                entries = yield call("get_children", self._items_path, watch=wakeup)
                 taken = yield call("get_children", self._lock_path, watch=wakeup)
                 for name in sorted(set(entries) - set(taken)):
                     value = yield from self._take(name)
@@ -120,7 +108,7 @@ class LockingQueue(Recipe):
             return False
 
         def consumes(transaction: Any) -> None:
-            transaction.delete(join(self._entries_path, name))
+            transaction.delete(join(self._items_path, name))
             transaction.delete(join(self._lock_path, name))
 
         yield from commit(consumes)
@@ -156,13 +144,13 @@ class LockingQueue(Recipe):
             if not mine:
                 return None
         try:
-            return (yield call("get", join(self._entries_path, name)))[0]
+            return (yield call("get", join(self._items_path, name)))[0]
         except NoNodeError:  # consumed between our listing and our lock
             yield once("delete", lock)
             return None
 
     def _ensure(self) -> Steps[None]:
         if not self._ensured:
-            for path in (self._lock_path, self._entries_path):
+            for path in (self._lock_path, self._items_path):
                 yield from create_once(path, makepath=True)
             self._ensured = True

@@ -9,6 +9,7 @@ it is lost; `LockingQueue` keeps it instead.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from coord_api.paths import join, validate_path
@@ -26,7 +27,27 @@ def entry_path(path: str, priority: int) -> str:
     return join(path, f"{ENTRY}{priority:03d}-")
 
 
-class Queue(Recipe):
+class Items(Recipe, ABC):
+    """What both queues share: the count of the items under `_items_path`."""
+
+    _items_path: str
+
+    def __len__(self) -> int:
+        self.threaded_only("`await queue.length()`")
+        return self.length()
+
+    @operation
+    def length(self) -> Steps[int]:
+        """How many items are queued (in a LockingQueue, held ones too)."""
+        yield from self._ensure()
+        return len((yield from children(self._items_path)))
+
+    @abstractmethod
+    def _ensure(self) -> Steps[None]:
+        """Create the queue's nodes on first use."""
+
+
+class Queue(Items):
     """`put(value, priority=100)`, `get()` (None when empty, never blocks),
     `length()` (`len()` too, threaded)."""
 
@@ -35,16 +56,7 @@ class Queue(Recipe):
         self.path = validate_path(path)
         self._ensured = False
         self._next: list[str] = []  # names seen and not yet tried, in order
-
-    def __len__(self) -> int:
-        self.threaded_only("`await queue.length()`")
-        return self.length()
-
-    @operation
-    def length(self) -> Steps[int]:
-        """How many items are queued."""
-        yield from self._ensure()
-        return len((yield from children(self.path)))
+        self._items_path = self.path
 
     @operation
     def put(self, value: bytes, priority: int = 100) -> Steps[None]:
