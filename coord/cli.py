@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -25,6 +26,7 @@ import grpc
 from coord.member.limits import Limits
 from coord.member.member import Member
 from coord.paxos import Config
+from coord.peers.transport import PeerTransport
 from coord.rpc.admin_service import AdminService
 from coord.rpc.guard import add_service
 from coord.rpc.member_trust import MemberTrust
@@ -309,7 +311,6 @@ async def serve(args: argparse.Namespace) -> None:
     check_port_free(host, port)
     if peer_listen is not None:
         check_port_free(*peer_listen)
-    storage = Storage(args.data_dir)
     limits = Limits(**{field.name: getattr(args, field.name) for field in fields(Limits)})
     if limits.max_data_bytes > limits.max_request_bytes:
         raise UsageError(
@@ -319,8 +320,8 @@ async def serve(args: argparse.Namespace) -> None:
         heartbeat=args.heartbeat_ms / 1000, election_timeout=args.election_timeout_ms / 1000
     )
     member = Member(
-        storage, limits, member_id=args.id,
-        members={peer: m.client for peer, m in cluster.items()}, trust=trust,
+        partial(Storage, args.data_dir), partial(PeerTransport, trust), limits,
+        member_id=args.id, members={peer: m.client for peer, m in cluster.items()}, trust=trust,
         paxos=paxos, log_retention=args.log_retention,
         request_timeout=args.request_timeout_ms / 1000,
     )  # fmt: skip
@@ -355,7 +356,7 @@ async def serve(args: argparse.Namespace) -> None:
             peer_tls = trust.tls.server_credentials() if trust.tls else None
             bind(peer_server, "{}:{}".format(*peer_listen), peer_tls)
     except UsageError:
-        storage.close()
+        member.storage.close()
         raise
     if trust.insecure:
         log.warning("--insecure-peers: anyone who reaches the peer port can act as a member")
@@ -379,7 +380,7 @@ async def serve(args: argparse.Namespace) -> None:
     await member.stop()  # waiting requests end with connection loss
     for each in servers:
         await each.stop(grace=0.5)
-    storage.close()
+    member.storage.close()
 
 
 def _tune_gc() -> None:

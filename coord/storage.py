@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import struct
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,39 +48,37 @@ import plyvel
 from google.protobuf.message import DecodeError
 
 from coord import trace
-from coord.acl import OPEN_ACL, Acl
+from coord.acl import OPEN_ACL
+from coord.member.ports import DiskEvents
 from coord.paxos.ballot import ZERO, Ballot
 from coord.paxos.messages import Entry
-from coord.tree import Session, Tree, Znode
-from coord_api.wire import client_pb2 as pb
-
-FORMAT = b"coord-1"
-_FORMAT_KEY = b"m/format"
-_APPLIED_KEY = b"m/applied"
-_PROMISED_KEY = b"m/promised"
-_LOG_START_KEY = b"m/log_start"
-_BALLOT = struct.Struct(">QI")
-_LOG = b"l/"
-_NODE = b"n/"
-_ACL = b"a/"
-_ACL_ENTRY = struct.Struct(">BHH")  # perms, scheme length, id length; then both
-_SESSION = b"s/"
-_U64 = struct.Struct(">Q")
-_APPLIED = struct.Struct(">QQ")
-_ZNODE = struct.Struct(">qqqqqiiiqq")
-_SESSION_REC = struct.Struct(">iq")  # timeout_ms, last_xid; then the password
-_REPLY = b"r/"
-_REPLY_KEY = struct.Struct(">QQ")
-# A stored reply starts with a tag naming its message type.
-_REPLY_TYPES = [
-    pb.CreateResponse, pb.DeleteResponse, pb.SetDataResponse,
-    pb.MultiResponse, pb.CheckResponse, pb.Error, pb.SetAclResponse,
-    pb.SetQuotaResponse, pb.DeleteQuotaResponse,
-]  # fmt: skip
-_REPLY_TAG = {kind: tag for tag, kind in enumerate(_REPLY_TYPES)}
-# The first key after every key of a prefix ("0" follows "/").
-_LOG_END, _NODE_END, _SESSION_END, _REPLY_END, _ACL_END = b"l0", b"n0", b"s0", b"r0", b"a0"
-_STATE = ((_NODE, _NODE_END), (_ACL, _ACL_END), (_SESSION, _SESSION_END), (_REPLY, _REPLY_END))
+from coord.records import (
+    ACL,
+    APPLIED,
+    APPLIED_KEY,
+    BALLOT,
+    FORMAT,
+    FORMAT_KEY,
+    LOG,
+    LOG_END,
+    LOG_START_KEY,
+    NODE,
+    PROMISED_KEY,
+    REPLY,
+    REPLY_KEY,
+    REPLY_TAG,
+    REPLY_TYPES,
+    SESSION,
+    SESSION_REC,
+    STATE,
+    U64,
+    decode_acl,
+    decode_znode,
+    encode_acl,
+    encode_znode,
+    log_key,
+)  # fmt: skip
+from coord.tree import Session, Tree
 
 log = logging.getLogger(__name__)
 
@@ -113,63 +111,19 @@ class StorageError(Exception):
     """The data directory cannot be used; the message says why, in one line."""
 
 
-def encode_znode(node: Znode) -> bytes:
-    return (
-        _ZNODE.pack(
-            node.czxid, node.mzxid, node.pzxid, node.ctime, node.mtime,
-            node.version, node.cversion, node.aversion, node.ephemeral_owner, node.sequence,
-        )
-        + node.data
-    )  # fmt: skip
-
-
-def decode_znode(raw: bytes) -> Znode:
-    czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, owner, sequence = (
-        _ZNODE.unpack_from(raw)
-    )
-    return Znode(
-        raw[_ZNODE.size :], czxid, mzxid, pzxid, ctime, mtime,
-        version, cversion, aversion, owner, sequence,
-    )  # fmt: skip
-
-
-def encode_acl(acl: Acl) -> bytes:
-    parts = []
-    for perms, scheme, entry_id in acl:
-        scheme_raw, id_raw = scheme.encode(), entry_id.encode()
-        parts.append(_ACL_ENTRY.pack(perms, len(scheme_raw), len(id_raw)) + scheme_raw + id_raw)
-    return b"".join(parts)
-
-
-def decode_acl(raw: bytes) -> Acl:
-    entries, offset = [], 0
-    while offset < len(raw):
-        perms, scheme_len, id_len = _ACL_ENTRY.unpack_from(raw, offset)
-        offset += _ACL_ENTRY.size
-        scheme = raw[offset : offset + scheme_len].decode()
-        offset += scheme_len
-        entries.append((perms, scheme, raw[offset : offset + id_len].decode()))
-        offset += id_len
-    return tuple(entries)
-
-
-def _log_key(slot: int) -> bytes:
-    return _LOG + _U64.pack(slot)
-
-
 def _log_slots(work: list[tuple[Ops, bool, Future]]) -> list[int]:
     """The log slots a writer's round writes (for trace marks)."""
     return [
-        _U64.unpack_from(op[0], len(_LOG))[0]
+        U64.unpack_from(op[0], len(LOG))[0]
         for ops, _, _ in work
         for op in ops
-        if isinstance(op, tuple) and op[0].startswith(_LOG)
+        if isinstance(op, tuple) and op[0].startswith(LOG)
     ]
 
 
 def _replies_of(session_id: int) -> DropRange:
-    prefix = _REPLY + _U64.pack(session_id)
-    return DropRange(prefix, prefix + b"\xff" * (_U64.size + 1))
+    prefix = REPLY + U64.pack(session_id)
+    return DropRange(prefix, prefix + b"\xff" * (U64.size + 1))
 
 
 def _text(err: Exception) -> str:
@@ -290,16 +244,16 @@ class _Writer(threading.Thread):
 class Storage:
     """The member's disk. Log writes are synced; state writes ride on them."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, events: DiskEvents | None = None) -> None:
         self.data_dir = Path(data_dir)
+        # Told, from the writer thread, when `failure` changes.
+        self._events = events
         # Held to use the database from any thread but the writer's, and by
         # the writer to swap it for a reopened one.
         self._lock = threading.Lock()
         self._db: plyvel.DB | None = self._open(self.data_dir)
         # Why writes cannot be done now (None: they can); set by the writer.
         self.failure: str | None = None
-        # Called from the writer thread when `failure` changes.
-        self.on_failure: Callable[[str | None], None] = lambda reason: None
         # Paths with an ``a/`` record: only those need one deleted when their
         # node goes or its ACL becomes the open one again.
         self._acl_paths: set[str] = set()
@@ -324,12 +278,12 @@ class Storage:
         except (plyvel.Error, OSError) as err:
             raise StorageError(f"cannot open data dir {data_dir}: {_text(err)}") from None
         try:
-            found = db.get(_FORMAT_KEY, verify_checksums=True)
+            found = db.get(FORMAT_KEY, verify_checksums=True)
         except plyvel.CorruptionError as err:  # its table block is damaged
             db.close()
             raise _corrupted(data_dir, err) from None
         if found is None and fresh:
-            db.put(_FORMAT_KEY, FORMAT, sync=True)
+            db.put(FORMAT_KEY, FORMAT, sync=True)
         elif found != FORMAT:
             db.close()
             raise StorageError(f"data dir {data_dir} holds data of another format ({found!r})")
@@ -369,7 +323,8 @@ class Storage:
 
     def _set_failure(self, reason: str | None) -> None:
         self.failure = reason
-        self.on_failure(reason)
+        if self._events is not None:
+            self._events.disk_failed(reason)
 
     @contextmanager
     def _reading(self) -> Iterator[plyvel.DB]:
@@ -401,12 +356,12 @@ class Storage:
         future resolves once it is on disk."""
         ops: Ops = []
         if promised is not None:
-            ops.append((_PROMISED_KEY, _BALLOT.pack(*promised)))
+            ops.append((PROMISED_KEY, BALLOT.pack(*promised)))
         if truncate:
-            ops.append(DropRange(_LOG, _log_key(truncate + 1)))
-            ops.append((_LOG_START_KEY, _U64.pack(truncate + 1)))
+            ops.append(DropRange(LOG, log_key(truncate + 1)))
+            ops.append((LOG_START_KEY, U64.pack(truncate + 1)))
         ops.extend(
-            (_log_key(e.slot), _BALLOT.pack(*e.ballot) + e.value)
+            (log_key(e.slot), BALLOT.pack(*e.ballot) + e.value)
             for e in entries
             if e.slot > truncate
         )
@@ -415,16 +370,16 @@ class Storage:
     def load_acceptor(self) -> tuple[Ballot, dict[int, tuple[Ballot, bytes]], int]:
         """The promise, the accepted entries and the log start, as persisted."""
         with self._reading() as db, self._decoding():
-            raw = db.get(_PROMISED_KEY, verify_checksums=True)
-            promised = Ballot(*_BALLOT.unpack(raw)) if raw else ZERO
-            raw = db.get(_LOG_START_KEY, verify_checksums=True)
-            log_start = _U64.unpack(raw)[0] if raw else 1
+            raw = db.get(PROMISED_KEY, verify_checksums=True)
+            promised = Ballot(*BALLOT.unpack(raw)) if raw else ZERO
+            raw = db.get(LOG_START_KEY, verify_checksums=True)
+            log_start = U64.unpack(raw)[0] if raw else 1
             accepted = {}
             for key, value in db.iterator(
-                start=_log_key(log_start), stop=_LOG_END, verify_checksums=True
+                start=log_key(log_start), stop=LOG_END, verify_checksums=True
             ):
-                ballot = Ballot(*_BALLOT.unpack_from(value))
-                accepted[_U64.unpack(key[len(_LOG) :])[0]] = (ballot, value[_BALLOT.size :])
+                ballot = Ballot(*BALLOT.unpack_from(value))
+                accepted[U64.unpack(key[len(LOG) :])[0]] = (ballot, value[BALLOT.size :])
         return promised, accepted, log_start
 
     @contextmanager
@@ -451,59 +406,59 @@ class Storage:
         for path in nodes:
             node = tree.nodes.get(path)
             key = path.encode()
-            ops.append((_NODE + key, None if node is None else encode_znode(node)))
+            ops.append((NODE + key, None if node is None else encode_znode(node)))
             if node is not None and node.acl is not OPEN_ACL:
-                ops.append((_ACL + key, encode_acl(node.acl)))
+                ops.append((ACL + key, encode_acl(node.acl)))
                 self._acl_paths.add(path)
             elif path in self._acl_paths:
-                ops.append((_ACL + key, None))
+                ops.append((ACL + key, None))
                 self._acl_paths.discard(path)
         for session_id in sessions:
             session = tree.sessions.get(session_id)
             if session is None:
-                ops.append((_SESSION + _U64.pack(session_id), None))
+                ops.append((SESSION + U64.pack(session_id), None))
                 ops.append(_replies_of(session_id))
             else:
-                record = _SESSION_REC.pack(session.timeout_ms, session.last_xid)
-                ops.append((_SESSION + _U64.pack(session_id), record + session.password))
+                record = SESSION_REC.pack(session.timeout_ms, session.last_xid)
+                ops.append((SESSION + U64.pack(session_id), record + session.password))
         for session_id, xid in replies:
             session = tree.sessions.get(session_id)
             reply = session.replies.get(xid) if session is not None else None
             value = (
                 None
                 if reply is None
-                else bytes([_REPLY_TAG[type(reply)]]) + (reply.SerializeToString())
+                else bytes([REPLY_TAG[type(reply)]]) + (reply.SerializeToString())
             )
-            ops.append((_REPLY + _REPLY_KEY.pack(session_id, xid), value))
-        ops.append((_APPLIED_KEY, _APPLIED.pack(slot, tree.zxid)))
+            ops.append((REPLY + REPLY_KEY.pack(session_id, xid), value))
+        ops.append((APPLIED_KEY, APPLIED.pack(slot, tree.zxid)))
         return self._writer.submit(ops, sync=False)
 
     def load(self, tree: Tree) -> int:
         """Fill `tree` from disk; returns the last applied slot."""
         with self._reading() as db, self._decoding():
-            raw = db.get(_APPLIED_KEY, verify_checksums=True)
-            slot, zxid = _APPLIED.unpack(raw) if raw else (0, 0)
+            raw = db.get(APPLIED_KEY, verify_checksums=True)
+            slot, zxid = APPLIED.unpack(raw) if raw else (0, 0)
             nodes = {
-                key[len(_NODE) :].decode(): decode_znode(value)
-                for key, value in db.iterator(prefix=_NODE, verify_checksums=True)
+                key[len(NODE) :].decode(): decode_znode(value)
+                for key, value in db.iterator(prefix=NODE, verify_checksums=True)
             }
             self._acl_paths = set()
-            for key, value in db.iterator(prefix=_ACL, verify_checksums=True):
-                path = key[len(_ACL) :].decode()
+            for key, value in db.iterator(prefix=ACL, verify_checksums=True):
+                path = key[len(ACL) :].decode()
                 self._acl_paths.add(path)
                 if path in nodes:
                     nodes[path].acl = decode_acl(value)
             sessions = {}
-            for key, value in db.iterator(prefix=_SESSION, verify_checksums=True):
-                session_id = _U64.unpack(key[len(_SESSION) :])[0]
-                timeout_ms, last_xid = _SESSION_REC.unpack_from(value)
+            for key, value in db.iterator(prefix=SESSION, verify_checksums=True):
+                session_id = U64.unpack(key[len(SESSION) :])[0]
+                timeout_ms, last_xid = SESSION_REC.unpack_from(value)
                 sessions[session_id] = Session(
-                    session_id, timeout_ms, value[_SESSION_REC.size :], last_xid=last_xid
+                    session_id, timeout_ms, value[SESSION_REC.size :], last_xid=last_xid
                 )
-            for key, value in db.iterator(prefix=_REPLY, verify_checksums=True):
-                session_id, xid = _REPLY_KEY.unpack(key[len(_REPLY) :])
+            for key, value in db.iterator(prefix=REPLY, verify_checksums=True):
+                session_id, xid = REPLY_KEY.unpack(key[len(REPLY) :])
                 if session_id in sessions:
-                    reply = _REPLY_TYPES[value[0]].FromString(value[1:])
+                    reply = REPLY_TYPES[value[0]].FromString(value[1:])
                     sessions[session_id].replies[xid] = reply
         tree.load(nodes, sessions, zxid)
         return slot
@@ -514,10 +469,10 @@ class Storage:
         """(slot, zxid, state records) from one consistent view of the disk:
         the state and its position are written together, so they agree."""
         with self._reading() as db, db.snapshot() as view:
-            raw = view.get(_APPLIED_KEY)
-            slot, zxid = _APPLIED.unpack(raw) if raw else (0, 0)
+            raw = view.get(APPLIED_KEY)
+            slot, zxid = APPLIED.unpack(raw) if raw else (0, 0)
             items = [
-                item for start, stop in _STATE for item in view.iterator(start=start, stop=stop)
+                item for start, stop in STATE for item in view.iterator(start=start, stop=stop)
             ]
         return slot, zxid, items
 
@@ -525,13 +480,13 @@ class Storage:
         """Replace the state with a peer's, as of `slot`, in one synced batch
         that also drops the log it covers."""
         for key, _ in items:
-            if not key.startswith((_NODE, _ACL, _SESSION, _REPLY)):
+            if not key.startswith((NODE, ACL, SESSION, REPLY)):
                 raise StorageError(f"snapshot holds a key outside the state: {key[:40]!r}")
         ops: Ops = [
-            *(DropRange(start, stop) for start, stop in _STATE),
-            DropRange(_LOG, _log_key(slot + 1)),
+            *(DropRange(start, stop) for start, stop in STATE),
+            DropRange(LOG, log_key(slot + 1)),
         ]
         ops.extend(items)
-        ops.append((_APPLIED_KEY, _APPLIED.pack(slot, zxid)))
-        ops.append((_LOG_START_KEY, _U64.pack(slot + 1)))
+        ops.append((APPLIED_KEY, APPLIED.pack(slot, zxid)))
+        ops.append((LOG_START_KEY, U64.pack(slot + 1)))
         return self._writer.submit(ops, sync=True)

@@ -1,17 +1,26 @@
-"""A deterministic simulator for the sans-I/O Multi-Paxos core.
+"""A deterministic simulator for the Multi-Paxos core and its driver.
+
+Every member runs the production driver (coord/member/driver.py) over an
+in-memory Store (its ``Disk``: a write lands after a simulated delay, in
+order) and an in-memory Transport (the network below), so what the tests
+check is the code that decides when a record is durable and a message may
+leave, not a copy of it.
 
 Everything that could vary comes from one seeded ``random.Random``: message
-loss, duplication, delay (and so reordering), partitions and their healing,
-crashes back to the durable state (some right after persisting and before
-sending), restarts, truncation and snapshot catch-up, and client proposals.
-The same seed replays the same run exactly.
+loss, duplication, delay (and so reordering), disk latency, partitions and
+their healing, crashes back to the durable state (the writes in flight
+landing or not; some crashes while a write is in flight, some right after
+it landed and before the driver heard of it), restarts, truncation and snapshot catch-up, and client
+proposals. The same seed replays the same run exactly.
 
 After every step the world checks its invariants:
 - no slot has two different chosen values (from the acceptors' disks: a
   value held by a quorum in one ballot is chosen; and from what members
   applied);
 - every member's applied sequence is a prefix of one history;
-- no acceptor's promise ever goes down, across crashes too.
+- no acceptor's promise ever goes down, across crashes too;
+- what an acceptor told a peer (the ballot it promised or accepted in)
+  survives its crash: its disk holds that promise.
 Then faults stop, everything heals, and every member must converge and
 every proposal made after the healing must be chosen.
 
@@ -28,11 +37,16 @@ from __future__ import annotations
 import heapq
 import random
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
 
-from coord.paxos import NOOP, ZERO, Ballot, Config, Node
-from coord.paxos.messages import Accept, Entry, Message, Promise
+from coord.member.driver import Driver
+from coord.member.ports import Done
+from coord.paxos import NOOP, Ballot, Config, Message
+from coord.paxos.messages import Accept, Accepted, Entry, Promise, Reject
 from coord.rpc.peer_auth import in_own_name
+from tests.sim_member import Disk, Member, MemberAbove, MemberNetwork, MemberStore
 
 
 class InvariantViolation(AssertionError):
@@ -50,6 +64,8 @@ class Faults:
     crash_every: float  # mean seconds between crashes; 0: none
     crash_after_persist: float  # chance a crash lands between persist and send
     truncate_tail: int  # keep this many applied slots in the log
+    disk_delay: float  # a write lands within this many seconds (after the one before)
+    crash_mid_write: float  # chance a crash lands while a write is in flight
 
     @classmethod
     def draw(cls, rng: random.Random) -> Faults:
@@ -61,32 +77,13 @@ class Faults:
             crash_every=rng.choice([0.0, 1.0, 3.0]),
             crash_after_persist=rng.choice([0.0, 0.3]),
             truncate_tail=rng.choice([2, 10, 1000]),
+            disk_delay=rng.choice([0.0005, 0.005, 0.05]),
+            crash_mid_write=rng.choice([0.0, 0.3]),
         )
 
     @classmethod
     def none(cls) -> Faults:
-        return cls(0.0, 0.0, 0.002, 0.0, 0.0, 0.0, 1000)
-
-
-@dataclass
-class Disk:
-    """What survives a crash: the acceptor's records and the applied state."""
-
-    promised: Ballot = ZERO
-    accepted: dict[int, tuple[Ballot, bytes]] = field(default_factory=dict)
-    log_start: int = 1
-    applied: list[bytes] = field(default_factory=list)  # values of slots 1..n
-
-
-@dataclass
-class Member:
-    id: int
-    disk: Disk
-    node: Node | None = None
-
-    @property
-    def alive(self) -> bool:
-        return self.node is not None
+        return cls(0.0, 0.0, 0.002, 0.0, 0.0, 0.0, 1000, 0.0005, 0.0)
 
 
 CONFIG = Config(heartbeat=0.05, election_timeout=0.3, window=8, max_batch=4)
@@ -106,9 +103,15 @@ FORGED = b"forged"
 
 class World:
     def __init__(
-        self, seed: int, size: int, faults: Faults | None = None, authenticate: bool = True
+        self,
+        seed: int,
+        size: int,
+        faults: Faults | None = None,
+        authenticate: bool = True,
+        driver: type[Driver] = Driver,
     ) -> None:
         self.seed = seed
+        self.driver_class = driver  # the tests plant bugs in a subclass
         self.size = size
         self.rng = random.Random(seed)
         self.faults = faults if faults is not None else Faults.draw(self.rng)
@@ -158,7 +161,7 @@ class World:
         self._check_converged(first_quiet)
 
     def _settled(self) -> bool:
-        applied = {len(m.disk.applied) for m in self.members.values()}
+        applied = {len(m.applied) for m in self.members.values()}
         return not self.unchosen and len(applied) == 1
 
     def _run_until(self, end: float) -> None:
@@ -174,8 +177,10 @@ class World:
     def _on_tick(self, member_id: int) -> None:
         member = self.members[member_id]
         if member.alive:
-            member.node.tick(self.now)
-            self._drain(member)
+            member.driver.tick(self.now)
+            tail = self.faults.truncate_tail
+            if len(member.disk.applied) > tail and self.rng.random() < 0.5:
+                member.driver.truncate(len(member.disk.applied) - tail)
         self._at(self.now + TICK, "tick", member_id)
 
     def _on_deliver(self, payload) -> None:
@@ -185,8 +190,7 @@ class World:
             return
         member = self.members[msg.dst]
         if member.alive:
-            member.node.receive(msg)
-            self._drain(member)
+            member.driver.receive([msg])
 
     def _on_client(self, _) -> None:
         """A client proposes a new value, and retries (as clients do, with the
@@ -201,9 +205,7 @@ class World:
             self.unchosen[v] = self.now + RETRY_AFTER
             alive = [m for m in self.members.values() if m.alive]
             if alive:
-                member = self.rng.choice(alive)
-                member.node.propose(v)
-                self._drain(member)
+                self.rng.choice(alive).driver.propose(v, float("inf"))
         self._at(self.now + self.rng.expovariate(1 / 0.03), "client", None)
 
     def _on_crash(self, member_id: int) -> None:
@@ -239,90 +241,111 @@ class World:
     def _on_snapshot(self, payload) -> None:
         dst, values = payload
         member = self.members[dst]
-        if member.alive and len(values) > len(member.disk.applied):
-            self._check_prefix(member.id, values)
-            member.disk.applied = list(values)
-            member.node.install_snapshot(len(values))
-            member.disk.log_start = member.node.log_start
-            for slot in [s for s in member.disk.accepted if s < member.node.log_start]:
-                del member.disk.accepted[slot]
-            self.counts["snapshots"] += 1
-            self._drain(member)
+        if member.alive:
+            member.driver.install_snapshot(len(values), 0, list(values), self._installed)
+
+    def _installed(self, error: BaseException | None) -> None:
+        assert error is None, error
+
+    def _on_written(self, payload) -> None:
+        """A member's oldest write lands; sometimes the member crashes right
+        then, before its driver hears of it (and so before it sends)."""
+        member_id, incarnation = payload
+        member = self.members[member_id]
+        if member.incarnation != incarnation:
+            return
+        land, done = member.writes.popleft()
+        land()
+        if self.faulty and self.rng.random() < self.faults.crash_after_persist * 0.01:
+            self.counts["crash-after-persist"] += 1
+            self._crash(member)
+            self._at(self.now + self.rng.uniform(0.1, 1.0), "restart", member.id)
+            return
+        done(None)
 
     # --------------------------------------------------------------- members
 
     def _boot(self, member: Member) -> None:
-        disk = member.disk
-        member.node = Node(
-            member.id, self.ids, self.config, random.Random(self.rng.random()),
-            now=self.now, promised=disk.promised, accepted=disk.accepted,
-            log_start=disk.log_start, applied=len(disk.applied),
+        above = MemberAbove(self, member)
+        member.applied = list(member.disk.applied)
+        member.driver = self.driver_class(
+            member.id, self.ids, self.config, random.Random(self.rng.random()), self.now,
+            len(member.applied), MemberStore(self, member), MemberNetwork(self, member),
+            above, above,
         )  # fmt: skip
 
     def _crash(self, member: Member) -> None:
-        if member.alive:
-            member.node = None
-            self.counts["crashes"] += 1
-            for other in self.members.values():
-                if other.alive and self.rng.random() < 0.7:  # its connections break
-                    other.node.peer_lost(member.id)
-                    self._drain(other)
+        """Back to what the disk holds: of the writes in flight, those before
+        a random point landed (a disk keeps writes in order), the rest did not."""
+        if not member.alive:
+            return
+        landed = self.rng.randint(0, len(member.writes))
+        for land, _ in list(member.writes)[:landed]:
+            land()
+        self.counts["writes lost in crashes"] += len(member.writes) - landed
+        member.writes.clear()
+        member.driver = None
+        member.incarnation += 1
+        self.counts["crashes"] += 1
+        self._check_revealed(member)
+        for other in self.members.values():
+            if other.alive and self.rng.random() < 0.7:  # its connections break
+                other.driver.peer_lost(member.id)
 
-    def _drain(self, member: Member) -> None:
-        """Do what a runtime does with a Ready: persist, then send and apply.
+    def write(self, member: Member, land: Callable[[], None], done: Done) -> None:
+        when = max(member.disk_free_at, self.now + self.rng.uniform(0, self.faults.disk_delay))
+        member.disk_free_at = when
+        member.writes.append((land, done))
+        self._at(when, "written", (member.id, member.incarnation))
+        if self.faulty and self.rng.random() < self.faults.crash_mid_write * 0.01:
+            self._at(self.rng.uniform(self.now, when), "power_cut", member.id)
 
-        The core forwards at least once (a duplicated Forward is proposed
-        twice); exactly-once is the state machine's job, so a value may be
-        chosen in two slots here."""
-        while member.alive:
-            ready = member.node.ready()
-            if not (ready.must_persist() or ready.messages or ready.chosen or ready.snapshots):
-                return
-            self._persist(member, ready)
-            if (
-                self.faulty
-                and ready.must_persist()
-                and self.rng.random() < (self.faults.crash_after_persist * 0.01)
-            ):
-                self.counts["crash-after-persist"] += 1
-                self._crash(member)
-                self._at(self.now + self.rng.uniform(0.1, 1.0), "restart", member.id)
-                return
-            for msg in ready.messages:
-                self._send(msg)
-            for slot, value in ready.chosen:
-                self._apply(member, slot, value)
-            for peer in ready.snapshots:
-                self._at(
-                    self.now + self.faults.max_delay,
-                    "snapshot",
-                    (peer, tuple(member.disk.applied)),
-                )
-            tail = self.faults.truncate_tail
-            if len(member.disk.applied) > tail and self.rng.random() < 0.1:
-                member.node.truncate(len(member.disk.applied) - tail)
+    def _on_power_cut(self, member_id: int) -> None:
+        member = self.members[member_id]
+        if self.faulty and member.alive:
+            self.counts["crash-mid-write"] += 1
+            self._crash(member)
+            self._at(self.now + self.rng.uniform(0.1, 1.0), "restart", member.id)
 
-    def _persist(self, member: Member, ready) -> None:
+    def land_acceptor(
+        self, member: Member, promised: Ballot | None, entries: list[Entry], truncate: int
+    ) -> None:
         disk = member.disk
-        if ready.promised is not None:
-            if ready.promised < disk.promised:
+        if promised is not None:
+            if promised < disk.promised:
                 raise InvariantViolation(
-                    f"member {member.id} promise went down: {disk.promised} -> {ready.promised}"
+                    f"member {member.id} promise went down: {disk.promised} -> {promised}"
                 )
-            disk.promised = ready.promised
-        for entry in ready.entries:
-            disk.accepted[entry.slot] = (entry.ballot, entry.value)
-        if ready.truncate:
-            for slot in [s for s in disk.accepted if s <= ready.truncate]:
+            disk.promised = promised
+        if truncate:
+            for slot in [s for s in disk.accepted if s <= truncate]:
                 del disk.accepted[slot]
-            disk.log_start = max(disk.log_start, ready.truncate + 1)
-        for entry in ready.entries:
+            disk.log_start = max(disk.log_start, truncate + 1)
+        for entry in entries:
+            if entry.slot > truncate:
+                disk.accepted[entry.slot] = (entry.ballot, entry.value)
+        for entry in entries:
             self._check_quorum_choice(entry.slot)
 
-    def _send(self, msg: Message) -> None:
-        if msg.dst == msg.src:
-            self._at(self.now, "deliver", (msg, msg.src))
-            return
+    def land_state(self, member: Member, slot: int, values: tuple[bytes, ...]) -> None:
+        self._check_prefix(member.id, values)
+        disk = member.disk
+        disk.applied = list(values)
+        for s in [s for s in disk.accepted if s <= slot]:
+            del disk.accepted[s]
+        disk.log_start = slot + 1
+
+    def send(self, member: Member, msg: Message) -> None:
+        if isinstance(msg, Promise | Accepted):
+            member.revealed = max(member.revealed, msg.ballot)
+        if isinstance(msg, Accepted):
+            accepted = member.driver.node.accepted
+            for slot in range(msg.start, msg.match + 1):
+                entry = accepted.get(slot)
+                if entry is not None and entry[0] == msg.ballot:
+                    member.revealed_entries[slot] = msg.ballot
+        elif isinstance(msg, Reject):
+            member.revealed = max(member.revealed, msg.promised)
         if not self.faulty:
             self._at(self.now + self.rng.uniform(0, QUIET_DELAY), "deliver", (msg, msg.src))
             return
@@ -334,6 +357,11 @@ class World:
         copies = 2 if self.rng.random() < faults.duplicate else 1
         for _ in range(copies):
             self._at(self.now + self.rng.uniform(0, faults.max_delay), "deliver", (msg, msg.src))
+
+    def ship_snapshot(self, member: Member, peer: int) -> None:
+        """A member's applied state, on its way to `peer`."""
+        delay = self.rng.uniform(0, self.faults.max_delay)
+        self._at(self.now + delay, "snapshot", (peer, tuple(member.disk.applied)))
 
     def _forge(self, msg: Message) -> None:
         """The intruder copies a message seen on the wire, puts it in another
@@ -349,17 +377,29 @@ class World:
         self.counts["forged"] += 1
         self._at(self.now + self.intruder.uniform(0, 0.05), "deliver", (forged, INTRUDER))
 
-    def _apply(self, member: Member, slot: int, value: bytes) -> None:
-        applied = member.disk.applied
+    def apply(self, member: Member, slot: int, value: bytes) -> None:
+        """A member applies a chosen value. The core forwards at least once
+        (a duplicated Forward is proposed twice); exactly-once is the state
+        machine's job, so a value may be chosen in two slots here."""
+        applied = member.applied
         if slot != len(applied) + 1:
             raise InvariantViolation(f"member {member.id} applied slot {slot} after {len(applied)}")
         applied.append(value)
+        member.driver.applied(slot)
         self._check_prefix(member.id, applied)
+        # The state goes to disk behind the writes asked for before it.
+        self.write(member, partial(self.land_applied, member, slot, value), _unheard)
+
+    def land_applied(self, member: Member, slot: int, value: bytes) -> None:
+        if len(member.disk.applied) == slot - 1:  # not already in a snapshot
+            member.disk.applied.append(value)
 
     # ------------------------------------------------------------ invariants
 
     def _check_prefix(self, member_id: int, applied) -> None:
         n = len(applied)
+        if n == 0:
+            return
         if n > len(self.history):
             if list(applied[: len(self.history)]) != self.history:
                 raise InvariantViolation(f"member {member_id} diverged before slot {n}")
@@ -373,6 +413,25 @@ class World:
                 f"slot {n}: member {member_id} applied {applied[n - 1]!r}, "
                 f"history has {self.history[n - 1]!r}"
             )
+
+    def _check_revealed(self, member: Member) -> None:
+        """After a crash: what the member told its peers is on its disk."""
+        disk = member.disk
+        if member.revealed > disk.promised:
+            raise InvariantViolation(
+                f"member {member.id} told a peer it promised {member.revealed}, "
+                f"but after its crash its disk holds {disk.promised}"
+            )
+        revealed = member.revealed_entries
+        for slot in [s for s in revealed if s < disk.log_start]:
+            del revealed[slot]
+        for slot, ballot in revealed.items():
+            held = disk.accepted.get(slot)
+            if held is None or held[0] < ballot:
+                raise InvariantViolation(
+                    f"member {member.id} told a peer it accepted slot {slot} in {ballot}, "
+                    f"but after its crash its disk holds {held and held[0]}"
+                )
 
     def _check_proposed(self, value: bytes) -> None:
         if value == NOOP:
@@ -395,7 +454,7 @@ class World:
                     raise InvariantViolation(f"slot {slot} chosen twice: {chosen!r} and {value!r}")
 
     def _check_converged(self, first_quiet: int) -> None:
-        lengths = {m.id: len(m.disk.applied) for m in self.members.values()}
+        lengths = {m.id: len(m.applied) for m in self.members.values()}
         if len(set(lengths.values())) != 1:
             raise InvariantViolation(f"members did not converge: applied {lengths}")
         chosen = {p for v in self.history if v != NOOP for p in v.split(SEPARATOR)}
@@ -429,6 +488,10 @@ class World:
             f"{len(self.history)} slots chosen, {len(self.proposed)} proposals; "
             f"faults {self.faults}; injected {faults or 'none'}"
         )
+
+
+def _unheard(error: BaseException | None) -> None:
+    """The driver is not told when the applied state lands."""
 
 
 def replay_command(seed: int, size: int) -> str:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from functools import partial
 from pathlib import Path
 
 from coord.member.limits import Limits
 from coord.member.member import Member
+from coord.peers.transport import PeerTransport
 from coord.rpc.member_trust import MemberTrust
 from coord.storage import Storage
 from coord_api.wire import client_pb2 as pb
@@ -30,8 +32,9 @@ def member_of(data_dir: Path, members: list[int], request_timeout: float = 6.0) 
     doors = {member: f"127.0.0.1:{free_port()}" for member in members}
     trust = MemberTrust(1, doors, insecure=True)
     return Member(
-        Storage(data_dir), Limits(), 1, dict(doors), trust, request_timeout=request_timeout
-    )
+        partial(Storage, data_dir), partial(PeerTransport, trust), Limits(), 1, dict(doors),
+        trust, request_timeout=request_timeout,
+    )  # fmt: skip
 
 
 def test_a_write_reaches_its_waiter_after_its_apply_and_a_restart_loads_it(tmp_path):

@@ -1,10 +1,12 @@
-"""The Multi-Paxos core under the deterministic simulator.
+"""The Multi-Paxos core and the production driver under the deterministic
+simulator.
 
 Hundreds of seeded runs of 3 and 5 members with loss, duplication, delay,
-partitions, crashes (some between persisting and sending), truncation and
-snapshot catch-up; every step checks safety, and the end of every run checks
-that the healed cluster converged. Planted bugs prove the checks bite.
-A failing seed prints the one command that replays it.
+disk latency, partitions, crashes (some between persisting and sending),
+truncation and snapshot catch-up; every step checks safety, and the end of
+every run checks that the healed cluster converged. Planted bugs, in the
+core and in the driver, prove the checks bite. A failing seed prints the
+one command that replays it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import replace
 
 import pytest
 
+from coord.member.driver import Driver
 from coord.paxos.node import Node
 from tests.paxos_sim import InvariantViolation, World, replay_command
 
@@ -46,6 +49,16 @@ def _first_violation(seeds: range, size: int = 3) -> str | None:
         except InvariantViolation as err:
             return str(err)
     return None
+
+
+def _violations(driver: type[Driver], seeds: range, size: int = 3) -> list[tuple[int, str]]:
+    caught = []
+    for seed in seeds:
+        try:
+            World(seed, size, driver=driver).run()
+        except InvariantViolation as err:
+            caught.append((seed, str(err)))
+    return caught
 
 
 @pytest.fixture
@@ -104,3 +117,41 @@ def test_without_peer_authentication_forged_messages_break_safety():
             violation = str(err)
             break
     assert violation is not None
+
+
+DRIVER_SEEDS = range(100)
+
+
+class SendsBeforeDurable(Driver):
+    """Planted: every message goes out as soon as it is made, as if the
+    record it came with were already on disk."""
+
+    def _flush(self) -> None:
+        for write, _ in self._outbox:
+            if write is not None:
+                write.done = True
+        super()._flush()
+
+
+class InstallsOverNewerState(Driver):
+    """Planted: a snapshot is installed without looking at what we applied,
+    so an older one replaces a newer state."""
+
+    def install_snapshot(self, slot, zxid, items, done) -> bool:
+        applied, self.applied_slot = self.applied_slot, 0
+        if super().install_snapshot(slot, zxid, items, done):
+            return True
+        self.applied_slot = applied
+        return False
+
+
+def test_planted_driver_bug_sending_before_durable_is_caught():
+    caught = _violations(SendsBeforeDurable, DRIVER_SEEDS)
+    print(f"sending before durable: {len(caught)} of {len(DRIVER_SEEDS)} seeds caught it")
+    assert caught, "no seed caught a message sent before its record was durable"
+
+
+def test_planted_driver_bug_installing_over_newer_state_is_caught():
+    caught = _violations(InstallsOverNewerState, DRIVER_SEEDS)
+    print(f"installing over newer state: {len(caught)} of {len(DRIVER_SEEDS)} seeds caught it")
+    assert caught, "no seed caught a snapshot installed over a newer state"

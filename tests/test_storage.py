@@ -38,17 +38,17 @@ def test_truncations_drop_entries_written_in_the_same_group(tmp_path):
 
 def test_a_refused_write_lands_once_there_is_room(tmp_path):
     with small_disk(tmp_path / "disk") as disk:
-        storage = Storage(disk / "data")
-        try:
-            failures: list[str | None] = []
-            changed = threading.Condition()
+        failures: list[str | None] = []
+        changed = threading.Condition()
 
-            def on_failure(reason: str | None) -> None:
+        class Events:
+            def disk_failed(self, reason: str | None) -> None:
                 with changed:
                     failures.append(reason)
                     changed.notify_all()
 
-            storage.on_failure = on_failure
+        storage = Storage(disk / "data", Events())
+        try:
             filler = fill(disk)
             big = b"x" * (1 << 16)
             futures = [

@@ -8,8 +8,9 @@ import pytest
 
 from coord import acl
 from coord.acl import ADMIN, ALL, CREATE, DELETE, OPEN_ACL, READ, SUPER, WRITE
+from coord.records import REPLY_TAG
 from coord.rpc import ops
-from coord.storage import _REPLY_TAG, Storage
+from coord.storage import Storage
 from coord.tree import Event, Tree
 from coord_api.wire import client_pb2 as pb
 from tests.treekit import (
@@ -329,7 +330,7 @@ def test_acls_and_aversions_survive_storage(tmp_path) -> None:
 
 def test_every_write_reply_can_be_stored() -> None:
     for kind in ops.WRITES:
-        assert type(getattr(pb.Response(), kind)) in _REPLY_TAG, kind
+        assert type(getattr(pb.Response(), kind)) in REPLY_TAG, kind
 
 
 def test_a_sessions_set_acl_reply_survives_storage(tmp_path, run: Run, session: int) -> None:

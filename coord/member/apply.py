@@ -24,7 +24,7 @@ from coord.watches import WatchRegistry
 from coord.wire import log_pb2
 
 if TYPE_CHECKING:
-    from coord.replication import PaxosLog
+    from coord.member.log import ReplicatedLog
     from coord.storage import Storage
 
 
@@ -34,7 +34,7 @@ class Apply:
         tree: Tree,
         watches: WatchRegistry,
         storage: Storage,
-        log: PaxosLog,
+        log: ReplicatedLog,
         counters: Counters,
         intake: Intake,
         liveness: Liveness,

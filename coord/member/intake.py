@@ -30,7 +30,7 @@ from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
 
 if TYPE_CHECKING:
-    from coord.replication import PaxosLog
+    from coord.member.log import ReplicatedLog
     from coord.storage import Storage
 
 MAX_BATCH_COMMANDS = 1024
@@ -55,7 +55,7 @@ class _Waiting:
 class Intake:
     def __init__(
         self,
-        log: PaxosLog,
+        log: ReplicatedLog,
         storage: Storage,
         member_id: int,
         clock: Clock,

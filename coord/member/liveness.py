@@ -27,7 +27,7 @@ from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
 
 if TYPE_CHECKING:
-    from coord.replication import PaxosLog
+    from coord.member.log import ReplicatedLog
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class Liveness:
     def __init__(
         self,
-        log: PaxosLog,
+        log: ReplicatedLog,
         tree: Tree,
         watches: WatchRegistry,
         clock: Clock,

@@ -29,13 +29,13 @@ from coord.member.apply import Apply
 from coord.member.intake import Intake
 from coord.member.limits import Limits
 from coord.member.liveness import Liveness
+from coord.member.log import ReplicatedLog
+from coord.member.ports import DiskEvents, Peers
 from coord.member.reads import Reads
 from coord.member.status import member_status
 from coord.outcome import Applied
 from coord.paxos import Config, Role
-from coord.replication import PaxosLog
 from coord.sessions import LocalSession, Send
-from coord.storage import Storage
 from coord.tree import Tree
 from coord.watches import WatchRegistry
 from coord.wire import log_pb2
@@ -43,17 +43,22 @@ from coord_api.wire import client_pb2 as pb
 
 if TYPE_CHECKING:
     from coord.rpc.member_trust import MemberTrust
+    from coord.storage import Storage
 
 CLOCK_TICK_S = 0.1  # how often request deadlines and session clocks are looked at
 
 
 class Member:
     """Made inside the running event loop (the log binds to it); `start`
-    joins the log and starts the clocks, `stop` ends them."""
+    joins the log and starts the clocks, `stop` ends them. The edge (cli.py)
+    hands in how to open the storage and the peer transport: both are
+    made here, the storage told of the member as its `DiskEvents`, so that
+    no stage imports plyvel or grpc."""
 
     def __init__(
         self,
-        storage: Storage,
+        open_storage: Callable[[DiskEvents], Storage],
+        open_peers: Callable[[Storage], Peers],
         limits: Limits,
         member_id: int,
         members: dict[int, str],
@@ -62,7 +67,8 @@ class Member:
         log_retention: int = 10_000,
         request_timeout: float = 6.0,
     ) -> None:
-        self.storage = storage
+        self._loop = asyncio.get_running_loop()
+        self.storage = storage = open_storage(self)
         self.limits = limits
         self.member_id = member_id
         self.members = members  # every member's client address, by id
@@ -81,7 +87,10 @@ class Member:
         # are one Batch with all their commands, in order (the later clock
         # reading wins): so a busy leader joins queued batches into one slot.
         config = replace(paxos or Config(), forward_timeout=0.8 * request_timeout, combine=b"".join)
-        self.log = PaxosLog(storage, trust, applied_slot, self, config, log_retention, self.clock)
+        self.log = ReplicatedLog(
+            storage, open_peers(storage), member_id, list(members), applied_slot, self,
+            config, log_retention, self.clock,
+        )  # fmt: skip
         self.intake = Intake(self.log, storage, self.member_id, self.clock, request_timeout)
         self.reads = Reads(self.log, self.tree, applied_slot)
         self.liveness = Liveness(
@@ -97,9 +106,6 @@ class Member:
         """Join the log (which re-delivers what is chosen past the applied
         position), then start the clocks and the catch-up that lets this
         member serve reads."""
-        loop = asyncio.get_running_loop()
-        # Storage's writer thread reports here that writes fail (or work again).
-        self.storage.on_failure = lambda reason: loop.call_soon_threadsafe(self.disk_failed, reason)
         self.log.start()
         self._tasks = [
             asyncio.create_task(self._clocks()),
@@ -139,8 +145,9 @@ class Member:
         self.liveness.role_changed(role)
 
     def disk_failed(self, reason: str | None) -> None:
-        """Storage could not write (`reason`), or can again (None)."""
-        self.intake.disk_failed(reason)
+        """(DiskEvents) Storage could not write (`reason`), or can again
+        (None); told on its writer thread, handled on the loop."""
+        self._loop.call_soon_threadsafe(self.intake.disk_failed, reason)
 
     # ------------------------------------------------- what the doors call
     # The doors see only the member; each call goes to the stage it names.

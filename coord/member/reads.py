@@ -19,14 +19,14 @@ from coord.tree import Tree
 from coord_api.wire import client_pb2 as pb
 
 if TYPE_CHECKING:
-    from coord.replication import PaxosLog
+    from coord.member.log import ReplicatedLog
 
 REJOIN_TIMEOUT_S = 2.0
 REJOIN_RETRY_S = 0.1
 
 
 class Reads:
-    def __init__(self, log: PaxosLog, tree: Tree, applied_slot: int) -> None:
+    def __init__(self, log: ReplicatedLog, tree: Tree, applied_slot: int) -> None:
         self._log = log
         self._tree = tree
         self.applied_slot = applied_slot

@@ -10,9 +10,9 @@ import hashlib
 
 from coord import trace
 from coord.member.member import Member
+from coord.records import encode_acl, encode_znode
 from coord.rpc.guard import abort
 from coord.rpc.member_trust import ADMIN, MemberTrust
-from coord.storage import encode_acl, encode_znode
 from coord.wire import admin_pb2, admin_pb2_grpc
 from coord_api.wire import client_pb2 as pb
 

@@ -1,0 +1,100 @@
+"""The driver's contract, one rule at a time, with a disk whose writes land
+only when the test says so (the simulator checks the same rules under
+chaos, tests/paxos_sim.py)."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+
+from coord.member.driver import Driver
+from coord.member.ports import Done
+from coord.paxos import Ballot, Config, Message
+from coord.paxos.messages import Accept, Prepare, Probe, ProbeReply, Promise
+from tests.sim_member import MemberAbove
+
+
+class HeldDisk:
+    """A Store whose writes wait until `land()`."""
+
+    failure = None
+
+    def __init__(self) -> None:
+        self.waiting: deque[tuple[str, Done]] = deque()
+
+    def load_acceptor(self):
+        return Ballot(0, 0), {}, 1
+
+    def persist_acceptor(self, promised, entries, truncate, done: Done) -> None:
+        self.waiting.append(("acceptor", done))
+
+    def install_state(self, slot, zxid, items, done: Done) -> None:
+        self.waiting.append((f"state {slot}", done))
+
+    def land(self) -> str:
+        what, done = self.waiting.popleft()
+        done(None)
+        return what
+
+
+class Wire:
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+        self.snapshots: list[tuple[int, int]] = []
+
+    def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+    def send_snapshot(self, peer: int, floor: int) -> None:
+        self.snapshots.append((peer, floor))
+
+
+class Above(MemberAbove):
+    """Records what comes up (the rest as in the simulator: nothing)."""
+
+    def __init__(self) -> None:
+        self.chosen_slots: list[int] = []
+        self.installed: list[int] = []
+
+    def chosen(self, slot: int, value: bytes) -> None:
+        self.chosen_slots.append(slot)
+
+    def state_installed(self, slot: int) -> None:
+        self.installed.append(slot)
+
+
+def member(applied: int = 0) -> tuple[Driver, HeldDisk, Wire, Above]:
+    disk, wire, above = HeldDisk(), Wire(), Above()
+    driver = Driver(
+        1, [1, 2, 3], Config(), random.Random(1), 0.0, applied, disk, wire, above, above
+    )
+    return driver, disk, wire, above
+
+
+def test_a_reply_waits_for_its_record_and_what_follows_waits_behind_it() -> None:
+    driver, disk, wire, _ = member()
+    driver.receive([Prepare(2, 1, Ballot(5, 2), 1)])  # a promise to make durable
+    driver.receive([Probe(3, 1, 6, 0)])  # needs no write, but comes after
+    assert wire.sent == []
+    assert disk.land() == "acceptor"
+    assert [type(m) for m in wire.sent] == [Promise, ProbeReply]
+
+
+def test_what_is_chosen_while_a_snapshot_installs_waits_for_it() -> None:
+    driver, disk, _, above = member()
+    installed: list[BaseException | None] = []
+    assert driver.install_snapshot(3, 0, [], installed.append)
+    # Slots 1..5 chosen meanwhile (learned from the leader's commit point).
+    driver.receive([Accept(2, 1, Ballot(1, 2), 1, tuple(b"v" for _ in range(5)), 5, 1)])
+    assert above.chosen_slots == []
+    assert disk.land() == "state 3"
+    assert installed == [None]
+    assert above.installed == [3]
+    assert above.chosen_slots == [4, 5]  # those the snapshot covers are not applied again
+
+
+def test_a_snapshot_no_newer_than_the_applied_state_is_refused() -> None:
+    driver, disk, _, above = member(applied=7)
+    assert not driver.install_snapshot(7, 0, [], lambda error: None)
+    assert not driver.install_snapshot(3, 0, [], lambda error: None)
+    assert not disk.waiting and not above.installed
