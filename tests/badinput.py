@@ -396,3 +396,19 @@ def check(answer: Answer, expect: str | list[str]) -> None:
         check_multi(answer, expect)
     else:
         check_error(answer, expect)
+
+
+def check_refused_or_served(answer: Answer, must_fail: bool, label: str) -> None:
+    """Success, or a status carrying a known coord-error reason."""
+    if answer.code == grpc.StatusCode.OK:
+        if isinstance(answer.response, pb.MultiResponse) and must_fail:
+            results = [r.WhichOneof("result") for r in answer.response.results]
+            assert results and set(results) == {"error"}, f"{label}: multi not refused: {answer}"
+            return
+        assert not must_fail, f"{label}: a request that must fail succeeded: {answer}"
+        return
+    assert answer.code not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL), (
+        f"{label}: {answer}"
+    )
+    assert answer.reason in ERROR_NAMES, f"{label}: no coord-error reason: {answer}"
+    assert answer.code == STATUS_FOR[answer.reason], f"{label}: status/reason mismatch: {answer}"
