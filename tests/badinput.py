@@ -1,7 +1,21 @@
-"""The bad-input tests' shared parts: one server with a small tree for a
-whole module, the raw gRPC transport (generated messages sent as bytes, not
-the SDK), the tree dump that proves a refusal changed nothing, and the
-expectations. See test_bad_input.py for what is checked.
+"""Bad input: every RPC validates every field, refuses with a clear error and
+changes nothing (the path rules: coord_api/paths.py; the refusal on the wire:
+coord/rpc/guard.py).
+
+Everything goes through the raw gRPC API (generated messages sent as bytes),
+not the SDK. A refusal must be a gRPC status whose trailing metadata carries
+the ErrorCode name as ``coord-error`` (and whose details start with it), or,
+on the Session stream, a ``Response.error`` / ``session_error``; never a bare
+UNKNOWN or INTERNAL. After every refused request the tree, dumped by walking
+GetData/GetChildren from /, must be exactly what it was.
+
+This module is the tests' shared part: one server per test module with a
+small tree (one node with version 2, an ephemeral owned by a long-lived
+session; the `coord` fixture of conftest.py), the raw gRPC transport, the
+tree dump, the requests several files send, and the expectations. The
+tests: test_bad_input_unary.py, test_bad_input_paths.py,
+test_bad_input_stream.py, test_bad_input_garbage.py, and the Hypothesis
+search test_bad_input_fuzz.py.
 """
 
 from __future__ import annotations
@@ -217,6 +231,21 @@ PING = pb.ClientMessage(ping=pb.Ping())
 CLOSE = pb.ClientMessage(close=pb.Close())
 
 
+def op(**kind) -> pb.Op:
+    return pb.Op(**kind)
+
+
+def create_op(path: str, **fields) -> pb.Op:
+    return pb.Op(create=pb.CreateRequest(path=path, **fields))
+
+
+BIG = b"x" * (LIMIT + 1)
+
+
+def wrong_password(session: pb.SessionRef) -> pb.SessionRef:
+    return pb.SessionRef(session_id=session.session_id, password=b"wrong password!!")
+
+
 @dataclass
 class Coord:
     server: ServerProcess
@@ -367,3 +396,19 @@ def check(answer: Answer, expect: str | list[str]) -> None:
         check_multi(answer, expect)
     else:
         check_error(answer, expect)
+
+
+def check_refused_or_served(answer: Answer, must_fail: bool, label: str) -> None:
+    """Success, or a status carrying a known coord-error reason."""
+    if answer.code == grpc.StatusCode.OK:
+        if isinstance(answer.response, pb.MultiResponse) and must_fail:
+            results = [r.WhichOneof("result") for r in answer.response.results]
+            assert results and set(results) == {"error"}, f"{label}: multi not refused: {answer}"
+            return
+        assert not must_fail, f"{label}: a request that must fail succeeded: {answer}"
+        return
+    assert answer.code not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL), (
+        f"{label}: {answer}"
+    )
+    assert answer.reason in ERROR_NAMES, f"{label}: no coord-error reason: {answer}"
+    assert answer.code == STATUS_FOR[answer.reason], f"{label}: status/reason mismatch: {answer}"

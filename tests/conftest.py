@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from coord_client import Client
+from tests.badinput import Coord, serve_tree
 from tests.servers import Cluster, ServerProcess
 from tests.treekit import OPEN, Run
 
@@ -91,3 +92,10 @@ def run() -> Run:
 def session(run: Run) -> int:
     """A live session, opened as the tree's first change."""
     return run.ok(OPEN).session_id
+
+
+@pytest.fixture(scope="module")
+def coord(tmp_path_factory) -> Iterator[Coord]:
+    """The bad-input tests' (test_bad_input*.py) server, one per module, with
+    the small tree of tests/badinput.py."""
+    yield from serve_tree(tmp_path_factory)

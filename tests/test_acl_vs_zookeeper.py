@@ -1,5 +1,5 @@
 """coord's ACLs and authentication hold to a real ZooKeeper's: every scenario
-of tests/acl_scenarios.py runs through kazoo against Apache ZooKeeper from
+of tests/acl_scenarios/ runs through kazoo against Apache ZooKeeper from
 Debian's `zookeeper` package, then through coord_client against a coord
 member, and the two recordings must be equal.
 

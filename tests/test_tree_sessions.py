@@ -1,6 +1,7 @@
 """The znode tree state machine against ZooKeeper's rules, continued: sessions and
 their ephemerals, watch events, determinism, zxids, exactly-once retries and
-what storage is told to write (the first rules are in test_tree.py).
+what storage is told to write (the first rules are in test_tree_refusals.py,
+test_tree_stat.py, test_tree_nodes.py and test_tree_multi.py).
 """
 
 from __future__ import annotations

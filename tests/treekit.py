@@ -1,6 +1,7 @@
 """The tree tests' shared parts: request builders, and `Run`, a tree fed as
 a leader feeds it (consecutive zxids, a clock that differs from the zxid, so
-a swapped Stat field shows). See test_tree.py.
+a swapped Stat field shows). See test_tree_refusals.py, test_tree_stat.py,
+test_tree_nodes.py and test_tree_multi.py.
 """
 
 from __future__ import annotations
