@@ -26,7 +26,6 @@ import asyncio
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 
 import grpc
@@ -93,8 +92,6 @@ class SessionStream:
         self._input_done = False
         self._broken = ""  # why the stream must end with connection loss
         self._last_write_xid = 0  # the session's previous write on this stream
-        self._parked = False  # the writer waits for something to write
-        self._begun: _Begun | None = None  # a write _pump started for the writer
 
     def send(self, message: pb.ServerMessage) -> None:
         if self._cut.is_set():
@@ -220,46 +217,23 @@ class SessionStream:
 
     async def _write(self) -> None:
         while True:
-            self._parked = True
-            try:
-                await self._wakeup.wait()
-            finally:
-                self._parked = False
+            await self._wakeup.wait()
             self._wakeup.clear()
-            if self._begun is not None:
-                begun, self._begun = self._begun, None
-                await begun.finished(self._mark_responses)
-                if self._outbox:  # sent after the write began: its wake-up was cleared above
-                    self._wakeup.set()
-            elif self._outbox:
-                await self._begin_write().finished(self._mark_responses)
+            if self._outbox:
+                frame = self._next_frame()
+                self.replica.counters.client_frames_out += 1
+                if trace.ON:
+                    self._mark_responses("write", frame)
+                await self.context.write(frame)
+                if trace.ON:
+                    self._mark_responses("written", frame)
             if self._broken and not self._outbox:
                 await abort(self.context, _error(pb.CONNECTION_LOSS, self._broken))
             finished = self._input_done and not self._in_flight
             if (self._ending or finished) and not self._outbox:
                 return
 
-    def _begin_write(self) -> _Begun:
-        """Take what waits as one frame and start writing it."""
-        frame = self._next_frame()
-        self.replica.counters.client_frames_out += 1
-        self._mark_responses("write", frame)
-        return _Begun(self.context.write(frame), frame)
-
-    def _write_now(self) -> None:
-        """When the writer is idle, start writing the answers in this turn
-        (gRPC sends them as the write starts), instead of in the writer's
-        next turn, behind whatever the loop runs first (a leader's commit
-        notices to its peers, written in the same turn the answers were
-        made); the writer finishes the write."""
-        if self._parked and self._outbox and not self._cut.is_set():
-            self._parked = False
-            self._begun = self._begin_write()
-            self._wakeup.set()
-
     def _mark_responses(self, stage: str, frame: pb.ServerFrame) -> None:
-        if not trace.ON:
-            return
         for message in frame.messages:
             if message.HasField("response"):
                 trace.mark(stage, 0, self.local.session_id, message.response.xid)
@@ -421,12 +395,7 @@ class SessionStream:
         self._pump()
 
     def _pump(self) -> None:
-        """Answer, in order, every request at the head that can be answered,
-        and start writing the answers."""
-        self._answer_ready()
-        self._write_now()
-
-    def _answer_ready(self) -> None:
+        """Answer, in order, every request at the head that can be answered."""
         self._room.set()
         while self._in_flight:
             head = self._in_flight[0]
@@ -478,48 +447,6 @@ class SessionStream:
         else:
             response.error.CopyFrom(_error(pb.BAD_ARGUMENTS, "request has no known operation"))
         response.zxid = replica.tree.zxid
-
-
-class _Begun:
-    """A write run up to its first wait in the turn that started it (as
-    Python 3.12's eager tasks start a coroutine), for the writer to await to
-    its end. No exception is kept in a local or attribute once raised: its
-    traceback would hold this frame, and the stream with it, in a cycle
-    (a cut-off stream's buffers then live until the garbage collector runs)."""
-
-    def __init__(self, write: Coroutine, frame: pb.ServerFrame) -> None:
-        self.frame = frame
-        self._write = write
-        self._waiting: object = None
-        self._finished = False
-        self._failed: BaseException | None = None
-        try:
-            self._waiting = write.send(None)
-        except StopIteration:
-            self._finished = True
-        except BaseException as err:  # noqa: BLE001 (raised where it is awaited)
-            self._failed = err.with_traceback(None)
-
-    async def finished(self, mark: Callable[[str, pb.ServerFrame], None]) -> None:
-        await self
-        mark("written", self.frame)
-
-    def __await__(self) -> Generator:
-        if self._failed is not None:
-            try:
-                raise self._failed
-            finally:
-                self._failed = None
-        while not self._finished:
-            try:
-                try:
-                    sent = yield self._waiting
-                except BaseException as err:  # noqa: BLE001 (the task's cancellation: passed on)
-                    self._waiting = self._write.throw(err)
-                else:
-                    self._waiting = self._write.send(sent)
-            except StopIteration:
-                self._finished = True
 
 
 def _done(result) -> asyncio.Future:
