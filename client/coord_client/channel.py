@@ -12,7 +12,6 @@ DEFAULT_PORT = 7181
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 << 20),
     ("grpc.max_send_message_length", 64 << 20),
-    ("grpc.optimization_target", "latency"),
 ]
 
 
