@@ -68,12 +68,12 @@ def _error(code: int, message: str) -> pb.Error:
 class SessionStream:
     def __init__(
         self,
-        replica: Member,
+        member: Member,
         context: grpc.aio.ServicerContext,
         admission: Admission,
         super_digest: str = "",
     ) -> None:
-        self.replica = replica
+        self.member = member
         self.context = context
         self.admission = admission
         self.super_digest = super_digest
@@ -98,7 +98,7 @@ class SessionStream:
             return  # the stream is being cut off; the client learns it on reconnect
         self._outbox.append(message)
         self._outbox_bytes += message.ByteSize()
-        if self._outbox_bytes > self.replica.limits.max_unread_bytes and len(self._outbox) > 1:
+        if self._outbox_bytes > self.member.limits.max_unread_bytes and len(self._outbox) > 1:
             # Nothing more is read or answered: the client resends what it
             # is owed on its next stream.
             self._outbox = []
@@ -108,8 +108,8 @@ class SessionStream:
         self._wakeup.set()
 
     def _unread(self) -> pb.Error:
-        limit = self.replica.limits.max_unread_bytes
-        self.replica.counters.unread_streams_cut += 1
+        limit = self.member.limits.max_unread_bytes
+        self.member.counters.unread_streams_cut += 1
         return _error(
             pb.LIMIT_EXCEEDED,
             f"the client did not read: over {limit} bytes waited for it"
@@ -145,7 +145,7 @@ class SessionStream:
                 self.context,
                 _error(pb.BAD_ARGUMENTS, "the first message of a session must be connect"),
             )
-        self.replica.counters.client_frames_in += 1
+        self.member.counters.client_frames_in += 1
         try:
             with self.admission.stream(client_address(self.context)):
                 await self._serve(first)
@@ -172,7 +172,7 @@ class SessionStream:
         finally:
             reader.cancel()
             if self.local is not None:
-                self.replica.detach(self.local, self.send)
+                self.member.detach(self.local, self.send)
 
     async def _read(self, messages) -> None:
         """Take the client's frames (after `messages`, the rest of the first)
@@ -187,7 +187,7 @@ class SessionStream:
                 if isinstance(frame, Malformed):
                     self._end(pb.ServerMessage(session_error=frame.error))
                     break
-                self.replica.counters.client_frames_in += 1
+                self.member.counters.client_frames_in += 1
                 await self._take(frame.messages)
         except grpc.RpcError:
             self._ending = True
@@ -203,7 +203,7 @@ class SessionStream:
     async def _take(self, messages) -> None:
         """Handle `messages`, waiting (reading nothing more) while the
         session has its limit of requests in flight."""
-        limits = self.replica.limits
+        limits = self.member.limits
         for message in messages:
             while len(self._in_flight) >= limits.max_outstanding_per_session and not self._ending:
                 self._room.clear()
@@ -221,7 +221,7 @@ class SessionStream:
             self._wakeup.clear()
             if self._outbox:
                 frame = self._next_frame()
-                self.replica.counters.client_frames_out += 1
+                self.member.counters.client_frames_out += 1
                 if trace.ON:
                     self._mark_responses("write", frame)
                 await self.context.write(frame)
@@ -259,17 +259,17 @@ class SessionStream:
     # ----------------------------------------------------------- handshake
 
     async def _connect(self, connect: pb.Connect) -> None:
-        replica = self.replica
+        member = self.member
         if connect.timeout_ms < 0:
             self._end(pb.ServerMessage(session_error=_error(pb.BAD_ARGUMENTS, "negative timeout")))
             return
-        if not await replica.caught_up(connect.last_zxid, CATCH_UP_TIMEOUT_S):
-            message = f"member has applied zxid {replica.tree.zxid}, client saw {connect.last_zxid}"
+        if not await member.caught_up(connect.last_zxid, CATCH_UP_TIMEOUT_S):
+            message = f"member has applied zxid {member.tree.zxid}, client saw {connect.last_zxid}"
             self._end(pb.ServerMessage(session_error=_error(pb.NOT_READY, message)))
             return
         if connect.session_id == 0:
-            timeout_ms = replica.limits.negotiate(connect.timeout_ms)
-            applied = await replica.submit(
+            timeout_ms = member.limits.negotiate(connect.timeout_ms)
+            applied = await member.submit(
                 log_pb2.Command(
                     open_session=log_pb2.OpenSession(timeout_ms=timeout_ms, password=os.urandom(16))
                 )
@@ -281,14 +281,14 @@ class SessionStream:
             opened = applied.result
             session_id, password = opened.session_id, opened.password
         else:
-            session = replica.tree.sessions.get(connect.session_id)
+            session = member.tree.sessions.get(connect.session_id)
             if session is None or session.password != connect.password:
                 message = f"session 0x{connect.session_id:x} has expired"
                 self._end(pb.ServerMessage(session_error=_error(pb.SESSION_EXPIRED, message)))
                 return
             session_id, password = session.session_id, session.password
             timeout_ms = session.timeout_ms
-        self.local = replica.attach(session_id, timeout_ms, self.send, self._end_session)
+        self.local = member.attach(session_id, timeout_ms, self.send, self._end_session)
         self.local.ids = self.ids
         self.send(
             pb.ServerMessage(
@@ -296,9 +296,9 @@ class SessionStream:
                     session_id=session_id,
                     password=password,
                     timeout_ms=timeout_ms,
-                    zxid=replica.tree.zxid,
-                    member_id=replica.member_id,
-                    max_request_bytes=replica.limits.max_request_bytes,
+                    zxid=member.tree.zxid,
+                    member_id=member.member_id,
+                    max_request_bytes=member.limits.max_request_bytes,
                 )
             )
         )
@@ -306,14 +306,14 @@ class SessionStream:
     def _rearm(self, connect: pb.Connect) -> None:
         """A reconnecting client says which watches it still holds: those,
         and only those, are armed here (no one-shot watch may fire twice)."""
-        replica = self.replica
-        replica.watches.remove_watcher(self.local)
+        member = self.member
+        member.watches.remove_watcher(self.local)
         try:
-            missed = replica.watches.rearm(
-                self.local, connect.watches, connect.last_zxid, replica.tree
+            missed = member.watches.rearm(
+                self.local, connect.watches, connect.last_zxid, member.tree
             )
         except TreeError as err:  # more than the limit: no client of ours holds them
-            replica.watches.remove_watcher(self.local)
+            member.watches.remove_watcher(self.local)
             self._end(pb.ServerMessage(session_error=err.to_wire()))
             return
         # Not counted against --max-unread-bytes: what a stream cut off for
@@ -326,24 +326,24 @@ class SessionStream:
     # ------------------------------------------------------------ requests
 
     def _handle(self, message: pb.ClientMessage) -> None:
-        replica = self.replica
-        replica.touch(self.local.session_id)
+        member = self.member
+        member.touch(self.local.session_id)
         kind = message.WhichOneof("kind")
         if kind == "request":
             self._request(message.request)
         elif kind == "ping":
-            self.send(pb.ServerMessage(pong=pb.Pong(zxid=replica.tree.zxid)))
+            self.send(pb.ServerMessage(pong=pb.Pong(zxid=member.tree.zxid)))
         elif kind == "close":
             close = log_pb2.Command(
                 session_id=self.local.session_id, close_session=log_pb2.CloseSession()
             )
-            self._enqueue(_InFlight(0, "close", None, replica.submit(close)))
+            self._enqueue(_InFlight(0, "close", None, member.submit(close)))
         else:
             error = _error(pb.BAD_ARGUMENTS, f"unexpected message {kind!r} in a session")
             self._end(pb.ServerMessage(session_error=error))
 
     def _request(self, request: pb.Request) -> None:
-        self.replica.counters.requests += 1
+        self.member.counters.requests += 1
         kind = request.WhichOneof("op")
         op = getattr(request, kind) if kind else None
         future = None
@@ -361,9 +361,9 @@ class SessionStream:
             if request.xid > 0:  # only writes with an xid take part in exactly-once
                 command.prev_xid = self._last_write_xid
                 self._last_write_xid = request.xid
-            future = self.replica.submit(command, on_applied=self._pump)
+            future = self.member.submit(command, on_applied=self._pump)
         elif kind == "sync":
-            future = asyncio.ensure_future(self.replica.sync(SYNC_TIMEOUT_S))
+            future = asyncio.ensure_future(self.member.sync(SYNC_TIMEOUT_S))
         self._enqueue(_InFlight(request.xid, kind, op, future, self.ids))
 
     def _authenticate(self, request: pb.AuthRequest) -> pb.AuthResponse | pb.Error:
@@ -384,11 +384,11 @@ class SessionStream:
         """Why a write is refused before it costs a log entry, if it is."""
         if 0 < xid <= self._last_write_xid:
             return _error(pb.BAD_ARGUMENTS, f"xid {xid} does not follow the last write's")
-        return self.replica.write_refusal() or ops.precheck(kind, op, self.replica.limits)
+        return self.member.write_refusal() or ops.precheck(kind, op, self.member.limits)
 
     def _enqueue(self, item: _InFlight) -> None:
         self._in_flight.append(item)
-        counters = self.replica.counters
+        counters = self.member.counters
         counters.most_in_flight = max(counters.most_in_flight, len(self._in_flight))
         if item.future is not None:
             item.future.add_done_callback(lambda _: self._pump())
@@ -428,7 +428,7 @@ class SessionStream:
     def _answer(self, item: _InFlight, response: pb.Response) -> None:
         """Fill in the answer to `item` (in place: building it apart and
         wrapping it would copy it)."""
-        replica = self.replica
+        member = self.member
         response.xid = item.xid
         if item.future is not None and item.future.cancelled():
             response.error.CopyFrom(_error(pb.CONNECTION_LOSS, "member stopping"))
@@ -439,14 +439,14 @@ class SessionStream:
         elif item.kind in ops.READS:
             try:
                 result = ops.read(
-                    replica.tree, replica.watches, item.kind, item.op, self.local, item.ids
+                    member.tree, member.watches, item.kind, item.op, self.local, item.ids
                 )
             except TreeError as err:
                 result = err.to_wire()
             _fill(response, item.kind, result)
         else:
             response.error.CopyFrom(_error(pb.BAD_ARGUMENTS, "request has no known operation"))
-        response.zxid = replica.tree.zxid
+        response.zxid = member.tree.zxid
 
 
 def _done(result) -> asyncio.Future:
