@@ -33,9 +33,10 @@ import grpc
 from coord import trace
 from coord.acl import Ids
 from coord.member.member import Member
-from coord.rpc import callers, ops
+from coord.rpc import callers
 from coord.rpc.admission import Admission, Refused, client_address
 from coord.rpc.guard import Malformed, abort, unless_cut
+from coord.session import credentials, ops
 from coord.sessions import LocalSession
 from coord.tree import Applied, TreeError
 from coord.wire import log_pb2
@@ -78,7 +79,7 @@ class SessionStream:
         self.admission = admission
         self.super_digest = super_digest
         self.ids = callers.connection_ids(context)
-        self._auth_wire = callers.to_wire(self.ids)  # as write commands carry them
+        self._auth_wire = credentials.to_wire(self.ids)  # as write commands carry them
         self.local: LocalSession | None = None
         self._outbox: list[pb.ServerMessage] = []
         self._outbox_bytes = 0
@@ -370,13 +371,13 @@ class SessionStream:
         """Add a credential's ids now (ZooKeeper's addauth). One that fails
         is answered, then ends the stream: nothing sent after it is read."""
         try:
-            self.ids = callers.add_credential(
+            self.ids = credentials.add_credential(
                 self.ids, request.scheme, request.credential, self.super_digest
             )
-        except callers.AuthFailed as err:
+        except credentials.AuthFailed as err:
             self._refused_auth = True
             return _error(pb.AUTH_FAILED, str(err))
-        self._auth_wire = callers.to_wire(self.ids)
+        self._auth_wire = credentials.to_wire(self.ids)
         self.local.ids = self.ids
         return pb.AuthResponse()
 
