@@ -59,7 +59,7 @@ def test_the_import_contracts_hold() -> None:
         ),
         ("coord/member/driver.py", "import asyncio", "the driver runs on any thread: no asyncio"),
         (
-            "coord/session/credentials.py",
+            "coord/session/session.py",
             "import grpc",
             "a client session's protocol knows no transport",
         ),
