@@ -58,6 +58,16 @@ def test_the_import_contracts_hold() -> None:
             "the member's stages reach the disk and the peers only through its ports",
         ),
         ("coord/member/driver.py", "import asyncio", "the driver runs on any thread: no asyncio"),
+        (
+            "coord/session/session.py",
+            "import grpc",
+            "a client session's protocol knows no transport",
+        ),
+        (
+            "coord/session/ops.py",
+            "import coord.rpc.callers",
+            "a client session's protocol knows no transport",
+        ),
     ],
 )
 def test_a_planted_import_breaks_its_contract(

@@ -14,6 +14,7 @@ import trustme
 
 from coord.acl import SUPER, digest_id
 from coord.rpc import callers
+from coord.session import credentials
 
 METHOD = "/test.Ids/Get"
 
@@ -32,7 +33,7 @@ async def _ids_seen(
     async def report(request, context):
         try:
             seen.append(callers.unary_ids(context, super_digest))
-        except callers.AuthFailed as err:
+        except credentials.AuthFailed as err:
             seen.append(err)
         return b""
 
@@ -123,8 +124,8 @@ def test_metadata_credentials_add_digest_ids_and_super() -> None:
 
 
 def test_too_many_credentials_fail() -> None:
-    metadata = [("coord-auth", f"digest u{i}:pw") for i in range(callers.MAX_CREDENTIALS + 1)]
+    metadata = [("coord-auth", f"digest u{i}:pw") for i in range(credentials.MAX_CREDENTIALS + 1)]
     failure = asyncio.run(_ids_seen("127.0.0.1", metadata=tuple(metadata)))
-    assert isinstance(failure, callers.AuthFailed)
-    metadata = metadata[: callers.MAX_CREDENTIALS]
+    assert isinstance(failure, credentials.AuthFailed)
+    metadata = metadata[: credentials.MAX_CREDENTIALS]
     assert len(asyncio.run(_ids_seen("127.0.0.1", metadata=tuple(metadata)))) == 65

@@ -9,7 +9,7 @@ import pytest
 from coord import acl
 from coord.acl import ADMIN, ALL, CREATE, DELETE, OPEN_ACL, READ, SUPER, WRITE
 from coord.records import REPLY_TAG
-from coord.rpc import ops
+from coord.session import ops
 from coord.storage import Storage
 from coord.tree import Event, Tree
 from coord_api.wire import client_pb2 as pb

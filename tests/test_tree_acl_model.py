@@ -22,7 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from coord import acl as acls
 from coord.outcome import TreeError
-from coord.rpc import ops
+from coord.session import ops
 from coord.tree import Tree
 from coord.watches import WatchRegistry
 from coord.wire import log_pb2

@@ -14,16 +14,11 @@ from urllib.parse import unquote
 
 import grpc
 
-from coord.acl import Ident, Ids, credential_ids
+from coord.acl import Ident, Ids
 from coord.rpc.identity import x509_subject
-from coord_api.wire import client_pb2 as pb
+from coord.session.credentials import add_credential
 
 AUTH_METADATA = "coord-auth"  # "digest user:password", one per credential
-MAX_CREDENTIALS = 64  # credentials one session or call may add
-
-
-class AuthFailed(ValueError):
-    """A credential of an unknown scheme or shape (AUTH_FAILED)."""
 
 
 def address_of(context: grpc.aio.ServicerContext) -> str | None:
@@ -51,21 +46,9 @@ def connection_ids(context: grpc.aio.ServicerContext) -> Ids:
     return tuple(ids)
 
 
-def add_credential(ids: Ids, scheme: str, credential: bytes, super_digest: str) -> Ids:
-    """`ids` with a credential's ids added. Raises AuthFailed."""
-    try:
-        added = credential_ids(scheme, credential, super_digest)
-    except ValueError as err:
-        raise AuthFailed(str(err)) from None
-    grown = ids + tuple(found for found in added if found not in ids)
-    if sum(scheme == "digest" for scheme, _ in grown) > MAX_CREDENTIALS:
-        raise AuthFailed(f"more than {MAX_CREDENTIALS} credentials")
-    return grown
-
-
 def unary_ids(context: grpc.aio.ServicerContext, super_digest: str) -> Ids:
     """A unary call's ids: its connection's and its ``coord-auth`` metadata
-    entries' (``digest user:password``). Raises AuthFailed."""
+    entries' (``digest user:password``). Raises AuthFailed (credentials.py)."""
     ids = connection_ids(context)
     for key, value in context.invocation_metadata() or ():
         if key != AUTH_METADATA:
@@ -74,9 +57,3 @@ def unary_ids(context: grpc.aio.ServicerContext, super_digest: str) -> Ids:
         scheme, _, credential = text.partition(" ")
         ids = add_credential(ids, scheme, credential.encode(), super_digest)
     return ids
-
-
-def to_wire(ids: Ids) -> list[pb.Id]:
-    """The ids as a log command carries them, in the order they were
-    proven (an ``auth`` ACL entry expands to them in that order)."""
-    return [pb.Id(scheme=scheme, id=found) for scheme, found in ids]

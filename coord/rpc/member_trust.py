@@ -16,10 +16,11 @@ from typing import NoReturn
 import grpc
 
 from coord.acl import is_super
-from coord.rpc.callers import AuthFailed, unary_ids
+from coord.rpc.callers import unary_ids
 from coord.rpc.guard import abort
 from coord.rpc.peer_auth import MEMBER, Refused, SecretChecker, sign
 from coord.rpc.peer_tls import PeerTls, member_name, member_of
+from coord.session.credentials import AuthFailed
 from coord_api.wire import client_pb2 as pb
 
 PEER = "/coord.v1.Peer/"  # the gRPC path of a Peer method is PEER + its name

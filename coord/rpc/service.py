@@ -14,11 +14,13 @@ import grpc
 
 from coord.acl import Ids
 from coord.member.member import Member
-from coord.rpc import callers, ops
+from coord.rpc import callers
 from coord.rpc.admission import Admission, Refused, client_address
 from coord.rpc.guard import abort, unless_cut, until_stopped
 from coord.rpc.member_trust import PEER
 from coord.rpc.session_stream import SessionStream
+from coord.session import ops
+from coord.session.credentials import AuthFailed, to_wire
 from coord.tree import TreeError
 from coord.wire import log_pb2, peer_pb2, peer_pb2_grpc
 from coord_api.wire import client_pb2 as pb
@@ -121,7 +123,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
     async def _ids(self, context) -> Ids:
         try:
             return callers.unary_ids(context, self.super_digest)
-        except callers.AuthFailed as err:
+        except AuthFailed as err:
             await abort(context, pb.Error(code=pb.AUTH_FAILED, message=str(err)))
 
     async def _write_op(self, kind: str, request, context):
@@ -130,7 +132,7 @@ class CoordService(client_pb2_grpc.CoordServicer):
         if refusal is not None:
             await abort(context, refusal)
         session_id = await self._optional_session(request.session, context)
-        command = ops.command(kind, request, session_id, auth=callers.to_wire(ids))
+        command = ops.command(kind, request, session_id, auth=to_wire(ids))
         return await self._write(command, context)
 
     async def Create(self, request, context):  # noqa: N802

@@ -1,68 +1,28 @@
-"""One client's session stream: requests in; responses and events out, in order.
+"""The gRPC door of a client session: one Session stream carries one
+session (coord/session/session.py, which knows no gRPC).
 
-A session's requests complete in the order they were sent, as on a
-ZooKeeper connection: writes are proposed at once (many in flight), and a
-read runs when every request before it has completed, so it sees the
-session's own writes. Everything bound for the client goes through one
-outbox; the writer sends whatever has gathered as one frame.
-
-One client cannot make the member hold much for it: past
---max-outstanding-per-session requests unanswered, or half of
---max-unread-bytes of answers not yet taken by the writer, the stream is not
-read (HTTP/2 flow control then holds the client back, and no one else); and
-once more than --max-unread-bytes wait in the outbox anyway (events, which
-cannot be held back) for a client that does not read, the stream is cut
-off (the session lives on; its client reconnects, and its watches with it).
-
-The stream holds its caller's ids (see callers.py). An ``auth`` request
-takes effect when it arrives, so it counts for every request sent after it;
-a write carries the ids it arrived with in its log command, and a read is
-checked with them.
+The door reads the client's frames and hands their messages to the
+session; it writes each frame the session has to send; and it ends the
+call as the session ends: quietly, or with a gRPC status and its reason
+(guard.py). While the session takes no more, the stream is not read, so
+HTTP/2 flow control holds the client back. The session's ids begin with
+the connection's (callers.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
-from collections import deque
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import grpc
 
 from coord import trace
-from coord.acl import Ids
 from coord.member.member import Member
-from coord.rpc import callers, ops
+from coord.rpc import callers
 from coord.rpc.admission import Admission, Refused, client_address
 from coord.rpc.guard import Malformed, abort, unless_cut
-from coord.sessions import LocalSession
-from coord.tree import Applied, TreeError
-from coord.wire import log_pb2
+from coord.session.session import Session
 from coord_api.wire import client_pb2 as pb
-
-log = logging.getLogger(__name__)
-
-CATCH_UP_TIMEOUT_S = 3.0
-SYNC_TIMEOUT_S = 10.0
-MAX_FRAME_BYTES = 1 << 20
-
-
-@dataclass(slots=True)
-class _InFlight:
-    """A request waiting for its turn to answer."""
-
-    xid: int
-    kind: str
-    op: object
-    # A write's Applied, or a sync's error (None: synced); reads have none:
-    # they run when they reach the head.
-    future: asyncio.Future | None
-    ids: Ids = ()  # a read's: the caller's at arrival
-
-
-def _error(code: int, message: str) -> pb.Error:
-    return pb.Error(code=code, message=message)
 
 
 class SessionStream:
@@ -76,63 +36,7 @@ class SessionStream:
         self.member = member
         self.context = context
         self.admission = admission
-        self.super_digest = super_digest
-        self.ids = callers.connection_ids(context)
-        self._auth_wire = callers.to_wire(self.ids)  # as write commands carry them
-        self.local: LocalSession | None = None
-        self._outbox: list[pb.ServerMessage] = []
-        self._outbox_bytes = 0
-        self._wakeup = asyncio.Event()
-        self._cut = asyncio.Event()  # the client does not read: end the stream now
-        self._in_flight: deque[_InFlight] = deque()
-        self._room = asyncio.Event()  # fewer requests in flight than the limit
-        self._taken = asyncio.Event()  # the writer took the outbox
-        self._ending = False
-        self._refused_auth = False  # an auth failed: read no more, end after its answer
-        self._input_done = False
-        self._broken = ""  # why the stream must end with connection loss
-        self._last_write_xid = 0  # the session's previous write on this stream
-
-    def send(self, message: pb.ServerMessage) -> None:
-        if self._cut.is_set():
-            return  # the stream is being cut off; the client learns it on reconnect
-        self._outbox.append(message)
-        self._outbox_bytes += message.ByteSize()
-        if self._outbox_bytes > self.member.limits.max_unread_bytes and len(self._outbox) > 1:
-            # Nothing more is read or answered: the client resends what it
-            # is owed on its next stream.
-            self._outbox = []
-            self._in_flight.clear()
-            self._stop_reading()
-            self._cut.set()
-        self._wakeup.set()
-
-    def _unread(self) -> pb.Error:
-        limit = self.member.limits.max_unread_bytes
-        self.member.counters.unread_streams_cut += 1
-        return _error(
-            pb.LIMIT_EXCEEDED,
-            f"the client did not read: over {limit} bytes waited for it"
-            " (--max-unread-bytes); its session lives on",
-        )
-
-    def _end(self, message: pb.ServerMessage) -> None:
-        """Send a last message, then end the stream."""
-        self.send(message)
-        self._stop_reading()
-
-    def _stop_reading(self) -> None:
-        """Read no more; a reader waiting for room stops waiting."""
-        self._ending = True
-        self._room.set()
-        self._taken.set()
-
-    def _end_session(self, message: pb.ServerMessage) -> None:
-        """The session ended: nothing more is answered on this stream."""
-        self._in_flight.clear()
-        self._end(message)
-
-    # ------------------------------------------------------------- the call
+        self.session = Session(member, callers.connection_ids(context), super_digest)
 
     async def run(self) -> None:
         first = await self.context.read()
@@ -143,332 +47,56 @@ class SessionStream:
         if not first.messages or first.messages[0].WhichOneof("kind") != "connect":
             await abort(
                 self.context,
-                _error(pb.BAD_ARGUMENTS, "the first message of a session must be connect"),
+                pb.Error(
+                    code=pb.BAD_ARGUMENTS, message="the first message of a session must be connect"
+                ),
             )
         self.member.counters.client_frames_in += 1
         try:
             with self.admission.stream(client_address(self.context)):
                 await self._serve(first)
         except Refused as refused:
-            self._end(pb.ServerMessage(session_error=refused.error))
+            self.session.end(pb.ServerMessage(session_error=refused.error))
             await self._write()
 
     async def _serve(self, first: pb.ClientFrame) -> None:
-        connect = first.messages[0].connect
-        await self._connect(connect)
-        rest = first.messages[1:]
-        # Credentials sent with the connect count for the watches it re-arms
-        # (a ZooKeeper client sends its auth before its SetWatches).
-        leading = 0
-        while leading < len(rest) and _is_auth(rest[leading]):
-            leading += 1
-        if not self._ending:
-            self._handle_all(rest[:leading])
-        if not self._ending:
-            self._rearm(connect)
-        reader = asyncio.create_task(self._read(rest[leading:]))
+        session = self.session
+        rest = await session.start(first.messages)
+        reader = asyncio.create_task(self._read(rest))
         try:
-            await unless_cut(self._write(), self._cut, self.context, self._unread)
+            await unless_cut(self._write(), session.cut, self.context, session.unread)
         finally:
             reader.cancel()
-            if self.local is not None:
-                self.member.detach(self.local, self.send)
+            session.detach()
 
-    async def _read(self, messages) -> None:
-        """Take the client's frames (after `messages`, the rest of the first)
-        until it is done sending; what it sent is answered in full before
-        the stream ends."""
+    async def _read(self, messages: Sequence[pb.ClientMessage]) -> None:
+        """Hand the session the client's frames (after `messages`, the rest
+        of the first) until it is done sending or the session takes no more."""
+        session = self.session
         try:
-            await self._take(messages)
-            while not self._ending and not self._refused_auth:
+            await session.take(messages)
+            while session.reading:
                 frame = await self.context.read()
                 if frame is grpc.aio.EOF:
                     break
                 if isinstance(frame, Malformed):
-                    self._end(pb.ServerMessage(session_error=frame.error))
+                    session.end(pb.ServerMessage(session_error=frame.error))
                     break
                 self.member.counters.client_frames_in += 1
-                await self._take(frame.messages)
+                await session.take(frame.messages)
         except grpc.RpcError:
-            self._ending = True
-        self._input_done = True
-        self._wakeup.set()
-
-    def _handle_all(self, messages) -> None:
-        for message in messages:
-            if self._ending or self._refused_auth:
-                return
-            self._handle(message)
-
-    async def _take(self, messages) -> None:
-        """Handle `messages`, waiting (reading nothing more) while the
-        session has its limit of requests in flight."""
-        limits = self.member.limits
-        for message in messages:
-            while len(self._in_flight) >= limits.max_outstanding_per_session and not self._ending:
-                self._room.clear()
-                await self._room.wait()
-            while self._outbox_bytes > limits.max_unread_bytes // 2 and not self._ending:
-                self._taken.clear()
-                await self._taken.wait()
-            if self._ending or self._refused_auth:
-                return
-            self._handle(message)
+            session.stop_reading()
+        session.input_done()
 
     async def _write(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            if self._outbox:
-                frame = self._next_frame()
-                self.member.counters.client_frames_out += 1
-                if trace.ON:
-                    self._mark_responses("write", frame)
-                await self.context.write(frame)
-                if trace.ON:
-                    self._mark_responses("written", frame)
-            if self._broken and not self._outbox:
-                await abort(self.context, _error(pb.CONNECTION_LOSS, self._broken))
-            finished = self._input_done and not self._in_flight
-            if (self._ending or finished) and not self._outbox:
-                return
-
-    def _mark_responses(self, stage: str, frame: pb.ServerFrame) -> None:
-        for message in frame.messages:
-            if message.HasField("response"):
-                trace.mark(stage, 0, self.local.session_id, message.response.xid)
-
-    def _next_frame(self) -> pb.ServerFrame:
-        """What waits, up to MAX_FRAME_BYTES (one message at least), as one
-        frame: a client with gRPC's default 4 MiB receive limit takes it."""
-        size = count = 0
-        for message in self._outbox:
-            message_size = message.ByteSize()
-            if count and size + message_size > MAX_FRAME_BYTES:
-                break
-            size += message_size
-            count += 1
-        frame = pb.ServerFrame(messages=self._outbox[:count])
-        del self._outbox[:count]
-        self._outbox_bytes = max(self._outbox_bytes - size, 0)
-        if self._outbox:
-            self._wakeup.set()
-        self._taken.set()
-        return frame
-
-    # ----------------------------------------------------------- handshake
-
-    async def _connect(self, connect: pb.Connect) -> None:
-        member = self.member
-        if connect.timeout_ms < 0:
-            self._end(pb.ServerMessage(session_error=_error(pb.BAD_ARGUMENTS, "negative timeout")))
-            return
-        if not await member.caught_up(connect.last_zxid, CATCH_UP_TIMEOUT_S):
-            message = f"member has applied zxid {member.tree.zxid}, client saw {connect.last_zxid}"
-            self._end(pb.ServerMessage(session_error=_error(pb.NOT_READY, message)))
-            return
-        if connect.session_id == 0:
-            timeout_ms = member.limits.negotiate(connect.timeout_ms)
-            applied = await member.submit(
-                log_pb2.Command(
-                    open_session=log_pb2.OpenSession(timeout_ms=timeout_ms, password=os.urandom(16))
-                )
-            )
-            if not applied.ok:  # not opened here (nor known to be): the client tries another
-                message = applied.result.message
-                self._end(pb.ServerMessage(session_error=_error(pb.NOT_READY, message)))
-                return
-            opened = applied.result
-            session_id, password = opened.session_id, opened.password
-        else:
-            session = member.tree.sessions.get(connect.session_id)
-            if session is None or session.password != connect.password:
-                message = f"session 0x{connect.session_id:x} has expired"
-                self._end(pb.ServerMessage(session_error=_error(pb.SESSION_EXPIRED, message)))
-                return
-            session_id, password = session.session_id, session.password
-            timeout_ms = session.timeout_ms
-        self.local = member.attach(session_id, timeout_ms, self.send, self._end_session)
-        self.local.ids = self.ids
-        self.send(
-            pb.ServerMessage(
-                connected=pb.Connected(
-                    session_id=session_id,
-                    password=password,
-                    timeout_ms=timeout_ms,
-                    zxid=member.tree.zxid,
-                    member_id=member.member_id,
-                    max_request_bytes=member.limits.max_request_bytes,
-                )
-            )
-        )
-
-    def _rearm(self, connect: pb.Connect) -> None:
-        """A reconnecting client says which watches it still holds: those,
-        and only those, are armed here (no one-shot watch may fire twice)."""
-        member = self.member
-        member.watches.remove_watcher(self.local)
-        try:
-            missed = member.watches.rearm(
-                self.local, connect.watches, connect.last_zxid, member.tree
-            )
-        except TreeError as err:  # more than the limit: no client of ours holds them
-            member.watches.remove_watcher(self.local)
-            self._end(pb.ServerMessage(session_error=err.to_wire()))
-            return
-        # Not counted against --max-unread-bytes: what a stream cut off for
-        # not reading had waiting comes back here, over the limit by
-        # construction, and would cut the new stream off too. The history
-        # bounds it.
-        self._outbox.extend(pb.ServerMessage(event=event) for event in missed)
-        self._wakeup.set()
-
-    # ------------------------------------------------------------ requests
-
-    def _handle(self, message: pb.ClientMessage) -> None:
-        member = self.member
-        member.touch(self.local.session_id)
-        kind = message.WhichOneof("kind")
-        if kind == "request":
-            self._request(message.request)
-        elif kind == "ping":
-            self.send(pb.ServerMessage(pong=pb.Pong(zxid=member.tree.zxid)))
-        elif kind == "close":
-            close = log_pb2.Command(
-                session_id=self.local.session_id, close_session=log_pb2.CloseSession()
-            )
-            self._enqueue(_InFlight(0, "close", None, member.submit(close)))
-        else:
-            error = _error(pb.BAD_ARGUMENTS, f"unexpected message {kind!r} in a session")
-            self._end(pb.ServerMessage(session_error=error))
-
-    def _request(self, request: pb.Request) -> None:
-        self.member.counters.requests += 1
-        kind = request.WhichOneof("op")
-        op = getattr(request, kind) if kind else None
-        future = None
-        refusal = self._refusal(kind, op, request.xid) if kind in ops.WRITES else None
-        if kind == "auth":
-            future = _done(Applied(self._authenticate(op), []))
-        elif refusal is not None:
-            future = _done(Applied(refusal, []))
-        elif kind in ops.WRITES:
+        """Write what the session has to send, until it ends."""
+        session = self.session
+        while (frame := await session.outgoing()) is not None:
+            self.member.counters.client_frames_out += 1
             if trace.ON:
-                trace.mark("receive", 0, self.local.session_id, request.xid)
-            command = ops.command(
-                kind, op, self.local.session_id, request.xid, auth=self._auth_wire
-            )
-            if request.xid > 0:  # only writes with an xid take part in exactly-once
-                command.prev_xid = self._last_write_xid
-                self._last_write_xid = request.xid
-            future = self.member.submit(command, on_applied=self._pump)
-        elif kind == "sync":
-            future = asyncio.ensure_future(self.member.sync(SYNC_TIMEOUT_S))
-        self._enqueue(_InFlight(request.xid, kind, op, future, self.ids))
-
-    def _authenticate(self, request: pb.AuthRequest) -> pb.AuthResponse | pb.Error:
-        """Add a credential's ids now (ZooKeeper's addauth). One that fails
-        is answered, then ends the stream: nothing sent after it is read."""
-        try:
-            self.ids = callers.add_credential(
-                self.ids, request.scheme, request.credential, self.super_digest
-            )
-        except callers.AuthFailed as err:
-            self._refused_auth = True
-            return _error(pb.AUTH_FAILED, str(err))
-        self._auth_wire = callers.to_wire(self.ids)
-        self.local.ids = self.ids
-        return pb.AuthResponse()
-
-    def _refusal(self, kind: str, op, xid: int) -> pb.Error | None:
-        """Why a write is refused before it costs a log entry, if it is."""
-        if 0 < xid <= self._last_write_xid:
-            return _error(pb.BAD_ARGUMENTS, f"xid {xid} does not follow the last write's")
-        return self.member.write_refusal() or ops.precheck(kind, op, self.member.limits)
-
-    def _enqueue(self, item: _InFlight) -> None:
-        self._in_flight.append(item)
-        counters = self.member.counters
-        counters.most_in_flight = max(counters.most_in_flight, len(self._in_flight))
-        if item.future is not None:
-            item.future.add_done_callback(lambda _: self._pump())
-        self._pump()
-
-    def _pump(self) -> None:
-        """Answer, in order, every request at the head that can be answered."""
-        self._room.set()
-        while self._in_flight:
-            head = self._in_flight[0]
-            if head.future is not None and not head.future.done():
-                return
-            self._in_flight.popleft()
-            if head.kind == "close":
-                self._end(pb.ServerMessage(closed=pb.Closed()))
-                return
-            if _lost_write(head):
-                # A write of this session was not applied, so the writes sent
-                # after it on this stream cannot follow it. Drop the stream:
-                # the client reconnects and sends its pending writes again, in
-                # order, with their xids (each applies once).
-                self._in_flight.clear()
-                self._broken = head.future.result().result.message
-                self._ending = True
-                self._wakeup.set()
-                return
-            message = pb.ServerMessage()
-            self._answer(head, message.response)
-            if trace.ON and head.kind in ops.WRITES:
-                trace.mark("respond", 0, self.local.session_id, head.xid)
-            self.send(message)
-            if head.kind == "auth" and message.response.HasField("error"):
-                self._in_flight.clear()
-                self._end(pb.ServerMessage(session_error=message.response.error))
-                return
-
-    def _answer(self, item: _InFlight, response: pb.Response) -> None:
-        """Fill in the answer to `item` (in place: building it apart and
-        wrapping it would copy it)."""
-        member = self.member
-        response.xid = item.xid
-        if item.future is not None and item.future.cancelled():
-            response.error.CopyFrom(_error(pb.CONNECTION_LOSS, "member stopping"))
-        elif item.future is not None and item.kind != "sync":
-            _fill(response, item.kind, item.future.result().result)
-        elif item.future is not None and item.future.result() is not None:
-            response.error.CopyFrom(item.future.result())  # sync could not confirm
-        elif item.kind in ops.READS:
-            try:
-                result = ops.read(
-                    member.tree, member.watches, item.kind, item.op, self.local, item.ids
-                )
-            except TreeError as err:
-                result = err.to_wire()
-            _fill(response, item.kind, result)
-        else:
-            response.error.CopyFrom(_error(pb.BAD_ARGUMENTS, "request has no known operation"))
-        response.zxid = member.tree.zxid
-
-
-def _done(result) -> asyncio.Future:
-    future = asyncio.get_running_loop().create_future()
-    future.set_result(result)
-    return future
-
-
-def _is_auth(message: pb.ClientMessage) -> bool:
-    return message.WhichOneof("kind") == "request" and message.request.WhichOneof("op") == "auth"
-
-
-def _lost_write(item: _InFlight) -> bool:
-    """A write that ended in connection loss: not applied, or not known to be."""
-    if item.kind not in ops.WRITES or item.future is None or item.future.cancelled():
-        return False
-    result = item.future.result().result
-    return isinstance(result, pb.Error) and result.code == pb.CONNECTION_LOSS
-
-
-def _fill(response: pb.Response, kind: str, result) -> None:
-    if isinstance(result, pb.Error):
-        response.error.CopyFrom(result)
-    else:
-        getattr(response, kind).CopyFrom(result)
+                session.mark_responses("write", frame)
+            await self.context.write(frame)
+            if trace.ON:
+                session.mark_responses("written", frame)
+        if session.broken is not None:
+            await abort(self.context, session.broken)
