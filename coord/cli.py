@@ -380,7 +380,19 @@ async def serve(args: argparse.Namespace) -> None:
     await member.stop()  # waiting requests end with connection loss
     for each in servers:
         await each.stop(grace=0.5)
+    await _calls_finished()
     member.storage.close()
+
+
+async def _calls_finished(timeout: float = 2.0) -> None:
+    """Let the tasks of the calls gRPC ended at its stop finish. A call whose
+    last write a client never read is ended by the core when the grace runs
+    out, and the server's stop can return before the call's task has taken
+    that news; `asyncio.run` would then cancel the task, and gRPC logs the
+    cancellation as a traceback."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    if others:
+        await asyncio.wait(others, timeout=timeout)
 
 
 def _tune_gc() -> None:

@@ -133,7 +133,12 @@ def stub_for(member: Member) -> tuple[grpc.Channel, client_pb2_grpc.CoordStub]:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether nothing listens on `port`: a restarted member could bind it.
+    SO_REUSEADDR, as every server sets it: a connection the exit left in
+    TIME_WAIT holds no port a server needs (without it the probe failed
+    when the member happened to close a connection first)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
