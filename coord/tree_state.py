@@ -29,7 +29,7 @@ MAX_NODES_TOUCHED = 1000
 @dataclass(slots=True)
 class Session:
     """A session as every member holds it: what it owns and the replies it
-    may be re-sent. Its liveness is each member's own (sessions.py)."""
+    may be re-sent. Its liveness is each member's own (local_sessions.py)."""
 
     session_id: int
     timeout_ms: int

@@ -16,11 +16,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from coord.clock import Clock
+from coord.local_sessions import LocalSession, Send, SessionTracker
 from coord.member.intake import Intake
 from coord.member.reads import Reads
 from coord.outcome import Applied
 from coord.paxos import Role
-from coord.sessions import LocalSession, Send, SessionTracker
 from coord.tree import Tree
 from coord.watches import WatchRegistry
 from coord.wire import log_pb2

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from coord.clock import Clock
 from coord.counters import Counters
+from coord.local_sessions import LocalSession, Send
 from coord.member.apply import Apply
 from coord.member.intake import Intake
 from coord.member.limits import Limits
@@ -35,7 +36,6 @@ from coord.member.reads import Reads
 from coord.member.status import member_status
 from coord.outcome import Applied
 from coord.paxos import Config, Role
-from coord.sessions import LocalSession, Send
 from coord.tree import Tree
 from coord.watches import WatchRegistry
 from coord.wire import log_pb2

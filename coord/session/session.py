@@ -34,9 +34,9 @@ from dataclasses import dataclass
 
 from coord import trace
 from coord.acl import Ids
+from coord.local_sessions import LocalSession
 from coord.member.member import Member
 from coord.session import credentials, ops
-from coord.sessions import LocalSession
 from coord.tree import Applied, TreeError
 from coord.wire import log_pb2
 from coord_api.wire import client_pb2 as pb
