@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -141,3 +142,15 @@ def test_the_sdk_builds_and_imports_without_the_server(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 40
+
+
+def test_the_sdk_needs_what_the_whole_needs_but_plyvel() -> None:
+    """client/pyproject.toml repeats the top-level dependency list (one
+    repo, two distributions): the two may not drift apart."""
+
+    def needs(path: Path) -> set[str]:
+        return set(tomllib.loads(path.read_text())["project"]["dependencies"])
+
+    whole = needs(ROOT / "pyproject.toml")
+    sdk = needs(ROOT / "client" / "pyproject.toml")
+    assert sdk == {need for need in whole if not need.startswith("plyvel")}
