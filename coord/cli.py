@@ -26,6 +26,7 @@ import grpc
 from coord.member.limits import Limits
 from coord.member.member import Member
 from coord.paxos import Config
+from coord.peers.door import LinkDoor
 from coord.peers.transport import PeerTransport
 from coord.rpc.admin_service import AdminService
 from coord.rpc.guard import add_service
@@ -95,6 +96,12 @@ def members(text: str) -> dict[int, MemberAddress]:
     return parsed
 
 
+def port_or_zero(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return int(text)
+
+
 def positive(text: str) -> int:
     if not text.isdigit() or int(text) <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
@@ -134,6 +141,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--peer-listen", type=host_port,
         help="serve peers and admin on this HOST:PORT only (default: this member's PEER_PORT)",
+    )  # fmt: skip
+    p.add_argument(
+        "--link-port", type=port_or_zero, default=0,
+        help="other members' replication links come in on this port, on the peer door's"
+        " host (default 0: a free one, which members learn through the peer door)",
     )  # fmt: skip
     p.add_argument(
         "--cluster-secret-file", type=Path,
@@ -301,6 +313,16 @@ def bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredenti
         raise UsageError(f"cannot listen on {address}: address in use or not available") from None
 
 
+async def open_door(door: LinkDoor, host: str, port: int) -> None:
+    try:
+        await door.start(host, port)
+    except OSError as err:
+        raise UsageError(
+            f"cannot listen for peer links on {host}:{port}: {err.strerror or err}"
+        ) from None
+    log.info("peer links come in at %s:%d", host, door.port)
+
+
 async def serve(args: argparse.Namespace) -> None:
     cluster = cluster_of(args)
     doors, peer_listen = peer_door(args, cluster)
@@ -339,9 +361,10 @@ async def serve(args: argparse.Namespace) -> None:
         client_pb2.DESCRIPTOR.services_by_name["Coord"],
         limits.max_request_bytes,
     )
+    door = LinkDoor(member, trust)
     add_service(
         peer_server,
-        PeerService(member, trust, address),
+        PeerService(member, trust, address, door),
         peer_pb2.DESCRIPTOR.services_by_name["Peer"],
     )
     add_service(
@@ -355,6 +378,8 @@ async def serve(args: argparse.Namespace) -> None:
         if peer_server is not server:
             peer_tls = trust.tls.server_credentials() if trust.tls else None
             bind(peer_server, "{}:{}".format(*peer_listen), peer_tls)
+        if not trust.single:
+            await open_door(door, (peer_listen or (host, port))[0], args.link_port)
     except UsageError:
         member.storage.close()
         raise
@@ -378,6 +403,7 @@ async def serve(args: argparse.Namespace) -> None:
     await stop.wait()
     log.info("stopping")
     await member.stop()  # waiting requests end with connection loss
+    await door.stop()
     for each in servers:
         await each.stop(grace=0.5)
     await _calls_finished()

@@ -43,11 +43,6 @@ def hostile_request(method: Method, target: int, claimed: int) -> bytes:
     if method.path == PEER + "InstallSnapshot":
         chunk = peer_pb2.SnapshotChunk(src=claimed, slot=FAR_SLOT, zxid=FAR_SLOT, last=True)
         return chunk.SerializeToString()
-    if method.path == PEER + "Deliver":
-        message = peer_pb2.PeerMessage(src=claimed, dst=target)
-        message.prepare.ballot.round = FAR_SLOT
-        message.prepare.ballot.member = claimed
-        return peer_pb2.PeerFrame(src=claimed, messages=[message]).SerializeToString()
     if method.path == ADMIN + "SetFaults":
         links = [admin_pb2.LinkFault(peer=p, blocked=True) for p in (1, 2, 3)]
         return admin_pb2.Faults(links=links, clock_offset_s=3600).SerializeToString()
@@ -198,23 +193,9 @@ def followers(cluster: Cluster) -> tuple[int, int, int]:
     return leader, first, second
 
 
-def test_a_member_cannot_speak_for_another(cluster):
+def test_a_member_cannot_send_a_snapshot_in_another_name(cluster):
     leader, first, second = followers(cluster)
-    deliver = METHODS[PEER + "Deliver"]
     target = cluster.members[second]
-    metadata = as_member(cluster, deliver.path, first, second)
-    in_frame = peer_pb2.PeerFrame(src=leader)
-    message = peer_pb2.PeerMessage(src=leader, dst=second)
-    message.prepare.ballot.round = FAR_SLOT
-    message.prepare.ballot.member = leader
-    in_message = peer_pb2.PeerFrame(src=first, messages=[message])
-    for frame in (in_frame, in_message):
-        metadata = as_member(cluster, deliver.path, first, second)
-        code, details = assert_refused_and_unchanged(
-            target, deliver, frame.SerializeToString(), metadata
-        )
-        assert code == grpc.StatusCode.PERMISSION_DENIED
-        assert "in another's name" in details
     # The leader itself, sending a snapshot in a follower's name:
     snapshot = METHODS[PEER + "InstallSnapshot"]
     chunk = peer_pb2.SnapshotChunk(src=first, slot=FAR_SLOT, last=True)
@@ -223,11 +204,6 @@ def test_a_member_cannot_speak_for_another(cluster):
         target, snapshot, chunk.SerializeToString(), metadata
     )
     assert "in another's name" in details
-    # The control: in its own name, the member is heard.
-    with grpc.insecure_channel(target.address) as channel:
-        own = peer_pb2.PeerFrame(src=first).SerializeToString()
-        metadata = as_member(cluster, deliver.path, first, second)
-        assert call(channel, deliver, own, metadata)[0] == grpc.StatusCode.OK
 
 
 def test_only_the_leader_may_send_a_snapshot(cluster):

@@ -7,9 +7,11 @@ a secret of its own. Status still shows every member through the peer door.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from coord.wire import admin_pb2, admin_pb2_grpc, peer_pb2, peer_pb2_grpc
 from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc
 from tests.member_methods import call, member_methods
+from tests.rawlink import RawLink, link_port
 from tests.servers import Cluster, ServerProcess, free_port
 from tests.tlscerts import Certs, server_flags
 
@@ -220,6 +223,36 @@ def test_peer_tls_refuses_other_certificates(tls_cluster):
             stub = admin_pb2_grpc.AdminStub(channel)
             after = stub.StateDigest(admin_pb2.DigestRequest(), timeout=10)
         assert (after.zxid, after.sha256) == (before.zxid, before.sha256)
+
+
+def link_context(ca: trustme.CA, cert: trustme.LeafCert | None) -> ssl.SSLContext:
+    """TLS for a link opened by hand: trusts the cluster's CA, shows `cert` (or none)."""
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    if cert is not None:
+        cert.configure_cert(context)
+    return context
+
+
+def test_peer_tls_links_need_a_member_certificate(tls_cluster):
+    cluster, ca, _ = tls_cluster
+    cluster.leader()
+    tool = ca.issue_cert("member-1")
+    impostor = trustme.CA().issue_cert("member-1")  # the right name, another CA
+    nobody = ca.issue_cert("intruder")  # the right CA, no member's name
+    member = cluster.members[2]
+    with tls_channel(member, ca, tool) as channel:
+        port = link_port(member, (), channel)
+    for cert in (None, impostor):  # the handshake fails: nothing is read
+        with RawLink(port, link_context(ca, cert), "member-2") as link:
+            with contextlib.suppress(OSError):
+                link.send(peer_pb2.LinkHello())
+            assert link.closed()
+    with RawLink(port, link_context(ca, nobody), "member-2") as link:
+        assert "names no member" in link.hello(()).refused
+        assert link.closed()
+    with RawLink(port, link_context(ca, tool), "member-2") as link:
+        assert link.hello(()).refused == ""  # the control
 
 
 def free_run(size: int) -> int:

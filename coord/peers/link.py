@@ -1,4 +1,13 @@
-"""One peer link: our messages to one member over one Deliver stream."""
+"""One peer link: our messages to one member, over a TCP connection of
+their own (TLS with peer TLS), framed by frames.py.
+
+gRPC carries the rest of what members say to each other (coord/rpc/
+peer_service.py); the Paxos messages take this leaner way because each
+gRPC stream write costs a Python member far more than the message itself
+(BENCHMARKS.md, "Where a write's time goes"). The link is found and
+proven through the peer's gRPC door: its port by the authenticated
+``Peer.Link`` call, then a LinkHello signed as a call of that method.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +19,25 @@ import grpc
 
 from coord import trace
 from coord.member.ports import PeerEvents
+from coord.peers.frames import MAX_HELLO_BYTES, FrameError, frame, read_frame
 from coord.rpc.member_trust import PEER, MemberTrust
+from coord.rpc.peer_tls import member_name
 from coord.wire import admin_pb2, peer_pb2, peer_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 LINK_BUFFER = 256
+CONNECT_TIMEOUT_S = 5.0
+HIGH_WATER_BYTES = 4 << 20  # written but not yet sent: wait for the socket to take it
+
+
+class LinkRefused(Exception):
+    """The peer would not open the link; the message is its reason."""
 
 
 class PeerLink:
-    """Our messages to one peer over one Deliver stream; reconnects on its own,
-    and reports when an open stream breaks."""
+    """Our messages to one peer over one link; reconnects on its own, and
+    reports when an open link breaks."""
 
     def __init__(self, trust: MemberTrust, peer: int, events: PeerEvents) -> None:
         self.member_id = trust.member_id
@@ -34,6 +51,7 @@ class PeerLink:
         self.frames_out = 0
         self.fault = admin_pb2.LinkFault()  # injected by tests; healthy by default
         self._random = random.Random()
+        self._refused = ""  # the last refusal logged, to log each once
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -63,33 +81,77 @@ class PeerLink:
 
     async def _run(self) -> None:
         backoff = 0.05
+        while True:
+            try:
+                reader, writer = await asyncio.wait_for(self._open(), CONNECT_TIMEOUT_S)
+            except LinkRefused as why:
+                if str(why) != self._refused:
+                    self._refused = str(why)
+                    log.warning("member %d refused our link: %s", self.peer, why)
+            except (OSError, TimeoutError, grpc.RpcError, FrameError) as err:
+                log.debug("no link to member %d: %r", self.peer, err)
+            else:
+                self._refused = ""
+                backoff = 0.05
+                await self._carry(reader, writer)
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.5))
+            backoff = min(backoff * 2, 0.5)
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Ask the peer's door where its links come in, connect, and prove who we are."""
         async with self.trust.channel(self.peer) as channel:
-            stub = peer_pb2_grpc.PeerStub(channel)
+            address = await peer_pb2_grpc.PeerStub(channel).Link(
+                peer_pb2.LinkRequest(), metadata=self.trust.metadata(PEER + "Link", self.peer)
+            )
+        host = self.trust.doors[self.peer].rsplit(":", 1)[0].strip("[]")
+        tls = self.trust.tls
+        reader, writer = await asyncio.open_connection(
+            host,
+            address.port,
+            ssl=tls.link_client if tls else None,
+            server_hostname=member_name(self.peer) if tls else None,
+        )
+        try:
+            proof = dict(self.trust.metadata(PEER + "Link", self.peer))
+            writer.write(frame(peer_pb2.LinkHello(proof=proof)))
+            welcome = await read_frame(reader, peer_pb2.LinkWelcome, MAX_HELLO_BYTES)
+        except BaseException:
+            writer.close()
+            raise
+        if welcome.refused:
+            writer.close()
+            raise LinkRefused(welcome.refused)
+        return reader, writer
+
+    async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Write what is queued until the link breaks. The peer writes
+        nothing after its welcome, so anything read ends the link."""
+        ended = asyncio.create_task(reader.read(1))
+        ended.add_done_callback(lambda _: self._wakeup.set())
+        self.connected = True
+        try:
             while True:
-                call = stub.Deliver(metadata=self.trust.metadata(PEER + "Deliver", self.peer))
-                try:
-                    # An empty frame first: it fails fast if the peer is down.
-                    await call.write(peer_pb2.PeerFrame(src=self.member_id))
-                    self.connected = True
-                    backoff = 0.05
-                    while True:
-                        await self._wakeup.wait()
-                        self._wakeup.clear()
-                        frame = peer_pb2.PeerFrame(messages=self._buffer, src=self.member_id)
-                        self._buffer = []
-                        self.frames_out += 1
-                        if trace.ON:
-                            trace.wire("written", frame.messages)
-                        await call.write(frame)
-                except (grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError) as err:
-                    log.debug("stream to member %d ended: %r", self.peer, err)
-                finally:
-                    call.cancel()
-                if self.connected:
-                    # What was in flight to a peer that broke is lost, as on
-                    # any broken connection: Paxos resends what matters.
-                    self.connected = False
-                    self._buffer = []
-                    self._events.peer_lost(self.peer)
-                await asyncio.sleep(backoff * random.uniform(0.5, 1.5))
-                backoff = min(backoff * 2, 0.5)
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                if ended.done() or writer.is_closing():
+                    break
+                if not self._buffer:
+                    continue
+                message = peer_pb2.PeerFrame(messages=self._buffer, src=self.member_id)
+                self._buffer = []
+                self.frames_out += 1
+                if trace.ON:
+                    trace.wire("written", message.messages)
+                writer.write(frame(message))
+                if writer.transport.get_write_buffer_size() > HIGH_WATER_BYTES:
+                    await writer.drain()
+        except OSError as err:
+            log.debug("link to member %d ended: %r", self.peer, err)
+        finally:
+            ended.cancel()
+            writer.close()
+            # What was in flight to a peer that broke is lost, as on any
+            # broken connection: Paxos resends what matters.
+            self.connected = False
+            self._buffer = []
+            self._events.peer_lost(self.peer)

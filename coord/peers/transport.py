@@ -1,9 +1,9 @@
-"""The gRPC Transport: how a member's log reaches the other members.
+"""The Transport: how a member's log reaches the other members.
 
-One PeerLink stream per peer carries the Paxos messages (encoded by
-coord/paxos/wire.py) and the session-touch relay; snapshots go as one
-InstallSnapshot call each (the server side is coord/rpc/peer_service.py).
-Fault injection (tests only) distorts the links.
+One PeerLink per peer (link.py, a TCP connection of its own) carries the
+Paxos messages (encoded by coord/paxos/wire.py) and the session-touch
+relay; snapshots go as one gRPC InstallSnapshot call each (the server side
+is coord/rpc/peer_service.py). Fault injection (tests only) distorts the links.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ the call does anything.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -19,7 +20,7 @@ from coord.acl import is_super
 from coord.rpc.callers import unary_ids
 from coord.rpc.guard import abort
 from coord.rpc.peer_auth import MEMBER, Refused, SecretChecker, sign
-from coord.rpc.peer_tls import PeerTls, member_name, member_of
+from coord.rpc.peer_tls import PeerTls, member_name, member_of, member_of_certificate
 from coord.session.credentials import AuthFailed
 from coord_api.wire import client_pb2 as pb
 
@@ -85,19 +86,38 @@ class MemberTrust:
         except Refused as why:
             await abort(context, pb.Error(code=pb.AUTH_FAILED, message=str(why)))
 
+    def link_caller(self, proof: dict[str, str], certificate: dict | None) -> int:
+        """The member opening a replication link to us, proven as a Peer
+        call is (its LinkHello's proof, its certificate); never ourselves,
+        and nobody when we have no peers. Refused says why."""
+        if self.single:
+            raise Refused("a single member serves no peer link")
+        named = member_of_certificate(certificate) if self.tls is not None else None
+        caller = self._identify(named, PEER + "Link", proof.items())
+        if caller == self.member_id:
+            raise Refused(f"member {caller} is this member")
+        return caller
+
     def _caller(self, context: grpc.aio.ServicerContext, method: str) -> int:
+        named = member_of(context.auth_context()) if self.tls is not None else None
+        return self._identify(named, method, context.invocation_metadata())
+
+    def _identify(
+        self, named: int | None, method: str, metadata: Iterable[tuple[str, str | bytes]]
+    ) -> int:
+        """The member proven by its certificate (`named`, with peer TLS)
+        and by the signature in `metadata` (with the secret)."""
         claims = set()
         if self.tls is not None:
-            named = member_of(context.auth_context())
             if named is None:
                 raise Refused("the peer certificate names no member (DNS name member-N)")
             claims.add(named)
         if self._checker is not None:
-            claims.add(self._checker.check(method, context.invocation_metadata()))
+            claims.add(self._checker.check(method, metadata))
         if not claims:
             if not self.insecure:
                 raise Refused("this member has no peer credentials (--cluster-secret-file)")
-            claimed = dict(context.invocation_metadata()).get(MEMBER, "")
+            claimed = dict(metadata).get(MEMBER, "")
             if not isinstance(claimed, str) or not claimed.isdigit():
                 raise Refused(f"no {MEMBER} header")
             claims.add(int(claimed))

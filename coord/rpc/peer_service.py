@@ -6,55 +6,31 @@ Every call is first authenticated as another member of this cluster
 
 from __future__ import annotations
 
-import contextlib
-
 import grpc
 
 from coord.member.member import Member
-from coord.rpc.guard import Malformed, abort, until_stopped
+from coord.peers.door import LinkDoor
+from coord.rpc.guard import Malformed, abort
 from coord.rpc.member_trust import PEER, MemberTrust, refuse
 from coord.rpc.peer_auth import in_own_name
 from coord.wire import peer_pb2, peer_pb2_grpc
 
 
 class PeerService(peer_pb2_grpc.PeerServicer):
-    def __init__(self, member: Member, trust: MemberTrust, address: str) -> None:
+    def __init__(self, member: Member, trust: MemberTrust, address: str, door: LinkDoor) -> None:
         self.member = member
         self.trust = trust
         self.address = address  # our client address, as Status reports it
+        self.door = door
 
     @property
     def log(self):
         return self.member.log
 
-    async def Deliver(self, request_iterator, context):  # noqa: N802 (gRPC's names)
-        """A peer's messages to us. When its stream ends, the peer is gone (a
-        killed process's connection closes at once): a follower that loses
-        its leader this way runs for leader without waiting out a timeout."""
-        peer = await self.trust.authorize_peer(context, PEER + "Deliver")
-        src = 0
-
-        def ended(_context) -> None:
-            if src and not self.member.stopping.is_set():
-                self.log.peer_lost(src)
-
-        # gRPC cancels this handler when the peer's connection drops, so the
-        # end is caught by callback, not by code after the loop.
-        context.add_done_callback(ended)
-
-        async def receive() -> None:
-            nonlocal src
-            async for frame in request_iterator:
-                if isinstance(frame, Malformed):
-                    await abort(context, frame.error)
-                if not in_own_name(peer, [frame.src, *(m.src for m in frame.messages)]):
-                    await refuse(context, f"member {peer} sent a message in another's name")
-                src = peer
-                self.log.receive(frame)
-
-        with contextlib.suppress(grpc.aio.AioRpcError):
-            await until_stopped(receive(), self.member.stopping)
-        return peer_pb2.DeliverAck()
+    async def Link(self, request, context):  # noqa: N802 (gRPC's names)
+        """Where our replication links come in (coord/peers/door.py)."""
+        await self.trust.authorize_peer(context, PEER + "Link")
+        return peer_pb2.LinkAddress(port=self.door.port)
 
     async def InstallSnapshot(self, request_iterator, context):  # noqa: N802
         """Our whole state replaced by a peer's: only the member we follow

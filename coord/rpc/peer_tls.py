@@ -10,7 +10,9 @@ certificate. A certificate that names no member, or several, names none.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -25,8 +27,18 @@ def member_name(member: int) -> str:
 
 
 def member_of(auth_context: dict[str, list[bytes]]) -> int | None:
-    """The member a verified peer certificate names, if exactly one."""
-    names = auth_context.get("x509_subject_alternative_name", [])
+    """The member a verified peer certificate names (gRPC's view of it), if exactly one."""
+    return _one_member(auth_context.get("x509_subject_alternative_name", []))
+
+
+def member_of_certificate(certificate: dict | None) -> int | None:
+    """The member a verified peer certificate names (Python's ssl view of
+    it, for a replication link), if exactly one."""
+    names = (certificate or {}).get("subjectAltName", ())
+    return _one_member(value.encode() for kind, value in names if kind == "DNS")
+
+
+def _one_member(names: Iterable[bytes]) -> int | None:
     ids = {int(m.group(1)) for name in names if (m := MEMBER_NAME.fullmatch(name))}
     return ids.pop() if len(ids) == 1 else None
 
@@ -37,10 +49,20 @@ class PeerTls:
     the client port's are (a bad file is one line before the member starts)."""
 
     files: ServerTLS  # client_ca: the cluster's CA
+    # The same for the replication links (coord/peers/): Python's ssl.
+    link_server: ssl.SSLContext = field(compare=False)
+    link_client: ssl.SSLContext = field(compare=False)
 
     @classmethod
     def load(cls, cert: Path, key: Path, ca: Path) -> PeerTls:
-        return cls(ServerTLS.load(cert, key, ca, flags="--peer-tls"))
+        files = ServerTLS.load(cert, key, ca, flags="--peer-tls")
+        ca_pem = files.client_ca.decode()
+        server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cadata=ca_pem)
+        server.verify_mode = ssl.CERT_REQUIRED
+        client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca_pem)
+        for context in (server, client):
+            context.load_cert_chain(cert, key)
+        return cls(files, server, client)
 
     def server_credentials(self) -> grpc.ServerCredentials:
         """Callers must show a certificate of the CA."""

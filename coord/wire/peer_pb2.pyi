@@ -159,9 +159,34 @@ class PeerFrame(_message.Message):
     src: int
     def __init__(self, messages: _Optional[_Iterable[_Union[PeerMessage, _Mapping]]] = ..., src: _Optional[int] = ...) -> None: ...
 
-class DeliverAck(_message.Message):
+class LinkRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class LinkAddress(_message.Message):
+    __slots__ = ("port",)
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    port: int
+    def __init__(self, port: _Optional[int] = ...) -> None: ...
+
+class LinkHello(_message.Message):
+    __slots__ = ("proof",)
+    class ProofEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    proof: _containers.ScalarMap[str, str]
+    def __init__(self, proof: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class LinkWelcome(_message.Message):
+    __slots__ = ("refused",)
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    refused: str
+    def __init__(self, refused: _Optional[str] = ...) -> None: ...
 
 class SnapshotChunk(_message.Message):
     __slots__ = ("src", "slot", "zxid", "keys", "values", "last")

@@ -35,10 +35,10 @@ class PeerStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.Deliver = channel.stream_unary(
-                '/coord.v1.Peer/Deliver',
-                request_serializer=coord_dot_v1_dot_peer__pb2.PeerFrame.SerializeToString,
-                response_deserializer=coord_dot_v1_dot_peer__pb2.DeliverAck.FromString,
+        self.Link = channel.unary_unary(
+                '/coord.v1.Peer/Link',
+                request_serializer=coord_dot_v1_dot_peer__pb2.LinkRequest.SerializeToString,
+                response_deserializer=coord_dot_v1_dot_peer__pb2.LinkAddress.FromString,
                 _registered_method=True)
         self.InstallSnapshot = channel.stream_unary(
                 '/coord.v1.Peer/InstallSnapshot',
@@ -55,10 +55,14 @@ class PeerStub:
 class PeerServicer:
     """Missing associated documentation comment in .proto file."""
 
-    def Deliver(self, request_iterator, context):
-        """A member's messages to one peer, in order, for as long as it runs.
-        Each direction of a pair is its own stream; a stream that breaks tells
-        the sender its peer is gone (and a follower may then elect at once).
+    def Link(self, request, context):
+        """Where this member's replication links come in. A member's messages to
+        a peer go over a link of their own: a TCP connection (TLS with peer
+        TLS) carrying length-prefixed frames, opened by a LinkHello proven as
+        a call of this method is, and answered by a LinkWelcome; then
+        PeerFrames, in order, for as long as it runs. Each direction of a pair
+        is its own link; a link that breaks tells both ends the other is gone
+        (and a follower may then elect at once).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -82,10 +86,10 @@ class PeerServicer:
 
 def add_PeerServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Deliver': grpc.stream_unary_rpc_method_handler(
-                    servicer.Deliver,
-                    request_deserializer=coord_dot_v1_dot_peer__pb2.PeerFrame.FromString,
-                    response_serializer=coord_dot_v1_dot_peer__pb2.DeliverAck.SerializeToString,
+            'Link': grpc.unary_unary_rpc_method_handler(
+                    servicer.Link,
+                    request_deserializer=coord_dot_v1_dot_peer__pb2.LinkRequest.FromString,
+                    response_serializer=coord_dot_v1_dot_peer__pb2.LinkAddress.SerializeToString,
             ),
             'InstallSnapshot': grpc.stream_unary_rpc_method_handler(
                     servicer.InstallSnapshot,
@@ -109,7 +113,7 @@ class Peer:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
-    def Deliver(request_iterator,
+    def Link(request,
             target,
             options=(),
             channel_credentials=None,
@@ -119,12 +123,12 @@ class Peer:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.stream_unary(
-            request_iterator,
+        return grpc.experimental.unary_unary(
+            request,
             target,
-            '/coord.v1.Peer/Deliver',
-            coord_dot_v1_dot_peer__pb2.PeerFrame.SerializeToString,
-            coord_dot_v1_dot_peer__pb2.DeliverAck.FromString,
+            '/coord.v1.Peer/Link',
+            coord_dot_v1_dot_peer__pb2.LinkRequest.SerializeToString,
+            coord_dot_v1_dot_peer__pb2.LinkAddress.FromString,
             options,
             channel_credentials,
             insecure,

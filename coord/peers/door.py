@@ -1,0 +1,87 @@
+"""Where the other members' links come in (link.py is the other end).
+
+A link is heard only once its LinkHello proves a member of this cluster,
+as a Peer call must (member_trust.py); what it then carries must be in
+that member's own name. A refusal is answered with its reason and the
+connection closed; anything that is not a frame of ours, or a frame over
+the limit, closes it. Nothing is handed to the log before the proof.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from coord.member.member import Member
+from coord.peers.frames import MAX_FRAME_BYTES, MAX_HELLO_BYTES, FrameError, frame, read_frame
+from coord.rpc.member_trust import MemberTrust
+from coord.rpc.peer_auth import Refused, in_own_name
+from coord.wire import peer_pb2
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_S = 5.0  # a connection that proves nothing by then is closed
+
+
+class LinkDoor:
+    def __init__(self, member: Member, trust: MemberTrust) -> None:
+        self.member = member
+        self.trust = trust
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.Task] = set()
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> None:
+        """Listen on `host`:`port` (0: a free port, then in `self.port`).
+        OSError if it cannot."""
+        tls = self.trust.tls
+        self._server = await asyncio.start_server(
+            self._serve, host, port, ssl=tls.link_server if tls else None
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._links):
+            task.cancel()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._links.add(task)
+        peer = 0
+        try:
+            peer = await asyncio.wait_for(self._admit(reader, writer), HELLO_TIMEOUT_S)
+            if peer:
+                await self._receive(peer, reader)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, FrameError) as err:
+            log.debug("link from %s ended: %r", writer.get_extra_info("peername"), err)
+        finally:
+            self._links.discard(task)
+            writer.close()
+            if peer and not self.member.stopping.is_set():
+                self.member.log.peer_lost(peer)
+
+    async def _admit(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+        """The member that opened this link, welcomed; 0 if refused (told why)."""
+        hello = await read_frame(reader, peer_pb2.LinkHello, MAX_HELLO_BYTES)
+        try:
+            peer = self.trust.link_caller(dict(hello.proof), writer.get_extra_info("peercert"))
+        except Refused as why:
+            log.warning("refused a link from %s: %s", writer.get_extra_info("peername"), why)
+            writer.write(frame(peer_pb2.LinkWelcome(refused=str(why))))
+            with contextlib.suppress(OSError):
+                await writer.drain()
+            return 0
+        writer.write(frame(peer_pb2.LinkWelcome()))
+        return peer
+
+    async def _receive(self, peer: int, reader: asyncio.StreamReader) -> None:
+        log_ = self.member.log
+        while True:
+            message = await read_frame(reader, peer_pb2.PeerFrame, MAX_FRAME_BYTES)
+            if not in_own_name(peer, [message.src, *(m.src for m in message.messages)]):
+                log.warning("member %d sent a message in another's name: link closed", peer)
+                return
+            log_.receive(message)
