@@ -315,7 +315,7 @@ def bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredenti
 
 async def open_door(door: LinkDoor, host: str, port: int) -> None:
     try:
-        await door.start(host, port)
+        await door.bind(host, port)
     except OSError as err:
         raise UsageError(
             f"cannot listen for peer links on {host}:{port}: {err.strerror or err}"
@@ -386,6 +386,7 @@ async def serve(args: argparse.Namespace) -> None:
     if trust.insecure:
         log.warning("--insecure-peers: anyone who reaches the peer port can act as a member")
     await member.start()
+    await door.start()
     for each in servers:
         await each.start()
     _tune_gc()

@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
-from coord.member.member import Member
 from coord.peers.frames import MAX_FRAME_BYTES, MAX_HELLO_BYTES, FrameError, frame, read_frame
 from coord.rpc.member_trust import MemberTrust
 from coord.rpc.peer_auth import Refused, in_own_name
 from coord.wire import peer_pb2
+
+if TYPE_CHECKING:
+    from coord.member.member import Member
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +35,19 @@ class LinkDoor:
         self._links: set[asyncio.Task] = set()
         self.port = 0
 
-    async def start(self, host: str, port: int) -> None:
-        """Listen on `host`:`port` (0: a free port, then in `self.port`).
-        OSError if it cannot."""
+    async def bind(self, host: str, port: int) -> None:
+        """Take `host`:`port` (0: a free port, then in `self.port`), not yet
+        serving. OSError if it cannot."""
         tls = self.trust.tls
         self._server = await asyncio.start_server(
-            self._serve, host, port, ssl=tls.link_server if tls else None
+            self._serve, host, port, ssl=tls.link_server if tls else None, start_serving=False
         )
         self.port = self._server.sockets[0].getsockname()[1]
+
+    async def start(self) -> None:
+        """Serve, if bound: once the member has started."""
+        if self._server is not None:
+            await self._server.start_serving()
 
     async def stop(self) -> None:
         if self._server is not None:
