@@ -178,14 +178,14 @@ class Driver:
             write = _Write()
             done = partial(self._written, write)
             self.store.persist_acceptor(ready.promised, ready.entries, ready.truncate, done)
-        if ready.messages:
-            self._outbox.append((write, ready.messages))
-            self._flush()
         if self.installing:
             self._held.extend(ready.chosen)
         else:
             for slot, value in ready.chosen:
                 self._events.chosen(slot, value)
+        if ready.messages:
+            self._outbox.append((write, ready.messages))
+            self._flush()
         floor = self.node.log_start - 1
         for peer in ready.snapshots:
             self._transport.send_snapshot(peer, floor)
