@@ -114,7 +114,13 @@ class Intake:
         request_id = next(self._request_ids)
         waiting.command.origin_member = self._member_id
         waiting.command.origin_request = request_id
+        idle = not self._waiting
         self._waiting[request_id] = waiting
+        if idle:
+            # Nothing of ours in flight: no batch to wait for.
+            self._pending.append(waiting)
+            self._flush()
+            return
         if not self._pending:
             asyncio.get_running_loop().call_soon(self._flush)
         self._pending.append(waiting)
