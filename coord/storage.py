@@ -158,16 +158,43 @@ class _Writer(threading.Thread):
         self._closed = False
         # Written since the last sync: a failure may have lost them.
         self._unsynced: list[Ops] = []
-        self.syncs = 0  # written by this thread only
+        self._busy = False  # a batch is being written (by this thread or write_here)
+        self.syncs = 0
 
-    def submit(self, ops: Ops, sync: bool) -> Future:
+    def submit(self, ops: Ops, sync: bool, wake: bool = True) -> Future:
+        """Queue a write; unless `wake`, the caller will write it itself
+        (write_here) if this thread is idle by then."""
         future: Future = Future()
         with self._cond:
             if self._closed:
                 raise StorageError("storage is closed")
             self._queue.append((ops, sync, future))
-            self._cond.notify()
+            if wake:
+                self._cond.notify()
         return future
+
+    def write_here(self) -> None:
+        """Write what is queued in the calling thread, if this one is not
+        writing: two thread hand-offs fewer when writes come one at a time.
+        A failed write goes back to this thread, which retries it."""
+        with self._cond:
+            if self._busy or self._closed or not self._queue:
+                return
+            work, self._queue = self._queue, []
+            self._busy = True
+        try:
+            sync = self._write(work)
+        except Exception:
+            with self._cond:
+                self._queue = work + self._queue
+                self._busy = False
+                self._cond.notify()
+            return
+        with self._cond:
+            self._busy = False
+            if self._queue:
+                self._cond.notify()
+        self._done(work, sync)
 
     def run(self) -> None:
         while True:
@@ -177,24 +204,36 @@ class _Writer(threading.Thread):
                 work, self._queue = self._queue, []
                 if not work and self._closed:
                     return
-            sync = any(sync for _, sync, _ in work) or len(self._unsynced) >= MAX_UNSYNCED
-            if trace.ON:
-                trace.slots("fsync_start", _log_slots(work))
+                self._busy = True
             try:
-                self._storage._write([ops for ops, _, _ in work], sync)
+                sync = self._write(work)
             except Exception as err:  # whatever failed, the writes must still land
                 if not self._retry(work, err):
                     return
+                with self._cond:
+                    self._busy = False
                 continue
-            if trace.ON:
-                trace.slots("fsync_end", _log_slots(work))
-            self.syncs += sync
-            if sync:
-                self._unsynced.clear()
-            else:
-                self._unsynced.extend(ops for ops, _, _ in work)
-            for _, _, future in work:
-                future.set_result(None)
+            with self._cond:
+                self._busy = False
+            self._done(work, sync)
+
+    def _write(self, work: list[tuple[Ops, bool, Future]]) -> bool:
+        sync = any(sync for _, sync, _ in work) or len(self._unsynced) >= MAX_UNSYNCED
+        if trace.ON:
+            trace.slots("fsync_start", _log_slots(work))
+        self._storage._write([ops for ops, _, _ in work], sync)
+        if trace.ON:
+            trace.slots("fsync_end", _log_slots(work))
+        return sync
+
+    def _done(self, work: list[tuple[Ops, bool, Future]], sync: bool) -> None:
+        self.syncs += sync
+        if sync:
+            self._unsynced.clear()
+        else:
+            self._unsynced.extend(ops for ops, _, _ in work)
+        for _, _, future in work:
+            future.set_result(None)
 
     def _retry(self, work: list[tuple[Ops, bool, Future]], err: Exception) -> bool:
         """Reopen and write again, with backoff, until it works; False if
@@ -350,7 +389,7 @@ class Storage:
     # ------------------------------------------------------------ acceptor
 
     def persist_acceptor(
-        self, promised: Ballot | None, entries: Iterable[Entry], truncate: int
+        self, promised: Ballot | None, entries: Iterable[Entry], truncate: int, here: bool = False
     ) -> Future:
         """Write what the Paxos core asked for, durably (one fsync); the
         future resolves once it is on disk."""
@@ -365,7 +404,11 @@ class Storage:
             for e in entries
             if e.slot > truncate
         )
-        return self._writer.submit(ops, sync=True)
+        return self._writer.submit(ops, sync=True, wake=not here)
+
+    def write_here(self) -> None:
+        """Write what is queued in the calling thread if the writer is idle."""
+        self._writer.write_here()
 
     def load_acceptor(self) -> tuple[Ballot, dict[int, tuple[Ballot, bytes]], int]:
         """The promise, the accepted entries and the log start, as persisted."""

@@ -43,8 +43,10 @@ class Disk(Protocol):
     def load_acceptor(self) -> tuple[Ballot, dict[int, tuple[Ballot, bytes]], int]: ...
 
     def persist_acceptor(
-        self, promised: Ballot | None, entries: list[Entry], truncate: int
+        self, promised: Ballot | None, entries: list[Entry], truncate: int, here: bool = False
     ) -> Future: ...
+
+    def write_here(self) -> None: ...
 
     def install_state(self, slot: int, zxid: int, items: list) -> Future: ...
 
@@ -66,7 +68,10 @@ class _OnLoop:
     def persist_acceptor(
         self, promised: Ballot | None, entries: list[Entry], truncate: int, done: Done
     ) -> None:
-        self._report(self._disk.persist_acceptor(promised, entries, truncate), done)
+        self._report(self._disk.persist_acceptor(promised, entries, truncate, here=True), done)
+        # After what this turn already scheduled (the links' writes of the
+        # messages that do not wait for this write).
+        self._loop.call_soon(self._disk.write_here)
 
     def install_state(self, slot: int, zxid: int, items: list, done: Done) -> None:
         self._report(self._disk.install_state(slot, zxid, items), done)
