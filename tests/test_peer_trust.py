@@ -23,7 +23,8 @@ import grpc
 import pytest
 import trustme
 
-from coord.rpc.peer_auth import write_new_secret
+from coord.rpc.member_trust import PEER
+from coord.rpc.peer_auth import load_secret, sign, write_new_secret
 from coord.wire import admin_pb2, admin_pb2_grpc, peer_pb2, peer_pb2_grpc
 from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc
@@ -113,7 +114,38 @@ PEER_FLAGS = {
         "/PEER_PORT",
     ),
     "bad-peer-port": (["--members", "1=127.0.0.1:7001/x"], "HOST:PORT/PEER_PORT"),
+    "link-port-out-of-range": (["--link-port", "70000"], "not a port"),
+    "link-port-not-a-number": (["--link-port", "x"], "not a port"),
 }
+
+
+def test_a_link_port_in_use_is_one_line(tmp_path):
+    secret = secret_file(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        flags = ["--link-port", str(port), "--cluster-secret-file", str(secret)]
+        line = refused_start(tmp_path, *two_members(), *flags)
+    assert f"cannot listen for peer links on 127.0.0.1:{port}" in line
+
+
+def test_members_link_on_the_ports_given(tmp_path):
+    """--link-port: the port a firewall lets through between members."""
+    cluster = Cluster.create(tmp_path, 3)
+    ports = {member_id: free_port() for member_id in cluster.members}
+    for member_id, member in cluster.members.items():
+        member.extra_args += ["--link-port", str(ports[member_id])]
+    try:
+        cluster.start()
+        cluster.leader()
+        all_answer(cluster, 1)
+        for member_id, member in cluster.members.items():
+            asker = member_id % 3 + 1
+            proof = sign(load_secret(member.secret_file), PEER + "Link", asker, member_id)
+            assert link_port(member, proof) == ports[member_id]
+    finally:
+        cluster.stop()
 
 
 @pytest.mark.parametrize("case", PEER_FLAGS, ids=PEER_FLAGS)
