@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 
 import grpc
+import uvloop
 
 from coord.member.limits import Limits
 from coord.member.member import Member
@@ -438,7 +439,7 @@ def server_main(argv: list[str] | None = None) -> None:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        asyncio.run(serve(args))
+        uvloop.run(serve(args))
     except (UsageError, StorageError, SecretError, TLSFileError) as err:
         print(f"coord-server: {err}", file=sys.stderr)
         sys.exit(2)
