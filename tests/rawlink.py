@@ -47,9 +47,11 @@ class RawLink:
     def send_bytes(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def hello(self, proof: tuple) -> peer_pb2.LinkWelcome:
-        """Open the link with `proof` (call metadata); the door's answer."""
-        self.send(peer_pb2.LinkHello(proof=dict(proof)))
+    def hello(self, proof: tuple, *then: peer_pb2.PeerFrame) -> peer_pb2.LinkWelcome:
+        """Open the link with `proof` (call metadata), the frames `then`
+        sent in the same write; the door's answer."""
+        hello = peer_pb2.LinkHello(proof=dict(proof))
+        self.send_bytes(b"".join(frame(message) for message in (hello, *then)))
         (length,) = LENGTH.unpack(self._exactly(LENGTH.size))
         return peer_pb2.LinkWelcome.FromString(self._exactly(length))
 

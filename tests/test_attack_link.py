@@ -7,7 +7,8 @@ id, a wrong secret, a signature made for another member, another method
 or another time, or one replayed, is answered with the reason and the
 connection closed. What is not a frame of ours (an HTTP/2 preface, a
 length over the limit, bytes that do not decode) and silence are closed
-without an answer. A proven member still may not speak in another's name.
+without an answer, and connections proving nothing are bounded. A proven
+member still may not speak in another's name, and has one link at a time.
 After each, the tree is unchanged, as its digest (taken with the secret)
 shows.
 """
@@ -16,28 +17,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
+from coord.peers.door import MAX_UNPROVEN
 from coord.peers.frames import LENGTH, MAX_FRAME_BYTES
 from coord.rpc.peer_auth import MEMBER, load_secret, sign
 from coord.wire import peer_pb2
 from tests.rawlink import HELLO_PATH, RawLink, link_port
 from tests.servers import Cluster
-from tests.test_attack_peer import FAR_SLOT, WRONG_SECRET, digest, seeded
+from tests.test_attack_peer import FAR_SLOT, WRONG_SECRET, digest, seeded_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
-    root = tmp_path_factory.mktemp("links")
-    cluster = Cluster.create(root, 3)
-    try:
-        cluster.start()
-        cluster.leader()
-        seeded(list(cluster.members.values()))
+    with seeded_cluster(tmp_path_factory.mktemp("links")) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def secret(cluster: Cluster) -> bytes:
@@ -53,6 +49,16 @@ def roles(cluster: Cluster) -> tuple[int, int, int]:
 def port_of(cluster: Cluster, target: int) -> int:
     proof = sign(secret(cluster), HELLO_PATH, 1 if target != 1 else 2, target)
     return link_port(cluster.members[target], proof)
+
+
+@contextmanager
+def unchanged(cluster: Cluster, member_id: int) -> Iterator[None]:
+    """What runs inside leaves the member's tree and the leader as they were."""
+    leader = cluster.leader()
+    before = digest(cluster.members[member_id])
+    yield
+    assert digest(cluster.members[member_id]) == before
+    assert cluster.leader() == leader
 
 
 def hostile_frame(claimed: int, target: int) -> peer_pb2.PeerFrame:
@@ -82,16 +88,12 @@ PROOFS = {
 
 @pytest.mark.parametrize("proof", PROOFS)
 def test_a_hello_that_proves_no_member_is_refused(cluster, proof):
-    leader, first, second = roles(cluster)
-    target = cluster.members[second]
-    before = digest(target)
-    with RawLink(port_of(cluster, second)) as link:
+    _, first, second = roles(cluster)
+    with unchanged(cluster, second), RawLink(port_of(cluster, second)) as link:
         welcome = link.hello(PROOFS[proof](secret(cluster), first, second))
         assert welcome.refused, proof
         link.send(hostile_frame(first, second))  # heard by nobody
         assert link.closed()
-    assert digest(target) == before
-    assert cluster.leader() == leader
 
 
 def test_a_hello_is_good_once(cluster):
@@ -116,23 +118,17 @@ NOT_FRAMES = {
 
 @pytest.mark.parametrize("sent", NOT_FRAMES)
 def test_what_is_not_a_frame_of_ours_closes_the_link(cluster, sent):
-    leader, first, second = roles(cluster)
-    target = cluster.members[second]
-    before = digest(target)
-    with RawLink(port_of(cluster, second)) as link:
-        link.send_bytes(NOT_FRAMES[sent])
-        if sent == "cut-short":
-            link.sock.shutdown(1)  # then nothing more: the frame never completes
-        assert link.closed()
-    # The same after a proven hello: a member's garbage ends its own link.
-    with RawLink(port_of(cluster, second)) as link:
-        assert link.hello(sign(secret(cluster), HELLO_PATH, first, second)).refused == ""
-        link.send_bytes(NOT_FRAMES[sent])
-        if sent == "cut-short":
-            link.sock.shutdown(1)
-        assert link.closed()
-    assert digest(target) == before
-    assert cluster.leader() == leader
+    _, first, second = roles(cluster)
+    with unchanged(cluster, second):
+        for proven in (False, True):  # after a hello, a member's garbage ends its own link
+            with RawLink(port_of(cluster, second)) as link:
+                if proven:
+                    proof = sign(secret(cluster), HELLO_PATH, first, second)
+                    assert link.hello(proof).refused == ""
+                link.send_bytes(NOT_FRAMES[sent])
+                if sent == "cut-short":
+                    link.sock.shutdown(1)  # then nothing more: the frame never completes
+                assert link.closed()
 
 
 def test_a_connection_that_proves_nothing_is_closed(cluster):
@@ -143,18 +139,41 @@ def test_a_connection_that_proves_nothing_is_closed(cluster):
 
 def test_a_member_cannot_speak_for_another_on_a_link(cluster):
     leader, first, second = roles(cluster)
-    target = cluster.members[second]
-    before = digest(target)
-    for forged in (peer_pb2.PeerFrame(src=leader), hostile_frame(leader, second)):
+    with unchanged(cluster, second):
+        for forged in (peer_pb2.PeerFrame(src=leader), hostile_frame(leader, second)):
+            with RawLink(port_of(cluster, second)) as link:
+                assert link.hello(sign(secret(cluster), HELLO_PATH, first, second)).refused == ""
+                link.send(forged)
+                assert link.closed()
+        # The control: a frame in its own name is heard, and the door reads
+        # on to the next (sent with the hello, before the real member can
+        # open a link of its own to replace this one).
+        said = f"member {first} sent a message in the name of {leader}: link closed"
         with RawLink(port_of(cluster, second)) as link:
-            assert link.hello(sign(secret(cluster), HELLO_PATH, first, second)).refused == ""
-            link.send(forged)
+            own, forged = peer_pb2.PeerFrame(src=first), peer_pb2.PeerFrame(src=leader)
+            proof = sign(secret(cluster), HELLO_PATH, first, second)
+            assert link.hello(proof, own, forged).refused == ""
             assert link.closed()
-    assert digest(target) == before
-    assert cluster.leader() == leader
-    # The control: in its own name, the member is heard and the link stays.
-    with RawLink(port_of(cluster, second)) as link:
-        assert link.hello(sign(secret(cluster), HELLO_PATH, first, second)).refused == ""
-        link.send(peer_pb2.PeerFrame(src=first))
-        assert digest(target) == before
-        assert not link.closed(timeout=0.5)
+        cluster.wait_until(lambda: said in "\n".join(cluster.members[second].output))
+
+
+def test_a_member_has_one_link_at_a_time(cluster):
+    _, first, second = roles(cluster)
+    with unchanged(cluster, second), RawLink(port_of(cluster, second)) as older:
+        assert older.hello(sign(secret(cluster), HELLO_PATH, first, second)).refused == ""
+        with RawLink(port_of(cluster, second)) as newer:
+            assert newer.hello(sign(secret(cluster), HELLO_PATH, first, second)).refused == ""
+            assert older.closed()
+
+
+def test_connections_that_prove_nothing_are_bounded(cluster):
+    _, _, second = roles(cluster)
+    port = port_of(cluster, second)
+    silent = [RawLink(port) for _ in range(MAX_UNPROVEN)]
+    try:
+        with RawLink(port) as one_more:
+            assert one_more.closed()  # at once, not after the hello timeout
+        assert not silent[-1].closed(timeout=0.01)  # those are still waited for
+    finally:
+        for link in silent:
+            link.sock.close()

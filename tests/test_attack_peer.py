@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import grpc
 import pytest
@@ -86,6 +88,19 @@ def seeded(members: list[ServerProcess]) -> None:
         stub.Sync(pb.SyncRequest(path="/"), timeout=30)
 
 
+@contextmanager
+def seeded_cluster(root: Path, *flags: str) -> Iterator[Cluster]:
+    """Three members with a cluster secret, a leader and a node to lose."""
+    cluster = Cluster.create(root, 3, *flags)
+    try:
+        cluster.start()
+        cluster.leader()
+        seeded(list(cluster.members.values()))
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 def assert_refused_and_unchanged(
     member: ServerProcess, method: Method, request: bytes, metadata: tuple
 ) -> tuple[grpc.StatusCode, str]:
@@ -105,14 +120,8 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
     """Three members with a cluster secret and a super user (and fault
     injection on, so that an admin call let through would do harm)."""
     root = tmp_path_factory.mktemp("attacked")
-    cluster = Cluster.create(root, 3, "--enable-fault-injection", *SUPER)
-    try:
-        cluster.start()
-        cluster.leader()
-        seeded(list(cluster.members.values()))
+    with seeded_cluster(root, "--enable-fault-injection", *SUPER) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,10 @@ A link is heard only once its LinkHello proves a member of this cluster,
 as a Peer call must (member_trust.py); what it then carries must be in
 that member's own name. A refusal is answered with its reason and the
 connection closed; anything that is not a frame of ours, or a frame over
-the limit, closes it. Nothing is handed to the log before the proof.
+the limit, closes it, as does silence (or a TLS handshake) past the hello
+timeout. At most MAX_UNPROVEN connections wait for their proof at once, and
+a member has one link at a time. Nothing is handed to the log before the
+proof.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 5.0  # a connection that proves nothing by then is closed
+MAX_UNPROVEN = 64  # connections proving nothing yet; more are closed at once
 
 
 class LinkDoor:
@@ -33,6 +37,8 @@ class LinkDoor:
         self.trust = trust
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.Task] = set()
+        self._unproven = 0
+        self._proven: dict[int, asyncio.Task] = {}  # a member's one link to us
         self.port = 0
 
     async def bind(self, host: str, port: int) -> None:
@@ -40,8 +46,10 @@ class LinkDoor:
         serving. OSError if it cannot."""
         tls = self.trust.tls
         self._server = await asyncio.start_server(
-            self._serve, host, port, ssl=tls.link_server if tls else None, start_serving=False
-        )
+            self._serve, host, port, start_serving=False,
+            ssl=tls.link_server if tls else None,
+            ssl_handshake_timeout=HELLO_TIMEOUT_S if tls else None,
+        )  # fmt: skip
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def start(self) -> None:
@@ -60,16 +68,33 @@ class LinkDoor:
         self._links.add(task)
         peer = 0
         try:
-            peer = await asyncio.wait_for(self._admit(reader, writer), HELLO_TIMEOUT_S)
+            if self._unproven >= MAX_UNPROVEN:
+                return
+            self._unproven += 1
+            try:
+                peer = await asyncio.wait_for(self._admit(reader, writer), HELLO_TIMEOUT_S)
+            finally:
+                self._unproven -= 1
             if peer:
+                self._replace(peer, task)
                 await self._receive(peer, reader)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, FrameError) as err:
             log.debug("link from %s ended: %r", writer.get_extra_info("peername"), err)
         finally:
             self._links.discard(task)
             writer.close()
-            if peer and not self.member.stopping.is_set():
-                self.member.log.peer_lost(peer)
+            if peer and self._proven.get(peer) is task:
+                del self._proven[peer]
+                if not self.member.stopping.is_set():
+                    self.member.log.peer_lost(peer)
+
+    def _replace(self, peer: int, task: asyncio.Task) -> None:
+        """A member has one link to us: a new one ends the one before
+        (whose end then says nothing of the member)."""
+        old = self._proven.get(peer)
+        self._proven[peer] = task
+        if old is not None:
+            old.cancel()
 
     async def _admit(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
         """The member that opened this link, welcomed; 0 if refused (told why)."""
@@ -89,7 +114,9 @@ class LinkDoor:
         log_ = self.member.log
         while True:
             message = await read_frame(reader, peer_pb2.PeerFrame, MAX_FRAME_BYTES)
-            if not in_own_name(peer, [message.src, *(m.src for m in message.messages)]):
-                log.warning("member %d sent a message in another's name: link closed", peer)
+            claimed = {message.src, *(m.src for m in message.messages)}
+            if not in_own_name(peer, claimed):
+                others = ", ".join(str(src) for src in sorted(claimed - {peer}))
+                log.warning("member %d sent a message in the name of %s: link closed", peer, others)
                 return
             log_.receive(message)
