@@ -19,9 +19,12 @@ any message that reveals them leaves.
 The state a batch of applies produced and the applied position go to disk in
 one atomic LevelDB batch, so a restart neither loses nor replays a change.
 
-All writes go through one writer thread that merges whatever queued while it
-was busy into one LevelDB batch, synced if any part asked for it: group
-commit, and the event loop never waits on an fsync.
+All writes go through one writer that merges whatever queued while it was
+busy into one LevelDB batch, synced if any part asked for it: group commit.
+The writer is a thread, except that an acceptor record that finds it idle
+is written by the caller's thread itself (write_here): the event loop then
+waits on that one fsync, which saves the two thread hand-offs it would
+otherwise wait through (BENCHMARKS.md, "A lean link for the Paxos messages").
 
 A write that fails (a full disk, an I/O error) is never reported done and
 never skipped: the writer reopens the database (LevelDB refuses every write

@@ -36,7 +36,8 @@ TICK_S = 0.02
 
 class Disk(Protocol):
     """The member's disk as coord/storage.py offers it: each write's Future
-    resolves on the storage's writer thread."""
+    resolves on the storage's writer thread (or on ours, for a write made
+    with write_here)."""
 
     failure: str | None
 
@@ -77,7 +78,7 @@ class _OnLoop:
         self._report(self._disk.install_state(slot, zxid, items), done)
 
     def _report(self, future: Future, done: Done) -> None:
-        def on_disk(written: Future) -> None:  # on the writer thread
+        def on_disk(written: Future) -> None:  # on the writer thread, or ours
             self._loop.call_soon_threadsafe(done, written.exception())
 
         future.add_done_callback(on_disk)
