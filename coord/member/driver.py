@@ -178,6 +178,8 @@ class Driver:
             write = _Write()
             done = partial(self._written, write)
             self.store.persist_acceptor(ready.promised, ready.entries, ready.truncate, done)
+        # Chosen values go up before this Ready's messages go to the links,
+        # so the answers they make are queued ahead of the commit notices.
         if self.installing:
             self._held.extend(ready.chosen)
         else:
