@@ -19,12 +19,9 @@ any message that reveals them leaves.
 The state a batch of applies produced and the applied position go to disk in
 one atomic LevelDB batch, so a restart neither loses nor replays a change.
 
-All writes go through one writer that merges whatever queued while it was
-busy into one LevelDB batch, synced if any part asked for it: group commit.
-The writer is a thread, except that an acceptor record that finds it idle
-is written by the caller's thread itself (write_here): the event loop then
-waits on that one fsync, which saves the two thread hand-offs it would
-otherwise wait through (BENCHMARKS.md, "A lean link for the Paxos messages").
+All writes go through one writer thread that merges whatever queued while it
+was busy into one LevelDB batch, synced if any part asked for it: group
+commit, and the event loop never waits on an fsync.
 
 A write that fails (a full disk, an I/O error) is never reported done and
 never skipped: the writer reopens the database (LevelDB refuses every write
@@ -161,43 +158,16 @@ class _Writer(threading.Thread):
         self._closed = False
         # Written since the last sync: a failure may have lost them.
         self._unsynced: list[Ops] = []
-        self._busy = False  # a batch is being written (by this thread or write_here)
-        self.syncs = 0
+        self.syncs = 0  # written by this thread only
 
-    def submit(self, ops: Ops, sync: bool, wake: bool = True) -> Future:
-        """Queue a write; unless `wake`, the caller will write it itself
-        (write_here) if this thread is idle by then."""
+    def submit(self, ops: Ops, sync: bool) -> Future:
         future: Future = Future()
         with self._cond:
             if self._closed:
                 raise StorageError("storage is closed")
             self._queue.append((ops, sync, future))
-            if wake:
-                self._cond.notify()
+            self._cond.notify()
         return future
-
-    def write_here(self) -> None:
-        """Write what is queued in the calling thread, if this one is not
-        writing: two thread hand-offs fewer when writes come one at a time.
-        A failed write goes back to this thread, which retries it."""
-        with self._cond:
-            if self._busy or self._closed or not self._queue:
-                return
-            work, self._queue = self._queue, []
-            self._busy = True
-        try:
-            sync = self._write(work)
-        except Exception:
-            with self._cond:
-                self._queue = work + self._queue
-                self._busy = False
-                self._cond.notify()
-            return
-        with self._cond:
-            self._busy = False
-            if self._queue:
-                self._cond.notify()
-        self._done(work, sync)
 
     def run(self) -> None:
         while True:
@@ -207,36 +177,24 @@ class _Writer(threading.Thread):
                 work, self._queue = self._queue, []
                 if not work and self._closed:
                     return
-                self._busy = True
+            sync = any(sync for _, sync, _ in work) or len(self._unsynced) >= MAX_UNSYNCED
+            if trace.ON:
+                trace.slots("fsync_start", _log_slots(work))
             try:
-                sync = self._write(work)
+                self._storage._write([ops for ops, _, _ in work], sync)
             except Exception as err:  # whatever failed, the writes must still land
                 if not self._retry(work, err):
                     return
-                with self._cond:
-                    self._busy = False
                 continue
-            with self._cond:
-                self._busy = False
-            self._done(work, sync)
-
-    def _write(self, work: list[tuple[Ops, bool, Future]]) -> bool:
-        sync = any(sync for _, sync, _ in work) or len(self._unsynced) >= MAX_UNSYNCED
-        if trace.ON:
-            trace.slots("fsync_start", _log_slots(work))
-        self._storage._write([ops for ops, _, _ in work], sync)
-        if trace.ON:
-            trace.slots("fsync_end", _log_slots(work))
-        return sync
-
-    def _done(self, work: list[tuple[Ops, bool, Future]], sync: bool) -> None:
-        self.syncs += sync
-        if sync:
-            self._unsynced.clear()
-        else:
-            self._unsynced.extend(ops for ops, _, _ in work)
-        for _, _, future in work:
-            future.set_result(None)
+            if trace.ON:
+                trace.slots("fsync_end", _log_slots(work))
+            self.syncs += sync
+            if sync:
+                self._unsynced.clear()
+            else:
+                self._unsynced.extend(ops for ops, _, _ in work)
+            for _, _, future in work:
+                future.set_result(None)
 
     def _retry(self, work: list[tuple[Ops, bool, Future]], err: Exception) -> bool:
         """Reopen and write again, with backoff, until it works; False if
@@ -392,7 +350,7 @@ class Storage:
     # ------------------------------------------------------------ acceptor
 
     def persist_acceptor(
-        self, promised: Ballot | None, entries: Iterable[Entry], truncate: int, here: bool = False
+        self, promised: Ballot | None, entries: Iterable[Entry], truncate: int
     ) -> Future:
         """Write what the Paxos core asked for, durably (one fsync); the
         future resolves once it is on disk."""
@@ -407,11 +365,7 @@ class Storage:
             for e in entries
             if e.slot > truncate
         )
-        return self._writer.submit(ops, sync=True, wake=not here)
-
-    def write_here(self) -> None:
-        """Write what is queued in the calling thread if the writer is idle."""
-        self._writer.write_here()
+        return self._writer.submit(ops, sync=True)
 
     def load_acceptor(self) -> tuple[Ballot, dict[int, tuple[Ballot, bytes]], int]:
         """The promise, the accepted entries and the log start, as persisted."""

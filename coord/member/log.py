@@ -36,18 +36,15 @@ TICK_S = 0.02
 
 class Disk(Protocol):
     """The member's disk as coord/storage.py offers it: each write's Future
-    resolves on the storage's writer thread (or on ours, for a write made
-    with write_here)."""
+    resolves on the storage's writer thread."""
 
     failure: str | None
 
     def load_acceptor(self) -> tuple[Ballot, dict[int, tuple[Ballot, bytes]], int]: ...
 
     def persist_acceptor(
-        self, promised: Ballot | None, entries: list[Entry], truncate: int, here: bool = False
+        self, promised: Ballot | None, entries: list[Entry], truncate: int
     ) -> Future: ...
-
-    def write_here(self) -> None: ...
 
     def install_state(self, slot: int, zxid: int, items: list) -> Future: ...
 
@@ -69,16 +66,13 @@ class _OnLoop:
     def persist_acceptor(
         self, promised: Ballot | None, entries: list[Entry], truncate: int, done: Done
     ) -> None:
-        self._report(self._disk.persist_acceptor(promised, entries, truncate, here=True), done)
-        # After what this turn already scheduled (the links' writes of the
-        # messages that do not wait for this write).
-        self._loop.call_soon(self._disk.write_here)
+        self._report(self._disk.persist_acceptor(promised, entries, truncate), done)
 
     def install_state(self, slot: int, zxid: int, items: list, done: Done) -> None:
         self._report(self._disk.install_state(slot, zxid, items), done)
 
     def _report(self, future: Future, done: Done) -> None:
-        def on_disk(written: Future) -> None:  # on the writer thread, or ours
+        def on_disk(written: Future) -> None:  # on the writer thread
             self._loop.call_soon_threadsafe(done, written.exception())
 
         future.add_done_callback(on_disk)
