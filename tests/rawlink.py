@@ -13,6 +13,8 @@ from coord.rpc.member_trust import PEER
 from coord.wire import peer_pb2, peer_pb2_grpc
 from tests.servers import ServerProcess
 
+HELLO_PATH = PEER + "Link"  # the method a LinkHello's signature is made for
+
 
 def link_port(member: ServerProcess, metadata: tuple, channel: grpc.Channel | None = None) -> int:
     """Where `member`'s links come in, asked as `metadata` proves (a member)."""
@@ -74,6 +76,3 @@ class RawLink:
                 raise ConnectionError(f"closed after {len(data)} of {count} bytes")
             data += chunk
         return data
-
-
-HELLO_PATH = PEER + "Link"

@@ -126,7 +126,9 @@ class Intake:
         self._pending.append(waiting)
 
     def _flush(self) -> None:
-        """One batch per turn of the event loop, stamped with our clock. A
+        """Propose what is pending as one batch (a turn after the first
+        request, or at once when none of ours was in flight), stamped with
+        our clock. A
         batch that finds no leader is dropped before its first request
         would time out, so a request reported failed never applies later."""
         pending, self._pending = self._pending, []
