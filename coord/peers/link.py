@@ -48,6 +48,7 @@ class PeerLink:
         self._wakeup = asyncio.Event()
         self.connected = False
         self._task: asyncio.Task | None = None
+        self._writer: asyncio.StreamWriter | None = None  # while the link is open
         self.frames_out = 0
         self.fault = admin_pb2.LinkFault()  # injected by tests; healthy by default
         self._random = random.Random()
@@ -75,9 +76,25 @@ class PeerLink:
 
     def _queue(self, message: peer_pb2.PeerMessage) -> None:
         self._buffer.append(message)
+        writer = self._writer
+        if (
+            writer is not None
+            and not writer.is_closing()
+            and writer.transport.get_write_buffer_size() <= HIGH_WATER_BYTES
+        ):
+            self._write(writer)  # now, in the caller's turn
+            return
         if len(self._buffer) > LINK_BUFFER:
             del self._buffer[: len(self._buffer) - LINK_BUFFER]
         self._wakeup.set()
+
+    def _write(self, writer: asyncio.StreamWriter) -> None:
+        message = peer_pb2.PeerFrame(messages=self._buffer, src=self.member_id)
+        self._buffer = []
+        self.frames_out += 1
+        if trace.ON:
+            trace.wire("written", message.messages)
+        writer.write(frame(message))
 
     async def _run(self) -> None:
         backoff = 0.05
@@ -129,25 +146,21 @@ class PeerLink:
         ended = asyncio.create_task(reader.read(1))
         ended.add_done_callback(lambda _: self._wakeup.set())
         self.connected = True
+        self._writer = writer  # what is sent from now on is written at once
         try:
             while True:
                 await self._wakeup.wait()
                 self._wakeup.clear()
                 if ended.done() or writer.is_closing():
                     break
-                if not self._buffer:
-                    continue
-                message = peer_pb2.PeerFrame(messages=self._buffer, src=self.member_id)
-                self._buffer = []
-                self.frames_out += 1
-                if trace.ON:
-                    trace.wire("written", message.messages)
-                writer.write(frame(message))
+                if self._buffer:
+                    self._write(writer)
                 if writer.transport.get_write_buffer_size() > HIGH_WATER_BYTES:
                     await writer.drain()
         except OSError as err:
             log.debug("link to member %d ended: %r", self.peer, err)
         finally:
+            self._writer = None
             ended.cancel()
             writer.close()
             # What was in flight to a peer that broke is lost, as on any
