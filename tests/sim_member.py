@@ -6,7 +6,7 @@ network) and what sits above it (applies and checks what is chosen)."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
@@ -81,8 +81,9 @@ class MemberNetwork:
         self._world = world
         self._member = member
 
-    def send(self, message: Message) -> None:
-        self._world.send(self._member, message)
+    def send(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            self._world.send(self._member, message)
 
     def send_snapshot(self, peer: int, floor: int) -> None:
         if len(self._member.disk.applied) >= floor:

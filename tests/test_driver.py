@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Sequence
 
 from coord.member.driver import Driver
 from coord.member.ports import Done
@@ -42,8 +43,8 @@ class Wire:
         self.sent: list[Message] = []
         self.snapshots: list[tuple[int, int]] = []
 
-    def send(self, message: Message) -> None:
-        self.sent.append(message)
+    def send(self, messages: Sequence[Message]) -> None:
+        self.sent.extend(messages)
 
     def send_snapshot(self, peer: int, floor: int) -> None:
         self.snapshots.append((peer, floor))

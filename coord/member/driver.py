@@ -211,10 +211,12 @@ class Driver:
                 # on disk, so the messages are not sent (as if lost).
                 log.warning("dropped %d messages: %s", len(messages), write.error)
                 continue
+            others = []
             for message in messages:
                 if trace.ON:
                     trace.message("queued", message)
                 if message.dst == self.member_id:
                     self._own.append(message)
                 else:
-                    self._transport.send(message)
+                    others.append(message)
+            self._transport.send(others)

@@ -10,7 +10,7 @@ callback set from below.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from coord.paxos import Ballot, Message
@@ -46,8 +46,8 @@ class Transport(Protocol):
     """The other members, as the driver reaches them. Both may lose what
     they carry (Paxos resends what matters)."""
 
-    def send(self, message: Message) -> None:
-        """Send a message to another member (`message.dst`)."""
+    def send(self, messages: Sequence[Message]) -> None:
+        """Send messages to other members (each to its `dst`), in order."""
 
     def send_snapshot(self, peer: int, floor: int) -> None:
         """Ship our applied state to `peer`, if it covers at least slot `floor`."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Iterable
 
 import grpc
 
@@ -61,32 +62,47 @@ class PeerLink:
         if self._task is not None:
             self._task.cancel()
 
-    def send(self, message: peer_pb2.PeerMessage) -> None:
-        """Queue a message. While (re)connecting, the newest LINK_BUFFER
-        messages wait for the connection; older ones are dropped, so a peer
-        that comes back gets what is recent, not a flood."""
+    def send(self, messages: Iterable[peer_pb2.PeerMessage]) -> None:
+        """Send messages, as one frame written in the caller's turn while the
+        link is open (no wait for another turn of the loop: each is a hop of
+        a write's way). While (re)connecting, the newest LINK_BUFFER messages
+        wait for the connection; older ones are dropped, so a peer that
+        comes back gets what is recent, not a flood."""
         fault = self.fault
-        if fault.blocked or (fault.drop and self._random.random() < fault.drop):
-            return
-        if fault.delay_ms:
-            delay = self._random.uniform(0, fault.delay_ms / 1000)
-            asyncio.get_running_loop().call_later(delay, self._queue, message)
-        else:
-            self._queue(message)
+        if fault.blocked or fault.drop or fault.delay_ms:
+            messages = self._distorted(messages, fault)
+        self._queue(messages)
 
-    def _queue(self, message: peer_pb2.PeerMessage) -> None:
-        self._buffer.append(message)
+    def _queue(self, messages: Iterable[peer_pb2.PeerMessage]) -> None:
+        self._buffer.extend(messages)
+        if not self._buffer:
+            return
         writer = self._writer
         if (
             writer is not None
             and not writer.is_closing()
             and writer.transport.get_write_buffer_size() <= HIGH_WATER_BYTES
         ):
-            self._write(writer)  # now, in the caller's turn
+            self._write(writer)
             return
         if len(self._buffer) > LINK_BUFFER:
             del self._buffer[: len(self._buffer) - LINK_BUFFER]
         self._wakeup.set()
+
+    def _distorted(
+        self, messages: Iterable[peer_pb2.PeerMessage], fault: admin_pb2.LinkFault
+    ) -> list[peer_pb2.PeerMessage]:
+        """What an injected fault lets through now; delayed ones are sent later."""
+        now = []
+        for message in messages:
+            if fault.blocked or (fault.drop and self._random.random() < fault.drop):
+                continue
+            if fault.delay_ms:
+                delay = self._random.uniform(0, fault.delay_ms / 1000)
+                asyncio.get_running_loop().call_later(delay, self._queue, [message])
+            else:
+                now.append(message)
+        return now
 
     def _write(self, writer: asyncio.StreamWriter) -> None:
         message = peer_pb2.PeerFrame(messages=self._buffer, src=self.member_id)
@@ -141,8 +157,9 @@ class PeerLink:
         return reader, writer
 
     async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Write what is queued until the link breaks. The peer writes
-        nothing after its welcome, so anything read ends the link."""
+        """Keep the link until it breaks: write what waited for it, and
+        what is sent while the socket does not take it fast enough. The
+        peer writes nothing after its welcome, so anything read ends the link."""
         ended = asyncio.create_task(reader.read(1))
         ended.add_done_callback(lambda _: self._wakeup.set())
         self.connected = True

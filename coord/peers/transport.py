@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 import grpc
 
@@ -52,10 +53,14 @@ class PeerTransport:
     def frames_out(self) -> int:
         return sum(link.frames_out for link in self._links.values())
 
-    def send(self, message: Message) -> None:
-        link = self._links.get(message.dst)
-        if link is not None:
-            link.send(paxos_wire.encode(message))
+    def send(self, messages: Sequence[Message]) -> None:
+        """Each member's messages go as one frame (in order)."""
+        to: dict[int, list[peer_pb2.PeerMessage]] = {}
+        for message in messages:
+            if message.dst in self._links:
+                to.setdefault(message.dst, []).append(paxos_wire.encode(message))
+        for peer, encoded in to.items():
+            self._links[peer].send(encoded)
 
     def touch(self, leader: int, session_ids: list[int]) -> bool:
         """Tell the leader these sessions are alive; False if its link is down."""
@@ -64,7 +69,7 @@ class PeerTransport:
             return False
         message = peer_pb2.PeerMessage(src=self.member_id, dst=leader)
         message.touch_sessions.session_ids.extend(session_ids)
-        link.send(message)
+        link.send([message])
         return True
 
     def set_faults(self, faults: admin_pb2.Faults) -> None:
