@@ -4,9 +4,13 @@ Called in slot order, once per slot, on every member: each command of the
 batch goes to the tree, which computes its result deterministically; the
 watch registry fans its events out to the sessions' streams; liveness
 hears of sessions opened and ended; the intake hands the result to the
-request waiting for it (all before the next command applies). Then the
-applied state and position go to storage, and once they are on disk the
-log is told it may be trimmed behind them.
+request waiting for it (all before the next command applies). The
+applied state and position go to storage at the member's next clock tick
+(or after SAVE_EVERY_SLOTS slots), not per slot: the log entries they
+derive from are on disk already, so a save is only what lets the log be
+trimmed, and a write to the storage thread in the middle of a write's way
+costs that write a thread hand-off. Once saved, the log is told it may be
+trimmed behind them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ if TYPE_CHECKING:
     from coord.member.log import ReplicatedLog
     from coord.storage import Storage
 
+SAVE_EVERY_SLOTS = 256  # saved at the latest this many slots after the last save
+
 
 class Apply:
     def __init__(
@@ -38,7 +44,9 @@ class Apply:
         counters: Counters,
         intake: Intake,
         liveness: Liveness,
+        applied: int,
     ) -> None:
+        """`applied`: the slot the state loaded from storage reached."""
         self._tree = tree
         self._watches = watches
         self._storage = storage
@@ -48,6 +56,8 @@ class Apply:
         self._liveness = liveness
         # The applied state's writes not yet seen done, in slot order.
         self._saving: deque[tuple[int, Future]] = deque()
+        self._applied = applied  # the last slot applied
+        self._saved = applied  # the last slot whose state went to storage
 
     def chosen(self, slot: int, value: bytes) -> None:
         batch = log_pb2.Batch.FromString(value)
@@ -63,8 +73,19 @@ class Apply:
                 self._watches.fire(applied.events, zxid)
             self._liveness.session_applied(command, applied)
             self._intake.resolve(command, applied)
-        self._saving.append((slot, self._storage.save_applied(tree, slot)))
+        self._applied = slot
         self._log.applied(slot)
+        if slot - self._saved >= SAVE_EVERY_SLOTS:
+            self.save()
+
+    def save(self) -> None:
+        """Hand storage what was applied since the last save (the member's
+        clock calls this each tick, and its stop once more)."""
+        if self._applied > self._saved:
+            self._saving.append(
+                (self._applied, self._storage.save_applied(self._tree, self._applied))
+            )
+            self._saved = self._applied
         self._note_durable()
 
     def _note_durable(self) -> None:
@@ -86,4 +107,5 @@ class Apply:
         applied slot it holds."""
         slot = self._storage.load(self._tree)
         self._watches.history_after = self._tree.zxid
+        self._applied = self._saved = slot  # on disk as installed
         return slot

@@ -98,8 +98,9 @@ class Member:
             request_timeout,
         )  # fmt: skip
         self.apply = Apply(
-            self.tree, self.watches, storage, self.log, self.counters, self.intake, self.liveness
-        )
+            self.tree, self.watches, storage, self.log, self.counters, self.intake, self.liveness,
+            applied_slot,
+        )  # fmt: skip
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -117,6 +118,7 @@ class Member:
         for task in self._tasks:
             task.cancel()
         await self.log.stop()
+        self.apply.save()
         self.intake.fail_all("member stopping")
 
     async def _clocks(self) -> None:
@@ -124,6 +126,7 @@ class Member:
             await asyncio.sleep(CLOCK_TICK_S)
             self.intake.time_out_requests()
             self.liveness.tick()
+            self.apply.save()
 
     # ---------------------------------------- LogEvents: the log tells us
 
