@@ -50,6 +50,7 @@ class PeerLink:
         self.connected = False
         self._task: asyncio.Task | None = None
         self._writer: asyncio.StreamWriter | None = None  # while the link is open
+        self._gathering = False  # a frame went out this turn: more waits for its end
         self.frames_out = 0
         self.fault = admin_pb2.LinkFault()  # injected by tests; healthy by default
         self._random = random.Random()
@@ -75,8 +76,8 @@ class PeerLink:
 
     def _queue(self, messages: Iterable[peer_pb2.PeerMessage]) -> None:
         self._buffer.extend(messages)
-        if not self._buffer:
-            return
+        if not self._buffer or self._gathering:
+            return  # written at the end of this turn, with what joins it
         writer = self._writer
         if (
             writer is not None
@@ -84,10 +85,19 @@ class PeerLink:
             and writer.transport.get_write_buffer_size() <= HIGH_WATER_BYTES
         ):
             self._write(writer)
+            # What is sent later in this turn of the loop waits for its end
+            # and goes as one frame: a busy member's many Readies a turn
+            # make one write to each peer, not one each.
+            self._gathering = True
+            asyncio.get_running_loop().call_soon(self._turn_over)
             return
         if len(self._buffer) > LINK_BUFFER:
             del self._buffer[: len(self._buffer) - LINK_BUFFER]
         self._wakeup.set()
+
+    def _turn_over(self) -> None:
+        self._gathering = False
+        self._queue(())
 
     def _distorted(
         self, messages: Iterable[peer_pb2.PeerMessage], fault: admin_pb2.LinkFault
