@@ -12,7 +12,7 @@ the connection's (callers.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 
 import grpc
 
@@ -20,6 +20,7 @@ from coord import trace
 from coord.member.member import Member
 from coord.rpc import callers
 from coord.rpc.admission import Admission, Refused, client_address
+from coord.rpc.eager import Started
 from coord.rpc.guard import Malformed, abort, unless_cut
 from coord.session.session import Session
 from coord_api.wire import client_pb2 as pb
@@ -37,6 +38,9 @@ class SessionStream:
         self.context = context
         self.admission = admission
         self.session = Session(member, callers.connection_ids(context), super_digest)
+        self.session.on_send = self._write_now
+        self._idle = False  # the writer waits for the session to send more
+        self._started: tuple[Started, pb.ServerFrame] | None = None  # by _write_now
 
     async def run(self) -> None:
         first = await self.context.read()
@@ -89,14 +93,40 @@ class SessionStream:
         session.input_done()
 
     async def _write(self) -> None:
-        """Write what the session has to send, until it ends."""
+        """Write what the session has to send, until it ends: what was
+        started at once (`_write_now`), then what waits."""
         session = self.session
-        while (frame := await session.outgoing()) is not None:
-            self.member.counters.client_frames_out += 1
-            if trace.ON:
-                session.mark_responses("write", frame)
-            await self.context.write(frame)
+        while True:
+            if self._started is not None:
+                (started, frame), self._started = self._started, None
+                await started
+            elif (frame := session.take_frame()) is not None:
+                await self._start(frame)
+            elif session.over:
+                break
+            else:
+                self._idle = True
+                try:
+                    await session.more()
+                finally:
+                    self._idle = False
+                continue
             if trace.ON:
                 session.mark_responses("written", frame)
         if session.broken is not None:
             await abort(self.context, session.broken)
+
+    def _write_now(self) -> None:
+        """Start writing what the session just queued in this turn, if the
+        writer is idle: the writer task would start it a turn later, behind
+        whatever else this turn queued (see eager.py). The writer finishes it."""
+        if self._idle and self._started is None:
+            frame = self.session.take_frame()
+            if frame is not None:
+                self._started = (Started(self._start(frame)), frame)
+
+    def _start(self, frame: pb.ServerFrame) -> Coroutine:
+        self.member.counters.client_frames_out += 1
+        if trace.ON:
+            self.session.mark_responses("write", frame)
+        return self.context.write(frame)

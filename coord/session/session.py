@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from coord import trace
@@ -66,9 +66,10 @@ def _error(code: int, message: str) -> pb.Error:
 class Session:
     """The door's side of it: `start` with the first frame's messages,
     `take` each later frame's, `input_done` when the client sent its last;
-    meanwhile send each frame `outgoing` gives until it gives None (then
-    end the connection with `broken`, if set), and end it with `unread()`
-    once `cut` is set; `detach` when the connection is gone."""
+    meanwhile send each frame `take_frame` gives, waiting for `more` while
+    there is none, until `over` (then end the connection with `broken`, if
+    set), and end it with `unread()` once `cut` is set; `detach` when the
+    connection is gone."""
 
     def __init__(self, member: Member, ids: Ids, super_digest: str = "") -> None:
         self.member = member
@@ -88,6 +89,9 @@ class Session:
         self._input_done = False
         self.broken: pb.Error | None = None  # why the connection must end (connection loss)
         self._last_write_xid = 0  # the session's previous write on this connection
+        # Called after each message queued to be sent (the door may start
+        # writing it at once).
+        self.on_send: Callable[[], None] | None = None
 
     def send(self, message: pb.ServerMessage) -> None:
         if self.cut.is_set():
@@ -102,6 +106,8 @@ class Session:
             self.stop_reading()
             self.cut.set()
         self._wakeup.set()
+        if self.on_send is not None:
+            self.on_send()
 
     def unread(self) -> pb.Error:
         """Why the connection was cut off (once `cut` is set)."""
@@ -185,18 +191,18 @@ class Session:
                 return
             self._handle(message)
 
-    async def outgoing(self) -> pb.ServerFrame | None:
-        """The next frame to send, once one waits; None once the connection
-        is to end (with `broken`, if set)."""
-        while True:
-            if self._over():
-                return None
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            if self._outbox:
-                return self._next_frame()
+    def take_frame(self) -> pb.ServerFrame | None:
+        """What waits to be sent, as one frame; None if nothing does."""
+        return self._next_frame() if self._outbox else None
 
-    def _over(self) -> bool:
+    async def more(self) -> None:
+        """Until more is to be sent, or the connection is to end."""
+        await self._wakeup.wait()
+        self._wakeup.clear()
+
+    @property
+    def over(self) -> bool:
+        """Nothing more will be sent: end the connection (with `broken`, if set)."""
         if self._outbox:
             return False
         finished = self._input_done and not self._in_flight
