@@ -64,11 +64,12 @@ class PeerLink:
             self._task.cancel()
 
     def send(self, messages: Iterable[peer_pb2.PeerMessage]) -> None:
-        """Send messages, as one frame written in the caller's turn while the
-        link is open (no wait for another turn of the loop: each is a hop of
-        a write's way). While (re)connecting, the newest LINK_BUFFER messages
-        wait for the connection; older ones are dropped, so a peer that
-        comes back gets what is recent, not a flood."""
+        """Send messages as one frame, written in the caller's turn while
+        the link is open (a turn of the loop more would be a wait on a
+        write's way), or, if a frame already went out in this turn, at the
+        turn's end with whatever joins them. While (re)connecting, the
+        newest LINK_BUFFER messages wait for the connection; older ones are
+        dropped, so a peer that comes back gets what is recent, not a flood."""
         fault = self.fault
         if fault.blocked or fault.drop or fault.delay_ms:
             messages = self._distorted(messages, fault)

@@ -118,9 +118,12 @@ class SessionStream:
 
     def _write_now(self) -> None:
         """Start writing what the session just queued in this turn, if the
-        writer is idle: the writer task would start it a turn later, behind
-        whatever else this turn queued (see eager.py). The writer finishes it."""
-        if self._idle and self._started is None:
+        writer is idle and no other answer is awaited: the writer task would
+        start it a turn later, behind whatever else this turn queued (see
+        eager.py). The writer finishes it. While answers are awaited (a
+        client with many requests in flight), the writer gathers them into
+        one frame instead: a frame costs gRPC far more than an answer."""
+        if self._idle and self._started is None and self.session.answered_all:
             frame = self.session.take_frame()
             if frame is not None:
                 self._started = (Started(self._start(frame)), frame)

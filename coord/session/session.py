@@ -201,6 +201,11 @@ class Session:
         self._wakeup.clear()
 
     @property
+    def answered_all(self) -> bool:
+        """No request of the client's waits for its answer here."""
+        return not self._in_flight
+
+    @property
     def over(self) -> bool:
         """Nothing more will be sent: end the connection (with `broken`, if set)."""
         if self._outbox:
