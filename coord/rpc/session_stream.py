@@ -40,6 +40,7 @@ class SessionStream:
         self.session = Session(member, callers.connection_ids(context), super_digest)
         self.session.on_send = self._write_now
         self._idle = False  # the writer waits for the session to send more
+        self._taking = False  # the session is taking a frame's messages
         self._started: tuple[Started, pb.ServerFrame] | None = None  # by _write_now
 
     async def run(self) -> None:
@@ -78,7 +79,7 @@ class SessionStream:
         of the first) until it is done sending or the session takes no more."""
         session = self.session
         try:
-            await session.take(messages)
+            await self._take(messages)
             while session.reading:
                 frame = await self.context.read()
                 if frame is grpc.aio.EOF:
@@ -87,10 +88,20 @@ class SessionStream:
                     session.end(pb.ServerMessage(session_error=frame.error))
                     break
                 self.member.counters.client_frames_in += 1
-                await session.take(frame.messages)
+                await self._take(frame.messages)
         except grpc.RpcError:
             session.stop_reading()
         session.input_done()
+
+    async def _take(self, messages: Sequence[pb.ClientMessage]) -> None:
+        """Hand the session one frame's messages; the answers they made at
+        once (reads) go out together when it has taken them all."""
+        self._taking = True
+        try:
+            await self.session.take(messages)
+        finally:
+            self._taking = False
+        self._write_now()
 
     async def _write(self) -> None:
         """Write what the session has to send, until it ends: what was
@@ -118,12 +129,13 @@ class SessionStream:
 
     def _write_now(self) -> None:
         """Start writing what the session just queued in this turn, if the
-        writer is idle and no other answer is awaited: the writer task would
+        writer is idle, no other answer is awaited and no frame is being
+        taken (its answers go together once it is): the writer task would
         start it a turn later, behind whatever else this turn queued (see
         eager.py). The writer finishes it. While answers are awaited (a
         client with many requests in flight), the writer gathers them into
         one frame instead: a frame costs gRPC far more than an answer."""
-        if self._idle and self._started is None and self.session.answered_all:
+        if self._idle and not self._taking and self._started is None and self.session.answered_all:
             frame = self.session.take_frame()
             if frame is not None:
                 self._started = (Started(self._start(frame)), frame)
