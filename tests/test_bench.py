@@ -133,7 +133,13 @@ def check_figures(figures: dict) -> None:
 def run_to_end(tmp_path: Path, *flags: str, timeout: float = 110) -> dict:
     out = tmp_path / "report.json"
     proc = bench(tmp_path, "--out", str(out), *flags)
-    stdout, stderr = proc.communicate(timeout=timeout)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)  # it stops what it started and says where it was
+        stderr = proc.communicate(timeout=60)[1]
+        last = "\n".join(stderr.splitlines()[-150:])
+        pytest.fail(f"the bench did not end within {timeout:.0f}s; its last words:\n{last}")
     assert proc.returncode == 0, stderr
     throughput = "--latency" not in flags
     assert ("create ops/s" in stdout) == ("commands per log slot" in stdout) == throughput
