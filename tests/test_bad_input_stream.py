@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from coord_api.wire import client_pb2 as pb
+from tests.bad_streams import run_stream, to_message, unread
 from tests.badinput import (
     BIG,
     CLOSE,
@@ -226,3 +227,19 @@ def test_stream_half_close_still_answers_every_request(coord):
         if xids != list(range(1, 8)):
             missing.append(f"attempt {attempt}: answered {xids}, call ended {end.code.name}")
     assert not missing, "requests lost at half-close: " + "; ".join(missing)
+
+
+@pytest.mark.parametrize("where", ["opening", "later"])
+def test_stream_frame_too_large_to_read_ends_the_call_unread(coord, where):
+    """A frame over four times --max-request-bytes is not read at all: gRPC
+    ends the call (RESOURCE_EXHAUSTED, no reason of ours) and nothing changes.
+    The fuzz's own checker (tests/bad_streams.py) must say so too."""
+    before = dump(coord.stub)
+    huge = ("request", 1, "create", pb.CreateRequest(path="/coord/h", data=b"h" * (5 << 20)))
+    assert unread(to_message(huge))
+    if where == "opening":
+        run_stream(coord, ("connect", connect().connect, [huge]), [], "close")
+    else:
+        run_stream(coord, ("connect", connect().connect, []), [[huge]], "close")
+    coord.serves()
+    assert_unchanged(coord, before)
