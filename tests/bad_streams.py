@@ -145,14 +145,18 @@ MAX_REQUEST_BYTES = (1 << 20) + 1024  # the server's default --max-request-bytes
 UNREAD_BYTES = 4 * MAX_REQUEST_BYTES
 
 
+def frame_bytes(*messages: pb.ClientMessage) -> int:
+    return pb.ClientFrame(messages=messages).ByteSize()
+
+
 def oversized(*messages: pb.ClientMessage) -> bool:
     """Whether a frame of `messages` is over the server's --max-request-bytes."""
-    return pb.ClientFrame(messages=messages).ByteSize() > MAX_REQUEST_BYTES
+    return frame_bytes(*messages) > MAX_REQUEST_BYTES
 
 
 def unread(*messages: pb.ClientMessage) -> bool:
     """Whether a frame of `messages` is too large for gRPC to read at all."""
-    return pb.ClientFrame(messages=messages).ByteSize() > UNREAD_BYTES
+    return frame_bytes(*messages) > UNREAD_BYTES
 
 
 def check_refused_unread(said: list, end, label: str) -> None:
