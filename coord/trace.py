@@ -8,9 +8,10 @@ the members and of a client on one machine line up.
 
 A mark names its stage and what it is about: a log slot, a command's
 (session id, xid), and the peer of a message. Peer messages are marked only
-when they carry a write's progress: an Accept with values, the first Accept
-to carry a new commit point, the first Accepted to carry a new match;
-heartbeats and their answers are left out.
+when they carry a write's progress: an Accept with values, the first Accepted
+(a vote) to carry a new match; heartbeats and their answers are left out, and
+so is the commit point an Accept carries (on three members the followers
+learn from the votes, and a heartbeat carries the commit point only later).
 """
 
 from __future__ import annotations
@@ -102,11 +103,8 @@ def message(direction: str, msg: Message) -> None:
     `<kind>_<direction>`: queued (to its link), written (to the wire), in."""
     peer = msg.dst if direction != "in" else msg.src
     if isinstance(msg, Accept):
-        if msg.values:
-            for offset in range(len(msg.values)):
-                mark("accept_" + direction, msg.start + offset, peer=peer)
-        elif _advanced("commit_" + direction, peer, msg.commit):
-            mark("commit_" + direction, msg.commit, peer=peer)
+        for offset in range(len(msg.values)):
+            mark("accept_" + direction, msg.start + offset, peer=peer)
     elif isinstance(msg, Accepted):
         if _advanced("accepted_" + direction, peer, msg.match):
             mark("accepted_" + direction, msg.match, peer=peer)

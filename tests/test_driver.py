@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from coord.member.driver import Driver
 from coord.member.ports import Done
 from coord.paxos import Ballot, Config, Message
-from coord.paxos.messages import Accept, Prepare, Probe, ProbeReply, Promise
+from coord.paxos.messages import Accept, Accepted, Prepare, Probe, ProbeReply, Promise
 from tests.sim_member import MemberAbove
 
 
@@ -79,6 +79,19 @@ def test_a_reply_waits_for_its_record_and_what_follows_waits_behind_it() -> None
     assert wire.sent == []
     assert disk.land() == "acceptor"
     assert [type(m) for m in wire.sent] == [Promise, ProbeReply]
+
+
+def test_a_followers_vote_to_itself_counts_only_once_its_record_is_durable() -> None:
+    """On three members the leader's vote and ours choose a slot
+    (tests/test_paxos_votes.py); ours is a message to ourselves, so it
+    waits for the record as the one to the leader does."""
+    driver, disk, wire, above = member()
+    leader = Ballot(1, 2)
+    driver.receive([Accept(2, 1, leader, 1, (b"v",), 0, 1), Accepted(2, 1, leader, 1, 1, 1)])
+    assert above.chosen_slots == [] and wire.sent == []
+    assert disk.land() == "acceptor"
+    assert [(type(m), m.dst) for m in wire.sent] == [(Accepted, 2)]
+    assert above.chosen_slots == [1]
 
 
 def test_what_is_chosen_while_a_snapshot_installs_waits_for_it() -> None:

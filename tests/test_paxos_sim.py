@@ -17,6 +17,8 @@ from dataclasses import replace
 import pytest
 
 from coord.member.driver import Driver
+from coord.paxos import node as paxos_node
+from coord.paxos.messages import Accept, Accepted
 from coord.paxos.node import Node
 from tests.paxos_sim import InvariantViolation, World, replay_command
 
@@ -94,6 +96,23 @@ def test_planted_bug_filling_reported_slots_with_noops_is_caught(planted):
         original(self)
 
     planted("_maybe_lead", ignore_reports)
+    assert _first_violation(range(300)) is not None
+
+
+def test_planted_bug_counting_our_own_vote_before_it_is_durable_is_caught(monkeypatch):
+    """On three members a follower learns from the leader's vote and its
+    own; counted when made rather than once its record is on disk, a vote a
+    crash then loses has chosen a value."""
+
+    def accept_and_count_own_vote_at_once(self, msg):
+        before = len(self._out.messages)
+        Node._on_accept(self, msg)
+        for vote in self._out.messages[before:]:
+            if isinstance(vote, Accepted) and vote.dst == self.id and msg.src != self.id:
+                self._out.messages.remove(vote)
+                self._on_vote(vote)
+
+    monkeypatch.setitem(paxos_node._HANDLERS, Accept, accept_and_count_own_vote_at_once)
     assert _first_violation(range(300)) is not None
 
 

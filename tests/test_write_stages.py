@@ -21,19 +21,28 @@ from tests.stage_trace import stages, trace_writes
 
 Chains = list[list[str]]
 
-FOLLOWER_ACCEPTS: Chains = [
-    ["accept_in@L", "persist", "fsync_start", "fsync_end", "accepted_queued@L",
-     "accepted_written@L"],
-    ["accept_in@L", "commit_in@L", "chosen", "apply"],
-]  # fmt: skip
+
+def follower_accepts(me: str) -> Chains:
+    """A follower's part: accept, persist, vote (to the leader, and to itself
+    once durable); learn the slot chosen from its own vote and the leader's
+    (which comes after the Accept on the same link), or, should a heartbeat
+    come first, from the commit point it carries; apply."""
+    return [
+        ["accept_in@L", "persist", "fsync_start", "fsync_end", "accepted_queued@L",
+         "accepted_written@L"],
+        ["fsync_end", f"accepted_queued@{me}", f"accepted_in@{me}"],
+        ["accept_in@L", "accepted_in@L"],
+        ["accept_in@L", "chosen", "apply"],
+    ]  # fmt: skip
 
 
 def leader_replicates(start: str, followers: list[str]) -> Chains:
     """The leader's part from `start` (the write batched there, or forwarded
     to it), whoever took the write: accept it (its own accept is a message to
-    itself), have it accepted, learn it chosen, tell. The accepts to the
-    members are one Ready's messages, queued in the order of member ids, so
-    no order among them is expected."""
+    itself), have it accepted, learn it chosen; its own vote, once durable,
+    goes to every follower too. The accepts to the members are one Ready's
+    messages, queued in the order of member ids, so no order among them is
+    expected."""
     chains = [
         [start, "accept_queued@L", "accept_in@L", "persist", "fsync_start", "fsync_end",
          "accepted_queued@L", "accepted_in@L"],
@@ -42,7 +51,7 @@ def leader_replicates(start: str, followers: list[str]) -> Chains:
     for f in followers:
         chains.append([start, f"accept_queued@{f}", f"accept_written@{f}"])
         chains.append([f"accept_written@{f}", f"accepted_in@{f}"])
-        chains.append(["chosen", f"commit_queued@{f}", f"commit_written@{f}"])
+        chains.append(["fsync_end", f"accepted_queued@{f}", f"accepted_written@{f}"])
     return chains
 
 
@@ -53,19 +62,19 @@ ON_THE_LEADER: dict[str, Chains] = {
         *leader_replicates("batch", ["F1", "F2"]),
         ["apply", "respond", "write", "written"],
     ],
-    "F1": FOLLOWER_ACCEPTS,
-    "F2": FOLLOWER_ACCEPTS,
+    "F1": follower_accepts("F1"),
+    "F2": follower_accepts("F2"),
 }
 
 ON_A_FOLLOWER: dict[str, Chains] = {
     "client": [["client_send", "client_receive"]],
     "F": [
         ["receive", "batch", "forward_queued@L", "forward_written@L", "accept_in@L"],
-        *FOLLOWER_ACCEPTS,
+        *follower_accepts("F"),
         ["apply", "respond", "write", "written"],
     ],
     "L": leader_replicates("forward_in@F", ["F", "F1"]),
-    "F1": FOLLOWER_ACCEPTS,
+    "F1": follower_accepts("F1"),
 }
 
 
@@ -123,7 +132,8 @@ def test_the_check_sees_a_stage_added_dropped_or_reordered():
     chains = ON_A_FOLLOWER["F"]
     good = ["receive", "batch", "forward_queued@L", "forward_written@L", "accept_in@L",
             "persist", "fsync_start", "fsync_end", "accepted_queued@L", "accepted_written@L",
-            "commit_in@L", "chosen", "apply", "respond", "write", "written"]  # fmt: skip
+            "accepted_queued@F", "accepted_in@F", "accepted_in@L", "chosen", "apply",
+            "respond", "write", "written"]  # fmt: skip
     assert mismatch(good, chains) is None
     twice = good[:4] + ["forward_queued@L", "forward_written@L"] + good[4:]
     assert "not expected ['forward_queued@L', 'forward_written@L']" in mismatch(twice, chains)

@@ -179,7 +179,7 @@ class Driver:
             done = partial(self._written, write)
             self.store.persist_acceptor(ready.promised, ready.entries, ready.truncate, done)
         # Chosen values go up before this Ready's messages go to the links,
-        # so the answers they make are queued ahead of the commit notices.
+        # so the answers they make are queued ahead of the votes and notices.
         if self.installing:
             self._held.extend(ready.chosen)
         else:

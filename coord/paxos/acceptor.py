@@ -6,6 +6,13 @@ learner marks a slot chosen only if it accepted the slot in the ballot
 that chose it: a value it holds from an older ballot may have been
 replaced, and the leader's gap detection resends it. Below what the
 member applied durably, or installed from a snapshot, the log is dropped.
+
+Where two votes are a quorum (two or three members), a follower need not
+wait for the leader's commit point: the leader's acceptor tells every
+follower what it accepted, each follower tells itself (the message leaves
+only once the record is on disk, as every reply), and two durable votes
+in one ballot choose the slot. Larger clusters learn from the commit
+point alone.
 """
 
 from __future__ import annotations
@@ -63,6 +70,26 @@ class Acceptor:
         match = self._match_in(msg.ballot)
         self._learn(min(msg.commit, match))
         self._send(Accepted(self.id, msg.src, msg.ballot, msg.start, match, msg.seq))
+        if msg.values and self.quorum == 2:
+            learners = self.others if msg.src == self.id else (self.id,)
+            for learner in learners:
+                self._send(Accepted(self.id, learner, msg.ballot, msg.start, match, msg.seq))
+
+    def _on_vote(self, msg: Accepted) -> None:
+        """A follower's learner: an acceptor's durable vote (the leader's,
+        or our own). Distinct acceptors that accepted through a slot in one
+        ballot, as many as a quorum, chose it; in that ballot one value only
+        was proposed for the slot, and our own vote says we hold it."""
+        self._votes[msg.src] = (msg.ballot, msg.match)
+        own = self._votes.get(self.id)
+        if own is None or own[0] != msg.ballot:
+            return
+        matches = sorted(
+            (match for ballot, match in self._votes.values() if ballot == msg.ballot),
+            reverse=True,
+        )
+        if len(matches) >= self.quorum:
+            self._learn(min(own[1], matches[self.quorum - 1]))
 
     def _match_in(self, ballot: Ballot) -> int:
         """The highest slot up to which everything is known chosen or

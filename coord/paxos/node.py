@@ -23,6 +23,8 @@ The protocol, in short:
   Followers learn the commit point from the next Accept or heartbeat, and
   mark a slot chosen only if they accepted it in the ballot that chose it
   (the learner rule); otherwise the leader's gap detection resends it.
+  Where two votes are a quorum, a follower learns sooner from the votes
+  themselves: the leader's acceptor sends its Accepted to every follower.
 - The leader counts its own vote only after its own acceptor has persisted
   the slot: it sends itself the same Accept as everyone else.
 """
@@ -89,6 +91,7 @@ class Node(Elections, Acceptor, Proposer, Reads):
         self.commit = max(applied, log_start - 1)
         self.delivered = self.commit
         self._match_cache: tuple[Ballot, int] = (ZERO, 0)
+        self._votes: dict[int, tuple[Ballot, int]] = {}  # acceptor -> its last durable vote
         # Who leads, as far as we know.
         self.role = Role.FOLLOWER
         self.leader: int | None = None

@@ -123,7 +123,10 @@ class Proposer:
             heartbeat = False
 
     def _on_accepted(self, msg: Accepted) -> None:
-        if self.role is not Role.LEADER or msg.ballot != self.ballot:
+        if self.role is not Role.LEADER:
+            self._on_vote(msg)
+            return
+        if msg.ballot != self.ballot:
             return
         peer = msg.src
         self._last_ack[peer] = self.now
@@ -150,7 +153,10 @@ class Proposer:
         if commit <= self.commit:
             return
         self._learn(commit)
-        self._commit_due = True
+        # Where two votes are a quorum, followers learn from the leader's vote
+        # (acceptor.py), so the new commit point need not go out alone; the
+        # next Accept or heartbeat carries it to those that could not.
+        self._commit_due = self.quorum != 2
         for slot in [s for s in self._proposed if s <= commit]:
             if self.accepted.get(slot, (ZERO,))[0] == self.ballot:
                 del self._proposed[slot]

@@ -3,8 +3,8 @@ start one: it runs up to its first wait at once, and a task awaits the rest.
 
 The session door starts writing a client's answer so, in the turn that made
 the answer, instead of waking its writer task, which runs a turn later,
-behind whatever else that turn queued (on a leader, the commit notices to
-the other members; BENCHMARKS.md, "Where a write's time goes").
+behind whatever else that turn queued (on a leader, its messages to the
+other members; BENCHMARKS.md, "Where a write's time goes").
 """
 
 from __future__ import annotations
