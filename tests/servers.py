@@ -24,10 +24,42 @@ from coord_api.wire import client_pb2_grpc
 READY_MARK = "coord-server ready"
 
 
+def _ports_below_the_ephemeral_range() -> range:
+    """Ports the kernel never hands out on its own: not to a bind to port
+    0, nor as the source port of an outgoing connection."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(10_000, max(low, 10_001))
+
+
+_PORTS = _ports_below_the_ephemeral_range()
+_next_port = os.getpid() * 7919 % len(_PORTS)  # processes start far apart
+_port_lock = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing is bound to, for a server a test starts.
+
+    Not one the kernel picks (port 0): such a port is free only until the
+    server binds it, and meanwhile the kernel may give it to any outgoing
+    connection as its source port ("Address already in use" at the
+    server's start). Ports below the ephemeral range are never given out
+    so; this process hands each out once, in turn, from an offset of its
+    own, skipping those bound already."""
+    global _next_port
+    with _port_lock:
+        for _ in range(len(_PORTS)):
+            port = _PORTS[_next_port % len(_PORTS)]
+            _next_port += 1
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError(f"no free port in {_PORTS}")
 
 
 @dataclass
