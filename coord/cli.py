@@ -39,6 +39,7 @@ from coord.rpc.service import CoordService
 from coord.rpc.tls import ServerTLS, TLSFileError
 from coord.storage import Storage, StorageError
 from coord.wire import admin_pb2, peer_pb2
+from coord.zk.door import ZooKeeperDoor
 from coord_api.wire import client_pb2
 
 log = logging.getLogger("coord")
@@ -204,6 +205,10 @@ def parser() -> argparse.ArgumentParser:
         "--tls-ca", type=Path,
         help="PEM CA certificate(s): clients must present a certificate it signed (mutual TLS)",
     )  # fmt: skip
+    p.add_argument(
+        "--zk-listen", type=host_port, metavar="HOST:PORT",
+        help="also serve ZooKeeper's own client protocol here (kazoo, zkCli.sh, Curator)",
+    )  # fmt: skip
     return p
 
 
@@ -314,14 +319,15 @@ def bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredenti
         raise UsageError(f"cannot listen on {address}: address in use or not available") from None
 
 
-async def open_door(door: LinkDoor, host: str, port: int) -> None:
+async def open_door(door: LinkDoor | ZooKeeperDoor, host: str, port: int, what: str) -> None:
+    """Bind a door of our own (not gRPC's): `what` comes in at `host`:`port`."""
     try:
         await door.bind(host, port)
     except OSError as err:
         raise UsageError(
-            f"cannot listen for peer links on {host}:{port}: {err.strerror or err}"
+            f"cannot listen for {what} on {host}:{port}: {err.strerror or err}"
         ) from None
-    log.info("peer links come in at %s:%d", host, door.port)
+    log.info("%s come in at %s:%d", what, host, door.port)
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -356,11 +362,12 @@ async def serve(args: argparse.Namespace) -> None:
     clients_only = peer_listen is not None or len(cluster) == 1
     server = new_server(4 * limits.max_request_bytes if clients_only else MAX_MESSAGE_BYTES)
     peer_server = server if peer_listen is None else new_server()
+    service = CoordService(member, address, args.superuser_digest or "")
     add_service(
-        server,
-        CoordService(member, address, args.superuser_digest or ""),
-        client_pb2.DESCRIPTOR.services_by_name["Coord"],
-        limits.max_request_bytes,
+        server, service, client_pb2.DESCRIPTOR.services_by_name["Coord"], limits.max_request_bytes
+    )
+    zk_door = ZooKeeperDoor(
+        member, service.admission, args.superuser_digest or "", tls.ssl_context() if tls else None
     )
     door = LinkDoor(member, trust)
     add_service(
@@ -380,7 +387,9 @@ async def serve(args: argparse.Namespace) -> None:
             peer_tls = trust.tls.server_credentials() if trust.tls else None
             bind(peer_server, "{}:{}".format(*peer_listen), peer_tls)
         if not trust.single:
-            await open_door(door, (peer_listen or (host, port))[0], args.link_port)
+            await open_door(door, (peer_listen or (host, port))[0], args.link_port, "peer links")
+        if args.zk_listen is not None:
+            await open_door(zk_door, *args.zk_listen, "ZooKeeper clients")
     except UsageError:
         member.storage.close()
         raise
@@ -388,6 +397,7 @@ async def serve(args: argparse.Namespace) -> None:
         log.warning("--insecure-peers: anyone who reaches the peer port can act as a member")
     await member.start()
     await door.start()
+    await zk_door.start()
     for each in servers:
         await each.start()
     _tune_gc()
@@ -406,6 +416,7 @@ async def serve(args: argparse.Namespace) -> None:
     log.info("stopping")
     await member.stop()  # waiting requests end with connection loss
     await door.stop()
+    await zk_door.stop()
     for each in servers:
         await each.stop(grace=0.5)
     await _calls_finished()

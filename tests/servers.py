@@ -78,6 +78,7 @@ class ServerProcess:
     with_secret: bool = True
     secret_file: Path | None = None
     peer_port: int | None = None  # its --peer-listen port, if it has one
+    zk_port: int | None = None  # its --zk-listen port, if it has one
 
     def __post_init__(self) -> None:
         if self.secret_file is None:
@@ -86,6 +87,11 @@ class ServerProcess:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def zk_address(self) -> str:
+        """Where it serves ZooKeeper's protocol (with `zk_port`)."""
+        return f"127.0.0.1:{self.zk_port}"
 
     @property
     def peer_address(self) -> str:
@@ -116,6 +122,7 @@ class ServerProcess:
             "--data-dir", str(self.data_dir),
             *(["--cluster-secret-file", str(self.secret_file)] if self.with_secret else []),
             *(["--peer-listen", self.peer_address] if self.peer_port else []),
+            *(["--zk-listen", self.zk_address] if self.zk_port else []),
             *self.extra_args,
         ]  # fmt: skip
 
@@ -188,11 +195,13 @@ class Cluster:
         timeouts: list[str] = FAST_ELECTIONS,
         peer_ports: bool = False,
         secret: bool = True,
+        zk_ports: bool = False,
     ) -> Cluster:
         """Members on free ports, sharing a secret in `root` unless `secret`
         is off; `timeouts` are the tests' fast elections unless given (an
         empty list keeps the production defaults); with `peer_ports`, each
-        serves its peers on a port of its own."""
+        serves its peers on a port of its own; with `zk_ports`, each serves
+        ZooKeeper's protocol on one."""
         ports = {member_id: free_port() for member_id in range(1, size + 1)}
         peers = {member_id: free_port() if peer_ports else None for member_id in ports}
         spec = ",".join(
@@ -209,6 +218,7 @@ class Cluster:
                     with_secret=secret,
                     secret_file=root / "cluster-secret",
                     peer_port=peers[i],
+                    zk_port=free_port() if zk_ports else None,
                 )
                 for i, port in ports.items()
             }
@@ -226,6 +236,10 @@ class Cluster:
     @property
     def hosts(self) -> str:
         return ",".join(m.address for m in self.members.values())
+
+    @property
+    def zk_hosts(self) -> str:
+        return ",".join(m.zk_address for m in self.members.values())
 
     def status(self, member_id: int) -> list:
         """Every member's status as `member_id` sees it."""

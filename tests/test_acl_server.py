@@ -13,7 +13,7 @@ import trustme
 from cryptography import x509
 
 from coord.acl import ADMIN, ALL, READ, digest_id
-from coord.rpc.identity import rfc2253
+from coord.session.x509_name import rfc2253
 from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc
 from tests.rawsession import RawSession

@@ -1,7 +1,8 @@
 """coord's ACLs and authentication hold to a real ZooKeeper's: every scenario
 of tests/acl_scenarios/ runs through kazoo against Apache ZooKeeper from
 Debian's `zookeeper` package, then through coord_client against a coord
-member, and the two recordings must be equal.
+member, then through kazoo against another member's ZooKeeper door
+(coord/zk/), and the three recordings must be equal.
 
 Tested against ZooKeeper 3.8.0 as Debian 12 packages it (3.8.0-11+deb12u2):
 it has the CVE-2024-23944 fix backported (every watch event, one-shot or
@@ -35,7 +36,7 @@ from coord.acl import digest_id
 from coord_client import Client, security
 from tests import zookeeper
 from tests.acl_scenarios import SCENARIOS, SUPER, Recorder, Target, x509_subjects
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, free_port
 
 # ZooKeeper's own digest ids (org.apache.zookeeper.server.auth.
 # DigestAuthenticationProvider from Debian's 3.8.0, run on these credentials):
@@ -81,6 +82,19 @@ def coord_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPro
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def coord_door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Another, for kazoo through its ZooKeeper door (coord/zk/)."""
+    server = ServerProcess(
+        data_dir=tmp_path_factory.mktemp("coord-door") / "data",
+        extra_args=["--superuser-digest", SUPER_DIGEST],
+        zk_port=free_port(),
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
 def recorded(scenario: Callable[[Target, Recorder], None], target: Target) -> list:
     rec = Recorder(target.kind)
     try:
@@ -118,6 +132,7 @@ def test_coord_acts_as_zookeeper(
     scenario: Callable[[Target, Recorder], None],
     zk_server: zookeeper.ZooKeeper,
     coord_server: ServerProcess,
+    coord_door: ServerProcess,
 ) -> None:
     zk = Target(
         "zookeeper",
@@ -132,6 +147,13 @@ def test_coord_acts_as_zookeeper(
     )
     got = recorded(scenario, coord)
     assert got == expected, differences(expected, got)
+    door = Target(
+        "zk door",
+        lambda **options: zookeeper.ZkClient(hosts=coord_door.zk_address, **options),
+        kazoo_security,
+    )
+    through_door = recorded(scenario, door)
+    assert through_door == expected, differences(expected, through_door)
 
 
 def test_zookeeper_makes_these_digests() -> None:
@@ -258,13 +280,24 @@ def test_x509_ids_are_zookeepers(tmp_path: Path) -> None:
     zk_server = zookeeper.ZooKeeper(
         tmp_path / "zookeeper", SUPER_DIGEST, tls=zookeeper.Tls(key_and_chain, ca_file)
     )
-    coord_server = ServerProcess(
-        data_dir=tmp_path / "coord",
-        extra_args=[
-            "--tls-cert", str(tmp_path / "server.pem"), "--tls-key", str(key),
-            "--tls-ca", str(ca_file), "--superuser-digest", SUPER_DIGEST,
-        ],
-    )  # fmt: skip
+    coord_servers = [
+        ServerProcess(
+            data_dir=tmp_path / name,
+            extra_args=[
+                "--tls-cert",
+                str(tmp_path / "server.pem"),
+                "--tls-key",
+                str(key),
+                "--tls-ca",
+                str(ca_file),
+                "--superuser-digest",
+                SUPER_DIGEST,
+            ],
+            zk_port=free_port(),
+        )  # fmt: skip
+        for name in ("coord", "coord-door")
+    ]
+    coord_server, coord_door = coord_servers
     try:
         zk_server.start()
         zk = Target(
@@ -282,7 +315,17 @@ def test_x509_ids_are_zookeepers(tmp_path: Path) -> None:
             certs,
         )
         got = recorded(x509_subjects, coord)
+        coord_door.start()
+        door = Target(
+            "zk door",
+            lambda **options: zookeeper.ZkClient(hosts=coord_door.zk_address, **tls, **options),
+            kazoo_security,
+            certs,
+        )
+        through_door = recorded(x509_subjects, door)
     finally:
         zk_server.stop()
-        coord_server.stop()
+        for server in coord_servers:
+            server.stop()
     assert got == expected, differences(expected, got)
+    assert through_door == expected, differences(expected, through_door)

@@ -70,6 +70,7 @@ def test_the_import_contracts_hold() -> None:
             "import coord.rpc.callers",
             "a client session's protocol knows no transport",
         ),
+        ("coord/zk/translate.py", "import coord.rpc.guard", "the ZooKeeper door knows no gRPC"),
     ],
 )
 def test_a_planted_import_breaks_its_contract(

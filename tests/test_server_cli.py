@@ -285,6 +285,16 @@ BAD_FLAGS = {
     "unknown-flag": ["--frobnicate"],
     "stray-argument": ["extra"],
     "flag-without-value": ["--data-dir"],
+    "zk-listen-no-port": ["--zk-listen", "127.0.0.1"],
+    # The ZooKeeper door serves no TLS: its clients would send in plaintext.
+    "zk-listen-with-tls": [
+        "--zk-listen",
+        "127.0.0.1:2181",
+        "--tls-cert",
+        "c.pem",
+        "--tls-key",
+        "k",
+    ],
 }
 
 
@@ -305,6 +315,18 @@ def test_port_in_use(tmp_path):
         port = taken.getsockname()[1]
         result = run_server("--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path / "d"))
     assert_one_line_error(result, str(port))
+
+
+def test_zk_port_in_use(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_server(
+            "--listen", f"127.0.0.1:{free_port()}", "--zk-listen", f"127.0.0.1:{port}",
+            "--data-dir", str(tmp_path / "d"),
+        )  # fmt: skip
+    assert_one_line_error(result, f"ZooKeeper clients on 127.0.0.1:{port}")
 
 
 def test_port_in_use_by_another_member(members, tmp_path):

@@ -11,7 +11,8 @@ import trustme
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from coord.rpc.identity import rfc2253, x509_subject
+from coord.rpc.callers import x509_subject
+from coord.session.x509_name import rfc2253
 from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc
 from tests.test_server_cli import assert_one_line_error, run_server

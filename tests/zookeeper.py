@@ -41,6 +41,17 @@ def unavailable() -> str | None:
     return None
 
 
+def cli(address: str, *command: str) -> str:
+    """What ZooKeeper's own Java client (zkCli's ZooKeeperMain) prints for
+    one command against `address`."""
+    done = subprocess.run(
+        [JAVA, "-cp", CLASSPATH, "org.apache.zookeeper.ZooKeeperMain", "-server", address,
+         *command],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return done.stdout + done.stderr
+
+
 def digest_ids(*credentials: str) -> dict[str, str]:
     """ZooKeeper's own digest id for each `user:password` credential, from its
     DigestAuthenticationProvider's command line (`user:password->user:HASH`)."""

@@ -13,12 +13,22 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 import grpc
+from cryptography import x509
 
 from coord.acl import Ident, Ids
-from coord.rpc.identity import x509_subject
 from coord.session.credentials import add_credential
+from coord.session.x509_name import rfc2253
 
 AUTH_METADATA = "coord-auth"  # "digest user:password", one per credential
+
+
+def client_address(context: grpc.aio.ServicerContext) -> str:
+    """The caller's address without its port (`ipv4:127.0.0.1:5000` ->
+    `ipv4:127.0.0.1`), as admission counts it."""
+    peer = context.peer()
+    if peer.startswith(("ipv4:", "ipv6:")):
+        return peer.rpartition(":")[0]
+    return peer  # a Unix socket: its own name
 
 
 def address_of(context: grpc.aio.ServicerContext) -> str | None:
@@ -57,3 +67,13 @@ def unary_ids(context: grpc.aio.ServicerContext, super_digest: str) -> Ids:
         scheme, _, credential = text.partition(" ")
         ids = add_credential(ids, scheme, credential.encode(), super_digest)
     return ids
+
+
+def x509_subject(context: grpc.ServicerContext | grpc.aio.ServicerContext) -> str | None:
+    """The subject of the certificate the caller presented over TLS, as
+    ZooKeeper's x509 id; None without TLS or without a client certificate."""
+    auth = context.auth_context()
+    if auth.get("transport_security_type") != [b"ssl"] or not auth.get("x509_pem_cert"):
+        return None
+    certificate = x509.load_pem_x509_certificate(auth["x509_pem_cert"][0])
+    return rfc2253(certificate.subject) or None

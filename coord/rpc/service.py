@@ -15,11 +15,12 @@ import grpc
 from coord.acl import Ids
 from coord.member.member import Member
 from coord.rpc import callers
-from coord.rpc.admission import Admission, Refused, client_address
+from coord.rpc.callers import client_address
 from coord.rpc.guard import abort, unless_cut, until_stopped
 from coord.rpc.member_trust import PEER
 from coord.rpc.session_stream import SessionStream
 from coord.session import ops
+from coord.session.admission import Admission, Refused
 from coord.session.credentials import AuthFailed, to_wire
 from coord.tree import TreeError
 from coord.wire import log_pb2, peer_pb2, peer_pb2_grpc

@@ -19,9 +19,10 @@ import grpc
 from coord import trace
 from coord.member.member import Member
 from coord.rpc import callers
-from coord.rpc.admission import Admission, Refused, client_address
+from coord.rpc.callers import client_address
 from coord.rpc.eager import Started
 from coord.rpc.guard import Malformed, abort, unless_cut
+from coord.session.admission import Admission, Refused
 from coord.session.session import Session
 from coord_api.wire import client_pb2 as pb
 

@@ -10,6 +10,7 @@ names.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class ServerTLS:
     chain: bytes
     key: bytes
     client_ca: bytes | None = None
+    files: tuple[Path, Path] | None = None  # the chain's and the key's, as loaded
 
     @classmethod
     def load(cls, cert: Path, key: Path, ca: Path | None = None, flags: str = "--tls") -> ServerTLS:
@@ -61,7 +63,19 @@ class ServerTLS:
         if ca is not None:
             client_ca = read_file(ca, f"{flags}-ca {ca}")
             pem_certificates(client_ca, f"{flags}-ca {ca}")
-        return cls(chain, key_pem, client_ca)
+        return cls(chain, key_pem, client_ca, (cert, key))
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The same, for a door that is not gRPC's (the ZooKeeper door):
+        TLS 1.2 at least, a client certificate of `client_ca` required if
+        given."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(*self.files)
+        if self.client_ca is not None:
+            context.load_verify_locations(cadata=self.client_ca.decode())
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
 
     def credentials(self) -> grpc.ServerCredentials:
         return grpc.ssl_server_credentials(

@@ -237,6 +237,16 @@ class Session:
         self._taken.set()
         return frame
 
+    def refuse(self, kind: str, result: pb.Error | pb.MultiResponse) -> None:
+        """Answer a request the door refused itself (one it does not serve)
+        with `result` as a `kind` response, in its turn after those before it."""
+        self._enqueue(_InFlight(0, kind, None, _done(Applied(result, []))))
+
+    def rearm(self, last_zxid: int, watches: Sequence[pb.WatchRegistration]) -> None:
+        """The watches a client holds, sent after it connected (ZooKeeper's
+        SetWatches), as `start` re-arms those sent with the connect."""
+        self._rearm(pb.Connect(last_zxid=last_zxid, watches=watches))
+
     # ----------------------------------------------------------- handshake
 
     async def _connect(self, connect: pb.Connect) -> None:

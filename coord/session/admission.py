@@ -4,15 +4,14 @@ maxClientCnxns). Open session streams count, and so do the sessions opened
 here by the unary OpenSession while they live; a reconnecting stream counts
 again, as a new connection does in ZooKeeper. A unary Watch call holds one
 watch with no session to count it: one address holds at most
---max-watches-per-session of them."""
+--max-watches-per-session of them. Both doors count here, an address as
+gRPC spells a peer without its port (`ipv4:127.0.0.1`)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import grpc
 
 from coord.member.member import Member
 from coord_api.wire import client_pb2 as pb
@@ -24,14 +23,6 @@ class Refused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.error = pb.Error(code=pb.LIMIT_EXCEEDED, message=message)
-
-
-def client_address(context: grpc.aio.ServicerContext) -> str:
-    """The caller's address without its port (`ipv4:127.0.0.1:5000` -> `ipv4:127.0.0.1`)."""
-    peer = context.peer()
-    if peer.startswith(("ipv4:", "ipv6:")):
-        return peer.rpartition(":")[0]
-    return peer  # a Unix socket: its own name
 
 
 class Admission:

@@ -1,5 +1,5 @@
 """Who the caller proved to be on the transport: the x509 identity of a
-client that presented a certificate on a mutual-TLS port.
+client that presented a certificate on a mutual-TLS port (either door's).
 
 ZooKeeper's x509 id is the client certificate's subject as Java's
 `X500Principal.getName()` spells it (RFC 2253), so an ACL written for
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import grpc
 from cryptography import x509
 
 # RFC 2253's keywords, as Java prints them; other attributes go by OID.
@@ -48,14 +47,9 @@ STRING_CODECS = {
 SPECIAL = frozenset(',=+<>#;"\\')
 
 
-def x509_subject(context: grpc.ServicerContext | grpc.aio.ServicerContext) -> str | None:
-    """The subject of the certificate the caller presented over TLS, as
-    ZooKeeper's x509 id; None without TLS or without a client certificate."""
-    auth = context.auth_context()
-    if auth.get("transport_security_type") != [b"ssl"] or not auth.get("x509_pem_cert"):
-        return None
-    certificate = x509.load_pem_x509_certificate(auth["x509_pem_cert"][0])
-    return rfc2253(certificate.subject) or None
+def certificate_subject(der: bytes) -> str | None:
+    """The subject of a DER certificate as ZooKeeper's x509 id; None if empty."""
+    return rfc2253(x509.load_der_x509_certificate(der).subject) or None
 
 
 def rfc2253(name: x509.Name) -> str:

@@ -1,0 +1,508 @@
+"""ZooKeeper's own protocol on a member's --zk-listen port (coord/zk/):
+kazoo, unmodified, against a real member; raw sockets for what a client
+library would never send. How kazoo fares against the real ZooKeeper, step
+by step, is test_acl_vs_zookeeper.py's (every ACL scenario also runs
+through this door)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import (
+    BadVersionError,
+    NoAuthError,
+    NodeExistsError,
+    NoNodeError,
+    NotEmptyError,
+    RolledBackError,
+    RuntimeInconsistency,
+)
+from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.protocol.states import EventType, KazooState
+from kazoo.security import make_acl, make_digest_acl
+
+from tests import zookeeper
+from tests.servers import Cluster, ServerProcess, free_port
+from tests.tlscerts import Certs, Pair
+
+MAX_REQUEST = 64 << 10
+NODE_DATA_CHANGED, SYNC_CONNECTED = 3, 3  # a WatcherEvent's type and state
+
+
+@pytest.fixture(scope="module")
+def member(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = ServerProcess(
+        data_dir=tmp_path_factory.mktemp("zk-door") / "data",
+        extra_args=["--max-request-bytes", str(MAX_REQUEST), "--max-data-bytes", "1024"],
+        zk_port=free_port(),
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def kazoo(member: ServerProcess) -> Iterator[KazooClient]:
+    client = KazooClient(hosts=member.zk_address, timeout=10)
+    client.start(timeout=10)
+    yield client
+    client.stop()
+    client.close()
+
+
+# ------------------------------------------------------------- raw frames
+
+
+def frame(body: bytes) -> bytes:
+    return struct.pack(">i", len(body)) + body
+
+
+def connect_request(session_id: int = 0, password: bytes = b"", timeout_ms: int = 10_000) -> bytes:
+    body = struct.pack(">iqiq", 0, 0, timeout_ms, session_id)
+    return frame(body + struct.pack(">i", len(password)) + password + b"\0")
+
+
+def read_frame(sock: socket.socket) -> bytes:
+    """The next frame's body; b"" if the member closed the connection."""
+    head = _exactly(sock, 4)
+    if len(head) < 4:
+        return b""
+    return _exactly(sock, struct.unpack(">i", head)[0])
+
+
+def _exactly(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def raw(member: ServerProcess) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", member.zk_port), timeout=10)
+    return sock
+
+
+def connected(member: ServerProcess) -> socket.socket:
+    """A raw connection with a new session."""
+    sock = raw(member)
+    sock.sendall(connect_request())
+    answer = read_frame(sock)
+    _, timeout_ms, session_id = struct.unpack_from(">iiq", answer)
+    assert timeout_ms > 0 and session_id
+    return sock
+
+
+def closed_by_member(sock: socket.socket) -> bool:
+    """Whether the member ended the connection (after anything it sent)."""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return True
+        if not chunk:
+            return True
+
+
+def reply_header(body: bytes) -> tuple[int, int, int]:
+    return struct.unpack_from(">iqi", body)
+
+
+def path_request(xid: int, op: int, path: str, tail: bytes = b"") -> bytes:
+    encoded = path.encode()
+    return frame(struct.pack(">iii", xid, op, len(encoded)) + encoded + tail)
+
+
+# ------------------------------------------------------- what kazoo sees
+
+
+def test_reads_and_writes(kazoo: KazooClient) -> None:
+    assert kazoo.create("/rw", b"one") == "/rw"
+    data, stat = kazoo.get("/rw")
+    assert (data, stat.version, stat.dataLength, stat.numChildren) == (b"one", 0, 3, 0)
+    assert stat.czxid == stat.mzxid > 0 and stat.ctime > 0
+    assert kazoo.set("/rw", b"two", version=0).version == 1
+    with pytest.raises(BadVersionError):
+        kazoo.set("/rw", b"three", version=0)
+    with pytest.raises(NodeExistsError):
+        kazoo.create("/rw")
+    path, stat = kazoo.create("/rw/c", b"x", include_data=True)  # create2: path and Stat
+    assert path == "/rw/c" and stat.dataLength == 1
+    assert kazoo.get_children("/rw") == ["c"]
+    children, stat = kazoo.get_children("/rw", include_data=True)  # getChildren2
+    assert children == ["c"] and stat.numChildren == 1 and stat.cversion == 1
+    with pytest.raises(NotEmptyError):
+        kazoo.delete("/rw")
+    assert kazoo.exists("/rw/missing") is None  # NONODE, which kazoo reads as None
+    with pytest.raises(NoNodeError):
+        kazoo.get("/rw/missing")
+    kazoo.delete("/rw", recursive=True)
+    assert kazoo.exists("/rw") is None
+    kazoo.sync("/")
+
+
+def test_sequential_and_ephemeral_nodes(member: ServerProcess, kazoo: KazooClient, clients) -> None:
+    kazoo.ensure_path("/seq")
+    first = kazoo.create("/seq/n-", ephemeral=True, sequence=True)
+    second = kazoo.create("/seq/n-", sequence=True)
+    assert (first, second) == ("/seq/n-0000000000", "/seq/n-0000000001")
+    assert kazoo.exists(first).ephemeralOwner == kazoo.client_id[0]
+    kazoo.stop()  # closes the session: its ephemeral node goes
+    assert clients(member.address).get_children("/seq") == ["n-0000000001"]
+
+
+def test_one_tree_through_both_doors(member: ServerProcess, kazoo: KazooClient, clients) -> None:
+    sdk = clients(member.address)
+    sdk.create("/both", b"from grpc")
+    assert kazoo.get("/both")[0] == b"from grpc"
+    kazoo.set("/both", b"from zookeeper's protocol")
+    assert sdk.get("/both")[0] == b"from zookeeper's protocol"
+
+
+def test_watches(kazoo: KazooClient) -> None:
+    seen: list[tuple[str, str]] = []
+    fired = threading.Semaphore(0)
+
+    def watch(event) -> None:
+        seen.append((event.type, event.path))
+        fired.release()
+
+    kazoo.create("/w", b"")
+    kazoo.get("/w", watch=watch)
+    kazoo.get_children("/w", watch=watch)
+    kazoo.exists("/w/new", watch=watch)
+    kazoo.create("/w/new")  # the child watch and the exists watch
+    kazoo.set("/w", b"changed")  # the data watch
+    for _ in range(3):
+        assert fired.acquire(timeout=10)
+    assert sorted(seen) == sorted(
+        [
+            (EventType.CHILD, "/w"),
+            (EventType.CREATED, "/w/new"),
+            (EventType.CHANGED, "/w"),
+        ]
+    )
+    kazoo.create("/w2")
+    later = threading.Event()
+    kazoo.get("/w2", watch=lambda event: later.set())
+    kazoo.set("/w", b"again")  # one-shot: no second event
+    kazoo.set("/w2", b"")  # whose event comes after any for /w
+    assert later.wait(timeout=10)
+    assert len(seen) == 3
+
+
+def test_remove_watches(member: ServerProcess, kazoo: KazooClient) -> None:
+    """A removed data watch fires no more; one not removed fires before the
+    answer to the write that triggers it (ZooKeeper's order)."""
+    kazoo.create("/rm", b"")
+    sock = connected(member)
+    set_data = struct.pack(">i", 0) + struct.pack(">i", -1)  # no data, any version
+    sock.sendall(path_request(1, 4, "/rm", b"\1"))  # getData, watch
+    assert reply_header(read_frame(sock))[::2] == (1, 0)
+    sock.sendall(path_request(2, 18, "/rm", struct.pack(">i", 2)))  # removeWatches: data
+    assert reply_header(read_frame(sock))[::2] == (2, 0)
+    sock.sendall(path_request(3, 5, "/rm", set_data))
+    assert reply_header(read_frame(sock))[::2] == (3, 0)  # the answer, no event before it
+    sock.sendall(path_request(4, 4, "/rm", b"\1"))
+    assert reply_header(read_frame(sock))[::2] == (4, 0)
+    sock.sendall(path_request(5, 5, "/rm", set_data))
+    event = read_frame(sock)
+    assert reply_header(event)[::2] == (-1, 0)
+    assert struct.unpack_from(">ii", event, 16) == (NODE_DATA_CHANGED, SYNC_CONNECTED)
+    assert reply_header(read_frame(sock))[::2] == (5, 0)
+
+
+def test_transactions(kazoo: KazooClient) -> None:
+    kazoo.create("/t", b"")
+    txn = kazoo.transaction()
+    txn.create("/t/a", b"a")
+    txn.set_data("/t", b"set", version=0)
+    txn.check("/t", 1)
+    txn.delete("/t/a")
+    created, stat, checked, deleted = txn.commit()
+    assert (created, stat.version, stat.numChildren, checked, deleted) == ("/t/a", 1, 1, True, True)
+    failing = kazoo.transaction()
+    failing.create("/t/b")
+    failing.delete("/t/missing")
+    failing.create("/t/c")
+    results = failing.commit()
+    assert [type(r) for r in results] == [RolledBackError, NoNodeError, RuntimeInconsistency]
+    assert kazoo.get_children("/t") == []
+
+
+def test_digest_auth_and_acls(member: ServerProcess) -> None:
+    alice = KazooClient(hosts=member.zk_address, auth_data=[("digest", "alice:secret")])
+    anon = KazooClient(hosts=member.zk_address)
+    for client in (alice, anon):
+        client.start(timeout=10)
+    try:
+        alice.create("/acl", b"mine", acl=[make_digest_acl("alice", "secret", all=True)])
+        with pytest.raises(NoAuthError):
+            anon.get("/acl")
+        assert alice.get("/acl")[0] == b"mine"
+        acls, _ = alice.get_acls("/acl")
+        assert [(a.perms, a.id.scheme) for a in acls] == [(31, "digest")]
+    finally:
+        for client in (alice, anon):
+            client.stop()
+            client.close()
+
+
+def test_a_lock_between_two_clients(member: ServerProcess) -> None:
+    one, two = (KazooClient(hosts=member.zk_address) for _ in range(2))
+    for client in (one, two):
+        client.start(timeout=10)
+    try:
+        first = one.Lock("/lock", "one")
+        second = two.Lock("/lock", "two")
+        assert first.acquire(timeout=10)
+        assert not second.acquire(blocking=False)
+        got = threading.Event()
+        waiter = threading.Thread(target=lambda: second.acquire(timeout=10) and got.set())
+        waiter.start()
+        first.release()
+        waiter.join(timeout=15)
+        assert got.is_set()
+        assert second.contenders() == ["two"]
+        second.release()
+    finally:
+        for client in (one, two):
+            client.stop()
+            client.close()
+
+
+def test_zookeepers_own_java_client(member: ServerProcess) -> None:
+    """ZooKeeper's Java client (Debian's, as zkCli.sh runs it), one command
+    a session."""
+    reason = zookeeper.unavailable()
+    if reason:
+        pytest.skip(f"Debian's ZooKeeper cannot run: {reason}")
+    at = member.zk_address
+    assert "Created /java" in zookeeper.cli(at, "create", "/java", "hello")
+    shown = zookeeper.cli(at, "get", "-s", "/java")
+    assert "hello" in shown and "dataVersion = 0" in shown and "numChildren = 0" in shown
+    zookeeper.cli(at, "set", "/java", "again")
+    assert "again" in zookeeper.cli(at, "get", "/java")
+    # (zkCli exits without closing its session: the node stays until it expires)
+    made = zookeeper.cli(at, "create", "-s", "-e", "/java-e", "")
+    assert re.search(r"^Created /java-e\d{10}$", made, re.MULTILINE), made
+    zookeeper.cli(at, "delete", "/java")
+    assert "Node does not exist: /java" in zookeeper.cli(at, "stat", "/java")
+
+
+# ---------------------------------------------------- sessions and members
+
+
+def test_an_expired_session_is_told_so(member: ServerProcess) -> None:
+    """A connect naming a session the member does not know is answered with
+    a timeout of 0, which ZooKeeper clients read as expiry."""
+    sock = raw(member)
+    sock.sendall(connect_request(session_id=0x7FFF_0000, password=bytes(16)))
+    answer = read_frame(sock)
+    _, timeout_ms, session_id = struct.unpack_from(">iiq", answer)
+    assert (timeout_ms, session_id) == (0, 0)
+    assert closed_by_member(sock)
+
+
+def test_a_session_moves_to_another_member_when_its_own_dies(tmp_path) -> None:
+    cluster = Cluster.create(tmp_path, 3, zk_ports=True).start()
+    try:
+        cluster.leader()
+        first, *others = cluster.members.values()
+        hosts = ",".join(m.zk_address for m in (first, *others))
+        client = KazooClient(hosts=hosts, timeout=10, randomize_hosts=False)
+        client.start(timeout=10)
+        states: list[str] = []
+        back = threading.Event()
+
+        def listen(state: str) -> None:
+            states.append(state)
+            if state == KazooState.CONNECTED:
+                back.set()
+
+        client.add_listener(listen)
+        client.create("/mine", b"before", ephemeral=True)
+        session = client.client_id
+        first.kill()
+        assert back.wait(timeout=30)
+        assert states == [KazooState.SUSPENDED, KazooState.CONNECTED]
+        assert client.client_id == session
+        client.set("/mine", b"after")
+        assert client.get("/mine")[0] == b"after"
+        client.stop()
+        client.close()
+    finally:
+        cluster.stop()
+
+
+# ------------------------------------------------------ what kazoo never sends
+
+
+def test_a_frame_over_the_limit_ends_the_connection(member: ServerProcess) -> None:
+    sock = connected(member)
+    sock.sendall(struct.pack(">i", MAX_REQUEST + 1))
+    assert closed_by_member(sock)
+    connected(member).close()  # the member serves on
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        struct.pack(">i", -5),  # a negative length
+        frame(b"\0\0"),  # too short for a ConnectRequest
+        frame(struct.pack(">iqiq", 0, 0, 1000, 0) + struct.pack(">i", 1 << 30)),  # a lying length
+        frame(struct.pack(">iqiq", 0, 0, 1000, 0) + struct.pack(">i", 0) + b"\0extra"),
+        frame(struct.pack(">ii", 1, 4) + b"/x\0"),  # a request before any connect
+    ],
+    ids=["negative length", "short", "buffer past the end", "bytes after", "no connect"],
+)
+def test_what_is_not_a_connect_ends_the_connection(member: ServerProcess, first: bytes) -> None:
+    sock = raw(member)
+    sock.sendall(first)
+    assert closed_by_member(sock)
+
+
+def test_a_malformed_request_ends_the_connection_not_the_session(member: ServerProcess) -> None:
+    sock = raw(member)
+    sock.sendall(connect_request())
+    answer = read_frame(sock)
+    _, _, session_id = struct.unpack_from(">iiq", answer)
+    password = answer[20:36]
+    # getData whose path length runs past the frame's end
+    sock.sendall(frame(struct.pack(">iii", 1, 4, 1000) + b"/x"))
+    assert closed_by_member(sock)
+    again = raw(member)
+    again.sendall(connect_request(session_id, password))
+    _, timeout_ms, same = struct.unpack_from(">iiq", read_frame(again))
+    assert (timeout_ms > 0, same) == (True, session_id)
+
+
+def test_an_op_not_served_is_answered_unimplemented(member: ServerProcess) -> None:
+    sock = connected(member)
+    sock.sendall(frame(struct.pack(">ii", 7, 104) + b"\0\0\0\x01/"))  # getAllChildrenNumber
+    sock.sendall(path_request(8, 3, "/", b"\0"))  # exists: the connection goes on
+    assert reply_header(read_frame(sock))[::2] == (7, -6)
+    xid, _, err = reply_header(read_frame(sock))
+    assert (xid, err) == (8, 0)
+
+
+@pytest.mark.parametrize(("flags", "code"), [(4, -6), (5, -6), (6, -6), (7, -8), (-1, -8)], ids=str)
+def test_a_refused_create_changes_nothing(member: ServerProcess, flags: int, code: int) -> None:
+    """Containers and TTL nodes are not served; unknown flags are bad
+    arguments (ZooKeeper's codes); nothing is created either way."""
+    sock = connected(member)
+    acl = struct.pack(">ii", 1, 31) + struct.pack(">i", 5) + b"world" + struct.pack(">i", 6)
+    body = struct.pack(">i", 0) + acl + b"anyone" + struct.pack(">i", flags)
+    sock.sendall(path_request(1, 1, f"/refused{flags}", body))
+    assert reply_header(read_frame(sock))[::2] == (1, code)
+    sock.sendall(path_request(2, 3, f"/refused{flags}", b"\0"))
+    assert reply_header(read_frame(sock))[::2] == (2, -101)
+
+
+def test_an_empty_acl_is_invalid(member: ServerProcess) -> None:
+    sock = connected(member)
+    body = struct.pack(">i", 0) + struct.pack(">i", 0) + struct.pack(">i", 0)
+    sock.sendall(path_request(1, 1, "/no-acl", body))
+    assert reply_header(read_frame(sock))[::2] == (1, -114)
+
+
+def test_a_client_that_does_not_read_is_cut_off(tmp_path) -> None:
+    """Events wait for a client that reads nothing; past --max-unread-bytes
+    the member ends its connection (its session lives on)."""
+    server = ServerProcess(
+        data_dir=tmp_path / "data",
+        extra_args=["--max-unread-bytes", "65536", "--max-path-bytes", "2048"],
+        zk_port=free_port(),
+    ).start()
+    try:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(30)
+        sock.connect(("127.0.0.1", server.zk_port))
+        sock.sendall(connect_request(timeout_ms=60_000))
+        read_frame(sock)
+        path = b"/"
+        add_watch = struct.pack(">ii", 1, 106) + struct.pack(">i", len(path)) + path
+        sock.sendall(frame(add_watch + struct.pack(">i", 1)))  # persistent, recursive
+        assert reply_header(read_frame(sock))[::2] == (1, 0)
+        writer = KazooClient(hosts=server.zk_address)
+        writer.start(timeout=10)
+        name = "/" + "n" * 2000  # each event 2 KB
+        writer.create(name)
+        results = [writer.set_async(name, b"") for _ in range(3000)]
+        for result in results:
+            result.get(timeout=30)
+        writer.stop()
+        writer.close()
+        assert closed_by_member(sock)
+        assert "did not read" in "".join(server.output)
+    finally:
+        server.stop()
+
+
+# ------------------------------------------------------------------- TLS
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    return Certs.make(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="module")
+def tls_member(tmp_path_factory: pytest.TempPathFactory, certs: Certs) -> Iterator[ServerProcess]:
+    """A member whose client port asks for mutual TLS: so does its ZooKeeper door."""
+    server = ServerProcess(
+        data_dir=tmp_path_factory.mktemp("zk-door-tls") / "data",
+        extra_args=[
+            "--tls-cert", str(certs.server.cert), "--tls-key", str(certs.server.key),
+            "--tls-ca", str(certs.ca),
+        ],
+        zk_port=free_port(),
+    )  # fmt: skip
+    server.start()
+    yield server
+    server.stop()
+
+
+def tls_client(member: ServerProcess, certs: Certs, client: Pair | None) -> KazooClient:
+    files = {"certfile": str(client.cert), "keyfile": str(client.key)} if client else {}
+    return KazooClient(
+        hosts=member.zk_address, use_ssl=True, verify_certs=True, ca=str(certs.ca), **files
+    )
+
+
+def test_mutual_tls_gives_the_x509_id(tls_member: ServerProcess, certs: Certs) -> None:
+    alice = tls_client(tls_member, certs, certs.alice)
+    alice.start(timeout=10)
+    try:
+        subject = "CN=alice,OU=Engineering,O=Example"
+        alice.create("/alices", b"", acl=[make_acl("x509", subject, all=True)])
+        assert alice.get("/alices")[0] == b""
+        assert alice.get_acls("/alices")[0][0].id.id == subject
+    finally:
+        alice.stop()
+        alice.close()
+
+
+@pytest.mark.parametrize("who", ["plaintext", "no certificate", "another CA's certificate"])
+def test_mutual_tls_lets_no_one_else_in(tls_member: ServerProcess, certs: Certs, who: str) -> None:
+    """No session is opened for a client that does not prove itself."""
+    if who == "plaintext":
+        sock = raw(tls_member)
+        sock.sendall(connect_request())
+        assert closed_by_member(sock)
+        return
+    client = tls_client(tls_member, certs, None if who == "no certificate" else certs.stranger)
+    with pytest.raises(KazooTimeoutError):
+        client.start(timeout=3)
+    client.stop()
+    client.close()
+    assert "Traceback" not in "\n".join(tls_member.output)
