@@ -144,7 +144,8 @@ def run_to_end(tmp_path: Path, *flags: str, timeout: float = 110) -> dict:
     throughput = "--latency" not in flags
     assert ("create ops/s" in stdout) == ("commands per log slot" in stdout) == throughput
     assert "Election hand-over" in stdout  # the one-at-a-time table
-    assert ("coord's TLS and ACL cost" in stdout) == bool({"--tls", "--acl"} & set(flags))
+    variants = bool({"--tls", "--acl", "--zk-door"} & set(flags))
+    assert ("coord's variants" in stdout) == (variants and throughput)
     assert processes_using(tmp_path) == []
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # data dirs removed
     report = json.loads(out.read_text())
@@ -175,9 +176,10 @@ def test_beside_zookeeper(tmp_path: Path) -> None:
     check_latency_ratios(report)
 
 
-def check_latency_ratios(report: dict) -> None:
-    """coord / ZooKeeper for p50, p99 and max of every workload and placement."""
-    ratios = report["ratios_latency"]
+def check_latency_ratios(report: dict, key: str = "ratios_latency") -> None:
+    """coord / ZooKeeper (or, by `key`, kazoo on coord's ZooKeeper door /
+    ZooKeeper) for p50, p99 and max of every workload and placement."""
+    ratios = report[key]
     assert set(ratios) == set(latency.PLACEMENTS)
     for workloads in ratios.values():
         assert set(workloads) == set(latency.WORKLOADS)
@@ -187,10 +189,12 @@ def check_latency_ratios(report: dict) -> None:
 
 
 def test_latency_only(tmp_path: Path) -> None:
-    """--latency takes that table and nothing else (beside ZooKeeper when installed)."""
+    """--latency takes that table and nothing else, for coord_client and
+    kazoo on coord's ZooKeeper door (beside ZooKeeper when installed)."""
     alone = () if ZOOKEEPER_READY else ("--no-zookeeper",)
-    report = run_to_end(tmp_path, "--latency", "--latency-ops", "5", "--markdown", *alone)
-    systems = {"coord", *(["zookeeper"] if ZOOKEEPER_READY else [])}
+    flags = ("--latency", "--latency-ops", "5", "--markdown", "--zk-door", *alone)
+    report = run_to_end(tmp_path, *flags)
+    systems = {"coord", "coord-zk", *(["zookeeper"] if ZOOKEEPER_READY else [])}
     assert set(report["results"]) == systems
     for figures in report["results"].values():
         assert set(figures["skipped"]) == {"workloads", "failover", "memory", "restart"}
@@ -200,6 +204,7 @@ def test_latency_only(tmp_path: Path) -> None:
         assert counts == {5, 3}  # the election: a tenth, at least 3
     if ZOOKEEPER_READY:
         check_latency_ratios(report)
+        check_latency_ratios(report, "ratios_latency_zk_door")
 
 
 @pytest.mark.skipif(not ETCD_READY, reason="needs Debian's etcd-server package and grpcio-tools")
@@ -217,16 +222,21 @@ def test_beside_etcd(tmp_path: Path) -> None:
     assert all(map(number, report["ratios_etcd"].values()))
 
 
-def check_variants(report: dict, baselines: set[str]) -> None:
-    """The TLS and ACL variants ran the four workloads, and each is divided
-    by every baseline that ran."""
-    for name in ("coord-tls", "coord-acl"):
+def check_variants(report: dict, baselines: set[str], names: tuple[str, ...]) -> None:
+    """The variants ran the four workloads (kazoo on the ZooKeeper door one
+    at a time as well), and each is divided by every baseline that ran."""
+    for name in names:
         figures = report["results"][name]
         check_workloads(figures)
         check_traffic(figures)
-        assert set(figures["skipped"]) == {"latency", "failover", "memory", "restart"}
+        skipped = {"failover", "memory", "restart"}
+        if name == "coord-zk":
+            check_latency(figures)
+        else:
+            skipped.add("latency")
+        assert set(figures["skipped"]) == skipped
     variants = report["ratios_variants"]
-    assert set(variants) == {f"{v} / {b}" for v in ("coord-tls", "coord-acl") for b in baselines}
+    assert set(variants) == {f"{v} / {b}" for v in names for b in baselines}
     for ratios in variants.values():
         assert set(ratios) == set(WORKLOADS)
         for workload in ratios.values():
@@ -234,12 +244,13 @@ def check_variants(report: dict, baselines: set[str]) -> None:
             assert all(number(v) and v > 0 for v in workload.values())
 
 
-def test_tls_and_acl_variants(tmp_path: Path) -> None:
-    report = run_to_end(tmp_path, "--no-zookeeper", "--tls", "--acl")
-    assert set(report["results"]) == {"coord", "coord-tls", "coord-acl"}
+@pytest.mark.timeout(240)  # four clusters in turn
+def test_tls_acl_and_zk_door_variants(tmp_path: Path) -> None:
+    report = run_to_end(tmp_path, "--no-zookeeper", "--tls", "--acl", "--zk-door", timeout=200)
+    assert set(report["results"]) == {"coord", "coord-tls", "coord-acl", "coord-zk"}
     assert report["coord_peer_ports"] is True  # in every coord cluster, as TLS needs
     check_figures(report["results"]["coord"])
-    check_variants(report, {"coord"})
+    check_variants(report, {"coord"}, ("coord-tls", "coord-acl", "coord-zk"))
 
 
 @pytest.mark.skipif(not ZOOKEEPER_READY, reason="needs Debian's zookeeper package and kazoo")
@@ -247,7 +258,7 @@ def test_tls_and_acl_variants(tmp_path: Path) -> None:
 def test_variants_beside_zookeeper(tmp_path: Path) -> None:
     report = run_to_end(tmp_path, "--tls", "--acl", timeout=280)
     assert set(report["results"]) == {"coord", "coord-tls", "coord-acl", "zookeeper"}
-    check_variants(report, {"coord", "zookeeper"})
+    check_variants(report, {"coord", "zookeeper"}, ("coord-tls", "coord-acl"))
 
 
 def status(channel: grpc.Channel) -> None:

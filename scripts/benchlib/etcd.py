@@ -150,6 +150,7 @@ class EtcdSystem(ProcessGroup):
 
     name = kind = "etcd"
     only_workloads = True
+    one_at_a_time = False
 
     def __init__(self, root: Path) -> None:
         self.members: dict[int, EtcdMember] = {i: EtcdMember(i, root / "etcd") for i in (1, 2, 3)}

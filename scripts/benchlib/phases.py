@@ -30,6 +30,7 @@ KV_DIR, CREATE_DIR, MEM_DIR, FAILOVER_DIR = "/bench-kv", "/bench-new", "/bench-m
 WRITERS = 3  # fail-over writer sessions: the gap is the pause in the writes of them all
 Log = Callable[[str], None]
 ONLY_COORD_AND_ZK = "measured on coord and ZooKeeper only"
+ONE_AT_A_TIME = "measured on coord, its ZooKeeper door and ZooKeeper only"
 
 
 @dataclass
@@ -315,8 +316,8 @@ def measure(system: System, s: Settings, work_dir: Path, log: Log, figures: dict
         skipped["workloads"] = "--latency"
     else:
         figures["workloads"] = workloads(system, s, work_dir, log)
-    if system.only_workloads or s.latency_ops is None:
-        skipped["latency"] = ONLY_COORD_AND_ZK if system.only_workloads else "--no-latency"
+    if not system.one_at_a_time or s.latency_ops is None:
+        skipped["latency"] = ONE_AT_A_TIME if not system.one_at_a_time else "--no-latency"
     else:
         figures["latency"] = latency.measure(system, s.latency_ops, log)
     rest = "--latency" if s.latency_only else ONLY_COORD_AND_ZK if system.only_workloads else ""

@@ -141,13 +141,14 @@ LATENCY_LABELS = {
     "config": "config change seen by a DataWatch",
 }
 QUANTILES = ("p50_ms", "p99_ms", "max_ms")
-LATENCY_HEADERS = ["one at a time", "client on", "coord p50 / p99 / max ms"]
-LATENCY_HEADERS += ["ZooKeeper p50 / p99 / max ms", "coord / ZK p50 / p99 / max"]
+# coord's ways in measured one at a time: its SDK, and kazoo on its ZooKeeper door
+ONE_AT_A_TIME = {"coord": "coord", "coord-zk": "kazoo on coord-zk"}
 LATENCY_CAPTION = (
     "one client, one request in flight, every session on the member named (the leader's or "
     "a follower's); below 1 favours coord; an Election hand-over runs from the leader's "
     "session close to the next contender's function, a config change from the set to a "
-    "DataWatch in another session seeing it"
+    "DataWatch in another session seeing it; coord-zk: kazoo, ZooKeeper's own client, through "
+    "coord's ZooKeeper door (--zk-listen)"
 )
 
 
@@ -156,12 +157,14 @@ def latency_of(results: dict[str, Any], system: str, placement: str) -> dict[str
     return results.get(system, {}).get("latency", {}).get(placement, {}).get("workloads", {})
 
 
-def latency_ratios(results: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
-    """coord's p50, p99 and max divided by ZooKeeper's, per placement and
+def latency_ratios(
+    results: dict[str, Any], system: str = "coord"
+) -> dict[str, dict[str, dict[str, float]]]:
+    """`system`'s p50, p99 and max divided by ZooKeeper's, per placement and
     workload: {"leader": {"set": {"p50_ms": 2.1, ...}, ...}, ...}."""
     out = {}
     for placement in latency.PLACEMENTS:
-        ours, theirs = (latency_of(results, s, placement) for s in ("coord", "zookeeper"))
+        ours, theirs = (latency_of(results, s, placement) for s in (system, "zookeeper"))
         pairs = {n: (w, theirs[n]) for n, w in ours.items() if n in theirs}
         divided = {
             n: {q: round(a[q] / b[q], 3) for q in QUANTILES}
@@ -173,9 +176,24 @@ def latency_ratios(results: dict[str, Any]) -> dict[str, dict[str, dict[str, flo
     return out
 
 
+def latency_systems(results: dict[str, Any]) -> list[str]:
+    """Those of coord's ways in that were measured one at a time."""
+    return [s for s in ONE_AT_A_TIME if any(latency_of(results, s, p) for p in latency.PLACEMENTS)]
+
+
+def latency_headers(results: dict[str, Any]) -> list[str]:
+    ours = latency_systems(results) or ["coord"]
+    headers = ["one at a time", "client on"]
+    headers += [f"{ONE_AT_A_TIME[s]} p50 / p99 / max ms" for s in ours]
+    headers += ["ZooKeeper p50 / p99 / max ms"]
+    return headers + [f"{ONE_AT_A_TIME[s]} / ZK p50 / p99 / max" for s in ours]
+
+
 def latency_rows(results: dict[str, Any]) -> list[list[str]]:
-    """workload x placement, coord and ZooKeeper with the ratios (none if not taken)."""
-    ratio = latency_ratios(results)
+    """workload x placement: coord (and kazoo on its ZooKeeper door, if
+    measured) and ZooKeeper, with the ratios (none if not taken)."""
+    ours = latency_systems(results) or ["coord"]
+    ratios = {s: latency_ratios(results, s) for s in ours}
 
     def cell(figures: dict[str, float] | None) -> str:
         return " / ".join(f"{figures[q]:.2f}" for q in QUANTILES) if figures else "-"
@@ -183,12 +201,10 @@ def latency_rows(results: dict[str, Any]) -> list[list[str]]:
     table = []
     for name, label in LATENCY_LABELS.items():
         for placement in latency.PLACEMENTS:
-            ours, theirs = (
-                latency_of(results, s, placement).get(name) for s in ("coord", "zookeeper")
-            )
-            if ours or theirs:
-                mine = ratio.get(placement, {}).get(name)
-                table.append([label, placement, cell(ours), cell(theirs), cell(mine)])
+            taken = [latency_of(results, s, placement).get(name) for s in (*ours, "zookeeper")]
+            if any(taken):
+                divided = [ratios[s].get(placement, {}).get(name) for s in ours]
+                table.append([label, placement, *map(cell, taken), *map(cell, divided)])
     return table
 
 
@@ -205,7 +221,9 @@ def print_table(results: dict[str, Any], znodes: int, console: Console) -> None:
             table.add_row(*row)
         console.print(table)
     if body := latency_rows(results):
-        table = Table(*LATENCY_HEADERS, title="one request at a time", caption=LATENCY_CAPTION)
+        table = Table(
+            *latency_headers(results), title="one request at a time", caption=LATENCY_CAPTION
+        )
         for row in body:
             table.add_row(*row)
         console.print(table)
@@ -226,13 +244,13 @@ def markdown(results: dict[str, Any], znodes: int) -> str:
         cells = ["coord's traffic", *traffic[-1][1:]]
         lines += ["", *_markdown_table(cells, traffic[:-1]), "", TRAFFIC_CAPTION]
     if body := latency_rows(results):
-        lines += ["", *_markdown_table(LATENCY_HEADERS, body), "", LATENCY_CAPTION]
+        lines += ["", *_markdown_table(latency_headers(results), body), "", LATENCY_CAPTION]
     if costs := markdown_costs(results):
         lines += ["", costs]
     return "\n".join(lines).strip("\n")
 
 
-VARIANTS = {"coord-tls": "coord TLS", "coord-acl": "coord ACL"}
+VARIANTS = {"coord-tls": "coord TLS", "coord-acl": "coord ACL", "coord-zk": "coord-zk (kazoo)"}
 BASELINES = {"coord": "coord", "zookeeper": "ZooKeeper"}  # what each variant is divided by
 COSTED = ("ops_per_s", "p50_ms", "p99_ms")
 COST_CAPTION = (
@@ -292,7 +310,8 @@ COST_HEADERS += [f"ops/s, p50, p99 / {label}" for label in BASELINES.values()]
 def print_costs(results: dict[str, Any], console: Console) -> None:
     body = cost_rows(results)
     if body:
-        table = Table(*COST_HEADERS, title="coord's TLS and ACL cost", caption=COST_CAPTION)
+        title = "coord's variants: TLS, ACLs, kazoo on its ZooKeeper door"
+        table = Table(*COST_HEADERS, title=title, caption=COST_CAPTION)
         for row in body:
             table.add_row(*row)
         console.print(table)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
+from kazoo.client import KazooClient
 
 from benchlib.security import PLAIN, Security, client_kwargs
 from coord_api.wire import client_pb2 as pb
@@ -44,6 +45,7 @@ class System(Protocol):
     kind: str  # the load generators' client: coord, zookeeper or etcd
     version: str
     only_workloads: bool  # etcd, coord's variants: the four workloads only
+    one_at_a_time: bool  # also measured one request at a time (benchlib/latency.py)
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -93,13 +95,21 @@ class CoordSystem:
 
     kind = "coord"
 
-    def __init__(self, root: Path, security: Security = PLAIN, peer_ports: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        security: Security = PLAIN,
+        peer_ports: bool = False,
+        zk_ports: bool = False,
+    ) -> None:
         self.security = security
         self.name = security.name
         self.only_workloads = security.variant
+        self.one_at_a_time = not security.variant
         self.cluster = ProbedCluster.create(
-            root / security.name, 3, *security.server_args(), timeouts=[], peer_ports=peer_ports
-        )
+            root / security.name, 3, *security.server_args(),
+            timeouts=[], peer_ports=peer_ports, zk_ports=zk_ports,
+        )  # fmt: skip
         self.cluster.security = security
         self.version = metadata.version("coord")
 
@@ -162,14 +172,35 @@ class CoordSystem:
     def counters(self) -> dict[str, int]:
         """The members' traffic counters (see MemberStatus), summed."""
         total: dict[str, int] = dict.fromkeys(COUNTERS, 0)
-        for address in self.addresses():
-            with self.security.channel(address) as channel:
+        for member in self.cluster.members.values():
+            with self.security.channel(member.address) as channel:
                 reply = client_pb2_grpc.CoordStub(channel).Status(
                     pb.StatusRequest(local_only=True), timeout=10
                 )
             for name in COUNTERS:
                 total[name] += getattr(reply.members[0], name)
         return total
+
+
+class ZkDoorSystem(CoordSystem):
+    """Plain coord, its clients kazoo through the members' ZooKeeper doors
+    (--zk-listen): the four workloads and one request at a time, to set
+    beside coord_client's figures and ZooKeeper's."""
+
+    kind = "zookeeper"  # the load generators' client: kazoo
+
+    def __init__(self, root: Path, peer_ports: bool = False) -> None:
+        super().__init__(root, Security("coord-zk"), peer_ports, zk_ports=True)
+        self.only_workloads = True
+
+    def addresses(self) -> list[str]:
+        return [m.zk_address for m in self.cluster.members.values()]
+
+    def address(self, member: int) -> str:
+        return self.cluster.members[member].zk_address
+
+    def client(self, hosts: list[str]) -> KazooClient:
+        return KazooClient(hosts=",".join(hosts), timeout=10.0)
 
 
 def install_package(package: str, marker: Path, log: Callable[[str], None]) -> None:
@@ -316,6 +347,7 @@ class ZooKeeperSystem(ProcessGroup):
 
     name = kind = "zookeeper"
     only_workloads = False
+    one_at_a_time = True
 
     def __init__(self, root: Path, heap: str) -> None:
         self.root = root / "zookeeper"
@@ -368,8 +400,6 @@ class ZooKeeperSystem(ProcessGroup):
         return ready, time.monotonic() - began
 
     def client(self, hosts: list[str]) -> Any:
-        from kazoo.client import KazooClient
-
         return KazooClient(hosts=",".join(hosts), timeout=10.0)
 
     def live_heap_bytes(self) -> list[int] | None:
