@@ -2,7 +2,8 @@
 (README, "Operating a cluster").
 
 Starts --size members as child processes on consecutive ports, waits until
-they have a leader, prints the connect string, and stops them all (by PID)
+they have a leader, prints the connect string (and, with --zk-base-port,
+ZooKeeper clients' on a second line), and stops them all (by PID)
 on Ctrl-C or SIGTERM. The members prove to each other a secret made for the
 cluster on its first start, kept in DATA_DIR/cluster-secret (mode 0600).
 """
@@ -31,6 +32,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=positive, default=3)
     p.add_argument("--base-port", type=positive, default=7181)
     p.add_argument("--data-dir", type=Path, default=Path("coord-data"))
+    p.add_argument(
+        "--zk-base-port", type=positive,
+        help="members also serve ZooKeeper's protocol from this port on (coord-server --zk-listen)",
+    )  # fmt: skip
     return p
 
 
@@ -57,10 +62,22 @@ def cluster_secret(data_dir: Path) -> Path:
     return path
 
 
+def zk_addresses(args: argparse.Namespace) -> list[str]:
+    """Where the members serve ZooKeeper's protocol (none without --zk-base-port)."""
+    if not args.zk_base_port:
+        return []
+    return [f"127.0.0.1:{args.zk_base_port + i}" for i in range(args.size)]
+
+
 def start_members(
     args: argparse.Namespace, secret: Path
 ) -> tuple[list[subprocess.Popen], list[str]]:
     addresses = [f"127.0.0.1:{args.base_port + i}" for i in range(args.size)]
+    zk = (
+        [f"127.0.0.1:{args.zk_base_port + i}" for i in range(args.size)]
+        if args.zk_base_port
+        else []
+    )
     members = ",".join(f"{i + 1}={address}" for i, address in enumerate(addresses))
     procs = [
         subprocess.Popen(
@@ -76,6 +93,7 @@ def start_members(
                 str(args.data_dir / f"member{i + 1}"),
                 "--cluster-secret-file",
                 str(secret),
+                *(["--zk-listen", zk[i]] if zk else []),
             ]
         )  # fmt: skip
         for i in range(args.size)
@@ -97,8 +115,9 @@ def stop_members(procs: list[subprocess.Popen]) -> None:
 
 def cluster_main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    if args.base_port + args.size > 65536:
-        raise SystemExit("coord-cluster: --base-port leaves no room for --size members")
+    for flag, port in (("--base-port", args.base_port), ("--zk-base-port", args.zk_base_port)):
+        if port and port + args.size > 65536:
+            raise SystemExit(f"coord-cluster: {flag} leaves no room for --size members")
     try:
         secret = cluster_secret(args.data_dir)
     except OSError as err:
@@ -119,6 +138,8 @@ def cluster_main(argv: list[str] | None = None) -> None:
                 raise UsageError("the members did not elect a leader (see their output above)")
             time.sleep(0.1)
         print(",".join(addresses), flush=True)
+        if args.zk_base_port:
+            print("ZooKeeper clients:", ",".join(zk_addresses(args)), flush=True)
         reported: set[int] = set()
         while not stopping and any(p.poll() is None for p in procs):
             for member, proc in enumerate(procs, start=1):

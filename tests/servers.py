@@ -62,6 +62,27 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in {_PORTS}")
 
 
+def free_ports_in_a_row(size: int) -> int:
+    """A base port with `size` free ports from it (as coord-cluster wants),
+    none of which `free_port` hands out later."""
+    global _next_port
+    for _ in range(50):
+        base = free_port()
+        with _port_lock:
+            _next_port += size - 1  # free_port's turn goes on past them
+        probes = [socket.socket() for _ in range(size)]
+        try:
+            for port, probe in enumerate(probes, start=base):
+                probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+        return base
+    raise RuntimeError(f"no {size} free ports in a row")
+
+
 @dataclass
 class ServerProcess:
     """One coord-server child process; restartable on the same data dir.

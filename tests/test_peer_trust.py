@@ -30,7 +30,7 @@ from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc
 from tests.member_methods import call, member_methods
 from tests.rawlink import RawLink, link_port
-from tests.servers import Cluster, ServerProcess, free_port
+from tests.servers import Cluster, ServerProcess, free_port, free_ports_in_a_row
 from tests.tlscerts import Certs, server_flags
 
 SERVER = [sys.executable, "-m", "coord.cli"]
@@ -287,28 +287,11 @@ def test_peer_tls_links_need_a_member_certificate(tls_cluster):
         assert link.hello(()).refused == ""  # the control
 
 
-def free_run(size: int) -> int:
-    """A base port with `size` free ports from it (as coord-cluster wants)."""
-    for _ in range(50):
-        base = free_port()
-        probes = [socket.socket() for _ in range(size)]
-        try:
-            for port, probe in enumerate(probes, start=base):
-                probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-        return base
-    raise RuntimeError(f"no {size} free ports in a row")
-
-
 def test_coord_cluster_makes_a_secret_for_its_members(tmp_path):
     data = tmp_path / "data"
     proc = subprocess.Popen(
         [sys.executable, "-m", "coord.local_cluster", "--size", "3", "--data-dir", str(data),
-         "--base-port", str(free_run(3))],
+         "--base-port", str(free_ports_in_a_row(3))],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip

@@ -6,9 +6,13 @@ through this door)."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -27,8 +31,9 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import EventType, KazooState
 from kazoo.security import make_acl, make_digest_acl
 
+from coord_client import Client
 from tests import zookeeper
-from tests.servers import Cluster, ServerProcess, free_port
+from tests.servers import Cluster, ServerProcess, free_port, free_ports_in_a_row
 from tests.tlscerts import Certs, Pair
 
 MAX_REQUEST = 64 << 10
@@ -341,6 +346,40 @@ def test_a_session_moves_to_another_member_when_its_own_dies(tmp_path) -> None:
         client.close()
     finally:
         cluster.stop()
+
+
+def test_coord_cluster_serves_zookeepers_protocol(tmp_path) -> None:
+    """coord-cluster --zk-base-port: its second line is the ZooKeeper connect
+    string, and kazoo given it writes what coord_client reads."""
+    base = free_ports_in_a_row(6)  # three for gRPC, then three for ZooKeeper's protocol
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coord.local_cluster", "--size", "3",
+         "--data-dir", str(tmp_path / "data"), "--base-port", str(base),
+         "--zk-base-port", str(base + 3)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        lines: list[str] = []
+        for line in proc.stdout:
+            if not line.startswith("coord-server"):
+                lines.append(line.strip())
+            if len(lines) == 2:
+                break
+        hosts, zk_line = lines
+        assert zk_line.startswith("ZooKeeper clients: ")
+        client = KazooClient(hosts=zk_line.removeprefix("ZooKeeper clients: "))
+        client.start(timeout=30)
+        client.create("/through-the-door", b"kazoo")
+        client.stop()
+        client.close()
+        sdk = Client(hosts)
+        sdk.start(timeout=30)
+        assert sdk.get("/through-the-door")[0] == b"kazoo"
+        sdk.stop()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
 
 
 # ------------------------------------------------------ what kazoo never sends
