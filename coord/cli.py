@@ -39,6 +39,7 @@ from coord.rpc.service import CoordService
 from coord.rpc.tls import ServerTLS, TLSFileError
 from coord.storage import Storage, StorageError
 from coord.wire import admin_pb2, peer_pb2
+from coord.zk import four_letter
 from coord.zk.door import ZooKeeperDoor
 from coord_api.wire import client_pb2
 
@@ -108,6 +109,16 @@ def positive(text: str) -> int:
     if not text.isdigit() or int(text) <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
     return int(text)
+
+
+def four_letter_words(text: str) -> frozenset[str]:
+    if text == "*":
+        return four_letter.WORDS
+    words = frozenset(word.strip() for word in text.split(",") if word.strip())
+    unknown = sorted(words - four_letter.WORDS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"not a four-letter word of ZooKeeper's: {unknown[0]}")
+    return words
 
 
 def digest(text: str) -> str:
@@ -208,6 +219,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--zk-listen", type=host_port, metavar="HOST:PORT",
         help="also serve ZooKeeper's own client protocol here (kazoo, zkCli.sh, Curator)",
+    )  # fmt: skip
+    every, default = (",".join(sorted(w)) for w in (four_letter.WORDS, four_letter.DEFAULT_WORDS))
+    p.add_argument(
+        "--zk-4lw", type=four_letter_words, default=four_letter.DEFAULT_WORDS, metavar="WORDS",
+        help=f"the four-letter words answered there, comma-separated, or * for all of {every}"
+        f" (default {default})",
     )  # fmt: skip
     return p
 
@@ -330,6 +347,19 @@ async def open_door(door: LinkDoor | ZooKeeperDoor, host: str, port: int, what: 
     log.info("%s come in at %s:%d", what, host, door.port)
 
 
+def zk_config(args: argparse.Namespace, limits: Limits) -> dict[str, str | int]:
+    """What the ZooKeeper door's `conf` tells, in ZooKeeper's names."""
+    return {
+        "clientPort": args.zk_listen[1] if args.zk_listen else 0,
+        "dataDir": str(args.data_dir),
+        "serverId": args.id,
+        "minSessionTimeout": limits.min_session_timeout_ms,
+        "maxSessionTimeout": limits.max_session_timeout_ms,
+        "maxClientCnxns": limits.max_sessions_per_ip,
+        "jute.maxbuffer": limits.max_request_bytes,
+    }
+
+
 async def serve(args: argparse.Namespace) -> None:
     cluster = cluster_of(args)
     doors, peer_listen = peer_door(args, cluster)
@@ -367,8 +397,9 @@ async def serve(args: argparse.Namespace) -> None:
         server, service, client_pb2.DESCRIPTOR.services_by_name["Coord"], limits.max_request_bytes
     )
     zk_door = ZooKeeperDoor(
-        member, service.admission, args.superuser_digest or "", tls.ssl_context() if tls else None
-    )
+        member, service.admission, args.superuser_digest or "",
+        tls.ssl_context() if tls else None, args.zk_4lw, zk_config(args, limits),
+    )  # fmt: skip
     door = LinkDoor(member, trust)
     add_service(
         peer_server,

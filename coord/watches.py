@@ -137,6 +137,14 @@ class WatchRegistry:
     def count(self) -> int:
         return sum(len(watchers) for table in self._by_kind.values() for watchers in table.values())
 
+    def watchers(self) -> int:
+        """Sessions holding any watch here (ZooKeeper's wchs)."""
+        return len(self._of_watcher)
+
+    def paths(self) -> int:
+        """Paths watched by any watch (ZooKeeper's wchs)."""
+        return len({path for table in self._by_kind.values() for path in table})
+
     def fire(self, events: Iterable[Event], zxid: int) -> None:
         history = self._history
         for event in events:

@@ -382,6 +382,57 @@ def test_coord_cluster_serves_zookeepers_protocol(tmp_path) -> None:
         proc.wait(30)
 
 
+# ----------------------------------------------------- four-letter words
+
+
+def four_letters(member: ServerProcess, word: str) -> str:
+    """What the member answers `word` with, before it closes the connection."""
+    sock = raw(member)
+    sock.sendall(word.encode())
+    answer = b""
+    while chunk := sock.recv(4096):
+        answer += chunk
+    return answer.decode()
+
+
+def test_the_words_let_in_by_default(member: ServerProcess) -> None:
+    assert four_letters(member, "ruok") == "imok"
+    assert four_letters(member, "isro") == "rw"
+    srvr = four_letters(member, "srvr")
+    assert "Mode: standalone\n" in srvr and re.search(r"^Node count: \d+$", srvr, re.MULTILINE)
+    for word in ("stat", "mntr", "conf", "envi", "cons", "wchs"):
+        refused = f"{word} is not executed because it is not in the whitelist.\n"
+        assert four_letters(member, word) == refused
+
+
+def test_every_word_when_let_in(tmp_path) -> None:
+    server = ServerProcess(
+        data_dir=tmp_path / "data", extra_args=["--zk-4lw", "*"], zk_port=free_port()
+    ).start()
+    client = KazooClient(hosts=server.zk_address)
+    try:
+        client.start(timeout=10)
+        client.create("/watched", b"")
+        client.get("/watched", watch=lambda event: None)
+        client.get_children("/watched", watch=lambda event: None)
+        session = client.client_id[0]
+        stat = four_letters(server, "stat")
+        assert "Clients:\n /127.0.0.1:" in stat and "Outstanding: 0\n" in stat
+        mntr = dict(line.split("\t") for line in four_letters(server, "mntr").splitlines())
+        assert mntr["zk_server_state"] == "standalone"
+        assert mntr["zk_num_alive_connections"] == "1"
+        assert mntr["zk_znode_count"] == "2"  # / and /watched
+        assert int(mntr["zk_packets_received"]) >= 4  # connect, create, get, exists
+        assert f"sid=0x{session:x}" in four_letters(server, "cons")
+        assert four_letters(server, "wchs") == "1 connections watching 1 paths\nTotal watches:2\n"
+        assert f"clientPort={server.zk_port}\n" in four_letters(server, "conf")
+        assert four_letters(server, "envi").startswith("Environment:\nzookeeper.version=coord ")
+    finally:
+        client.stop()
+        client.close()
+        server.stop()
+
+
 # ------------------------------------------------------ what kazoo never sends
 
 

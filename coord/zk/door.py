@@ -19,16 +19,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import platform
+import socket
 import ssl
 import struct
+import time
 from collections import deque
+from dataclasses import dataclass
+from importlib import metadata
 
 from coord.acl import Ident, Ids
 from coord.member.member import Member
 from coord.session.admission import Admission, Refused
 from coord.session.session import Session
 from coord.session.x509_name import certificate_subject
-from coord.zk import translate
+from coord.zk import four_letter, translate
 from coord.zk.jute import JuteError
 from coord.zk.translate import Rearm, Refusal, Sent, Xid
 from coord_api.wire import client_pb2 as pb
@@ -46,13 +52,19 @@ class ZooKeeperDoor:
         admission: Admission,
         super_digest: str = "",
         tls: ssl.SSLContext | None = None,
+        words: frozenset[str] = four_letter.DEFAULT_WORDS,
+        config: dict[str, str | int] | None = None,
     ) -> None:
         self.member = member
         self.admission = admission
         self.super_digest = super_digest
         self.tls = tls  # the client port's TLS (--tls-cert, --tls-ca): the same here
+        self.words = words  # the four-letter words answered (--zk-4lw)
+        self.config = config or {}  # what conf tells
+        self.stats = Stats()
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task] = set()
+        self._open: set[Connection] = set()
         self.port = 0
 
     async def bind(self, host: str, port: int) -> None:
@@ -79,12 +91,22 @@ class ZooKeeperDoor:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         self._connections.add(task)
-        address = writer.get_extra_info("peername")[0]
+        address, port = writer.get_extra_info("peername")[:2]
         try:
+            head = await asyncio.wait_for(reader.readexactly(LENGTH.size), CONNECT_TIMEOUT_S)
+            word = four_letter.parse(head)
+            if word is not None:
+                writer.write(four_letter.answer(word, self.words, self.facts()).encode())
+                await writer.drain()
+                return
             with self.admission.stream(_admission_key(address)):
                 ids = _connection_ids(writer, address)
-                connection = Connection(self.member, reader, writer, ids, self.super_digest)
-                await connection.run()
+                connection = Connection(self, reader, writer, ids, f"{address}:{port}")
+                self._open.add(connection)
+                try:
+                    await connection.run(head)
+                finally:
+                    self._open.discard(connection)
         except Refused as refused:
             log.info("ZooKeeper connection from %s refused: %s", address, refused)
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
@@ -94,6 +116,59 @@ class ZooKeeperDoor:
         finally:
             self._connections.discard(task)
             writer.close()
+
+    def facts(self) -> four_letter.Facts:
+        """What the four-letter words tell, now."""
+        member = self.member
+        status = member.status("")
+        watches = member.watches
+        return four_letter.Facts(
+            version=f"coord {metadata.version('coord')}, ZooKeeper protocol",
+            mode="standalone" if len(member.members) == 1 else status.role,
+            read_only=member.write_refusal() is not None,
+            zxid=status.applied_zxid,
+            znodes=status.znodes,
+            latency_ms=self.stats.latency_ms(),
+            received=self.stats.received,
+            sent=self.stats.sent,
+            connections=[c.described() for c in self._open],
+            watchers=watches.watchers(),
+            watched_paths=watches.paths(),
+            watches=watches.count(),
+            config=self.config,
+            environment={
+                "zookeeper.version": f"coord {metadata.version('coord')}",
+                "host.name": socket.gethostname(),
+                "python.version": platform.python_version(),
+                "os.name": platform.system(),
+                "os.arch": platform.machine(),
+                "os.version": platform.release(),
+                "user.dir": os.getcwd(),
+            },
+        )
+
+
+@dataclass
+class Stats:
+    """This door's traffic since the member started, as srvr and mntr tell
+    it: frames each way, and how long its requests took (read to answer)."""
+
+    received: int = 0
+    sent: int = 0
+    answered: int = 0
+    total_s: float = 0.0
+    least_s: float = 0.0
+    most_s: float = 0.0
+
+    def took(self, seconds: float) -> None:
+        self.least_s = seconds if not self.answered else min(self.least_s, seconds)
+        self.most_s = max(self.most_s, seconds)
+        self.answered += 1
+        self.total_s += seconds
+
+    def latency_ms(self) -> tuple[float, float, float]:
+        mean = self.total_s / self.answered if self.answered else 0.0
+        return self.least_s * 1000, mean * 1000, self.most_s * 1000
 
 
 def _admission_key(address: str) -> str:
@@ -123,24 +198,40 @@ class Connection:
 
     def __init__(
         self,
-        member: Member,
+        door: ZooKeeperDoor,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         ids: Ids,
-        super_digest: str,
+        peer: str,
     ) -> None:
-        self.member = member
+        self.member = door.member
+        self.stats = door.stats
         self.reader = reader
         self.writer = writer
-        self.session = Session(member, ids, super_digest)
+        self.peer = peer
+        self.session = Session(door.member, ids, door.super_digest)
         self.session.on_send = self._flush
         self._sent: deque[Sent] = deque()  # requests the session will answer, in order
-        self._requests = 0  # requests read so far
+        self._requests = 0  # requests read so far, after the connect
+        self._received = 0  # frames read
+        self._answers = 0  # frames written back
         self._connected = False
         self._closed = False
 
-    async def run(self) -> None:
-        body = await asyncio.wait_for(self._read_body(), CONNECT_TIMEOUT_S)
+    def described(self) -> four_letter.Connection:
+        local = self.session.local
+        return four_letter.Connection(
+            peer=self.peer,
+            session_id=local.session_id if local else 0,
+            timeout_ms=local.timeout_ms if local else 0,
+            queued=len(self._sent),
+            received=self._received,
+            sent=self._answers,
+        )
+
+    async def run(self, head: bytes) -> None:
+        """Serve the connection whose first frame's length is `head`."""
+        body = await asyncio.wait_for(self._read_body(head), CONNECT_TIMEOUT_S)
         connect = translate.connect(body)
         session = self.session
         await session.start([pb.ClientMessage(connect=connect)])
@@ -155,12 +246,15 @@ class Connection:
             reading.cancel()
             session.detach()
 
-    async def _read_body(self) -> bytes:
-        (length,) = LENGTH.unpack(await self.reader.readexactly(LENGTH.size))
+    async def _read_body(self, head: bytes | None = None) -> bytes:
+        """The next frame's body (its length already read, if `head`)."""
+        (length,) = LENGTH.unpack(head or await self.reader.readexactly(LENGTH.size))
         limit = self.member.limits.max_request_bytes
         if not 0 <= length <= limit:
             raise FrameError(f"a frame of {length} bytes (--max-request-bytes {limit})")
         self.member.counters.client_frames_in += 1
+        self.stats.received += 1
+        self._received += 1
         return await self.reader.readexactly(length)
 
     async def _read(self) -> None:
@@ -171,6 +265,7 @@ class Connection:
             while session.reading:
                 await self.writer.drain()  # the client reads what it was sent first
                 request = translate.request(await self._read_body())
+                request.sent.at = time.monotonic()
                 await self._hand(request)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -225,9 +320,13 @@ class Connection:
         self.writer.transport.abort()
 
     def _reply(self, message: pb.ServerMessage) -> bytes:
+        self._answers += 1
+        self.stats.sent += 1
         kind = message.WhichOneof("kind")
         if kind == "response":
-            return translate.response(self._sent.popleft(), message.response)
+            sent = self._sent.popleft()
+            self.stats.took(time.monotonic() - sent.at)
+            return translate.response(sent, message.response)
         if kind == "event":
             return translate.event(message.event)
         if kind == "pong":

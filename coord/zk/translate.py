@@ -125,6 +125,7 @@ class Sent:
     xid: int
     op: int
     parts: list[int] = field(default_factory=list)
+    at: float = 0.0  # when the door read it (monotonic seconds)
 
 
 @dataclass(slots=True)
