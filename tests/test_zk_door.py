@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
@@ -38,6 +40,7 @@ from tests.tlscerts import Certs, Pair
 
 MAX_REQUEST = 64 << 10
 NODE_DATA_CHANGED, SYNC_CONNECTED = 3, 3  # a WatcherEvent's type and state
+OPEN_ACL = struct.pack(">iii", 1, 31, 5) + b"world" + struct.pack(">i", 6) + b"anyone"
 
 
 @pytest.fixture(scope="module")
@@ -303,6 +306,36 @@ def test_zookeepers_own_java_client(member: ServerProcess) -> None:
     assert "Node does not exist: /java" in zookeeper.cli(at, "stat", "/java")
 
 
+CURATOR = ["curator-recipes", "curator-framework", "curator-client", "zookeeper", "guava"]
+
+
+def test_curator(member: ServerProcess, tmp_path) -> None:
+    """Apache Curator 5.4 (Debian's) through the door: tests/java/CuratorSteps.java."""
+    jars = [Path(f"/usr/share/java/{name}.jar") for name in [*CURATOR, "slf4j-simple"]]
+    missing = [str(jar) for jar in jars if not jar.exists()]
+    if missing or not shutil.which("javac"):
+        pytest.skip(f"needs javac and Debian's libcurator-recipes-java: {missing or 'no javac'}")
+    classpath = ":".join(map(str, jars))
+    source = Path(__file__).parent / "java" / "CuratorSteps.java"
+    subprocess.run(
+        ["javac", "-d", str(tmp_path), "-cp", classpath, str(source)], check=True, timeout=120
+    )
+    done = subprocess.run(
+        ["java", "-cp", f"{tmp_path}:{classpath}", "CuratorSteps", member.zk_address],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == [
+        "created v",
+        "transaction w",
+        "other acquires while held: false",
+        "other acquires once released: true",
+        "leader first",
+        "leader after close second",
+        "cache saw the change: true",
+    ]
+
+
 # ---------------------------------------------------- sessions and members
 
 
@@ -484,13 +517,53 @@ def test_an_op_not_served_is_answered_unimplemented(member: ServerProcess) -> No
     assert (xid, err) == (8, 0)
 
 
-@pytest.mark.parametrize(("flags", "code"), [(4, -6), (5, -6), (6, -6), (7, -8), (-1, -8)], ids=str)
+def test_a_client_gone_before_its_answers_and_events(member: ServerProcess) -> None:
+    """The client resets its connection with a write in flight that fires
+    its own watch: the event and the answer find the connection closed,
+    and the member goes on applying (once, a write to the closed transport
+    raised inside the apply)."""
+    for n in range(5):
+        path = f"/gone{n}"
+        sock = connected(member)
+        sock.sendall(
+            path_request(1, 1, path, struct.pack(">i", 0) + OPEN_ACL + struct.pack(">i", 0))
+        )
+        assert reply_header(read_frame(sock))[::2] == (1, 0)
+        sock.sendall(path_request(2, 4, path, b"\1"))  # getData, watch
+        assert reply_header(read_frame(sock))[::2] == (2, 0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.sendall(path_request(3, 5, path, struct.pack(">ii", 0, -1)))  # setData
+        sock.close()  # a reset, before the write's answer
+    client = KazooClient(hosts=member.zk_address)
+    client.start(timeout=10)
+    try:
+        assert [client.get(f"/gone{n}")[1].version for n in range(5)] == [1] * 5
+        client.create("/after-the-resets")
+    finally:
+        client.stop()
+        client.close()
+    assert "Traceback" not in "\n".join(member.output)
+
+
+def test_a_container_is_made_as_a_persistent_node(member: ServerProcess) -> None:
+    """createContainer (Curator's lock and election parents): answered as
+    create2, the node persistent (coord does not remove empty containers)."""
+    sock = connected(member)
+    body = struct.pack(">i", 0) + OPEN_ACL + struct.pack(">i", 4)
+    sock.sendall(path_request(1, 19, "/container", body))
+    answer = read_frame(sock)
+    assert reply_header(answer)[::2] == (1, 0)
+    assert answer[16:30] == struct.pack(">i", 10) + b"/container"
+    (owner,) = struct.unpack_from(">q", answer, 30 + 8 * 4 + 4 * 3)  # the Stat's ephemeralOwner
+    assert owner == 0
+
+
+@pytest.mark.parametrize(("flags", "code"), [(5, -6), (6, -6), (7, -8), (-1, -8)], ids=str)
 def test_a_refused_create_changes_nothing(member: ServerProcess, flags: int, code: int) -> None:
-    """Containers and TTL nodes are not served; unknown flags are bad
+    """TTL nodes are not served; unknown flags are bad
     arguments (ZooKeeper's codes); nothing is created either way."""
     sock = connected(member)
-    acl = struct.pack(">ii", 1, 31) + struct.pack(">i", 5) + b"world" + struct.pack(">i", 6)
-    body = struct.pack(">i", 0) + acl + b"anyone" + struct.pack(">i", flags)
+    body = struct.pack(">i", 0) + OPEN_ACL + struct.pack(">i", flags)
     sock.sendall(path_request(1, 1, f"/refused{flags}", body))
     assert reply_header(read_frame(sock))[::2] == (1, code)
     sock.sendall(path_request(2, 3, f"/refused{flags}", b"\0"))

@@ -23,7 +23,7 @@ from kazoo.security import OPEN_ACL_UNSAFE
 
 from coord.zk import translate
 from coord.zk.jute import JuteError, Reader
-from coord.zk.translate import Op, Rearm, Refusal
+from coord.zk.translate import Answer, Op, Rearm
 from coord_api.wire import client_pb2 as pb
 
 
@@ -62,10 +62,10 @@ def test_kazoos_transaction() -> None:
 
 
 def test_a_refused_op_fails_its_multi_as_the_tree_would() -> None:
-    container = Create("/c", b"", OPEN_ACL_UNSAFE, 4)
-    txn = Transaction([Create("/a", b"", OPEN_ACL_UNSAFE, 0), container, Delete("/b", -1)])
+    with_ttl = Create("/c", b"", OPEN_ACL_UNSAFE, 5)  # TTL nodes are not served
+    txn = Transaction([Create("/a", b"", OPEN_ACL_UNSAFE, 0), with_ttl, Delete("/b", -1)])
     refused = translate.request(body(txn)).ask
-    assert isinstance(refused, Refusal) and refused.kind == "multi"
+    assert isinstance(refused, Answer) and refused.kind == "multi"
     codes = [result.error.code for result in refused.result.results]
     assert codes == [pb.ROLLED_BACK, pb.UNIMPLEMENTED, pb.RUNTIME_INCONSISTENCY]
 

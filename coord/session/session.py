@@ -237,8 +237,8 @@ class Session:
         self._taken.set()
         return frame
 
-    def refuse(self, kind: str, result: pb.Error | pb.MultiResponse) -> None:
-        """Answer a request the door refused itself (one it does not serve)
+    def answer(self, kind: str, result: pb.Error | pb.MultiResponse) -> None:
+        """Answer a request the door answered itself (one it refused, say)
         with `result` as a `kind` response, in its turn after those before it."""
         self._enqueue(_InFlight(0, kind, None, _done(Applied(result, []))))
 

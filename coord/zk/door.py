@@ -36,7 +36,7 @@ from coord.session.session import Session
 from coord.session.x509_name import certificate_subject
 from coord.zk import four_letter, translate
 from coord.zk.jute import JuteError
-from coord.zk.translate import Rearm, Refusal, Sent, Xid
+from coord.zk.translate import Answer, Rearm, Sent, Xid
 from coord_api.wire import client_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -288,19 +288,25 @@ class Connection:
             self._flush()
             self._write(translate.header(Xid.SET_WATCHES, self.member.tree.zxid, code).frame())
             return
-        if isinstance(ask, Refusal):
+        if isinstance(ask, Answer):
             self._sent.append(sent)
-            self.session.refuse(ask.kind, ask.result)
+            self.session.answer(ask.kind, ask.result)
             return
         if ask.WhichOneof("kind") != "ping":
             self._sent.append(sent)
         await self.session.take([ask])
 
     def _flush(self) -> None:
-        """Write what the session has to send, now."""
+        """Write what the session has to send, now (called as the session
+        sends, from inside the member's apply for events)."""
         session = self.session
-        while (frame := session.take_frame()) is not None:
-            self._write(b"".join(self._reply(message) for message in frame.messages))
+        try:
+            while (frame := session.take_frame()) is not None:
+                self._write(b"".join(self._reply(message) for message in frame.messages))
+        except Exception:  # a fault of this door's must not stop the apply that called it
+            log.exception("ZooKeeper door: cannot answer its client; closing the connection")
+            self._close()
+            return
         limit = self.member.limits.max_unread_bytes
         if not self._closed and self.writer.transport.get_write_buffer_size() > limit:
             log.info("ZooKeeper client did not read: over %d bytes waited for it", limit)
@@ -308,7 +314,9 @@ class Connection:
             self._close()
 
     def _write(self, data: bytes) -> None:
-        if data and not self._closed:
+        # A closed transport raises on write (uvloop's): an event may come
+        # for a session whose client has just gone.
+        if data and not self._closed and not self.writer.transport.is_closing():
             self.member.counters.client_frames_out += 1
             self.writer.write(data)
 

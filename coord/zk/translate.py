@@ -36,6 +36,8 @@ class Op(IntEnum):
     CHECK = 13
     MULTI = 14
     CREATE2 = 15
+    CREATE_CONTAINER = 19
+    CHECK_WATCHES = 17
     REMOVE_WATCHES = 18
     AUTH = 100
     SET_WATCHES = 101
@@ -102,9 +104,11 @@ CODES = {
     pb.LIMIT_EXCEEDED: Code.BAD_ARGUMENTS,
 }
 
-# CreateMode flags: persistent, ephemeral, persistent and ephemeral sequential.
-EPHEMERAL, SEQUENTIAL = 1, 2
-UNSERVED_FLAGS = {4: "container", 5: "persistent with TTL", 6: "persistent sequential with TTL"}
+# CreateMode flags: persistent, ephemeral, persistent and ephemeral sequential;
+# a container is made as a persistent node (coord does not remove it once
+# empty, as ZooKeeper does some time after); TTL nodes are not served.
+EPHEMERAL, SEQUENTIAL, CONTAINER = 1, 2, 4
+UNSERVED_FLAGS = {5: "persistent with TTL", 6: "persistent sequential with TTL"}
 
 # WatcherType of removeWatches, as the session's WatchKind.
 WATCHER_TYPES = {
@@ -129,10 +133,11 @@ class Sent:
 
 
 @dataclass(slots=True)
-class Refusal:
-    """A request refused before the session sees it, answered in its turn
-    all the same: with `result` as if the session had made it (an Error, or
-    a multi's results with the refused op's error among them)."""
+class Answer:
+    """A request the door answers itself, yet in its turn after those before
+    it: with `result` as if the session had made it (a refusal's Error, a
+    multi's results with the refused op's error among them, or checkWatches'
+    OK)."""
 
     result: pb.Error | pb.MultiResponse
 
@@ -141,8 +146,8 @@ class Refusal:
         return "multi" if isinstance(self.result, pb.MultiResponse) else "error"
 
 
-def _refused(code: int, reason: str) -> Refusal:
-    return Refusal(pb.Error(code=code, message=reason))
+def _refused(code: int, reason: str) -> Answer:
+    return Answer(pb.Error(code=code, message=reason))
 
 
 @dataclass(slots=True)
@@ -159,7 +164,7 @@ class Request:
     """One request frame: its header and what it asks."""
 
     sent: Sent
-    ask: pb.ClientMessage | Refusal | Rearm
+    ask: pb.ClientMessage | Answer | Rearm
 
 
 # ---------------------------------------------------------------- connect
@@ -211,13 +216,19 @@ def request(body: bytes) -> Request:
     op = reader.int("the op code")
     sent = Sent(xid, op)
     if op == Op.PING:
-        ask: pb.ClientMessage | Refusal | Rearm = pb.ClientMessage(ping=pb.Ping())
+        ask: pb.ClientMessage | Answer | Rearm = pb.ClientMessage(ping=pb.Ping())
     elif op == Op.CLOSE:
         ask = pb.ClientMessage(close=pb.Close())
     elif op in (Op.SET_WATCHES, Op.SET_WATCHES2):
         ask = _set_watches(reader, op)
     elif op == Op.MULTI:
         ask = _multi(reader, sent)
+    elif op == Op.CHECK_WATCHES:
+        # The Java client asks before it drops one of its watchers; the
+        # watch stays here (the client's other watchers may share it).
+        _path(reader)
+        reader.int("the watcher type")
+        ask = Answer(pb.Error(code=pb.OK))
     elif op in _READERS:
         ask = _READERS[op](reader)
     else:
@@ -247,14 +258,14 @@ def _path(reader: Reader) -> str:
     return reader.string("the path") or ""
 
 
-def _create(reader: Reader) -> pb.Request | Refusal:
+def _create(reader: Reader) -> pb.Request | Answer:
     path = _path(reader)
     data = reader.buffer("the data") or b""
     acl = _acls(reader)
     flags = reader.int("the create flags")
     if flags in UNSERVED_FLAGS:
         return _refused(pb.UNIMPLEMENTED, f"{UNSERVED_FLAGS[flags]} nodes are not served")
-    if not 0 <= flags <= EPHEMERAL | SEQUENTIAL:
+    if not 0 <= flags <= EPHEMERAL | SEQUENTIAL and flags != CONTAINER:
         return _refused(pb.BAD_ARGUMENTS, f"unknown create flags {flags}")
     if not acl:  # ZooKeeper's rule; the session would read none as world:anyone
         return _refused(pb.INVALID_ACL, "an empty ACL")
@@ -304,7 +315,7 @@ def _get_acl(reader: Reader) -> pb.Request:
     return pb.Request(get_acl=pb.GetAclRequest(path=_path(reader)))
 
 
-def _set_acl(reader: Reader) -> pb.Request | Refusal:
+def _set_acl(reader: Reader) -> pb.Request | Answer:
     path = _path(reader)
     acl = _acls(reader)
     version = reader.int("the version")
@@ -324,7 +335,7 @@ def _auth(reader: Reader) -> pb.Request:
     return pb.Request(auth=pb.AuthRequest(scheme=scheme, credential=credential))
 
 
-def _add_watch(reader: Reader) -> pb.Request | Refusal:
+def _add_watch(reader: Reader) -> pb.Request | Answer:
     path = _path(reader)
     mode = reader.int("the watch mode")
     if mode not in (pb.PERSISTENT, pb.PERSISTENT_RECURSIVE):
@@ -332,7 +343,7 @@ def _add_watch(reader: Reader) -> pb.Request | Refusal:
     return pb.Request(add_watch=pb.AddWatchRequest(path=path, mode=mode))
 
 
-def _remove_watches(reader: Reader) -> pb.Request | Refusal:
+def _remove_watches(reader: Reader) -> pb.Request | Answer:
     path = _path(reader)
     kind = reader.int("the watcher type")
     if kind not in WATCHER_TYPES:
@@ -343,6 +354,7 @@ def _remove_watches(reader: Reader) -> pb.Request | Refusal:
 _READERS = {
     Op.CREATE: _create,
     Op.CREATE2: _create,
+    Op.CREATE_CONTAINER: _create,
     Op.DELETE: _delete,
     Op.SET_DATA: _set_data,
     Op.CHECK: _check,
@@ -362,13 +374,14 @@ _READERS = {
 _MULTI_PARTS = {
     Op.CREATE: "create",
     Op.CREATE2: "create",
+    Op.CREATE_CONTAINER: "create",
     Op.DELETE: "delete",
     Op.SET_DATA: "set_data",
     Op.CHECK: "check",
 }
 
 
-def _multi(reader: Reader, sent: Sent) -> pb.Request | Refusal:
+def _multi(reader: Reader, sent: Sent) -> pb.Request | Answer:
     """MultiHeaders, each followed by its op, until one marked done. An op
     refused here fails the multi as the tree fails one: the ops before it
     rolled back, those after it not tried."""
@@ -384,7 +397,7 @@ def _multi(reader: Reader, sent: Sent) -> pb.Request | Refusal:
             raise JuteError(f"op code {op} in a multi")
         part = _READERS[op](reader)
         sent.parts.append(op)
-        if isinstance(part, Refusal):
+        if isinstance(part, Answer):
             results.append(pb.OpResult(error=part.result))
         else:
             kind = _MULTI_PARTS[op]
@@ -397,7 +410,7 @@ def _multi(reader: Reader, sent: Sent) -> pb.Request | Refusal:
         results[n] = _result_error(pb.ROLLED_BACK, "rolled back")
     for n in range(failed + 1, len(results)):
         results[n] = _result_error(pb.RUNTIME_INCONSISTENCY, "not tried")
-    return Refusal(pb.MultiResponse(results=results))
+    return Answer(pb.MultiResponse(results=results))
 
 
 def _result_error(code: int, reason: str) -> pb.OpResult:
@@ -484,7 +497,7 @@ def _result(writer: Writer, op: int, kind: str, result) -> None:
     """One result's record, as ZooKeeper writes it for `op`."""
     if kind == "create":
         writer.string(result.path)
-        if op == Op.CREATE2:
+        if op in (Op.CREATE2, Op.CREATE_CONTAINER):
             _stat(writer, result.stat)
     elif kind in ("set_data", "exists", "set_acl"):
         _stat(writer, result.stat)
@@ -501,7 +514,9 @@ def _result(writer: Writer, op: int, kind: str, result) -> None:
         _stat(writer, result.stat)
     elif kind == "sync":
         writer.string(result.path)
-    # delete, check, auth, add_watch, remove_watch: the header alone
+    elif kind == "add_watch":
+        writer.int(Code.OK)  # an ErrorResponse, which the Java client reads
+    # delete, check, auth, remove_watch: the header alone
 
 
 def _multi_results(writer: Writer, parts: list[int], result: pb.MultiResponse) -> Writer:
