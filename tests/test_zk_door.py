@@ -7,6 +7,7 @@ through this door)."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import signal
@@ -33,6 +34,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import EventType, KazooState
 from kazoo.security import make_acl, make_digest_acl
 
+from coord.zk.translate import Op
 from coord_client import Client
 from tests import zookeeper
 from tests.servers import Cluster, ServerProcess, free_port, free_ports_in_a_row
@@ -350,6 +352,28 @@ def test_an_expired_session_is_told_so(member: ServerProcess) -> None:
     assert closed_by_member(sock)
 
 
+def test_a_silent_session_expires(member: ServerProcess) -> None:
+    """A client that sends nothing (no pings) for its session timeout loses
+    its session: its connection ends, and connecting again with it is told
+    it expired; its ephemeral node is gone."""
+    sock = raw(member)
+    sock.sendall(connect_request(timeout_ms=2000))  # the member's minimum
+    answer = read_frame(sock)
+    _, timeout_ms, session_id = struct.unpack_from(">iiq", answer)
+    password = answer[20:36]
+    assert timeout_ms == 2000
+    body = struct.pack(">i", 0) + OPEN_ACL + struct.pack(">i", 1)  # ephemeral
+    sock.sendall(path_request(1, 1, "/silent", body))
+    assert reply_header(read_frame(sock))[::2] == (1, 0)
+    assert closed_by_member(sock)  # once expired
+    again = raw(member)
+    again.sendall(connect_request(session_id, password))
+    assert struct.unpack_from(">iiq", read_frame(again))[1:] == (0, 0)
+    checker = connected(member)
+    checker.sendall(path_request(1, 3, "/silent", b"\0"))
+    assert reply_header(read_frame(checker))[::2] == (1, -101)
+
+
 def test_a_session_moves_to_another_member_when_its_own_dies(tmp_path) -> None:
     cluster = Cluster.create(tmp_path, 3, zk_ports=True).start()
     try:
@@ -508,6 +532,21 @@ def test_a_malformed_request_ends_the_connection_not_the_session(member: ServerP
     assert (timeout_ms > 0, same) == (True, session_id)
 
 
+@pytest.mark.parametrize("op", [*map(int, Op), 0, 10, 16, 20, 21, 22, 103, 104, 107, 999, -3])
+def test_random_records_for_every_op(member: ServerProcess, op: int) -> None:
+    """Each op code with random bytes after its header (and a valid xid):
+    answered or the connection closed, the member unharmed (a fixed seed
+    per op, so that a failure replays)."""
+    generator = random.Random(op)
+    for _ in range(10):
+        sock = connected(member)
+        body = struct.pack(">ii", 1, op) + generator.randbytes(generator.randrange(0, 64))
+        sock.sendall(frame(body))
+        sock.close()
+    assert admitted(member)
+    assert "Traceback" not in "\n".join(member.output)
+
+
 def test_an_op_not_served_is_answered_unimplemented(member: ServerProcess) -> None:
     sock = connected(member)
     sock.sendall(frame(struct.pack(">ii", 7, 104) + b"\0\0\0\x01/"))  # getAllChildrenNumber
@@ -575,6 +614,32 @@ def test_an_empty_acl_is_invalid(member: ServerProcess) -> None:
     body = struct.pack(">i", 0) + struct.pack(">i", 0) + struct.pack(">i", 0)
     sock.sendall(path_request(1, 1, "/no-acl", body))
     assert reply_header(read_frame(sock))[::2] == (1, -114)
+
+
+def test_connections_count_against_the_sessions_of_their_address(tmp_path, clients) -> None:
+    """--max-sessions-per-ip counts ZooKeeper connections from the moment
+    they are open, and gRPC sessions with them."""
+    server = ServerProcess(
+        data_dir=tmp_path / "data", extra_args=["--max-sessions-per-ip", "2"], zk_port=free_port()
+    ).start()
+    try:
+        clients(server.address)  # a gRPC session
+        idle = raw(server)  # a connection that says nothing yet
+        sock = raw(server)
+        sock.sendall(connect_request())
+        assert closed_by_member(sock)  # refused, no session opened
+        assert "127.0.0.1 has 2 sessions here" in "\n".join(server.output)
+        idle.close()
+        Cluster.wait_until(lambda: admitted(server))
+    finally:
+        server.stop()
+
+
+def admitted(member: ServerProcess) -> bool:
+    """Whether a new connection gets a session."""
+    sock = raw(member)
+    sock.sendall(connect_request())
+    return bool(read_frame(sock))
 
 
 def test_a_client_that_does_not_read_is_cut_off(tmp_path) -> None:

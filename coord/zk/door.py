@@ -93,13 +93,15 @@ class ZooKeeperDoor:
         self._connections.add(task)
         address, port = writer.get_extra_info("peername")[:2]
         try:
-            head = await asyncio.wait_for(reader.readexactly(LENGTH.size), CONNECT_TIMEOUT_S)
-            word = four_letter.parse(head)
-            if word is not None:
-                writer.write(four_letter.answer(word, self.words, self.facts()).encode())
-                await writer.drain()
-                return
+            # Counted from the start, as ZooKeeper counts maxClientCnxns: one
+            # address cannot hold more connections than sessions waiting to connect.
             with self.admission.stream(_admission_key(address)):
+                head = await asyncio.wait_for(reader.readexactly(LENGTH.size), CONNECT_TIMEOUT_S)
+                word = four_letter.parse(head)
+                if word is not None:
+                    writer.write(four_letter.answer(word, self.words, self.facts()).encode())
+                    await writer.drain()
+                    return
                 ids = _connection_ids(writer, address)
                 connection = Connection(self, reader, writer, ids, f"{address}:{port}")
                 self._open.add(connection)
