@@ -352,6 +352,42 @@ def test_an_expired_session_is_told_so(member: ServerProcess) -> None:
     assert closed_by_member(sock)
 
 
+def strings(*items: str) -> bytes:
+    return struct.pack(">i", len(items)) + b"".join(
+        struct.pack(">i", len(item.encode())) + item.encode() for item in items
+    )
+
+
+def test_set_watches_when_a_session_comes_back(member: ServerProcess, kazoo: KazooClient) -> None:
+    """As ZooKeeper's Java client reconnects: its auths, then SetWatches
+    with the last zxid it saw; a watched node changed since fires at once.
+    SetWatches after another request is refused (BADARGUMENTS)."""
+    sock = raw(member)
+    sock.sendall(connect_request(timeout_ms=30_000))
+    answer = read_frame(sock)
+    session_id, password = struct.unpack_from(">q", answer, 8)[0], answer[20:36]
+    sock.sendall(path_request(1, 1, "/sw", struct.pack(">i", 0) + OPEN_ACL + struct.pack(">i", 0)))
+    _, seen, _ = reply_header(read_frame(sock))
+    sock.close()
+    kazoo.set("/sw", b"changed while away")
+    back = raw(member)
+    back.sendall(connect_request(session_id, password))
+    assert struct.unpack_from(">i", read_frame(back), 4)[0] > 0  # the same session, not expired
+    auth = struct.pack(">ii", -4, 100) + struct.pack(">i", 0) + strings("digest")[4:]
+    back.sendall(frame(auth + struct.pack(">i", 7) + b"u:pword"))
+    set_watches = struct.pack(">iiq", -8, 101, seen) + strings("/sw") + strings() + strings()
+    back.sendall(frame(set_watches))
+    assert reply_header(read_frame(back))[::2] == (-4, 0)
+    event = read_frame(back)
+    assert reply_header(event)[::2] == (-1, 0)
+    assert struct.unpack_from(">ii", event, 16) == (NODE_DATA_CHANGED, SYNC_CONNECTED)
+    assert reply_header(read_frame(back))[::2] == (-8, 0)
+    back.sendall(path_request(2, 3, "/sw", b"\0"))
+    assert reply_header(read_frame(back))[::2] == (2, 0)
+    back.sendall(frame(set_watches))
+    assert reply_header(read_frame(back))[::2] == (-8, -8)
+
+
 def test_a_silent_session_expires(member: ServerProcess) -> None:
     """A client that sends nothing (no pings) for its session timeout loses
     its session: its connection ends, and connecting again with it is told

@@ -7,12 +7,13 @@ record its header names, or a first frame that is not a ConnectRequest
 within CONNECT_TIMEOUT_S ends the connection, as ZooKeeper ends it; so does
 a request after the session ended. Connections count against
 --max-sessions and --max-sessions-per-ip with the gRPC door's streams
-(coord/session/admission.py). With the client port's TLS (--tls-cert), it
-serves TLS as well, and with --tls-ca only clients with a certificate of
-that CA, whose subject is their x509 id. Answers are written as soon as the session makes them;
-while more than the transport's high-water mark waits for the client, its
-next request is not read, and once more than --max-unread-bytes waits (the
-events it does not read) the connection is cut; the session lives on.
+(coord/session/admission.py), from the moment they open. With the client
+port's TLS (--tls-cert), it serves TLS as well, and with --tls-ca only
+clients with a certificate of that CA, whose subject is their x509 id.
+Answers are written as soon as the session makes them; while more than
+the transport's high-water mark waits for the client, its next request is
+not read, and once more than --max-unread-bytes waits (the events it does
+not read) the connection is cut; the session lives on.
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ class Connection:
         self.session = Session(door.member, ids, door.super_digest)
         self.session.on_send = self._flush
         self._sent: deque[Sent] = deque()  # requests the session will answer, in order
-        self._requests = 0  # requests read so far, after the connect
+        self._rearmable = True  # no request but auths yet: SetWatches may come
         self._received = 0  # frames read
         self._answers = 0  # frames written back
         self._connected = False
@@ -278,18 +279,21 @@ class Connection:
 
     async def _hand(self, request: translate.Request) -> None:
         ask, sent = request.ask, request.sent
-        self._requests += 1
         if isinstance(ask, Rearm):
-            # Only a reconnecting client's first request: the session's
+            # Only as a reconnecting client sends it, first (after its auths:
+            # ZooKeeper's Java client puts those ahead): the session's
             # watches are replaced by those it names.
-            if self._requests == 1:
+            if self._rearmable:
                 self.session.rearm(ask.last_zxid, ask.watches)
                 code = translate.Code.OK
             else:
                 code = translate.Code.BAD_ARGUMENTS
+            self._rearmable = False
             self._flush()
             self._write(translate.header(Xid.SET_WATCHES, self.member.tree.zxid, code).frame())
             return
+        if sent.op != translate.Op.AUTH:
+            self._rearmable = False
         if isinstance(ask, Answer):
             self._sent.append(sent)
             self.session.answer(ask.kind, ask.result)
