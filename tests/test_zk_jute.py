@@ -124,3 +124,7 @@ def test_any_bytes_decode_or_raise_jute_error(data: bytes) -> None:
 def test_any_record_after_a_header_decodes_or_raises_jute_error(op: int, rest: bytes) -> None:
     with contextlib.suppress(JuteError):
         translate.request(struct.pack(">ii", 1, op) + rest)
+
+
+def test_every_error_of_the_session_has_zookeepers_code() -> None:
+    assert set(translate.CODES) == set(pb.ErrorCode.values())
