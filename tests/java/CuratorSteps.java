@@ -20,7 +20,6 @@ public class CuratorSteps {
         CuratorFramework client = CuratorFrameworkFactory.builder()
             .connectString(hosts)
             .retryPolicy(new RetryNTimes(3, 100))
-            .ensembleTracker(false)
             .build();
         client.start();
         if (!client.blockUntilConnected(30, TimeUnit.SECONDS)) {
