@@ -24,6 +24,7 @@ from pathlib import Path
 import grpc
 import uvloop
 
+from coord.listener import Listener
 from coord.member.limits import Limits
 from coord.member.member import Member
 from coord.paxos import Config
@@ -336,7 +337,7 @@ def bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredenti
         raise UsageError(f"cannot listen on {address}: address in use or not available") from None
 
 
-async def open_door(door: LinkDoor | ZooKeeperDoor, host: str, port: int, what: str) -> None:
+async def open_door(door: Listener, host: str, port: int, what: str) -> None:
     """Bind a door of our own (not gRPC's): `what` comes in at `host`:`port`."""
     try:
         await door.bind(host, port)

@@ -17,6 +17,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from coord.listener import Listener
 from coord.peers.frames import MAX_FRAME_BYTES, MAX_HELLO_BYTES, FrameError, frame, read_frame
 from coord.rpc.member_trust import MemberTrust
 from coord.rpc.peer_auth import Refused, in_own_name
@@ -31,41 +32,16 @@ HELLO_TIMEOUT_S = 5.0  # a connection that proves nothing by then is closed
 MAX_UNPROVEN = 64  # connections proving nothing yet; more are closed at once
 
 
-class LinkDoor:
+class LinkDoor(Listener):
     def __init__(self, member: Member, trust: MemberTrust) -> None:
+        super().__init__(trust.tls.link_server if trust.tls else None, HELLO_TIMEOUT_S)
         self.member = member
         self.trust = trust
-        self._server: asyncio.Server | None = None
-        self._links: set[asyncio.Task] = set()
         self._unproven = 0
         self._proven: dict[int, asyncio.Task] = {}  # a member's one link to us
-        self.port = 0
 
-    async def bind(self, host: str, port: int) -> None:
-        """Take `host`:`port` (0: a free port, then in `self.port`), not yet
-        serving. OSError if it cannot."""
-        tls = self.trust.tls
-        self._server = await asyncio.start_server(
-            self._serve, host, port, start_serving=False,
-            ssl=tls.link_server if tls else None,
-            ssl_handshake_timeout=HELLO_TIMEOUT_S if tls else None,
-        )  # fmt: skip
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def start(self) -> None:
-        """Serve, if bound: once the member has started."""
-        if self._server is not None:
-            await self._server.start_serving()
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._links):
-            task.cancel()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        self._links.add(task)
         peer = 0
         try:
             if self._unproven >= MAX_UNPROVEN:
@@ -81,8 +57,6 @@ class LinkDoor:
         except (OSError, TimeoutError, asyncio.IncompleteReadError, FrameError) as err:
             log.debug("link from %s ended: %r", writer.get_extra_info("peername"), err)
         finally:
-            self._links.discard(task)
-            writer.close()
             if peer and self._proven.get(peer) is task:
                 del self._proven[peer]
                 if not self.member.stopping.is_set():

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from coord.acl import Ident, Ids
+from coord.listener import Listener
 from coord.member.member import Member
 from coord.session.admission import Admission, Refused
 from coord.session.session import Session
@@ -46,7 +47,7 @@ CONNECT_TIMEOUT_S = 10.0  # a connection that sends no ConnectRequest by then is
 LENGTH = struct.Struct(">i")
 
 
-class ZooKeeperDoor:
+class ZooKeeperDoor(Listener):
     def __init__(
         self,
         member: Member,
@@ -56,42 +57,17 @@ class ZooKeeperDoor:
         words: frozenset[str] = four_letter.DEFAULT_WORDS,
         config: dict[str, str | int] | None = None,
     ) -> None:
+        # The client port's TLS (--tls-cert, --tls-ca): the same here.
+        super().__init__(tls, CONNECT_TIMEOUT_S)
         self.member = member
         self.admission = admission
         self.super_digest = super_digest
-        self.tls = tls  # the client port's TLS (--tls-cert, --tls-ca): the same here
         self.words = words  # the four-letter words answered (--zk-4lw)
         self.config = config or {}  # what conf tells
         self.stats = Stats()
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task] = set()
         self._open: set[Connection] = set()
-        self.port = 0
 
-    async def bind(self, host: str, port: int) -> None:
-        """Take `host`:`port` (0: a free port, then in `self.port`), not yet
-        serving. OSError if it cannot."""
-        self._server = await asyncio.start_server(
-            self._serve, host, port, start_serving=False,
-            ssl=self.tls, ssl_handshake_timeout=CONNECT_TIMEOUT_S if self.tls else None,
-        )  # fmt: skip
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def start(self) -> None:
-        if self._server is not None:
-            await self._server.start_serving()
-
-    async def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        self._connections.add(task)
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         address, port = writer.get_extra_info("peername")[:2]
         try:
             # Counted from the start, as ZooKeeper counts maxClientCnxns: one
@@ -116,9 +92,6 @@ class ZooKeeperDoor:
             pass  # the client went away, or never said who it was
         except (JuteError, FrameError) as err:
             log.info("ZooKeeper connection from %s closed: %s", address, err)
-        finally:
-            self._connections.discard(task)
-            writer.close()
 
     def facts(self) -> four_letter.Facts:
         """What the four-letter words tell, now."""
