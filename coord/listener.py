@@ -44,6 +44,10 @@ class Listener:
         self._tasks.add(task)
         try:
             await self.serve(reader, writer)
+        except asyncio.CancelledError:
+            # The door stopped it: end it plainly (asyncio's streams, in
+            # Python 3.11, log a task that ends cancelled as an error).
+            pass
         finally:
             self._tasks.discard(task)
             writer.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from kazoo.client import KazooClient
 
 from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc
@@ -196,6 +197,25 @@ def test_signal_stops_cleanly(members, tmp_path, signum):
     assert member.stop(signum) == 0, member.output()
     assert "Traceback" not in "\n".join(member.stderr), member.output()
     assert port_is_free(member.port), "the port is still held after the exit"
+
+
+def test_signal_stops_cleanly_with_zookeeper_clients(members, tmp_path):
+    """Connections on the ZooKeeper door (one with a session and a watch,
+    one that said nothing yet) do not keep the member from a clean stop."""
+    zk_port = free_port()
+    member = members(tmp_path / "data", "--zk-listen", f"127.0.0.1:{zk_port}")
+    client = KazooClient(hosts=f"127.0.0.1:{zk_port}", timeout=10)
+    client.start(timeout=RPC_TIMEOUT)
+    try:
+        client.create("/zk", b"")
+        client.get("/zk", watch=lambda event: None)
+        with socket.create_connection(("127.0.0.1", zk_port)):
+            assert member.stop(signal.SIGTERM) == 0, member.output()
+    finally:
+        client.stop()
+        client.close()
+    assert "Traceback" not in "\n".join(member.stderr), member.output()
+    assert port_is_free(zk_port), "the ZooKeeper port is still held after the exit"
 
 
 def test_signal_stops_cleanly_with_open_calls(members, tmp_path):
