@@ -16,6 +16,7 @@ import gc
 import logging
 import signal
 import socket
+import ssl
 import sys
 from dataclasses import dataclass, fields
 from functools import partial
@@ -348,6 +349,14 @@ async def open_door(door: Listener, host: str, port: int, what: str) -> None:
     log.info("%s come in at %s:%d", what, host, door.port)
 
 
+def zk_tls(tls: ServerTLS) -> ssl.SSLContext:
+    """The client port's TLS for the ZooKeeper door (Python's ssl reads the files again)."""
+    try:
+        return tls.ssl_context()
+    except (ssl.SSLError, OSError) as err:
+        raise UsageError(f"--zk-listen cannot serve TLS with --tls-cert/--tls-key: {err}") from None
+
+
 def zk_config(args: argparse.Namespace, limits: Limits) -> dict[str, str | int]:
     """What the ZooKeeper door's `conf` tells, in ZooKeeper's names."""
     return {
@@ -368,6 +377,7 @@ async def serve(args: argparse.Namespace) -> None:
     host, port = args.listen or (cluster[args.id].host, cluster[args.id].port)
     address = f"{host}:{port}"
     tls = tls_of(args, peers_on_client_port=len(cluster) > 1 and peer_listen is None)
+    zk_ssl = zk_tls(tls) if tls and args.zk_listen else None
     check_port_free(host, port)
     if peer_listen is not None:
         check_port_free(*peer_listen)
@@ -399,7 +409,7 @@ async def serve(args: argparse.Namespace) -> None:
     )
     zk_door = ZooKeeperDoor(
         member, service.admission, args.superuser_digest or "",
-        tls.ssl_context() if tls else None, args.zk_4lw, zk_config(args, limits),
+        zk_ssl, args.zk_4lw, zk_config(args, limits),
     )  # fmt: skip
     door = LinkDoor(member, trust)
     add_service(
