@@ -308,6 +308,32 @@ def test_zookeepers_own_java_client(member: ServerProcess) -> None:
     assert "Node does not exist: /java" in zookeeper.cli(at, "stat", "/java")
 
 
+C_CLIENT = Path("/usr/lib/zookeeper/bin/cli_mt")  # Debian's zookeeper-bin
+
+
+def c_client(member: ServerProcess, command: str) -> str:
+    done = subprocess.run(
+        [str(C_CLIENT), "-h", member.zk_address, "-c", command],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return done.stdout + done.stderr
+
+
+def test_zookeepers_own_c_client(member: ServerProcess) -> None:
+    """ZooKeeper's C client (Debian's cli_mt), one command a session (its
+    batch mode never ends after `exists`, so that one is left out)."""
+    if not C_CLIENT.exists():
+        pytest.skip(f"{C_CLIENT} is missing (apt-get install zookeeper-bin)")
+    assert "[/from-c]: rc = 0" in c_client(member, "create /from-c")
+    c_client(member, "set /from-c hello")
+    shown = c_client(member, "get /from-c")
+    assert "/from-c: rc = 0" in shown and " value_len = 5\nhello\n" in shown
+    assert "version=1" in shown
+    made = c_client(member, "create2 +e /from-c/e")
+    assert "ephemeralOwner = 0\n" not in made  # an ephemeral node: its owner is the session
+    assert "/from-c/none: rc = -101" in c_client(member, "delete /from-c/none")
+
+
 CURATOR = ["curator-recipes", "curator-framework", "curator-client", "zookeeper", "guava"]
 
 
