@@ -5,7 +5,9 @@ with ZooKeeper's op codes, error codes and records. Pure: no I/O.
 
 The session answers requests in the order they came, so the door keeps
 each request's xid and op code (a `Sent`) in that order and pairs them with
-the answers as they come; the Session itself sees no ZooKeeper xids."""
+the answers as they come; the Session itself sees no ZooKeeper xids (its
+own xids make the SDK's retried writes apply once; a ZooKeeper client
+retries no write, and its xids follow rules of their own)."""
 
 from __future__ import annotations
 
