@@ -552,6 +552,45 @@ def test_every_word_when_let_in(tmp_path) -> None:
         server.stop()
 
 
+def test_a_java_clients_watch_moves_with_its_session(tmp_path) -> None:
+    """ZooKeeper's Java client (tests/java/WatchAcrossFailover.java) watches
+    a node, its member is SIGKILLed and the node changed: the client moves to
+    another member, re-arms its watch there (SetWatches) and gets the event."""
+    reason = zookeeper.unavailable()
+    if reason or not shutil.which("javac"):
+        pytest.skip(f"needs Debian's ZooKeeper and javac: {reason or 'no javac'}")
+    classes = tmp_path / "classes"
+    source = Path(__file__).parent / "java" / "WatchAcrossFailover.java"
+    subprocess.run(
+        ["javac", "-d", str(classes), "-cp", zookeeper.CLASSPATH, str(source)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    cluster = Cluster.create(tmp_path / "cluster", 3, zk_ports=True).start()
+    java = None
+    try:
+        cluster.leader()
+        kazoo = KazooClient(hosts=cluster.zk_hosts)
+        kazoo.start(timeout=30)
+        kazoo.create("/moving", b"before")
+        java = subprocess.Popen(
+            ["java", "-cp", f"{classes}:{zookeeper.CLASSPATH}", "WatchAcrossFailover",
+             cluster.zk_hosts, "/moving"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        on = java.stdout.readline().split()
+        (dying,) = [m for m in cluster.members.values() if on == ["on", str(m.zk_port)]]
+        dying.kill()
+        kazoo.retry(kazoo.set, "/moving", b"after")
+        assert java.stdout.readline().split() == ["event", "NodeDataChanged", "/moving"]
+        assert java.wait(timeout=60) == 0
+        kazoo.stop()
+        kazoo.close()
+    finally:
+        if java is not None and java.poll() is None:
+            java.kill()
+        cluster.stop()
+
+
 # ------------------------------------------------------ what kazoo never sends
 
 
