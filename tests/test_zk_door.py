@@ -1,8 +1,9 @@
 """ZooKeeper's own protocol on a member's --zk-listen port (coord/zk/):
-kazoo, unmodified, against a real member; raw sockets for what a client
-library would never send. How kazoo fares against the real ZooKeeper, step
-by step, is test_acl_vs_zookeeper.py's (every ACL scenario also runs
-through this door)."""
+ZooKeeper's clients, unmodified, against real members (kazoo; Debian's
+Java client, C client and Curator, skipped where they are not installed);
+raw sockets for what a client library would never send. How kazoo fares
+against the real ZooKeeper, step by step, is test_acl_vs_zookeeper.py's
+(every ACL scenario also runs through this door)."""
 
 from __future__ import annotations
 
