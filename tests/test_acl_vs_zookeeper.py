@@ -300,13 +300,16 @@ def test_x509_ids_are_zookeepers(tmp_path: Path) -> None:
     coord_server, coord_door = coord_servers
     try:
         zk_server.start()
-        zk = Target(
-            "zookeeper",
-            lambda **options: zookeeper.ZkClient(hosts=zk_server.tls_address, **tls, **options),
-            kazoo_security,
-            certs,
-        )
-        expected = recorded(x509_subjects, zk)
+
+        def kazoo_on(kind: str, address: str) -> Target:
+            """kazoo over mutual TLS to `address` (ZooKeeper's, or coord's door)."""
+
+            def make(**options: object) -> zookeeper.ZkClient:
+                return zookeeper.ZkClient(hosts=address, **tls, **options)
+
+            return Target(kind, make, kazoo_security, certs)
+
+        expected = recorded(x509_subjects, kazoo_on("zookeeper", zk_server.tls_address))
         coord_server.start()
         coord = Target(
             "coord",
@@ -316,12 +319,7 @@ def test_x509_ids_are_zookeepers(tmp_path: Path) -> None:
         )
         got = recorded(x509_subjects, coord)
         coord_door.start()
-        door = Target(
-            "zk door",
-            lambda **options: zookeeper.ZkClient(hosts=coord_door.zk_address, **tls, **options),
-            kazoo_security,
-            certs,
-        )
+        door = kazoo_on("zk door", coord_door.zk_address)
         through_door = recorded(x509_subjects, door)
     finally:
         zk_server.stop()
