@@ -1,6 +1,7 @@
-"""The ZooKeeper door's codec alone (coord/zk/jute.py, translate.py): what
-kazoo's own serializers send decodes to the session's messages, and any
-bytes at all either decode or raise JuteError, naming what was wrong."""
+"""The ZooKeeper door's pure parts (coord/zk/jute.py, translate.py,
+four_letter.py): what kazoo's own serializers send decodes to the
+session's messages, any bytes at all either decode or raise JuteError,
+naming what was wrong, and a four-letter word gathers only what it tells."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from kazoo.protocol.serialization import (
 )
 from kazoo.security import OPEN_ACL_UNSAFE
 
-from coord.zk import translate
+from coord.zk import four_letter, translate
 from coord.zk.jute import JuteError, Reader
 from coord.zk.translate import Answer, Op, Rearm
 from coord_api.wire import client_pb2 as pb
@@ -128,3 +129,16 @@ def test_any_record_after_a_header_decodes_or_raises_jute_error(op: int, rest: b
 
 def test_every_error_of_the_session_has_zookeepers_code() -> None:
     assert set(translate.CODES) == set(pb.ErrorCode.values())
+
+
+def test_ruok_and_a_word_not_let_in_gather_nothing() -> None:
+    """The facts (the member's status, the watch counts) are gathered only
+    for a word let in that tells them: a flood of ruok costs the member
+    nothing more."""
+
+    def facts() -> four_letter.Facts:
+        raise AssertionError("facts gathered")
+
+    assert four_letter.answer("ruok", four_letter.DEFAULT_WORDS, facts) == "imok"
+    refused = four_letter.answer("wchs", four_letter.DEFAULT_WORDS, facts)
+    assert refused == "wchs is not executed because it is not in the whitelist.\n"

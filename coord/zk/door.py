@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0  # a connection that sends no ConnectRequest by then is closed
 LENGTH = struct.Struct(">i")
+try:
+    VERSION = metadata.version("coord")
+except metadata.PackageNotFoundError:  # run from a checkout that was not installed
+    VERSION = "unknown"
 
 
 class ZooKeeperDoor(Listener):
@@ -76,7 +80,8 @@ class ZooKeeperDoor(Listener):
                 head = await asyncio.wait_for(reader.readexactly(LENGTH.size), CONNECT_TIMEOUT_S)
                 word = four_letter.parse(head)
                 if word is not None:
-                    writer.write(four_letter.answer(word, self.words, self.facts()).encode())
+                    said = four_letter.answer(word, self.words, lambda: self.facts(word))
+                    writer.write(said.encode())
                     await writer.drain()
                     return
                 ids = _connection_ids(writer, address)
@@ -88,18 +93,20 @@ class ZooKeeperDoor(Listener):
                     self._open.discard(connection)
         except Refused as refused:
             log.info("ZooKeeper connection from %s refused: %s", address, refused)
-        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
-            pass  # the client went away, or never said who it was
+        except (asyncio.IncompleteReadError, OSError, TimeoutError):
+            pass  # the client went away (or its TLS failed), or never said who it was
         except (JuteError, FrameError) as err:
             log.info("ZooKeeper connection from %s closed: %s", address, err)
 
-    def facts(self) -> four_letter.Facts:
-        """What the four-letter words tell, now."""
+    def facts(self, word: str) -> four_letter.Facts:
+        """What the four-letter words tell, now (the watches counted only for
+        the words that show them)."""
         member = self.member
         status = member.status("")
         watches = member.watches
+        counted = word in four_letter.WATCH_WORDS
         return four_letter.Facts(
-            version=f"coord {metadata.version('coord')}, ZooKeeper protocol",
+            version=f"coord {VERSION}, ZooKeeper protocol",
             mode="standalone" if len(member.members) == 1 else status.role,
             read_only=member.write_refusal() is not None,
             zxid=status.applied_zxid,
@@ -108,12 +115,12 @@ class ZooKeeperDoor(Listener):
             received=self.stats.received,
             sent=self.stats.sent,
             connections=[c.described() for c in self._open],
-            watchers=watches.watchers(),
-            watched_paths=watches.paths(),
-            watches=watches.count(),
+            watchers=watches.watchers() if counted else 0,
+            watched_paths=watches.paths() if counted else 0,
+            watches=watches.count() if counted else 0,
             config=self.config,
             environment={
-                "zookeeper.version": f"coord {metadata.version('coord')}",
+                "zookeeper.version": f"coord {VERSION}",
                 "host.name": socket.gethostname(),
                 "python.version": platform.python_version(),
                 "os.name": platform.system(),
@@ -243,8 +250,8 @@ class Connection:
                 request = translate.request(await self._read_body())
                 request.sent.at = time.monotonic()
                 await self._hand(request)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (asyncio.IncompleteReadError, OSError):
+            pass  # the client went away, or its TLS failed
         except (JuteError, FrameError) as err:
             log.info("ZooKeeper client sent what is not a request: %s", err)
             self._close()

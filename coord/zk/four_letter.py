@@ -10,10 +10,12 @@ the door gathers the `Facts`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 WORDS = frozenset({"ruok", "isro", "srvr", "stat", "mntr", "conf", "envi", "cons", "wchs"})
 DEFAULT_WORDS = frozenset({"ruok", "isro", "srvr"})
+WATCH_WORDS = frozenset({"mntr", "wchs"})  # these count the watches: a walk over all of them
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Facts:
     received: int  # frames, through this door
     sent: int
     connections: list[Connection]
-    watchers: int  # sessions holding watches, either door's
+    watchers: int  # sessions holding watches, either door's (WATCH_WORDS only)
     watched_paths: int
     watches: int
     config: dict[str, str | int] = field(default_factory=dict)
@@ -54,10 +56,13 @@ def parse(head: bytes) -> str | None:
     return word if word in WORDS else None
 
 
-def answer(word: str, allowed: frozenset[str], facts: Facts) -> str:
+def answer(word: str, allowed: frozenset[str], facts: Callable[[], Facts]) -> str:
+    """The answer to `word`; `facts` is asked only when the word tells any."""
     if word not in allowed:
         return f"{word} is not executed because it is not in the whitelist.\n"
-    return _ANSWERS[word](facts)
+    if word == "ruok":
+        return "imok"
+    return _ANSWERS[word](facts())
 
 
 def _server(f: Facts, clients: bool) -> str:
@@ -108,7 +113,6 @@ def _listing(pairs: dict[str, str | int], title: str = "") -> str:
 
 
 _ANSWERS = {
-    "ruok": lambda f: "imok",
     "isro": lambda f: "ro" if f.read_only else "rw",
     "srvr": lambda f: _server(f, clients=False),
     "stat": lambda f: _server(f, clients=True),
