@@ -357,19 +357,6 @@ def zk_tls(tls: ServerTLS) -> ssl.SSLContext:
         raise UsageError(f"--zk-listen cannot serve TLS with --tls-cert/--tls-key: {err}") from None
 
 
-def zk_config(args: argparse.Namespace, limits: Limits) -> dict[str, str | int]:
-    """What the ZooKeeper door's `conf` tells, in ZooKeeper's names."""
-    return {
-        "clientPort": args.zk_listen[1] if args.zk_listen else 0,
-        "dataDir": str(args.data_dir),
-        "serverId": args.id,
-        "minSessionTimeout": limits.min_session_timeout_ms,
-        "maxSessionTimeout": limits.max_session_timeout_ms,
-        "maxClientCnxns": limits.max_sessions_per_ip,
-        "jute.maxbuffer": limits.max_request_bytes,
-    }
-
-
 async def serve(args: argparse.Namespace) -> None:
     cluster = cluster_of(args)
     doors, peer_listen = peer_door(args, cluster)
@@ -409,7 +396,7 @@ async def serve(args: argparse.Namespace) -> None:
     )
     zk_door = ZooKeeperDoor(
         member, service.admission, args.superuser_digest or "",
-        zk_ssl, args.zk_4lw, zk_config(args, limits),
+        zk_ssl, args.zk_4lw, str(args.data_dir),
     )  # fmt: skip
     door = LinkDoor(member, trust)
     add_service(

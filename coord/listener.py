@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from abc import ABC, abstractmethod
 
 
-class Listener:
+class Listener(ABC):
     def __init__(self, tls: ssl.SSLContext | None, handshake_timeout: float) -> None:
         self._tls = tls
         self._handshake_timeout = handshake_timeout
@@ -52,6 +53,6 @@ class Listener:
             self._tasks.discard(task)
             writer.close()
 
+    @abstractmethod
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One connection, until it ends (the door's own)."""
-        raise NotImplementedError

@@ -35,7 +35,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import EventType, KazooState
 from kazoo.security import make_acl, make_digest_acl
 
-from coord.zk.translate import Op
+from coord.zk.codes import Op
 from coord_client import Client
 from tests import zookeeper
 from tests.servers import Cluster, ServerProcess, free_port, free_ports_in_a_row

@@ -23,8 +23,9 @@ from kazoo.protocol.serialization import (
 from kazoo.security import OPEN_ACL_UNSAFE
 
 from coord.zk import four_letter, translate
+from coord.zk.codes import CODES, Op
 from coord.zk.jute import JuteError, Reader
-from coord.zk.translate import Answer, Op, Rearm
+from coord.zk.translate import Answer, Rearm
 from coord_api.wire import client_pb2 as pb
 
 
@@ -128,7 +129,7 @@ def test_any_record_after_a_header_decodes_or_raises_jute_error(op: int, rest: b
 
 
 def test_every_error_of_the_session_has_zookeepers_code() -> None:
-    assert set(translate.CODES) == set(pb.ErrorCode.values())
+    assert set(CODES) == set(pb.ErrorCode.values())
 
 
 def test_ruok_and_a_word_not_let_in_gather_nothing() -> None:

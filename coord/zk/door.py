@@ -37,8 +37,9 @@ from coord.session.admission import Admission, Refused
 from coord.session.session import Session
 from coord.session.x509_name import certificate_subject
 from coord.zk import four_letter, translate
+from coord.zk.codes import Code, Op, Xid
 from coord.zk.jute import JuteError
-from coord.zk.translate import Answer, Rearm, Sent, Xid
+from coord.zk.translate import Answer, Rearm, Sent
 from coord_api.wire import client_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class ZooKeeperDoor(Listener):
         super_digest: str = "",
         tls: ssl.SSLContext | None = None,
         words: frozenset[str] = four_letter.DEFAULT_WORDS,
-        config: dict[str, str | int] | None = None,
+        data_dir: str = "",
     ) -> None:
         # The client port's TLS (--tls-cert, --tls-ca): the same here.
         super().__init__(tls, CONNECT_TIMEOUT_S)
@@ -67,7 +68,7 @@ class ZooKeeperDoor(Listener):
         self.admission = admission
         self.super_digest = super_digest
         self.words = words  # the four-letter words answered (--zk-4lw)
-        self.config = config or {}  # what conf tells
+        self.data_dir = data_dir  # what conf tells of where the member keeps its data
         self.stats = Stats()
         self._open: set[Connection] = set()
 
@@ -118,7 +119,7 @@ class ZooKeeperDoor(Listener):
             watchers=watches.watchers() if counted else 0,
             watched_paths=watches.paths() if counted else 0,
             watches=watches.count() if counted else 0,
-            config=self.config,
+            config=self._config() if word == "conf" else {},
             environment={
                 "zookeeper.version": f"coord {VERSION}",
                 "host.name": socket.gethostname(),
@@ -129,6 +130,19 @@ class ZooKeeperDoor(Listener):
                 "user.dir": os.getcwd(),
             },
         )
+
+    def _config(self) -> dict[str, str | int]:
+        """What conf tells, in ZooKeeper's names."""
+        limits = self.member.limits
+        return {
+            "clientPort": self.port,
+            "dataDir": self.data_dir,
+            "serverId": self.member.member_id,
+            "minSessionTimeout": limits.min_session_timeout_ms,
+            "maxSessionTimeout": limits.max_session_timeout_ms,
+            "maxClientCnxns": limits.max_sessions_per_ip,
+            "jute.maxbuffer": limits.max_request_bytes,
+        }
 
 
 @dataclass
@@ -265,14 +279,14 @@ class Connection:
             # watches are replaced by those it names.
             if self._rearmable:
                 self.session.rearm(ask.last_zxid, ask.watches)
-                code = translate.Code.OK
+                code = Code.OK
             else:
-                code = translate.Code.BAD_ARGUMENTS
+                code = Code.BAD_ARGUMENTS
             self._rearmable = False
             self._flush()
             self._write(translate.header(Xid.SET_WATCHES, self.member.tree.zxid, code).frame())
             return
-        if sent.op != translate.Op.AUTH:
+        if sent.op != Op.AUTH:
             self._rearmable = False
         if isinstance(ask, Answer):
             self._sent.append(sent)
