@@ -17,7 +17,7 @@ from cryptography import x509
 
 from coord.acl import Ident, Ids
 from coord.session.credentials import add_credential
-from coord.session.x509_name import rfc2253
+from coord.session.x509_name import certificate_subject
 
 AUTH_METADATA = "coord-auth"  # "digest user:password", one per credential
 
@@ -75,5 +75,4 @@ def x509_subject(context: grpc.ServicerContext | grpc.aio.ServicerContext) -> st
     auth = context.auth_context()
     if auth.get("transport_security_type") != [b"ssl"] or not auth.get("x509_pem_cert"):
         return None
-    certificate = x509.load_pem_x509_certificate(auth["x509_pem_cert"][0])
-    return rfc2253(certificate.subject) or None
+    return certificate_subject(x509.load_pem_x509_certificate(auth["x509_pem_cert"][0]))

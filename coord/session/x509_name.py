@@ -47,9 +47,9 @@ STRING_CODECS = {
 SPECIAL = frozenset(',=+<>#;"\\')
 
 
-def certificate_subject(der: bytes) -> str | None:
-    """The subject of a DER certificate as ZooKeeper's x509 id; None if empty."""
-    return rfc2253(x509.load_der_x509_certificate(der).subject) or None
+def certificate_subject(certificate: x509.Certificate) -> str | None:
+    """The certificate's subject as ZooKeeper's x509 id; None if empty."""
+    return rfc2253(certificate.subject) or None
 
 
 def rfc2253(name: x509.Name) -> str:

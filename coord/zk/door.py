@@ -30,6 +30,8 @@ from collections import deque
 from dataclasses import dataclass
 from importlib import metadata
 
+from cryptography import x509
+
 from coord.acl import Ident, Ids
 from coord.listener import Listener
 from coord.member.member import Member
@@ -179,8 +181,8 @@ def _connection_ids(writer: asyncio.StreamWriter, address: str) -> Ids:
     and over mutual TLS its certificate's subject."""
     ids: list[Ident] = [("ip", address)]
     tls = writer.get_extra_info("ssl_object")
-    certificate = tls.getpeercert(binary_form=True) if tls is not None else None
-    subject = certificate_subject(certificate) if certificate else None
+    der = tls.getpeercert(binary_form=True) if tls is not None else None
+    subject = certificate_subject(x509.load_der_x509_certificate(der)) if der else None
     if subject:
         ids.append(("x509", subject))
     return tuple(ids)
