@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import binascii
 import gc
 import logging
 import signal
 import socket
 import ssl
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from functools import partial
-from pathlib import Path
 
 import grpc
 import uvloop
 
+from coord.flags import DEFAULT_PORT, MemberAddress, UsageError, parser
+from coord.framed.door import SessionPort
 from coord.listener import Listener
 from coord.member.limits import Limits
 from coord.member.member import Member
@@ -41,194 +40,12 @@ from coord.rpc.service import CoordService
 from coord.rpc.tls import ServerTLS, TLSFileError
 from coord.storage import Storage, StorageError
 from coord.wire import admin_pb2, peer_pb2
-from coord.zk import four_letter
 from coord.zk.door import ZooKeeperDoor
 from coord_api.wire import client_pb2
 
 log = logging.getLogger("coord")
 
-DEFAULT_PORT = 7181
 MAX_MESSAGE_BYTES = 64 << 20
-
-
-class UsageError(Exception):
-    """A flag is wrong; the message says which, in one line."""
-
-
-def host_port(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    return host, int(port)
-
-
-@dataclass(frozen=True)
-class MemberAddress:
-    """Where a member serves clients and, if apart, its peers."""
-
-    host: str
-    port: int
-    peer_port: int | None = None
-
-    @property
-    def client(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
-    def peer(self) -> str:
-        return f"{self.host}:{self.peer_port}" if self.peer_port else self.client
-
-
-def member_address(text: str) -> MemberAddress:
-    """`host:port` or `host:port/peer_port`."""
-    client, sep, peer_port = text.partition("/")
-    host, port = host_port(client)
-    if sep and not (peer_port.isdigit() and 0 < int(peer_port) < 65536):
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT or HOST:PORT/PEER_PORT")
-    return MemberAddress(host, port, int(peer_port) if sep else None)
-
-
-def members(text: str) -> dict[int, MemberAddress]:
-    """`1=host:port,2=host:port,...`, each optionally `/peer_port`"""
-    parsed: dict[int, MemberAddress] = {}
-    for item in text.split(","):
-        ident, sep, address = item.partition("=")
-        if not sep or not ident.strip().isdigit() or int(ident) < 1:
-            raise argparse.ArgumentTypeError(f"{item!r} is not ID=HOST:PORT with ID >= 1")
-        if int(ident) in parsed:
-            raise argparse.ArgumentTypeError(f"member {ident} is listed twice")
-        parsed[int(ident)] = member_address(address.strip())
-    return parsed
-
-
-def port_or_zero(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
-    return int(text)
-
-
-def positive(text: str) -> int:
-    if not text.isdigit() or int(text) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return int(text)
-
-
-def four_letter_words(text: str) -> frozenset[str]:
-    if text == "*":
-        return four_letter.WORDS
-    words = frozenset(word.strip() for word in text.split(",") if word.strip())
-    unknown = sorted(words - four_letter.WORDS)
-    if unknown:
-        raise argparse.ArgumentTypeError(f"not a four-letter word of ZooKeeper's: {unknown[0]}")
-    return words
-
-
-def digest(text: str) -> str:
-    """A digest id, `user:BASE64(SHA1("user:password"))`, as ZooKeeper's
-    superDigest: a password given in its place would be a mistake."""
-    user, _, hashed = text.partition(":")
-    try:
-        raw = base64.b64decode(hashed, validate=True)
-    except binascii.Error:
-        raw = b""
-    if not user or len(raw) != 20:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not user:BASE64(SHA1(user:password)) (ZooKeeper's digest form)"
-        )
-    return text
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        """One line, not the usage screen: bad flags are named, that is all."""
-        self.exit(2, f"{self.prog}: {message}\n")
-
-
-def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="coord-server", description="Run one coord member.")
-    p.add_argument("--id", type=positive, default=1, help="this member's id (default 1)")
-    p.add_argument(
-        "--members", type=members,
-        help="ID=HOST:PORT[/PEER_PORT],... the same on every member",
-    )  # fmt: skip
-    p.add_argument("--data-dir", type=Path, default=Path("coord-data"))
-    p.add_argument("--listen", type=host_port, help="HOST:PORT (default: this member's address)")
-    p.add_argument(
-        "--peer-listen", type=host_port,
-        help="serve peers and admin on this HOST:PORT only (default: this member's PEER_PORT)",
-    )  # fmt: skip
-    p.add_argument(
-        "--link-port", type=port_or_zero, default=0,
-        help="other members' replication links come in on this port, on the peer door's"
-        " host (default 0: a free one, which members learn through the peer door)",
-    )  # fmt: skip
-    p.add_argument(
-        "--cluster-secret-file", type=Path,
-        help="members prove to each other that they hold the secret in this file (mode 0600)",
-    )  # fmt: skip
-    p.add_argument("--peer-tls-cert", type=Path, help="this member's certificate (PEM)")
-    p.add_argument("--peer-tls-key", type=Path, help="its private key (PEM)")
-    p.add_argument("--peer-tls-ca", type=Path, help="the CA every member's certificate is of")
-    p.add_argument(
-        "--insecure-peers", action="store_true",
-        help="let members (and anyone reaching the peer port) in unauthenticated",
-    )  # fmt: skip
-    p.add_argument("--min-session-timeout-ms", type=positive, default=2000)
-    p.add_argument("--max-session-timeout-ms", type=positive, default=60000)
-    p.add_argument("--max-data-bytes", type=positive, default=1 << 20)
-    limits = Limits()
-    for flag, text in (
-        ("--max-request-bytes", "the largest request a client may send (jute.maxbuffer)"),
-        ("--max-sessions", "sessions this member serves at once"),
-        ("--max-sessions-per-ip", "sessions from one client address (maxClientCnxns)"),
-        ("--max-outstanding-per-session", "requests in flight past which a session is not read"),
-        ("--max-unread-bytes", "bytes waiting for a client that does not read: it is cut off"),
-        ("--max-watches-per-session", "watches one session may hold here"),
-        ("--max-multi-ops", "ops in one transaction"),
-        ("--max-path-bytes", "bytes in a written or watched path"),
-        ("--max-path-depth", "segments in a written path (bounds what make-parents makes)"),
-    ):
-        default = getattr(limits, flag[2:].replace("-", "_"))
-        p.add_argument(flag, type=positive, default=default, help=f"{text} (default {default})")
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--heartbeat-ms", type=positive, default=100, help="leader heartbeat period")
-    p.add_argument(
-        "--election-timeout-ms", type=positive, default=1000,
-        help="a follower that hears no leader for a random time in [T, 2T] runs for leader",
-    )  # fmt: skip
-    p.add_argument(
-        "--request-timeout-ms", type=positive, default=6000,
-        help="a write no leader has taken by then fails with connection loss (and never applies)",
-    )  # fmt: skip
-    p.add_argument(
-        "--enable-fault-injection", action="store_true",
-        help="serve Admin.SetFaults (partitions, drops, delays, clock skew): for tests only",
-    )  # fmt: skip
-    p.add_argument(
-        "--superuser-digest", type=digest, metavar="USER:BASE64",
-        help="the super user's digest id (ZooKeeper's superDigest): it bypasses every ACL",
-    )  # fmt: skip
-    p.add_argument(
-        "--log-retention", type=positive, default=10_000,
-        help="applied log slots kept for lagging members; further behind takes a snapshot",
-    )  # fmt: skip
-    p.add_argument("--tls-cert", type=Path, help="PEM certificate (chain): serve clients with TLS")
-    p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert (unencrypted)")
-    p.add_argument(
-        "--tls-ca", type=Path,
-        help="PEM CA certificate(s): clients must present a certificate it signed (mutual TLS)",
-    )  # fmt: skip
-    p.add_argument(
-        "--zk-listen", type=host_port, metavar="HOST:PORT",
-        help="also serve ZooKeeper's own client protocol here (kazoo, zkCli.sh, Curator)",
-    )  # fmt: skip
-    every, default = (",".join(sorted(w)) for w in (four_letter.WORDS, four_letter.DEFAULT_WORDS))
-    p.add_argument(
-        "--zk-4lw", type=four_letter_words, default=four_letter.DEFAULT_WORDS, metavar="WORDS",
-        help=f"the four-letter words answered there, comma-separated, or * for all of {every}"
-        f" (default {default})",
-    )  # fmt: skip
-    return p
 
 
 def tls_of(args: argparse.Namespace, peers_on_client_port: bool) -> ServerTLS | None:
@@ -338,23 +155,28 @@ def bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredenti
         raise UsageError(f"cannot listen on {address}: address in use or not available") from None
 
 
-async def open_door(door: Listener, host: str, port: int, what: str) -> None:
-    """Bind a door of our own (not gRPC's): `what` comes in at `host`:`port`."""
+async def open_door(door: Listener, host: str, port: int, what: str) -> str:
+    """Bind a door of our own (not gRPC's): `what` comes in at `host`:`port`.
+    Returns where, for the log once every door is bound (a port in use is
+    then the one line on stderr)."""
     try:
         await door.bind(host, port)
     except OSError as err:
         raise UsageError(
             f"cannot listen for {what} on {host}:{port}: {err.strerror or err}"
         ) from None
-    log.info("%s come in at %s:%d", what, host, door.port)
+    return f"{what} come in at {host}:{door.port}"
 
 
-def zk_tls(tls: ServerTLS) -> ssl.SSLContext:
-    """The client port's TLS for the ZooKeeper door (Python's ssl reads the files again)."""
+def door_tls(tls: ServerTLS) -> ssl.SSLContext:
+    """The client port's TLS for the session port and the ZooKeeper door
+    (Python's ssl reads the files again)."""
     try:
         return tls.ssl_context()
     except (ssl.SSLError, OSError) as err:
-        raise UsageError(f"--zk-listen cannot serve TLS with --tls-cert/--tls-key: {err}") from None
+        raise UsageError(
+            f"the session port and --zk-listen cannot serve TLS with --tls-cert/--tls-key: {err}"
+        ) from None
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -364,7 +186,7 @@ async def serve(args: argparse.Namespace) -> None:
     host, port = args.listen or (cluster[args.id].host, cluster[args.id].port)
     address = f"{host}:{port}"
     tls = tls_of(args, peers_on_client_port=len(cluster) > 1 and peer_listen is None)
-    zk_ssl = zk_tls(tls) if tls and args.zk_listen else None
+    doors_ssl = door_tls(tls) if tls and (args.zk_listen or args.session_port is not None) else None
     check_port_free(host, port)
     if peer_listen is not None:
         check_port_free(*peer_listen)
@@ -396,8 +218,9 @@ async def serve(args: argparse.Namespace) -> None:
     )
     zk_door = ZooKeeperDoor(
         member, service.admission, args.superuser_digest or "",
-        zk_ssl, args.zk_4lw, str(args.data_dir),
+        doors_ssl, args.zk_4lw, str(args.data_dir),
     )  # fmt: skip
+    session_port = SessionPort(member, service.admission, args.superuser_digest or "", doors_ssl)
     door = LinkDoor(member, trust)
     add_service(
         peer_server,
@@ -410,23 +233,33 @@ async def serve(args: argparse.Namespace) -> None:
         admin_pb2.DESCRIPTOR.services_by_name["Admin"],
     )
     servers = [server] if peer_server is server else [server, peer_server]
+    opened: list[str] = []
     try:
         bind(server, address, tls.credentials() if tls else None)
         if peer_server is not server:
             peer_tls = trust.tls.server_credentials() if trust.tls else None
             bind(peer_server, "{}:{}".format(*peer_listen), peer_tls)
         if not trust.single:
-            await open_door(door, (peer_listen or (host, port))[0], args.link_port, "peer links")
+            where = (peer_listen or (host, port))[0]
+            opened.append(await open_door(door, where, args.link_port, "peer links"))
+        if args.session_port is not None:
+            opened.append(
+                await open_door(session_port, host, args.session_port, "sessions without gRPC")
+            )
+            service.session_port = session_port.port
         if args.zk_listen is not None:
-            await open_door(zk_door, *args.zk_listen, "ZooKeeper clients")
+            opened.append(await open_door(zk_door, *args.zk_listen, "ZooKeeper clients"))
     except UsageError:
         member.storage.close()
         raise
+    for where in opened:
+        log.info("%s", where)
     if trust.insecure:
         log.warning("--insecure-peers: anyone who reaches the peer port can act as a member")
     await member.start()
     await door.start()
     await zk_door.start()
+    await session_port.start()
     for each in servers:
         await each.start()
     _tune_gc()
@@ -446,6 +279,7 @@ async def serve(args: argparse.Namespace) -> None:
     await member.stop()  # waiting requests end with connection loss
     await door.stop()
     await zk_door.stop()
+    await session_port.stop()
     for each in servers:
         await each.stop(grace=0.5)
     await _calls_finished()

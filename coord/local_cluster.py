@@ -19,7 +19,7 @@ from pathlib import Path
 
 import grpc
 
-from coord.cli import UsageError, positive
+from coord.flags import UsageError, positive
 from coord.rpc.peer_auth import write_new_secret
 from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc

@@ -8,7 +8,7 @@ import ssl
 
 import grpc
 
-from coord.peers.frames import LENGTH, frame
+from coord.frames import LENGTH, frame
 from coord.rpc.member_trust import PEER
 from coord.wire import peer_pb2, peer_pb2_grpc
 from tests.servers import ServerProcess

@@ -1,12 +1,16 @@
-"""A session stream driven by hand, for tests that need exact control of
-xids and connections (the SDK hides both)."""
+"""A session driven by hand, for tests that need exact control of xids and
+connections (the SDK hides both): on a gRPC Session stream, or framed on
+a member's session port (`framed=True`)."""
 
 from __future__ import annotations
 
 import queue
+import socket
+from collections.abc import Iterator
 
 import grpc
 
+from coord_api.frames import LENGTH, frame
 from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc
 
@@ -28,11 +32,17 @@ class RawSession:
         watches: tuple[pb.WatchRegistration, ...] = (),
         timeout_ms: int = 10_000,
         with_connect: tuple[pb.ClientMessage, ...] = (),
+        framed: bool = False,
     ) -> None:
         """`with_connect`: messages sent in the connect's frame, after it."""
         self._channel = grpc.insecure_channel(address)
         self._outgoing: queue.Queue[pb.ClientFrame | None] = queue.Queue()
-        self._incoming = client_pb2_grpc.CoordStub(self._channel).Session(self._frames())
+        self._sock: socket.socket | None = None
+        if framed:
+            self._sock = session_port_connection(address)
+            self._incoming: Iterator[pb.ServerFrame] = server_frames(self._sock)
+        else:
+            self._incoming = client_pb2_grpc.CoordStub(self._channel).Session(self._frames())
         self._messages: list[pb.ServerMessage] = []
         self.events: list[pb.WatchEvent] = []
         self.send(pb.ClientMessage(connect=pb.Connect(
@@ -50,7 +60,10 @@ class RawSession:
             yield frame
 
     def send(self, *messages: pb.ClientMessage) -> None:
-        self._outgoing.put(pb.ClientFrame(messages=messages))
+        if self._sock is not None:
+            self._sock.sendall(frame(pb.ClientFrame(messages=messages)))
+        else:
+            self._outgoing.put(pb.ClientFrame(messages=messages))
 
     def next_message(self) -> pb.ServerMessage:
         while not self._messages:
@@ -58,10 +71,12 @@ class RawSession:
         return self._messages.pop(0)
 
     @staticmethod
-    def refused(address: str, session_id: int, password: bytes) -> pb.ServerMessage:
+    def refused(
+        address: str, session_id: int, password: bytes, framed: bool = False
+    ) -> pb.ServerMessage:
         """Try to resume a session that should be gone: the server's answer."""
         try:
-            RawSession(address, session_id, password)
+            RawSession(address, session_id, password, framed=framed)
         except SessionRefused as refusal:
             return refusal.answer
         raise AssertionError(f"session 0x{session_id:x} was resumed")
@@ -88,4 +103,36 @@ class RawSession:
     def drop(self) -> None:
         """Break the connection without closing the session."""
         self._outgoing.put(None)
+        if self._sock is not None:
+            self._sock.close()
         self._channel.close()
+
+
+def session_port_connection(address: str) -> socket.socket:
+    """A plaintext connection to the session port of the member at `address`."""
+    with grpc.insecure_channel(address) as channel:
+        answer = client_pb2_grpc.CoordStub(channel).SessionPort(pb.SessionPortRequest(), timeout=10)
+    assert answer.port, f"{address} offers no session port"
+    return socket.create_connection((address.rpartition(":")[0], answer.port), timeout=30)
+
+
+def read_exactly(sock: socket.socket, count: int) -> bytes:
+    """`count` bytes; EOFError if the member ends the connection first."""
+    data = b""
+    while len(data) < count:
+        received = sock.recv(count - len(data))
+        if not received:
+            raise EOFError(f"the connection ended after {len(data)} of {count} bytes")
+        data += received
+    return data
+
+
+def server_frames(sock: socket.socket) -> Iterator[pb.ServerFrame]:
+    """The frames the member sends on a session port's connection, until it ends it."""
+    while True:
+        try:
+            head = read_exactly(sock, LENGTH.size)
+        except EOFError:
+            return
+        (length,) = LENGTH.unpack(head)
+        yield pb.ServerFrame.FromString(read_exactly(sock, length))

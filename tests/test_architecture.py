@@ -71,6 +71,7 @@ def test_the_import_contracts_hold() -> None:
             "a client session's protocol knows no transport",
         ),
         ("coord/zk/translate.py", "import coord.rpc.guard", "the ZooKeeper door knows no gRPC"),
+        ("coord/framed/door.py", "import grpc", "the session port knows no gRPC"),
     ],
 )
 def test_a_planted_import_breaks_its_contract(

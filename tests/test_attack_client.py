@@ -60,6 +60,7 @@ HARMLESS = {
     "KeepAlive": "needs the session's password",
     "Sync": "reveals only the member's position in the log",
     "Status": "member roles and positions, as ZooKeeper's four-letter words",
+    "SessionPort": "where the same sessions come in without gRPC; attacked below (framed=True)",
 }
 # The same on the session stream, one request kind at a time.
 HOSTILE_STREAM = {
@@ -154,10 +155,11 @@ def test_a_transaction_without_credentials_fails_at_the_refused_op(member):
     assert owners_view(member.address) == before
 
 
+@pytest.mark.parametrize("framed", [False, True], ids=["stream", "session port"])
 @pytest.mark.parametrize("kind", HOSTILE_STREAM)
-def test_a_stream_request_without_credentials_is_refused(member, kind):
+def test_a_stream_request_without_credentials_is_refused(member, kind, framed):
     before = owners_view(member.address)
-    session = RawSession(member.address)
+    session = RawSession(member.address, framed=framed)
     try:
         response = session.call(1, **{kind: HOSTILE_STREAM[kind]})
         assert response.WhichOneof("result") == "error", response
@@ -175,9 +177,10 @@ def test_a_stream_request_without_credentials_is_refused(member, kind):
         session.drop()
 
 
-def test_a_stream_transaction_without_credentials_fails_at_the_refused_op(member):
+@pytest.mark.parametrize("framed", [False, True], ids=["stream", "session port"])
+def test_a_stream_transaction_without_credentials_fails_at_the_refused_op(member, framed):
     before = owners_view(member.address)
-    session = RawSession(member.address)
+    session = RawSession(member.address, framed=framed)
     try:
         response = session.call(1, multi=HOSTILE_MULTI)
     finally:

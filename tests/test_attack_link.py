@@ -21,8 +21,9 @@ from contextlib import contextmanager
 
 import pytest
 
+from coord.frames import LENGTH
 from coord.peers.door import MAX_UNPROVEN
-from coord.peers.frames import LENGTH, MAX_FRAME_BYTES
+from coord.peers.link import MAX_FRAME_BYTES
 from coord.rpc.peer_auth import MEMBER, load_secret, sign
 from coord.wire import peer_pb2
 from tests.rawlink import HELLO_PATH, RawLink, link_port

@@ -17,8 +17,10 @@ import pytest
 
 from coord_client import Client, EventType, KazooState
 from coord_client.exceptions import ConnectionLoss, SessionExpiredError
+from coord_client.framed import FramedStream
 from tests.servers import Cluster
 from tests.test_sdk_client import WAIT, Recorder, wait_for_state
+from tests.test_session_port import offered_port
 
 SESSION_TIMEOUT = 6.0
 
@@ -42,19 +44,24 @@ class Gate:
     clear every new connection is cut at once, so a client cannot reach the
     member through it (connections already made are kept); while `replies` is
     clear what the member sends is held back, so requests reach it and are
-    applied, but their answers wait."""
+    applied, but their answers wait. It forwards the member's client port
+    and its session port, on 127.0.0.2 at the same ports (the SDK finds the
+    session port on the host it dialled)."""
 
     def __init__(self, upstream: str) -> None:
         host, port = upstream.rsplit(":", 1)
-        self._upstream = (host, int(port))
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        ports = (int(port), offered_port(upstream))
+        self.address = f"127.0.0.2:{port}"
         self.open = threading.Event()
         self.open.set()
         self.replies = threading.Event()
         self.replies.set()
         self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._listeners = [socket.create_server(("127.0.0.2", each)) for each in ports]
+        for listener, each in zip(self._listeners, ports, strict=True):
+            threading.Thread(
+                target=self._accept, args=(listener, (host, each)), daemon=True
+            ).start()
 
     def cut(self) -> None:
         """Hang up every connection made so far; replies held back are dropped."""
@@ -63,20 +70,21 @@ class Gate:
         self.replies.set()  # the held pumps wake, and find their sockets gone
 
     def close(self) -> None:
-        self._listener.close()
+        for listener in self._listeners:
+            listener.close()
         self.cut()
 
-    def _accept(self) -> None:
+    def _accept(self, listener: socket.socket, upstream: tuple[str, int]) -> None:
         while True:
             try:
-                client, _ = self._listener.accept()
+                client, _ = listener.accept()
             except OSError:
                 return  # closed
             if not self.open.is_set():
                 _hang_up(client)
                 continue
             try:
-                member = socket.create_connection(self._upstream, timeout=1)
+                member = socket.create_connection(upstream, timeout=1)
             except OSError:
                 _hang_up(client)
                 continue
@@ -140,6 +148,7 @@ def gated(cluster_factory, clients) -> Iterator[Gated]:
     gates = {i: Gate(member.address) for i, member in cluster.members.items()}
     try:
         zk = connect(clients, ",".join(gate.address for gate in gates.values()))
+        assert isinstance(zk._stream, FramedStream)  # through the gates' session ports
         yield Gated(cluster, gates, zk, connect(clients, cluster.hosts))
         zk.stop()  # while its gates still lead somewhere
     finally:

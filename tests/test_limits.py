@@ -19,7 +19,7 @@ from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc
 from coord_client.exceptions import LimitExceededError, NoNodeError
 from tests.rawsession import RawSession, SessionRefused
-from tests.servers import Cluster
+from tests.servers import Cluster, free_port
 from tests.test_coordctl import fails
 
 RPC_TIMEOUT = 10.0
@@ -300,11 +300,11 @@ class PausableProxy:
     """A TCP relay whose member-to-client direction can be paused: behind
     it, a client that does not read, whatever its own code does."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, listen: tuple[str, int] = ("127.0.0.1", 0)) -> None:
         host, port = target.rsplit(":", 1)
         self.target = (host, int(port))
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.listener = socket.create_server(listen)
+        self.address = "{}:{}".format(*self.listener.getsockname()[:2])
         self.flowing = threading.Event()
         self.flowing.set()
         self.sockets: list[socket.socket] = []
@@ -346,13 +346,24 @@ class PausableProxy:
             each.close()
 
 
+@pytest.mark.parametrize("framed", [True, False], ids=["session port", "stream"])
 def test_an_sdk_client_that_stops_reading_is_cut_off_and_resumes_with_its_watches(
-    server_factory, clients
+    server_factory, clients, framed
 ):
-    srv = server_factory("--max-unread-bytes", str(1 << 20))
-    proxy = PausableProxy(srv.address)
+    """Behind a relay (on 127.0.0.2, at the member's own ports, for the SDK
+    finds the session port on the host it dialled) that stops passing the
+    member's bytes on."""
+    session_port = free_port()
+    srv = server_factory(
+        "--max-unread-bytes", str(1 << 20), "--session-port", str(session_port)
+    )  # fmt: skip
+    client_port = int(srv.address.rpartition(":")[2])
+    relay = PausableProxy(srv.address, ("127.0.0.2", client_port))
+    proxy = PausableProxy(f"127.0.0.1:{session_port}", ("127.0.0.2", session_port))
+    if not framed:
+        relay, proxy = proxy, relay
     try:
-        slow = clients(proxy.address, timeout=60.0)
+        slow = clients(f"127.0.0.2:{client_port}", timeout=60.0, use_session_port=framed)
         writer = clients(srv.address)
         name = "/" + "w" * 2000  # each event about 2 KB
         writer.create(name)
@@ -379,6 +390,7 @@ def test_an_sdk_client_that_stops_reading_is_cut_off_and_resumes_with_its_watche
         Cluster.wait_until(lambda: len(changes) == changed + 1)
     finally:
         proxy.close()
+        relay.close()
 
 
 def test_requests_past_max_outstanding_are_not_read_until_answered(server_factory, clients):

@@ -306,7 +306,9 @@ BAD_FLAGS = {
     "stray-argument": ["extra"],
     "flag-without-value": ["--data-dir"],
     "zk-listen-no-port": ["--zk-listen", "127.0.0.1"],
-    # The ZooKeeper door serves no TLS: its clients would send in plaintext.
+    "session-port-word": ["--session-port", "on"],
+    "session-port-out-of-range": ["--session-port", "70000"],
+    # TLS files that do not exist, for the ZooKeeper door as for the client port.
     "zk-listen-with-tls": [
         "--zk-listen",
         "127.0.0.1:2181",
@@ -335,6 +337,18 @@ def test_port_in_use(tmp_path):
         port = taken.getsockname()[1]
         result = run_server("--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path / "d"))
     assert_one_line_error(result, str(port))
+
+
+def test_session_port_in_use(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_server(
+            "--listen", f"127.0.0.1:{free_port()}", "--session-port", str(port),
+            "--data-dir", str(tmp_path / "d"),
+        )  # fmt: skip
+    assert_one_line_error(result, f"sessions without gRPC on 127.0.0.1:{port}")
 
 
 def test_zk_port_in_use(tmp_path):

@@ -278,6 +278,7 @@ class ClientBase(Operations):
         certfile: str | None = None,
         keyfile: str | None = None,
         keyfile_password: str | bytes | None = None,
+        use_session_port: bool = True,
         **kazoo_options: Any,
     ) -> None:
         """`timeout` is the session timeout asked for, in seconds (the member
@@ -288,7 +289,9 @@ class ClientBase(Operations):
         `keyfile` (a client certificate, for mutual TLS), `keyfile_password`
         (an encrypted key), `verify_certs=False` (encrypt without checking
         the member's certificate: for tests only). A file that cannot be read
-        or does not fit raises ValueError here."""
+        or does not fit raises ValueError here. `use_session_port=False`
+        keeps the session on the gRPC Session stream even where a member
+        offers its session port (Coord.SessionPort), which is faster."""
         unknown = sorted(set(kazoo_options) - IGNORED_KAZOO_OPTIONS)
         if unknown:
             raise TypeError(f"unexpected keyword arguments: {', '.join(unknown)}")
@@ -296,6 +299,10 @@ class ClientBase(Operations):
             use_ssl, verify_certs, ca, certfile, keyfile, keyfile_password
         )
         self._tls_problem: TLSProblem | None = None  # the last, while the session starts
+        self.use_session_port = use_session_port
+        # Members whose offered session port could not be reached (a firewall,
+        # a forwarded client port): their Session stream, from then on.
+        self._session_port_unreachable: set[str] = set()
         if default_acl is not None:
             acls_to_wire(default_acl)  # refused here, not at the first create
         self.default_acl = default_acl
@@ -419,6 +426,17 @@ class ClientBase(Operations):
         redial.tls_failed()
         with self._lock:
             self._tls_problem = problem
+
+    def _tries_session_port(self, address: str) -> bool:
+        return self.use_session_port and address not in self._session_port_unreachable
+
+    def _session_port_failed(self, address: str, port: int) -> None:
+        """The member at `address` offered its session port `port`, and it
+        could not be reached in time: not tried again by this client."""
+        self._log.info(
+            "the session port %d of %s cannot be reached: its Session stream instead", port, address
+        )
+        self._session_port_unreachable.add(address)
 
     def _disconnected(self, protocol: Protocol) -> None:
         """The stream to the member ended (or never began)."""

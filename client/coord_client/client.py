@@ -1,8 +1,9 @@
 """The threaded client: kazoo's KazooClient API over one Session stream.
 
-Threads: the session thread connects, reads the stream and reconnects; gRPC's
-own thread drains the outbox into frames (stream.py); the callback thread runs
-watch, listener and rawlink callbacks (handler.py). The protocol state
+Threads: the session thread connects, reads the stream and reconnects; a
+sender thread (framed.py, over a member's session port) or gRPC's own (a
+Session stream) drains the outbox into frames (stream.py); the callback
+thread runs watch, listener and rawlink callbacks (handler.py). The protocol state
 (protocol.py) is only touched under one lock.
 
 When its member dies or falls silent the session moves to another one, the
@@ -26,11 +27,12 @@ from coord_client.base import ClientBase, Listener, Redial, twin, with_twins
 from coord_client.channel import Dial
 from coord_client.events import KazooState
 from coord_client.exceptions import CoordError, NodeExistsError
+from coord_client.framed import FramedStream, Wire, connect, session_port
 from coord_client.handler import AsyncResult, CallbackThread
 from coord_client.ops import Watcher
 from coord_client.protocol import Phase, Protocol
 from coord_client.recipes import RecipesMixin
-from coord_client.stream import Stream
+from coord_client.stream import SessionStream, Stream
 from coord_client.tls import diagnose
 from coord_client.transaction import TransactionRequest
 
@@ -173,10 +175,11 @@ class Client(RecipesMixin, ClientBase):
 
     def _open(
         self, protocol: Protocol, redial: Redial, address: str, patience: float
-    ) -> Stream | None:
-        """A Session stream to `address` with the handshake queued, or None when
-        the member cannot be reached within `patience` seconds (or stop()
-        interrupts)."""
+    ) -> SessionStream | None:
+        """The session's connection to `address` with the handshake queued
+        (the member's session port when it offers one, else a Session
+        stream), or None when the member cannot be reached within `patience`
+        seconds (or stop() interrupts)."""
         began = time.monotonic()
         try:
             dial = Dial(address, self._tls, patience)
@@ -191,17 +194,44 @@ class Client(RecipesMixin, ClientBase):
         with self._lock:
             self._interrupt = None
             channel = dial.finish(keep=not self._stopping.is_set())
-            if channel is not None:
-                handshake = max(patience - (time.monotonic() - began), 0.0)
-                timeout = protocol.timeout_ms / 1000
+            refused = channel is None and dial.failed and not self._stopping.is_set()
+        if channel is None:
+            if refused:  # reached but not connected: find out whether TLS is why
+                self._dial_failed(redial, diagnose(address, self._tls, patience))
+            return None
+        wire = self._session_port(channel, address, lambda: patience - (time.monotonic() - began))
+        with self._lock:
+            if self._stopping.is_set():
+                if wire is not None:
+                    wire.close()
+                channel.close()
+                return None
+            handshake = max(patience - (time.monotonic() - began), 0.0)
+            timeout = protocol.timeout_ms / 1000
+            if wire is None:
                 self._stream = Stream(channel, protocol.opening(), timeout, handshake)
-                return self._stream
-            refused = dial.failed and not self._stopping.is_set()
-        if refused:  # reached but not connected: find out whether TLS is why
-            self._dial_failed(redial, diagnose(address, self._tls, patience))
-        return None
+            else:
+                channel.close()
+                self._stream = FramedStream(wire, protocol.opening(), timeout, handshake)
+            return self._stream
 
-    def _serve(self, protocol: Protocol, stream: Stream) -> None:
+    def _session_port(
+        self, channel: grpc.Channel, address: str, time_left: Callable[[], float]
+    ) -> Wire | None:
+        """A connection to the member's session port, if it offers one and
+        it can be made in half the time left (the rest is the Session
+        stream's, if not)."""
+        if not self._tries_session_port(address):
+            return None
+        port = session_port(channel, max(time_left(), 0.0))
+        if not port:
+            return None
+        wire = connect(address, port, self._tls, max(time_left() / 2, 0.0))
+        if wire is None:
+            self._session_port_failed(address, port)
+        return wire
+
+    def _serve(self, protocol: Protocol, stream: SessionStream) -> None:
         """Read the stream until it ends."""
         try:
             for message in stream.messages():

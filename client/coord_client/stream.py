@@ -20,7 +20,8 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -156,16 +157,11 @@ class Outbox:
         return batch, True
 
 
-class Stream:
-    """The stream's two ends: `send` queues a message, `messages` yields what arrives."""
+class SessionStream(ABC):
+    """What every transport of the session shares: `send` queues a message
+    in the outbox, and silence from the member is watched."""
 
-    def __init__(
-        self,
-        channel: grpc.Channel,
-        opening: list[pb.ClientMessage],
-        timeout: float,
-        handshake: float,
-    ) -> None:
+    def __init__(self, opening: list[pb.ClientMessage], timeout: float, handshake: float) -> None:
         """`opening` goes out as the first frame; `timeout` is the session
         timeout; until `set_timeout` says the session is up, the member has
         `handshake` seconds to answer."""
@@ -175,8 +171,6 @@ class Stream:
         self.read_timeout = handshake
         self.last_received = time.monotonic()
         self.established = False  # the session is up on this stream
-        self._channel = channel
-        self._call = CoordStub(channel).Session(self._frames())
 
     def _new_outbox(self, ping_interval: float) -> Outbox:
         return Outbox(ping_interval)
@@ -196,8 +190,40 @@ class Stream:
     def end(self) -> None:
         self.outbox.end()
 
+    @abstractmethod
     def cancel(self) -> None:
         """Break the stream off; the reader sees it end."""
+
+    def _received(self, frame: pb.ServerFrame) -> Sequence[pb.ServerMessage]:
+        """A frame came: the member is alive, and answered what it answers."""
+        self.last_received = time.monotonic()
+        if frames_seen is not None:
+            _note("client_receive", (m.response for m in frame.messages if m.HasField("response")))
+        self.outbox.answered(sum(m.WhichOneof("kind") == "response" for m in frame.messages))
+        return frame.messages
+
+    def _frames(self) -> Iterator[pb.ClientFrame]:
+        """The outbox's frames; silence too long breaks the stream off."""
+        silent = yield from self.outbox.frames(self._give_up_at)
+        if silent:
+            self.cancel()  # the reader sees the end and reconnects
+
+
+class Stream(SessionStream):
+    """The session on a `Coord.Session` gRPC stream: `messages` yields what arrives."""
+
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        opening: list[pb.ClientMessage],
+        timeout: float,
+        handshake: float,
+    ) -> None:
+        super().__init__(opening, timeout, handshake)
+        self._channel = channel
+        self._call = CoordStub(channel).Session(self._frames())
+
+    def cancel(self) -> None:
         self._call.cancel()
 
     def close(self) -> None:
@@ -208,15 +234,4 @@ class Stream:
     def messages(self) -> Iterator[pb.ServerMessage]:
         """What the member sends, until the stream ends; grpc.RpcError when it breaks."""
         for frame in self._call:
-            self.last_received = time.monotonic()
-            if frames_seen is not None:
-                _note(
-                    "client_receive", (m.response for m in frame.messages if m.HasField("response"))
-                )
-            self.outbox.answered(sum(m.WhichOneof("kind") == "response" for m in frame.messages))
-            yield from frame.messages
-
-    def _frames(self) -> Iterator[pb.ClientFrame]:
-        silent = yield from self.outbox.frames(self._give_up_at)
-        if silent:
-            self._call.cancel()  # the reader sees CANCELLED and reconnects
+            yield from self._received(frame)

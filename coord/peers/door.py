@@ -17,8 +17,9 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from coord.frames import FrameError, frame, read_frame
 from coord.listener import Listener
-from coord.peers.frames import MAX_FRAME_BYTES, MAX_HELLO_BYTES, FrameError, frame, read_frame
+from coord.peers.link import MAX_FRAME_BYTES, MAX_HELLO_BYTES
 from coord.rpc.member_trust import MemberTrust
 from coord.rpc.peer_auth import Refused, in_own_name
 from coord.wire import peer_pb2

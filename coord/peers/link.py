@@ -19,14 +19,16 @@ from collections.abc import Iterable
 import grpc
 
 from coord import trace
+from coord.frames import FrameError, frame, read_frame
 from coord.member.ports import PeerEvents
-from coord.peers.frames import MAX_HELLO_BYTES, FrameError, frame, read_frame
 from coord.rpc.member_trust import PEER, MemberTrust
 from coord.rpc.peer_tls import member_name
 from coord.wire import admin_pb2, peer_pb2, peer_pb2_grpc
 
 log = logging.getLogger(__name__)
 
+MAX_HELLO_BYTES = 4096  # a LinkHello or LinkWelcome
+MAX_FRAME_BYTES = 64 << 20  # a PeerFrame: as large as a Peer gRPC message may be
 LINK_BUFFER = 256
 CONNECT_TIMEOUT_S = 5.0
 HIGH_WATER_BYTES = 4 << 20  # written but not yet sent: wait for the socket to take it

@@ -59,10 +59,15 @@ class CoordService(client_pb2_grpc.CoordServicer):
         self.address = address
         self.super_digest = super_digest  # the super user's digest id, if any
         self.admission = Admission(member)
+        self.session_port = 0  # where framed/door.py takes sessions, once bound (0: nowhere)
 
     async def Session(self, request_iterator, context):  # noqa: N802 (gRPC's names)
         session = SessionStream(self.member, context, self.admission, self.super_digest)
         await until_stopped(session.run(), self.member.stopping, context)
+
+    async def SessionPort(self, request, context):  # noqa: N802
+        """Where this member takes sessions without gRPC (coord/framed/door.py)."""
+        return pb.SessionPortResponse(port=self.session_port)
 
     # ---------------------------------------------------------- sessions
 

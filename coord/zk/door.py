@@ -30,14 +30,12 @@ from collections import deque
 from dataclasses import dataclass
 from importlib import metadata
 
-from cryptography import x509
-
-from coord.acl import Ident, Ids
+from coord.acl import Ids
 from coord.listener import Listener
 from coord.member.member import Member
 from coord.session.admission import Admission, Refused
 from coord.session.session import Session
-from coord.session.x509_name import certificate_subject
+from coord.session.tcp_caller import admission_key, connection_ids
 from coord.zk import four_letter, translate
 from coord.zk.codes import Code, Op, Xid
 from coord.zk.jute import JuteError
@@ -79,7 +77,7 @@ class ZooKeeperDoor(Listener):
         try:
             # Counted from the start, as ZooKeeper counts maxClientCnxns: one
             # address cannot hold more connections than sessions waiting to connect.
-            with self.admission.stream(_admission_key(address)):
+            with self.admission.stream(admission_key(address)):
                 head = await asyncio.wait_for(reader.readexactly(LENGTH.size), CONNECT_TIMEOUT_S)
                 word = four_letter.parse(head)
                 if word is not None:
@@ -87,7 +85,7 @@ class ZooKeeperDoor(Listener):
                     writer.write(said.encode())
                     await writer.drain()
                     return
-                ids = _connection_ids(writer, address)
+                ids = connection_ids(writer, address)
                 connection = Connection(self, reader, writer, ids, f"{address}:{port}")
                 self._open.add(connection)
                 try:
@@ -168,24 +166,6 @@ class Stats:
     def latency_ms(self) -> tuple[float, float, float]:
         mean = self.total_s / self.answered if self.answered else 0.0
         return self.least_s * 1000, mean * 1000, self.most_s * 1000
-
-
-def _admission_key(address: str) -> str:
-    """`address` as the gRPC door counts it (gRPC's peer string without the
-    port), so that one client's sessions count once through both doors."""
-    return f"ipv6:%5B{address}%5D" if ":" in address else f"ipv4:{address}"
-
-
-def _connection_ids(writer: asyncio.StreamWriter, address: str) -> Ids:
-    """The ids a client has without proving anything more: its address,
-    and over mutual TLS its certificate's subject."""
-    ids: list[Ident] = [("ip", address)]
-    tls = writer.get_extra_info("ssl_object")
-    der = tls.getpeercert(binary_form=True) if tls is not None else None
-    subject = certificate_subject(x509.load_der_x509_certificate(der)) if der else None
-    if subject:
-        ids.append(("x509", subject))
-    return tuple(ids)
 
 
 class FrameError(Exception):

@@ -724,6 +724,16 @@ class ServerFrame(_message.Message):
     messages: _containers.RepeatedCompositeFieldContainer[ServerMessage]
     def __init__(self, messages: _Optional[_Iterable[_Union[ServerMessage, _Mapping]]] = ...) -> None: ...
 
+class SessionPortRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SessionPortResponse(_message.Message):
+    __slots__ = ("port",)
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    port: int
+    def __init__(self, port: _Optional[int] = ...) -> None: ...
+
 class StatusRequest(_message.Message):
     __slots__ = ("local_only",)
     LOCAL_ONLY_FIELD_NUMBER: _ClassVar[int]

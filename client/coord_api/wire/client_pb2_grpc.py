@@ -39,6 +39,11 @@ class CoordStub:
                 request_serializer=coord_dot_v1_dot_client__pb2.ClientFrame.SerializeToString,
                 response_deserializer=coord_dot_v1_dot_client__pb2.ServerFrame.FromString,
                 _registered_method=True)
+        self.SessionPort = channel.unary_unary(
+                '/coord.v1.Coord/SessionPort',
+                request_serializer=coord_dot_v1_dot_client__pb2.SessionPortRequest.SerializeToString,
+                response_deserializer=coord_dot_v1_dot_client__pb2.SessionPortResponse.FromString,
+                _registered_method=True)
         self.OpenSession = channel.unary_unary(
                 '/coord.v1.Coord/OpenSession',
                 request_serializer=coord_dot_v1_dot_client__pb2.OpenSessionRequest.SerializeToString,
@@ -137,6 +142,21 @@ class CoordServicer:
     def Session(self, request_iterator, context):
         """The session stream. The first client message must be `connect`; the
         server answers with `connected` (or ends the stream with an error).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SessionPort(self, request, context):
+        """Where this member also takes the session protocol without gRPC: a TCP
+        port (TLS exactly as this port's, client certificates included) on
+        which each connection carries one session as length-prefixed frames:
+        a 4-byte big-endian length, then that many bytes of one ClientFrame
+        (client to member) or ServerFrame (member to client), the messages
+        and their order as on the Session stream. The connection ends where
+        the stream would end: after a `closed` or a `session_error`, or
+        plainly (the client reconnects, as after a broken stream). `port` 0:
+        this member offers none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -263,6 +283,11 @@ def add_CoordServicer_to_server(servicer, server):
                     request_deserializer=coord_dot_v1_dot_client__pb2.ClientFrame.FromString,
                     response_serializer=coord_dot_v1_dot_client__pb2.ServerFrame.SerializeToString,
             ),
+            'SessionPort': grpc.unary_unary_rpc_method_handler(
+                    servicer.SessionPort,
+                    request_deserializer=coord_dot_v1_dot_client__pb2.SessionPortRequest.FromString,
+                    response_serializer=coord_dot_v1_dot_client__pb2.SessionPortResponse.SerializeToString,
+            ),
             'OpenSession': grpc.unary_unary_rpc_method_handler(
                     servicer.OpenSession,
                     request_deserializer=coord_dot_v1_dot_client__pb2.OpenSessionRequest.FromString,
@@ -381,6 +406,33 @@ class Coord:
             '/coord.v1.Coord/Session',
             coord_dot_v1_dot_client__pb2.ClientFrame.SerializeToString,
             coord_dot_v1_dot_client__pb2.ServerFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SessionPort(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coord.v1.Coord/SessionPort',
+            coord_dot_v1_dot_client__pb2.SessionPortRequest.SerializeToString,
+            coord_dot_v1_dot_client__pb2.SessionPortResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,5 +1,6 @@
 """The asyncio client: the threaded client's operations and recipes as
-coroutines, over one grpc.aio Session stream.
+coroutines, over a member's session port (asyncio streams) or a grpc.aio
+Session stream.
 
 It shares the session protocol (protocol.py), the requests (ops.py), the
 hand-over of outcomes and the fail-over schedule (base.py) with the threaded
@@ -19,7 +20,7 @@ from typing import Any
 import grpc
 
 from coord_client.aio.recipes import AioRecipesMixin
-from coord_client.aio.stream import AioStream, dial
+from coord_client.aio.stream import AioFramedStream, AioStream, dial, session_port_stream
 from coord_client.aio.transaction import AioTransaction
 from coord_client.base import ClientBase, Listener, Redial, twin, with_twins
 from coord_client.events import KazooState
@@ -203,22 +204,35 @@ class Client(AioRecipesMixin, ClientBase):
 
     async def _open(
         self, protocol: Protocol, redial: Redial, address: str, patience: float
-    ) -> AioStream | None:
-        """A Session stream to `address` with the handshake queued, or None when
-        the member cannot be reached within `patience` seconds."""
+    ) -> AioStream | AioFramedStream | None:
+        """The session's connection to `address` with the handshake queued
+        (the member's session port when it offers one, else a Session
+        stream), or None when the member cannot be reached within `patience`
+        seconds."""
         loop = asyncio.get_running_loop()
         began = loop.time()
         channel, problem = await dial(address, patience, self._tls)
         if channel is None:
             self._dial_failed(redial, problem)
             return None
+        connection = None
+        if self._tries_session_port(address):
+            time_left = lambda: patience - (loop.time() - began)  # noqa: E731
+            port, connection = await session_port_stream(channel, address, self._tls, time_left)
+            if port and connection is None:
+                self._session_port_failed(address, port)
         handshake = max(patience - (loop.time() - began), 0.0)
+        if connection is not None:
+            await channel.close()
         with self._lock:
             timeout = protocol.timeout_ms / 1000
-            self._stream = AioStream(channel, protocol.opening(), timeout, handshake)
+            if connection is None:
+                self._stream = AioStream(channel, protocol.opening(), timeout, handshake)
+            else:
+                self._stream = AioFramedStream(connection, protocol.opening(), timeout, handshake)
             return self._stream
 
-    async def _serve(self, protocol: Protocol, stream: AioStream) -> None:
+    async def _serve(self, protocol: Protocol, stream: AioStream | AioFramedStream) -> None:
         """Read the stream until it ends (or the member fell silent)."""
         try:
             async for message in stream.messages():

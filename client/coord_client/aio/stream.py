@@ -1,4 +1,6 @@
-"""One `Coord.Session` stream to one member over grpc.aio.
+"""The session's connection to one member on the event loop: a
+`Coord.Session` stream over grpc.aio, or the member's session port
+(framed.py) over asyncio's streams.
 
 The threaded stream's outbox and pacing (stream.py) serve here too: the
 sender drains everything queued into one frame, pings when nothing went out
@@ -10,17 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import time
 from collections.abc import AsyncIterator, Callable
 
 import grpc
+from google.protobuf.message import DecodeError
 
+from coord_api.frames import LENGTH, frame
 from coord_api.wire import client_pb2 as pb
+from coord_api.wire.client_pb2_grpc import CoordStub
 from coord_client.channel import CHANNEL_OPTIONS, SETTLED
+from coord_client.framed import MAX_SERVER_FRAME_BYTES
 from coord_client.protocol import PING
-from coord_client.stream import Outbox, Stream
-from coord_client.tls import ClientTLS, TLSProblem, diagnose
+from coord_client.stream import Outbox, SessionStream, Stream
+from coord_client.tls import ClientTLS, TLSProblem, diagnose, split_address
+
+log = logging.getLogger("coord_client")
 
 
 class AioOutbox(Outbox):
@@ -80,9 +89,8 @@ class AioStream(Stream):
 
     async def messages(self) -> AsyncIterator[pb.ServerMessage]:  # type: ignore[override]
         """What the member sends, until the stream ends; grpc.RpcError when it breaks."""
-        async for frame in self._call:
-            self.last_received = time.monotonic()
-            for message in frame.messages:
+        async for server_frame in self._call:
+            for message in self._received(server_frame):
                 yield message
 
     async def aclose(self) -> None:
@@ -126,3 +134,88 @@ async def dial(
     if state is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
         return None, None
     return None, await asyncio.to_thread(diagnose, address, tls, patience)
+
+
+async def session_port_stream(
+    channel: grpc.aio.Channel,
+    address: str,
+    tls: ClientTLS | None,
+    time_left: Callable[[], float],
+) -> tuple[int, tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]:
+    """The session port of the member at the other end of `channel` (0 if
+    it offers none), and a connection to it if it can be made in half the
+    time left (as framed.py's `connect`)."""
+    try:
+        answer = await CoordStub(channel).SessionPort(
+            pb.SessionPortRequest(), timeout=max(time_left(), 0.0)
+        )
+    except grpc.RpcError:
+        return 0, None
+    if not answer.port:
+        return 0, None
+    host, _ = split_address(address)
+    context = tls.ssl_context() if tls is not None else None
+    try:
+        async with asyncio.timeout(max(time_left() / 2, 0.0)):
+            return answer.port, await asyncio.open_connection(
+                host, answer.port, ssl=context, server_hostname=host if context else None
+            )
+    except (OSError, TimeoutError) as err:
+        log.debug("no connection to the session port %s:%d: %s", host, answer.port, err)
+        return answer.port, None
+
+
+class AioFramedStream(SessionStream):
+    """The session on a session port's connection (framed.py), on the event loop."""
+
+    outbox: AioOutbox
+
+    def __init__(
+        self,
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        opening: list[pb.ClientMessage],
+        timeout: float,
+        handshake: float,
+    ) -> None:
+        super().__init__(opening, timeout, handshake)
+        self._reader, self._writer = connection
+        self._sender = asyncio.ensure_future(self._send())
+
+    def _new_outbox(self, ping_interval: float) -> AioOutbox:
+        return AioOutbox(ping_interval)
+
+    def cancel(self) -> None:
+        self._writer.transport.abort()
+
+    async def _send(self) -> None:
+        """The outbox's frames, until it ends (the member answers what it was
+        sent, then ends) or the member falls silent (then the connection is cut)."""
+        writer = self._writer
+        try:
+            async for client_frame in self.outbox.frames_async(self._give_up_at, self.cancel):
+                writer.write(frame(client_frame))
+                await writer.drain()
+        except OSError as err:
+            log.debug("session port: sending failed: %s", err)
+            self.cancel()
+
+    async def messages(self) -> AsyncIterator[pb.ServerMessage]:
+        """What the member sends, until the connection ends (or breaks)."""
+        reader = self._reader
+        while True:
+            try:
+                (length,) = LENGTH.unpack(await reader.readexactly(LENGTH.size))
+                if length > MAX_SERVER_FRAME_BYTES:
+                    log.warning("session port: a frame of %d bytes, over the limit", length)
+                    return
+                server_frame = pb.ServerFrame.FromString(await reader.readexactly(length))
+            except (asyncio.IncompleteReadError, OSError, DecodeError) as err:
+                log.debug("session port: reading ended: %r", err)
+                return
+            for message in self._received(server_frame):
+                yield message
+
+    async def aclose(self) -> None:
+        self.end()
+        self._sender.cancel()
+        self._writer.transport.abort()
