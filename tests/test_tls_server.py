@@ -15,6 +15,7 @@ from coord.rpc.callers import x509_subject
 from coord.session.x509_name import rfc2253
 from coord_api.wire import client_pb2 as pb
 from coord_api.wire import client_pb2_grpc
+from tests.servers import READY_MARK
 from tests.test_server_cli import assert_one_line_error, run_server
 from tests.tlscerts import Certs, Pair, server_flags
 
@@ -26,7 +27,8 @@ def certs(tmp_path_factory) -> Certs:
 
 def test_serves_tls_and_says_so(server_factory, certs):
     member = server_factory(*server_flags(certs.server, certs.ca))
-    assert "with mutual TLS" in member.output[0]
+    (ready,) = [line for line in member.output if READY_MARK in line]
+    assert "with mutual TLS" in ready
 
 
 def _bad_flags(certs: Certs, tmp_path) -> dict[str, tuple[list[str], str]]:

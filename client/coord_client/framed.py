@@ -6,7 +6,8 @@ Why: each frame through gRPC costs a Python client and member several
 hundred microseconds more than a TCP round trip, most of a read's time
 one request at a time (BENCHMARKS.md, "Session 10"). The outbox and its
 pacing are the gRPC stream's (stream.py); a sender thread writes its frames
-and the session thread reads. With TLS both go through one `ssl.SSLObject`
+(or a caller its own request, when nothing else waits) and the session
+thread reads. With TLS both go through one `ssl.SSLObject`
 (an SSL connection is not to be used by two threads at once): each thread
 holds its lock only to encrypt or decrypt, never while it waits on the
 socket, so a sender blocked on a full socket never stops the reader.
@@ -33,6 +34,7 @@ from coord_client.tls import ClientTLS, split_address
 log = logging.getLogger("coord_client")
 
 MAX_SERVER_FRAME_BYTES = 64 << 20  # as a gRPC channel's receive limit (channel.py)
+DIRECT_MAX_BYTES = 16 << 10  # a request written by its caller: within any socket's buffer
 READ_BYTES = 1 << 16
 
 
@@ -66,13 +68,16 @@ def connect(address: str, port: int, tls: ClientTLS | None, timeout: float) -> W
 
 
 class Wire:
-    """Bytes each way on a connected socket: one thread sends, one receives."""
+    """Bytes each way on a connected socket: one thread at a time sends
+    (the sender, or a caller writing its request itself), one receives."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self._sending = threading.Lock()  # whole frames, one after another
 
     def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        with self._sending:
+            self.sock.sendall(data)
 
     def receive(self) -> bytes:
         """What came (b"" at the end)."""
@@ -96,8 +101,7 @@ class TLSWire(Wire):
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host)
-        self._lock = threading.Lock()  # the SSLObject's
-        self._sending = threading.Lock()  # records leave in the order they were made
+        self._lock = threading.Lock()  # the SSLObject's; records leave in the order made
         self._handshake()
 
     def _handshake(self) -> None:
@@ -153,8 +157,36 @@ class FramedStream(SessionStream):
         super().__init__(opening, timeout, handshake)
         self._wire = wire
         self._buffer = bytearray()
+        # Messages put in the outbox and not yet written by the sender.
+        self._queued = len(opening)
+        self._counting = threading.Lock()
         self._sender = threading.Thread(target=self._send, name="coord-send", daemon=True)
         self._sender.start()
+
+    def send(self, message: pb.ClientMessage) -> None:
+        """Queue `message` for the sender thread; or, when nothing waits for
+        the sender or for an answer, write it now, in the caller's thread:
+        one request at a time then pays no thread hand-off (BENCHMARKS.md,
+        "Session 11"). Only a small one: the caller holds the client's lock,
+        which the reader needs, so its write must not wait for the member to
+        read, and with every request answered the member has read all."""
+        with self._counting:
+            direct = (
+                not self._queued
+                and self.outbox.all_answered()
+                and message.ByteSize() <= DIRECT_MAX_BYTES
+            )
+            if not direct:
+                self._queued += 1
+        if not direct:
+            self.outbox.put(message)
+            return
+        self.outbox.sent_directly(message)
+        try:
+            self._wire.send(frame(pb.ClientFrame(messages=[message])))
+        except OSError as err:
+            log.debug("session port: sending failed: %s", err)
+            self.cancel()  # the reader sees the end; the request goes again on the next
 
     def cancel(self) -> None:
         self._wire.shut()
@@ -176,6 +208,9 @@ class FramedStream(SessionStream):
         try:
             for client_frame in self._frames():
                 self._wire.send(frame(client_frame))
+                queued = sum(m.WhichOneof("kind") != "ping" for m in client_frame.messages)
+                with self._counting:
+                    self._queued -= queued  # its own pings were never queued
         except OSError as err:
             log.debug("session port: sending failed: %s", err)
             self._wire.shut()

@@ -76,6 +76,27 @@ class Outbox:
     def put(self, message: pb.ClientMessage) -> None:
         self._queue.put(message)
 
+    def all_answered(self) -> bool:
+        return self._answered >= self._sent
+
+    def idle(self) -> bool:
+        """Nothing waits to be drained into a frame."""
+        return self._carry is None and self._queue.empty()
+
+    def _count_sent(self, frame: pb.ClientFrame) -> None:
+        if frames_seen is not None:
+            _note("client_send", (m.request for m in frame.messages if m.HasField("request")))
+        self._sent += sum(m.WhichOneof("kind") == "request" for m in frame.messages)
+
+    def sent_directly(self, message: pb.ClientMessage) -> None:
+        """`message` went out in its sender's thread, not through the queue
+        (framed.py): counted as the frames this outbox makes are."""
+        if message.HasField("request"):
+            self._sent += 1
+            if frames_seen is not None:
+                _note("client_send", (message.request,))
+        self.last_sent = time.monotonic()
+
     def end(self) -> None:
         """Finish the stream (half-close) after what is already queued."""
         self._queue.put(_END)
@@ -96,11 +117,7 @@ class Outbox:
             self._hold()
             frame, ended = self._frame(first)
             if frame is not None:
-                if frames_seen is not None:
-                    _note(
-                        "client_send", (m.request for m in frame.messages if m.HasField("request"))
-                    )
-                self._sent += sum(m.WhichOneof("kind") == "request" for m in frame.messages)
+                self._count_sent(frame)
                 yield frame
             if ended:
                 return False

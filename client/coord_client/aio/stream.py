@@ -65,6 +65,7 @@ class AioOutbox(Outbox):
                 first = PING
             frame, ended = self._frame(first)
             if frame is not None:
+                self._count_sent(frame)
                 yield frame
             if ended:
                 return
@@ -183,6 +184,17 @@ class AioFramedStream(SessionStream):
 
     def _new_outbox(self, ping_interval: float) -> AioOutbox:
         return AioOutbox(ping_interval)
+
+    def send(self, message: pb.ClientMessage) -> None:
+        """As framed.py's: written at once when nothing waits for the sender
+        or for an answer (the sender task would write it a turn later), else
+        queued, to share a frame with what follows."""
+        outbox = self.outbox
+        if outbox.idle() and outbox.all_answered() and not self._writer.transport.is_closing():
+            outbox.sent_directly(message)
+            self._writer.write(frame(pb.ClientFrame(messages=[message])))
+        else:
+            outbox.put(message)
 
     def cancel(self) -> None:
         self._writer.transport.abort()
