@@ -144,7 +144,7 @@ def run_to_end(tmp_path: Path, *flags: str, timeout: float = 110) -> dict:
     throughput = "--latency" not in flags
     assert ("create ops/s" in stdout) == ("commands per log slot" in stdout) == throughput
     assert "Election hand-over" in stdout  # the one-at-a-time table
-    variants = bool({"--tls", "--acl", "--zk-door"} & set(flags))
+    variants = bool({"--tls", "--acl", "--grpc-stream", "--zk-door"} & set(flags))
     assert ("coord's variants" in stdout) == (variants and throughput)
     assert processes_using(tmp_path) == []
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # data dirs removed
@@ -189,12 +189,13 @@ def check_latency_ratios(report: dict, key: str = "ratios_latency") -> None:
 
 
 def test_latency_only(tmp_path: Path) -> None:
-    """--latency takes that table and nothing else, for coord_client and
-    kazoo on coord's ZooKeeper door (beside ZooKeeper when installed)."""
+    """--latency takes that table and nothing else, for coord_client (on
+    the session ports and on the gRPC stream) and kazoo on coord's
+    ZooKeeper door (beside ZooKeeper when installed)."""
     alone = () if ZOOKEEPER_READY else ("--no-zookeeper",)
-    flags = ("--latency", "--latency-ops", "5", "--markdown", "--zk-door", *alone)
+    flags = ("--latency", "--latency-ops", "5", "--markdown", "--zk-door", "--grpc-stream", *alone)
     report = run_to_end(tmp_path, *flags)
-    systems = {"coord", "coord-zk", *(["zookeeper"] if ZOOKEEPER_READY else [])}
+    systems = {"coord", "coord-grpc", "coord-zk", *(["zookeeper"] if ZOOKEEPER_READY else [])}
     assert set(report["results"]) == systems
     for figures in report["results"].values():
         assert set(figures["skipped"]) == {"workloads", "failover", "memory", "restart"}
@@ -205,6 +206,7 @@ def test_latency_only(tmp_path: Path) -> None:
     if ZOOKEEPER_READY:
         check_latency_ratios(report)
         check_latency_ratios(report, "ratios_latency_zk_door")
+        check_latency_ratios(report, "ratios_latency_grpc")
 
 
 @pytest.mark.skipif(not ETCD_READY, reason="needs Debian's etcd-server package and grpcio-tools")

@@ -30,7 +30,9 @@ KV_DIR, CREATE_DIR, MEM_DIR, FAILOVER_DIR = "/bench-kv", "/bench-new", "/bench-m
 WRITERS = 3  # fail-over writer sessions: the gap is the pause in the writes of them all
 Log = Callable[[str], None]
 ONLY_COORD_AND_ZK = "measured on coord and ZooKeeper only"
-ONE_AT_A_TIME = "measured on coord, its ZooKeeper door and ZooKeeper only"
+ONE_AT_A_TIME = (
+    "measured on coord (session port, gRPC stream), its ZooKeeper door and ZooKeeper only"
+)
 
 
 @dataclass

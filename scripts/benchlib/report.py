@@ -141,14 +141,20 @@ LATENCY_LABELS = {
     "config": "config change seen by a DataWatch",
 }
 QUANTILES = ("p50_ms", "p99_ms", "max_ms")
-# coord's ways in measured one at a time: its SDK, and kazoo on its ZooKeeper door
-ONE_AT_A_TIME = {"coord": "coord", "coord-zk": "kazoo on coord-zk"}
+# coord's ways in measured one at a time: its SDK (on the session port, and on
+# the gRPC stream), and kazoo on its ZooKeeper door
+ONE_AT_A_TIME = {
+    "coord": "coord",
+    "coord-grpc": "coord on gRPC",
+    "coord-zk": "kazoo on coord-zk",
+}
 LATENCY_CAPTION = (
     "one client, one request in flight, every session on the member named (the leader's or "
     "a follower's); below 1 favours coord; an Election hand-over runs from the leader's "
     "session close to the next contender's function, a config change from the set to a "
-    "DataWatch in another session seeing it; coord-zk: kazoo, ZooKeeper's own client, through "
-    "coord's ZooKeeper door (--zk-listen)"
+    "DataWatch in another session seeing it; coord: its SDK on the members' session ports; coord "
+    "on gRPC: the same SDK on the gRPC Session stream (use_session_port=False); coord-zk: "
+    "kazoo, ZooKeeper's own client, through coord's ZooKeeper door (--zk-listen)"
 )
 
 
@@ -250,7 +256,12 @@ def markdown(results: dict[str, Any], znodes: int) -> str:
     return "\n".join(lines).strip("\n")
 
 
-VARIANTS = {"coord-tls": "coord TLS", "coord-acl": "coord ACL", "coord-zk": "coord-zk (kazoo)"}
+VARIANTS = {
+    "coord-tls": "coord TLS",
+    "coord-acl": "coord ACL",
+    "coord-grpc": "coord on gRPC",
+    "coord-zk": "coord-zk (kazoo)",
+}
 BASELINES = {"coord": "coord", "zookeeper": "ZooKeeper"}  # what each variant is divided by
 COSTED = ("ops_per_s", "p50_ms", "p99_ms")
 COST_CAPTION = (

@@ -44,15 +44,17 @@ def make_tls(directory: Path) -> TlsFiles:
 
 @dataclass(frozen=True)
 class Security:
-    """One coord variant: plain (neither), TLS, or digest ACLs."""
+    """One coord variant: plain (neither), TLS, digest ACLs, or the SDK kept
+    on the gRPC Session stream instead of the members' session ports."""
 
-    name: str  # the system's name in the report: coord, coord-tls, coord-acl
+    name: str  # the system's name in the report: coord, coord-tls, coord-acl, coord-grpc
     tls: TlsFiles | None = None
     acl: bool = False
+    session_port: bool = True
 
     @property
     def variant(self) -> bool:
-        return self.tls is not None or self.acl
+        return self.tls is not None or self.acl or not self.session_port
 
     def server_args(self) -> list[str]:
         if self.tls is None:
@@ -66,6 +68,8 @@ class Security:
             options["ca"] = str(self.tls.ca)
         if self.acl:
             options["digest"] = f"{DIGEST_USER}:{DIGEST_PASSWORD}"
+        if not self.session_port:
+            options["session_port"] = "off"
         return options
 
     def channel(self, address: str) -> grpc.Channel:
@@ -81,7 +85,8 @@ PLAIN = Security("coord")
 
 def client_kwargs(options: dict[str, str]) -> dict[str, Any]:
     """coord_client.Client's arguments for `client_options()`: TLS trusting
-    the run's CA; the digest credential, and its ACL on every znode created."""
+    the run's CA; the digest credential, and its ACL on every znode created;
+    the gRPC Session stream."""
     kwargs: dict[str, Any] = {}
     if "ca" in options:
         kwargs |= {"use_ssl": True, "ca": options["ca"]}
@@ -91,4 +96,6 @@ def client_kwargs(options: dict[str, str]) -> dict[str, Any]:
         user, password = options["digest"].split(":", 1)
         kwargs["auth_data"] = [("digest", options["digest"])]
         kwargs["default_acl"] = [make_digest_acl(user, password, all=True)]
+    if options.get("session_port") == "off":
+        kwargs["use_session_port"] = False
     return kwargs

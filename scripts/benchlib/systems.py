@@ -105,7 +105,9 @@ class CoordSystem:
         self.security = security
         self.name = security.name
         self.only_workloads = security.variant
-        self.one_at_a_time = not security.variant
+        # The SDK on the gRPC stream is measured one at a time as well: the
+        # session port is there for that.
+        self.one_at_a_time = not security.variant or not security.session_port
         self.cluster = ProbedCluster.create(
             root / security.name, 3, *security.server_args(),
             timeouts=[], peer_ports=peer_ports, zk_ports=zk_ports,
