@@ -23,7 +23,7 @@ from typing import Any
 
 import grpc
 
-from coord_client.base import ClientBase, Listener, Redial, twin, with_twins
+from coord_client.base import ClientBase, Listener, twin, with_twins
 from coord_client.channel import Dial
 from coord_client.events import KazooState
 from coord_client.exceptions import CoordError, NodeExistsError
@@ -32,6 +32,7 @@ from coord_client.handler import AsyncResult, CallbackThread
 from coord_client.ops import Watcher
 from coord_client.protocol import Phase, Protocol
 from coord_client.recipes import RecipesMixin
+from coord_client.redial import Redial
 from coord_client.stream import SessionStream, Stream
 from coord_client.tls import diagnose
 from coord_client.transaction import TransactionRequest

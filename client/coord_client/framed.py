@@ -137,10 +137,8 @@ class TLSWire(Wire):
                     pass
                 except ssl.SSLZeroReturnError:
                     return b""
-                replies = self._outgoing.read()  # what reading made (a key update's answer)
-            if replies:
-                with self._sending:
-                    self.sock.sendall(replies)
+            # What reading made for the member (a key update's answer) waits
+            # in the outgoing records for the sender's next write.
             received = self.sock.recv(READ_BYTES)
             if not received:
                 return b""

@@ -117,7 +117,7 @@ class Connection:
             self._close()
         elif session.broken is not None:
             # As the Session stream ends with a status: the client reconnects.
-            log.info("session port: connection ends: %s", session.broken.message)
+            log.debug("session port: connection ends: %s", session.broken.message)
             self._close()
 
     async def _read_frame(self) -> pb.ClientFrame | None:

@@ -22,11 +22,12 @@ import grpc
 from coord_client.aio.recipes import AioRecipesMixin
 from coord_client.aio.stream import AioFramedStream, AioStream, dial, session_port_stream
 from coord_client.aio.transaction import AioTransaction
-from coord_client.base import ClientBase, Listener, Redial, twin, with_twins
+from coord_client.base import ClientBase, Listener, twin, with_twins
 from coord_client.events import KazooState
 from coord_client.exceptions import CoordError, CoordTimeoutError, NodeExistsError
 from coord_client.ops import Watcher
 from coord_client.protocol import Phase, Protocol
+from coord_client.redial import Redial
 
 
 def _awaiting(call_async: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
