@@ -14,6 +14,7 @@ import asyncio
 import random
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 
 import grpc
@@ -92,6 +93,36 @@ def test_the_sdk_takes_the_session_port_a_member_offers(member, clients):
     assert other.get("/framed")[0] == b"v"
     zk.stop()
     assert other.exists("/framed") is None  # its session closed on the session port
+
+
+def test_requests_from_many_threads_small_and_large_keep_their_order(member, clients):
+    """A request goes straight from its caller's thread when nothing waits,
+    else through the sender: from several threads at once, with values
+    above and below what a caller writes itself, and calls in flight,
+    every answer is its own request's (an overtaking write would break the
+    session's order, and the protocol with it)."""
+    zk = clients(member.address)
+    assert isinstance(zk._stream, FramedStream)
+    failures: list[str] = []
+
+    def work(n: int) -> None:
+        path = zk.create(f"/t{n}", b"")
+        for i in range(60):
+            value = bytes([i]) * (100_000 if i % 3 == 0 else 10)
+            pending = [zk.set_async(path, value), zk.exists_async(path)]
+            stat = zk.set(path, value)
+            data, _ = zk.get(path)
+            if data != value or stat.version != 2 * i + 2:
+                failures.append(f"{path} round {i}: {len(data)} bytes, version {stat.version}")
+            for each in pending:
+                each.get(timeout=30)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
 
 
 def test_the_asyncio_sdk_takes_it_too(member):
