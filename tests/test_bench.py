@@ -165,17 +165,6 @@ def test_coord_alone(tmp_path: Path) -> None:
     check_traffic(report["results"]["coord"])
 
 
-@pytest.mark.skipif(not ZOOKEEPER_READY, reason="needs Debian's zookeeper package and kazoo")
-def test_beside_zookeeper(tmp_path: Path) -> None:
-    report = run_to_end(tmp_path)
-    assert set(report["results"]) == {"coord", "zookeeper"}
-    for figures in report["results"].values():
-        check_figures(figures)
-    assert set(report["ratios"]) == {*WORKLOADS, "failover", "memory", "restart"}
-    assert all(map(number, report["ratios"].values()))
-    check_latency_ratios(report)
-
-
 def check_latency_ratios(report: dict, key: str = "ratios_latency") -> None:
     """coord / ZooKeeper (or, by `key`, kazoo on coord's ZooKeeper door /
     ZooKeeper) for p50, p99 and max of every workload and placement."""
@@ -225,14 +214,15 @@ def test_beside_etcd(tmp_path: Path) -> None:
 
 
 def check_variants(report: dict, baselines: set[str], names: tuple[str, ...]) -> None:
-    """The variants ran the four workloads (kazoo on the ZooKeeper door one
-    at a time as well), and each is divided by every baseline that ran."""
+    """The variants ran the four workloads (kazoo on the ZooKeeper door and
+    the SDK on the gRPC stream one at a time as well), and each is divided
+    by every baseline that ran."""
     for name in names:
         figures = report["results"][name]
         check_workloads(figures)
         check_traffic(figures)
         skipped = {"failover", "memory", "restart"}
-        if name == "coord-zk":
+        if name in ("coord-zk", "coord-grpc"):
             check_latency(figures)
         else:
             skipped.add("latency")
@@ -246,20 +236,28 @@ def check_variants(report: dict, baselines: set[str], names: tuple[str, ...]) ->
             assert all(number(v) and v > 0 for v in workload.values())
 
 
-@pytest.mark.timeout(240)  # four clusters in turn
-def test_tls_acl_and_zk_door_variants(tmp_path: Path) -> None:
-    report = run_to_end(tmp_path, "--no-zookeeper", "--tls", "--acl", "--zk-door", timeout=200)
-    assert set(report["results"]) == {"coord", "coord-tls", "coord-acl", "coord-zk"}
+@pytest.mark.timeout(280)  # five clusters in turn
+def test_tls_acl_grpc_and_zk_door_variants(tmp_path: Path) -> None:
+    flags = ("--no-zookeeper", "--tls", "--acl", "--grpc-stream", "--zk-door")
+    report = run_to_end(tmp_path, *flags, timeout=250)
+    assert set(report["results"]) == {"coord", "coord-tls", "coord-acl", "coord-grpc", "coord-zk"}
     assert report["coord_peer_ports"] is True  # in every coord cluster, as TLS needs
     check_figures(report["results"]["coord"])
-    check_variants(report, {"coord"}, ("coord-tls", "coord-acl", "coord-zk"))
+    check_variants(report, {"coord"}, ("coord-tls", "coord-acl", "coord-grpc", "coord-zk"))
 
 
 @pytest.mark.skipif(not ZOOKEEPER_READY, reason="needs Debian's zookeeper package and kazoo")
 @pytest.mark.timeout(300)  # four clusters in turn, on a shared machine
 def test_variants_beside_zookeeper(tmp_path: Path) -> None:
+    """coord and ZooKeeper with every figure and their ratios, and the
+    TLS and ACL variants divided by both."""
     report = run_to_end(tmp_path, "--tls", "--acl", timeout=280)
     assert set(report["results"]) == {"coord", "coord-tls", "coord-acl", "zookeeper"}
+    for name in ("coord", "zookeeper"):
+        check_figures(report["results"][name])
+    assert set(report["ratios"]) == {*WORKLOADS, "failover", "memory", "restart"}
+    assert all(map(number, report["ratios"].values()))
+    check_latency_ratios(report)
     check_variants(report, {"coord", "zookeeper"}, ("coord-tls", "coord-acl"))
 
 
