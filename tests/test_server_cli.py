@@ -339,28 +339,24 @@ def test_port_in_use(tmp_path):
     assert_one_line_error(result, str(port))
 
 
-def test_session_port_in_use(tmp_path):
+@pytest.mark.parametrize(
+    ("flag", "value", "what"),
+    [
+        ("--session-port", "{port}", "sessions without gRPC"),
+        ("--zk-listen", "127.0.0.1:{port}", "ZooKeeper clients"),
+    ],
+    ids=["session port", "ZooKeeper door"],
+)
+def test_a_door_of_our_own_on_a_port_in_use(tmp_path, flag, value, what):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = run_server(
-            "--listen", f"127.0.0.1:{free_port()}", "--session-port", str(port),
+            "--listen", f"127.0.0.1:{free_port()}", flag, value.format(port=port),
             "--data-dir", str(tmp_path / "d"),
         )  # fmt: skip
-    assert_one_line_error(result, f"sessions without gRPC on 127.0.0.1:{port}")
-
-
-def test_zk_port_in_use(tmp_path):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = run_server(
-            "--listen", f"127.0.0.1:{free_port()}", "--zk-listen", f"127.0.0.1:{port}",
-            "--data-dir", str(tmp_path / "d"),
-        )  # fmt: skip
-    assert_one_line_error(result, f"ZooKeeper clients on 127.0.0.1:{port}")
+    assert_one_line_error(result, f"{what} on 127.0.0.1:{port}")
 
 
 def test_port_in_use_by_another_member(members, tmp_path):

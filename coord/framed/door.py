@@ -22,7 +22,6 @@ session lives on, as on the Session stream).
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
 
 from coord import trace
@@ -32,9 +31,8 @@ from coord.member.member import Member
 from coord.session.admission import Admission, Refused
 from coord.session.session import Session
 from coord.session.tcp_caller import admission_key, connection_ids
+from coord.session.tcp_connection import TcpConnection
 from coord_api.wire import client_pb2 as pb
-
-log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0  # a connection that sends no connect by then is closed
 
@@ -71,7 +69,7 @@ def _refusal(err: FrameError, limit: int) -> pb.Error:
     return pb.Error(code=pb.BAD_ARGUMENTS, message=str(err))
 
 
-class Connection:
+class Connection(TcpConnection):
     """One client's connection: its frames to its session and back."""
 
     def __init__(
@@ -81,13 +79,10 @@ class Connection:
         writer: asyncio.StreamWriter,
         address: str,
     ) -> None:
-        self.member = door.member
         self.reader = reader
-        self.writer = writer
-        self.session = Session(door.member, connection_ids(writer, address), door.super_digest)
-        self.session.on_send = self._flush
         self._taking = False  # the session is taking a frame's messages
-        self._closed = False
+        session = Session(door.member, connection_ids(writer, address), door.super_digest)
+        super().__init__(door.member, session, writer, "session port")
 
     async def run(self) -> None:
         first = await asyncio.wait_for(self._read_frame(), CONNECT_TIMEOUT_S)
@@ -100,25 +95,8 @@ class Connection:
                 )
             )
             return
-        session = self.session
-        rest = await session.start(first.messages)
-        reading = asyncio.create_task(self._read(rest))
-        try:
-            while not self._closed:
-                self._flush()
-                if session.over or session.cut.is_set():
-                    break
-                await session.more()
-        finally:
-            reading.cancel()
-            session.detach()
-        if session.cut.is_set():
-            log.info("session port: %s", session.unread().message)
-            self._close()
-        elif session.broken is not None:
-            # As the Session stream ends with a status: the client reconnects.
-            log.debug("session port: connection ends: %s", session.broken.message)
-            self._close()
+        rest = await self.session.start(first.messages)
+        await self.serve(self._read(rest))
 
     async def _read_frame(self) -> pb.ClientFrame | None:
         """The client's next frame; None (having told it why, and stopped the
@@ -164,41 +142,14 @@ class Connection:
         self._flush()
 
     def _flush(self) -> None:
-        """Write what the session has to send, now: called as the session
-        sends (from inside the member's apply for answers and events), so an
-        answer leaves in the turn that made it. While a frame is being taken
-        its answers wait for the rest of them."""
-        if self._taking or self._closed:
-            return
-        session = self.session
-        try:
-            while (server_frame := session.take_frame()) is not None:
-                self._write(server_frame)
-        except Exception:  # a fault of this door's must not stop the apply that called it
-            log.exception("session port: cannot answer its client; closing the connection")
-            self._close()
-            return
-        limit = self.member.limits.max_unread_bytes
-        if not self._closed and self.writer.transport.get_write_buffer_size() > limit:
-            self.member.counters.unread_streams_cut += 1
-            log.info("session port: the client did not read: over %d bytes waited for it", limit)
-            self._close()
+        """Write what the session has to send, now, unless a frame is being
+        taken: its answers wait for the rest of them."""
+        if not self._taking:
+            super()._flush()
 
-    def _write(self, server_frame: pb.ServerFrame) -> None:
-        # A closed transport raises on write (uvloop's): an event may come
-        # for a session whose client has just gone.
-        if self.writer.transport.is_closing():
-            return
-        self.member.counters.client_frames_out += 1
+    def _write_frame(self, server_frame: pb.ServerFrame) -> None:
         if trace.ON:
             self.session.mark_responses("write", server_frame)
-        self.writer.write(frame(server_frame))
+        self._write(frame(server_frame))
         if trace.ON:
             self.session.mark_responses("written", server_frame)
-
-    def _close(self) -> None:
-        """End the connection now; the session lives on."""
-        self._closed = True
-        self.session.stop_reading()
-        self.session.input_done()
-        self.writer.transport.abort()

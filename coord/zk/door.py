@@ -36,6 +36,7 @@ from coord.member.member import Member
 from coord.session.admission import Admission, Refused
 from coord.session.session import Session
 from coord.session.tcp_caller import admission_key, connection_ids
+from coord.session.tcp_connection import TcpConnection
 from coord.zk import four_letter, translate
 from coord.zk.codes import Code, Op, Xid
 from coord.zk.jute import JuteError
@@ -172,7 +173,7 @@ class FrameError(Exception):
     """A frame's length is over the limit, or negative."""
 
 
-class Connection:
+class Connection(TcpConnection):
     """One client's connection: its frames to its session and back."""
 
     def __init__(
@@ -183,19 +184,16 @@ class Connection:
         ids: Ids,
         peer: str,
     ) -> None:
-        self.member = door.member
         self.stats = door.stats
         self.reader = reader
-        self.writer = writer
         self.peer = peer
-        self.session = Session(door.member, ids, door.super_digest)
-        self.session.on_send = self._flush
         self._sent: deque[Sent] = deque()  # requests the session will answer, in order
         self._rearmable = True  # no request but auths yet: SetWatches may come
         self._received = 0  # frames read
         self._answers = 0  # frames written back
         self._connected = False
-        self._closed = False
+        session = Session(door.member, ids, door.super_digest)
+        super().__init__(door.member, session, writer, "ZooKeeper door")
 
     def described(self) -> four_letter.Connection:
         local = self.session.local
@@ -212,18 +210,8 @@ class Connection:
         """Serve the connection whose first frame's length is `head`."""
         body = await asyncio.wait_for(self._read_body(head), CONNECT_TIMEOUT_S)
         connect = translate.connect(body)
-        session = self.session
-        await session.start([pb.ClientMessage(connect=connect)])
-        reading = asyncio.create_task(self._read())
-        try:
-            while not self._closed:
-                self._flush()
-                if session.over or session.cut.is_set():
-                    break
-                await session.more()
-        finally:
-            reading.cancel()
-            session.detach()
+        await self.session.start([pb.ClientMessage(connect=connect)])
+        await self.serve(self._read())
 
     async def _read_body(self, head: bytes | None = None) -> bytes:
         """The next frame's body (its length already read, if `head`)."""
@@ -278,36 +266,8 @@ class Connection:
             self._sent.append(sent)
         await self.session.take([ask])
 
-    def _flush(self) -> None:
-        """Write what the session has to send, now (called as the session
-        sends, from inside the member's apply for events)."""
-        session = self.session
-        try:
-            while (frame := session.take_frame()) is not None:
-                self._write(b"".join(self._reply(message) for message in frame.messages))
-        except Exception:  # a fault of this door's must not stop the apply that called it
-            log.exception("ZooKeeper door: cannot answer its client; closing the connection")
-            self._close()
-            return
-        limit = self.member.limits.max_unread_bytes
-        if not self._closed and self.writer.transport.get_write_buffer_size() > limit:
-            log.info("ZooKeeper client did not read: over %d bytes waited for it", limit)
-            self.member.counters.unread_streams_cut += 1
-            self._close()
-
-    def _write(self, data: bytes) -> None:
-        # A closed transport raises on write (uvloop's): an event may come
-        # for a session whose client has just gone.
-        if data and not self._closed and not self.writer.transport.is_closing():
-            self.member.counters.client_frames_out += 1
-            self.writer.write(data)
-
-    def _close(self) -> None:
-        """End the connection now; the session lives on."""
-        self._closed = True
-        self.session.stop_reading()
-        self.session.input_done()
-        self.writer.transport.abort()
+    def _write_frame(self, frame: pb.ServerFrame) -> None:
+        self._write(b"".join(self._reply(message) for message in frame.messages))
 
     def _reply(self, message: pb.ServerMessage) -> bytes:
         self._answers += 1
