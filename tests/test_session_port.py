@@ -34,7 +34,7 @@ from coord_client.security import make_acl
 from coord_client.stream import Stream
 from tests.rawsession import RawSession, SessionRefused, server_frames, session_port_connection
 from tests.servers import Cluster, ServerProcess, free_port
-from tests.test_limits import PausableProxy
+from tests.test_limits import PausableProxy, own_status
 from tests.tlscerts import Certs, server_flags
 
 CONNECT = pb.ClientMessage(connect=pb.Connect(timeout_ms=10_000))
@@ -93,6 +93,29 @@ def test_the_sdk_takes_the_session_port_a_member_offers(member, clients):
     assert other.get("/framed")[0] == b"v"
     zk.stop()
     assert other.exists("/framed") is None  # its session closed on the session port
+
+
+@pytest.mark.parametrize("framed", [True, False], ids=["session port", "stream"])
+def test_a_frame_whose_answers_outgrow_the_unread_limit_is_answered_in_full(server_factory, framed):
+    """One frame of 400 gets of a 1 KB node: 400 KB of answers against
+    --max-unread-bytes 64 KiB. A client that reads gets them all: the
+    member writes while it takes the frame, rather than cutting it off."""
+    member = server_factory("--max-unread-bytes", str(64 << 10))
+    session = RawSession(member.address, framed=framed)
+    try:
+        created = session.call(1, create=pb.CreateRequest(path="/big", data=b"x" * 1000))
+        assert created.WhichOneof("result") == "create", created
+        gets = [
+            pb.ClientMessage(request=pb.Request(xid=xid, get_data=pb.GetDataRequest(path="/big")))
+            for xid in range(2, 402)
+        ]
+        session.send(*gets)
+        answered = [session.next_message() for _ in gets]
+    finally:
+        session.drop()
+    assert [m.response.xid for m in answered] == list(range(2, 402))
+    assert all(m.response.get_data.data == b"x" * 1000 for m in answered)
+    assert own_status(member.address).unread_streams_cut == 0
 
 
 def test_requests_from_many_threads_small_and_large_keep_their_order(member, clients):

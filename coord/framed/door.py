@@ -141,11 +141,13 @@ class Connection(TcpConnection):
         self.session.end(pb.ServerMessage(session_error=error))
         self._flush()
 
-    def _flush(self) -> None:
-        """Write what the session has to send, now, unless a frame is being
-        taken: its answers wait for the rest of them."""
+    def _on_send(self) -> None:
+        """Written at once, unless a frame is being taken: the answers it
+        makes at once go together when it is taken. Should taking it wait
+        (for room, or for the answers to be written), the serve loop writes
+        them meanwhile."""
         if not self._taking:
-            super()._flush()
+            self._flush()
 
     def _write_frame(self, server_frame: pb.ServerFrame) -> None:
         if trace.ON:

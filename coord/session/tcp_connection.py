@@ -28,7 +28,7 @@ class TcpConnection(ABC):
         self.writer = writer
         self.door = door  # its name in the log
         self._closed = False
-        session.on_send = self._flush
+        session.on_send = self._on_send
 
     async def serve(self, reading: Coroutine) -> None:
         """Write what the session sends while `reading` hands it the client's
@@ -50,6 +50,11 @@ class TcpConnection(ABC):
             self._close()
         elif session.broken is not None:  # the client reconnects, as after a broken stream
             log.debug("%s: connection ends: %s", self.door, session.broken.message)
+
+    def _on_send(self) -> None:
+        """The session queued a message: written at once (a door may hold it
+        back a little, but the serve loop writes it whenever it wakes)."""
+        self._flush()
 
     def _flush(self) -> None:
         """Write what the session has to send, now."""
