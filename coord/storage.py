@@ -19,9 +19,13 @@ any message that reveals them leaves.
 The state a batch of applies produced and the applied position go to disk in
 one atomic LevelDB batch, so a restart neither loses nor replays a change.
 
-All writes go through one writer thread that merges whatever queued while it
+Writes go through one writer thread that merges whatever queued while it
 was busy into one LevelDB batch, synced if any part asked for it: group
-commit, and the event loop never waits on an fsync.
+commit, and a busy member's event loop never waits on an fsync. An acceptor
+write that finds the writer idle (nothing queued, nothing under way: a quiet
+member) is written in the caller's thread instead, so that it waits for no
+thread's wake and its messages go out in the same turn (BENCHMARKS.md,
+session 12); the event loop then waits for that one fsync.
 
 A write that fails (a full disk, an I/O error) is never reported done and
 never skipped: the writer reopens the database (LevelDB refuses every write
@@ -147,8 +151,9 @@ def _describe(err: Exception) -> str:
 
 
 class _Writer(threading.Thread):
-    """The one thread that writes: merges queued batches, syncs once, and
-    after a failure retries until the disk takes the writes again."""
+    """The thread that writes: merges queued batches, syncs once, and after
+    a failure retries until the disk takes the writes again; while it is
+    idle a caller may write one batch itself (write_now), never beside it."""
 
     def __init__(self, storage: Storage) -> None:
         super().__init__(name="coord-storage-writer", daemon=True)
@@ -158,7 +163,35 @@ class _Writer(threading.Thread):
         self._closed = False
         # Written since the last sync: a failure may have lost them.
         self._unsynced: list[Ops] = []
-        self.syncs = 0  # written by this thread only
+        self._busy = False  # a write is under way (here or in a caller's thread)
+        self.syncs = 0  # written by whoever holds _busy
+
+    def write_now(self, ops: Ops, sync: bool) -> Future:
+        """Write in the caller's thread if nothing is queued or under way:
+        a write on a quiet member then waits for no thread's wake; else, or
+        if it fails, the thread takes it (and retries) as `submit` would."""
+        with self._cond:
+            if self._closed or self._queue or self._busy:
+                idle = False
+            else:
+                idle = self._busy = True
+        if not idle:
+            return self.submit(ops, sync)
+        future: Future = Future()
+        try:
+            self._write_round([(ops, sync, future)])
+        except Exception:  # the writer thread retries it, with every rule it keeps
+            with self._cond:
+                self._queue.insert(0, (ops, sync, future))
+                self._busy = False
+                self._cond.notify()
+            return future
+        with self._cond:
+            self._busy = False
+            if self._queue:
+                self._cond.notify()
+        future.set_result(None)
+        return future
 
     def submit(self, ops: Ops, sync: bool) -> Future:
         future: Future = Future()
@@ -172,29 +205,37 @@ class _Writer(threading.Thread):
     def run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._closed:
+                while (not self._queue or self._busy) and not self._closed:
                     self._cond.wait()
                 work, self._queue = self._queue, []
                 if not work and self._closed:
                     return
-            sync = any(sync for _, sync, _ in work) or len(self._unsynced) >= MAX_UNSYNCED
-            if trace.ON:
-                trace.slots("fsync_start", _log_slots(work))
+                self._busy = True
             try:
-                self._storage._write([ops for ops, _, _ in work], sync)
+                self._write_round(work)
             except Exception as err:  # whatever failed, the writes must still land
                 if not self._retry(work, err):
                     return
-                continue
-            if trace.ON:
-                trace.slots("fsync_end", _log_slots(work))
-            self.syncs += sync
-            if sync:
-                self._unsynced.clear()
-            else:
-                self._unsynced.extend(ops for ops, _, _ in work)
+                work = []  # _retry resolved them
             for _, _, future in work:
                 future.set_result(None)
+            with self._cond:  # only now may a caller write: its done comes after these
+                self._busy = False
+
+    def _write_round(self, work: list[tuple[Ops, bool, Future]]) -> None:
+        """One batch of queued writes, synced if any asked for it (or too
+        many went unsynced); raises if the disk refused it."""
+        sync = any(sync for _, sync, _ in work) or len(self._unsynced) >= MAX_UNSYNCED
+        if trace.ON:
+            trace.slots("fsync_start", _log_slots(work))
+        self._storage._write([ops for ops, _, _ in work], sync)
+        if trace.ON:
+            trace.slots("fsync_end", _log_slots(work))
+        self.syncs += sync
+        if sync:
+            self._unsynced.clear()
+        else:
+            self._unsynced.extend(ops for ops, _, _ in work)
 
     def _retry(self, work: list[tuple[Ops, bool, Future]], err: Exception) -> bool:
         """Reopen and write again, with backoff, until it works; False if
@@ -365,7 +406,7 @@ class Storage:
             for e in entries
             if e.slot > truncate
         )
-        return self._writer.submit(ops, sync=True)
+        return self._writer.write_now(ops, sync=True)
 
     def load_acceptor(self) -> tuple[Ballot, dict[int, tuple[Ballot, bytes]], int]:
         """The promise, the accepted entries and the log start, as persisted."""

@@ -66,6 +66,9 @@ class Faults:
     truncate_tail: int  # keep this many applied slots in the log
     disk_delay: float  # a write lands within this many seconds (after the one before)
     crash_mid_write: float  # chance a crash lands while a write is in flight
+    # chance an acceptor write finding none in flight lands within the call,
+    # as coord/storage.py writes on a quiet member (write_now)
+    disk_at_once: float
 
     @classmethod
     def draw(cls, rng: random.Random) -> Faults:
@@ -79,11 +82,12 @@ class Faults:
             truncate_tail=rng.choice([2, 10, 1000]),
             disk_delay=rng.choice([0.0005, 0.005, 0.05]),
             crash_mid_write=rng.choice([0.0, 0.3]),
+            disk_at_once=rng.choice([0.0, 0.5, 1.0]),
         )
 
     @classmethod
     def none(cls) -> Faults:
-        return cls(0.0, 0.0, 0.002, 0.0, 0.0, 0.0, 1000, 0.0005, 0.0)
+        return cls(0.0, 0.0, 0.002, 0.0, 0.0, 0.0, 1000, 0.0005, 0.0, 0.0)
 
 
 CONFIG = Config(heartbeat=0.05, election_timeout=0.3, window=8, max_batch=4)
@@ -194,14 +198,18 @@ class World:
 
     def _on_client(self, _) -> None:
         """A client proposes a new value, and retries (as clients do, with the
-        same session and xid) values that were not chosen in time."""
-        if self.now > self.client_stop:
+        same session and xid) values that were not chosen in time; once the
+        clients stop, only the retries go on, until every value is chosen."""
+        fresh = []
+        if self.now <= self.client_stop:
+            value = f"v{len(self.proposed)}".encode()
+            self.proposed.append(value)
+            self._proposed_set.add(value)
+            fresh.append(value)
+        elif not self.unchosen:
             return
-        value = f"v{len(self.proposed)}".encode()
-        self.proposed.append(value)
-        self._proposed_set.add(value)
         overdue = [v for v, due in self.unchosen.items() if due < self.now]
-        for v in [value, *overdue]:
+        for v in [*fresh, *overdue]:
             self.unchosen[v] = self.now + RETRY_AFTER
             alive = [m for m in self.members.values() if m.alive]
             if alive:
@@ -292,7 +300,14 @@ class World:
             if other.alive and self.rng.random() < 0.7:  # its connections break
                 other.driver.peer_lost(member.id)
 
-    def write(self, member: Member, land: Callable[[], None], done: Done) -> None:
+    def write(
+        self, member: Member, land: Callable[[], None], done: Done, may_land_now: bool = False
+    ) -> None:
+        if may_land_now and not member.writes and self.rng.random() < self.faults.disk_at_once:
+            self.counts["writes landed within the call"] += 1
+            land()
+            done(None)
+            return
         when = max(member.disk_free_at, self.now + self.rng.uniform(0, self.faults.disk_delay))
         member.disk_free_at = when
         member.writes.append((land, done))

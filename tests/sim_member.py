@@ -51,7 +51,8 @@ class Member:
 
 class MemberStore:
     """A member's Disk as the driver's Store: each write lands after a
-    simulated delay, after the writes before it."""
+    simulated delay, after the writes before it (an acceptor write that
+    finds none in flight, sometimes within the call)."""
 
     failure = None
 
@@ -67,7 +68,7 @@ class MemberStore:
         self, promised: Ballot | None, entries: list[Entry], truncate: int, done: Done
     ) -> None:
         land = partial(self._world.land_acceptor, self._member, promised, list(entries), truncate)
-        self._world.write(self._member, land, done)
+        self._world.write(self._member, land, done, may_land_now=True)
 
     def install_state(self, slot: int, zxid: int, items: list, done: Done) -> None:
         land = partial(self._world.land_state, self._member, slot, tuple(items))

@@ -38,6 +38,17 @@ class HeldDisk:
         return what
 
 
+class QuietDisk(HeldDisk):
+    """A Store whose acceptor writes land within the call while none waits
+    (as coord/storage.py's write_now on a quiet member)."""
+
+    def persist_acceptor(self, promised, entries, truncate, done: Done) -> None:
+        if self.waiting:
+            super().persist_acceptor(promised, entries, truncate, done)
+        else:
+            done(None)
+
+
 class Wire:
     def __init__(self) -> None:
         self.sent: list[Message] = []
@@ -64,8 +75,8 @@ class Above(MemberAbove):
         self.installed.append(slot)
 
 
-def member(applied: int = 0) -> tuple[Driver, HeldDisk, Wire, Above]:
-    disk, wire, above = HeldDisk(), Wire(), Above()
+def member(applied: int = 0, disk: HeldDisk | None = None) -> tuple[Driver, HeldDisk, Wire, Above]:
+    disk, wire, above = disk or HeldDisk(), Wire(), Above()
     driver = Driver(
         1, [1, 2, 3], Config(), random.Random(1), 0.0, applied, disk, wire, above, above
     )
@@ -92,6 +103,19 @@ def test_a_followers_vote_to_itself_counts_only_once_its_record_is_durable() -> 
     assert disk.land() == "acceptor"
     assert [(type(m), m.dst) for m in wire.sent] == [(Accepted, 2)]
     assert above.chosen_slots == [1]
+
+
+def test_a_write_done_within_its_call_sends_and_counts_at_once() -> None:
+    """The record is durable when persist_acceptor returns: the vote goes
+    out and our own counts within the same call, and so does a promise."""
+    driver, disk, wire, above = member(disk=QuietDisk())
+    leader = Ballot(1, 2)
+    driver.receive([Accept(2, 1, leader, 1, (b"v",), 0, 1), Accepted(2, 1, leader, 1, 1, 1)])
+    assert [(type(m), m.dst) for m in wire.sent] == [(Accepted, 2)]
+    assert above.chosen_slots == [1]
+    driver.receive([Prepare(3, 1, Ballot(5, 3), 2)])
+    assert [(type(m), m.dst) for m in wire.sent[1:]] == [(Promise, 3)]
+    assert not disk.waiting
 
 
 def test_what_is_chosen_while_a_snapshot_installs_waits_for_it() -> None:

@@ -9,6 +9,8 @@ import plyvel
 
 from coord.paxos.ballot import Ballot
 from coord.paxos.messages import Entry
+from coord.records import BALLOT as BALLOT_RECORD
+from coord.records import PROMISED_KEY
 from coord.storage import Storage
 from tests.test_disk import fill, small_disk
 
@@ -36,6 +38,38 @@ def test_truncations_drop_entries_written_in_the_same_group(tmp_path):
         db.close()
 
 
+def test_a_write_on_a_quiet_storage_is_durable_when_the_call_returns(tmp_path):
+    """Nothing queued or under way: the caller's thread writes it (no wait
+    for the writer thread's wake), so its future is done on return."""
+    storage = Storage(tmp_path / "data")
+    try:
+        for slot in range(1, 4):
+            future = storage.persist_acceptor(None, [Entry(slot, BALLOT, b"v")], truncate=0)
+            assert future.done() and future.result() is None
+        assert sorted(storage.load_acceptor()[1]) == [1, 2, 3]
+    finally:
+        storage.close()
+
+
+def test_a_write_behind_queued_ones_waits_for_them(tmp_path):
+    """The writer thread has work: a new write goes behind it, never
+    beside it, so the later promise is the one on disk."""
+    storage = Storage(tmp_path / "data")
+    try:
+        earlier = storage._writer.submit(
+            [(PROMISED_KEY, BALLOT_RECORD.pack(3, 1))]
+            + [(b"z/pad%d" % i, b"x" * 1000) for i in range(2000)],
+            sync=True,
+        )
+        later = storage.persist_acceptor(Ballot(4, 1), [], truncate=0)
+        assert not later.done()
+        later.result(10)
+        assert earlier.done()
+        assert storage.load_acceptor()[0] == Ballot(4, 1)
+    finally:
+        storage.close()
+
+
 def test_a_refused_write_lands_once_there_is_room(tmp_path):
     with small_disk(tmp_path / "disk") as disk:
         failures: list[str | None] = []
@@ -55,6 +89,9 @@ def test_a_refused_write_lands_once_there_is_room(tmp_path):
                 storage.persist_acceptor(None, [Entry(slot, BALLOT, big)], truncate=0)
                 for slot in range(1, 9)
             ]
+            # The first was tried in our thread (the storage was quiet),
+            # refused there, and left to the writer thread's retries.
+            assert not futures[0].done()
             with changed:
                 assert changed.wait_for(lambda: failures, 30), "the write never failed"
             assert failures == ["the disk is full"]

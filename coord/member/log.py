@@ -72,6 +72,10 @@ class _OnLoop:
         self._report(self._disk.install_state(slot, zxid, items), done)
 
     def _report(self, future: Future, done: Done) -> None:
+        if future.done():  # written in our thread
+            done(future.exception())
+            return
+
         def on_disk(written: Future) -> None:  # on the writer thread
             self._loop.call_soon_threadsafe(done, written.exception())
 

@@ -18,7 +18,8 @@ from coord.paxos.messages import Entry
 from coord.wire import admin_pb2
 
 # Called once a write is on disk (None) or can never be (the error), on
-# the driver's thread.
+# the driver's thread: later, or within the call that asked for the write
+# (a quiet disk's write done in the caller's thread, coord/storage.py).
 Done = Callable[[BaseException | None], None]
 
 
