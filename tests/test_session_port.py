@@ -118,6 +118,37 @@ def test_a_frame_whose_answers_outgrow_the_unread_limit_is_answered_in_full(serv
     assert own_status(member.address).unread_streams_cut == 0
 
 
+def test_the_answers_one_apply_makes_leave_in_a_few_frames(cluster_factory):
+    """200 creates in one frame to the leader's member, chosen in a slot or
+    two once a follower's vote comes in (a later turn than the frame's): the
+    first answer of a turn is written at once, the rest at the turn's end as
+    one frame (each in a frame of its own would be a write and a wake each)."""
+    cluster = cluster_factory(3)
+    sock = session_port_connection(cluster.members[cluster.leader()].address)
+    try:
+        sock.sendall(frame(pb.ClientFrame(messages=[CONNECT])))
+        frames = server_frames(sock)
+        (connected,) = next(frames).messages
+        assert connected.WhichOneof("kind") == "connected", connected
+        creates = [
+            pb.ClientMessage(
+                request=pb.Request(xid=xid, create=pb.CreateRequest(path=f"/gathered-{xid}"))
+            )
+            for xid in range(1, 201)
+        ]
+        sock.sendall(frame(pb.ClientFrame(messages=creates)))
+        answered: list[pb.ServerMessage] = []
+        count = 0
+        while len(answered) < len(creates):
+            answered.extend(next(frames).messages)
+            count += 1
+    finally:
+        sock.close()
+    assert [m.response.xid for m in answered] == list(range(1, 201))
+    assert all(m.response.WhichOneof("result") == "create" for m in answered)
+    assert count <= 10, f"200 answers in {count} frames"
+
+
 def test_requests_from_many_threads_small_and_large_keep_their_order(member, clients):
     """A request goes straight from its caller's thread when nothing waits,
     else through the sender: from several threads at once, with values

@@ -147,7 +147,7 @@ class Connection(TcpConnection):
         (for room, or for the answers to be written), the serve loop writes
         them meanwhile."""
         if not self._taking:
-            self._flush()
+            super()._on_send()
 
     def _write_frame(self, server_frame: pb.ServerFrame) -> None:
         if trace.ON:

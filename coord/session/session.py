@@ -191,6 +191,11 @@ class Session:
                 return
             self._handle(message)
 
+    @property
+    def waiting_bytes(self) -> int:
+        """The size of what waits to be sent."""
+        return self._outbox_bytes
+
     def take_frame(self) -> pb.ServerFrame | None:
         """What waits to be sent, as one frame; None if nothing does."""
         return self._next_frame() if self._outbox else None
