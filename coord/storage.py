@@ -21,11 +21,11 @@ one atomic LevelDB batch, so a restart neither loses nor replays a change.
 
 Writes go through one writer thread that merges whatever queued while it
 was busy into one LevelDB batch, synced if any part asked for it: group
-commit, and a busy member's event loop never waits on an fsync. An acceptor
-write that finds the writer idle (nothing queued, nothing under way: a quiet
-member) is written in the caller's thread instead, so that it waits for no
-thread's wake and its messages go out in the same turn (BENCHMARKS.md,
-session 12); the event loop then waits for that one fsync.
+commit, and a busy member's event loop never waits on an fsync. A small
+acceptor write that finds the writer idle (nothing queued, nothing under
+way: a quiet member) is written in the caller's thread instead, so that it
+waits for no thread's wake and its messages go out in the same turn
+(BENCHMARKS.md, session 12); the event loop then waits for that one fsync.
 
 A write that fails (a full disk, an I/O error) is never reported done and
 never skipped: the writer reopens the database (LevelDB refuses every write
@@ -91,6 +91,12 @@ RETRY_MAX_S = 2.0
 # Unsynced batches are kept to be written again after a failure; past this
 # many, the next write is synced so that the list stays short.
 MAX_UNSYNCED = 64
+# An acceptor write this small (a request or a few: what a quiet member
+# writes) may be made in the caller's thread when the writer is idle; a
+# larger one (a busy member's batch), or one that drops a range (a read of
+# the keys in it), always goes to the writer, so the event loop never
+# waits on much.
+QUIET_WRITE_BYTES = 4096
 RESTORE_HINT = (
     "restore it from a backup, or move it away and start the member empty "
     "so it resyncs from its peers"
@@ -406,6 +412,8 @@ class Storage:
             for e in entries
             if e.slot > truncate
         )
+        if truncate or sum(len(value) for _, value in ops) > QUIET_WRITE_BYTES:
+            return self._writer.submit(ops, sync=True)
         return self._writer.write_now(ops, sync=True)
 
     def load_acceptor(self) -> tuple[Ballot, dict[int, tuple[Ballot, bytes]], int]:

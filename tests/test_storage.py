@@ -39,14 +39,24 @@ def test_truncations_drop_entries_written_in_the_same_group(tmp_path):
 
 
 def test_a_write_on_a_quiet_storage_is_durable_when_the_call_returns(tmp_path):
-    """Nothing queued or under way: the caller's thread writes it (no wait
-    for the writer thread's wake), so its future is done on return."""
+    """A small write, nothing queued or under way: the caller's thread
+    writes it (no wait for the writer thread's wake), so its future is done
+    on return."""
     storage = Storage(tmp_path / "data")
     try:
         for slot in range(1, 4):
             future = storage.persist_acceptor(None, [Entry(slot, BALLOT, b"v")], truncate=0)
             assert future.done() and future.result() is None
         assert sorted(storage.load_acceptor()[1]) == [1, 2, 3]
+        # A busy member's batch, or a write that drops a range (a read of
+        # its keys), goes to the writer thread even so.
+        large = storage.persist_acceptor(None, [Entry(4, BALLOT, b"x" * 5000)], truncate=0)
+        assert not large.done()
+        large.result(10)
+        truncating = storage.persist_acceptor(None, [Entry(5, BALLOT, b"v")], truncate=2)
+        assert not truncating.done()
+        truncating.result(10)
+        assert sorted(storage.load_acceptor()[1]) == [3, 4, 5]
     finally:
         storage.close()
 
@@ -85,13 +95,21 @@ def test_a_refused_write_lands_once_there_is_room(tmp_path):
         try:
             filler = fill(disk)
             big = b"x" * (1 << 16)
-            futures = [
+            small = b"x" * 4000
+            # Small ones are tried in our thread (the storage is quiet); the
+            # first the disk refuses there (once the log's last page is
+            # full) is left to the writer thread's retries.
+            futures = []
+            for slot in range(1, 4):
+                futures.append(storage.persist_acceptor(None, [Entry(slot, BALLOT, small)], 0))
+                if not futures[-1].done():
+                    break
+            assert not futures[-1].done(), "small writes landed on a full disk"
+            smalls = len(futures)
+            futures += [
                 storage.persist_acceptor(None, [Entry(slot, BALLOT, big)], truncate=0)
-                for slot in range(1, 9)
+                for slot in range(smalls + 1, 9)
             ]
-            # The first was tried in our thread (the storage was quiet),
-            # refused there, and left to the writer thread's retries.
-            assert not futures[0].done()
             with changed:
                 assert changed.wait_for(lambda: failures, 30), "the write never failed"
             assert failures == ["the disk is full"]
@@ -108,4 +126,5 @@ def test_a_refused_write_lands_once_there_is_room(tmp_path):
         finally:
             storage.close()
         assert sorted(accepted) == list(range(1, 9))
-        assert all(value == big for _, value in accepted.values())
+        values = [accepted[slot][1] for slot in sorted(accepted)]
+        assert values == [small] * smalls + [big] * (8 - smalls)
