@@ -120,9 +120,10 @@ def test_a_frame_whose_answers_outgrow_the_unread_limit_is_answered_in_full(serv
 
 def test_the_answers_one_apply_makes_leave_in_a_few_frames(cluster_factory):
     """200 creates in one frame to the leader's member, chosen in a slot or
-    two once a follower's vote comes in (a later turn than the frame's): the
-    first answer of a turn is written at once, the rest at the turn's end as
-    one frame (each in a frame of its own would be a write and a wake each)."""
+    two once a follower's vote comes in (a later turn than the frame's):
+    while more answers are owed, those a turn makes wait for its end and go
+    as one frame (each in a frame of its own would be a write and a wake
+    each); the last is written at once."""
     cluster = cluster_factory(3)
     sock = session_port_connection(cluster.members[cluster.leader()].address)
     try:

@@ -1,7 +1,7 @@
 """A session carried by a TCP connection of the member's own (the session
 port, ZooKeeper's door): what the session sends is written in the turn
-that made it (from inside the member's apply, for answers and events: the
-first at once, what follows in the same turn as one frame at its end), the
+that made it (from inside the member's apply, for answers and events: at
+once, or, while more answers are owed, as one frame at the turn's end), the
 connection ends when the session is over, and
 a client that leaves more than --max-unread-bytes unread is cut off (its
 session lives on). Each door brings its own frames (`_write_frame`)."""
@@ -31,7 +31,6 @@ class TcpConnection(ABC):
         self.writer = writer
         self.door = door  # its name in the log
         self._closed = False
-        self._gathering = False  # a frame went out this turn: more waits for its end
         session.on_send = self._on_send
 
     async def serve(self, reading: Coroutine) -> None:
@@ -56,23 +55,17 @@ class TcpConnection(ABC):
             log.debug("%s: connection ends: %s", self.door, session.broken.message)
 
     def _on_send(self) -> None:
-        """The session queued a message: the first of a turn of the loop is
-        written at once; what follows it in the same turn (a busy apply's
-        many answers) waits for the turn's end and goes as one frame, unless
-        GATHER_MAX_BYTES, or half of --max-unread-bytes (as a frame being
-        taken may), wait already. A door may hold it back a little more,
-        but the serve loop writes it whenever it wakes."""
+        """The session queued a message: written at once if no other request
+        of the client's waits for its answer (one request at a time, an
+        event to an idle session). While some do (a pipelining client, whose
+        answers a busy apply makes many at a time), what the turn sends
+        waits for the serve loop, which the send woke, and goes as one frame
+        at the turn's end, unless GATHER_MAX_BYTES, or half of
+        --max-unread-bytes (as while a frame is taken), wait already."""
+        session = self.session
         bound = min(GATHER_MAX_BYTES, self.member.limits.max_unread_bytes // 2)
-        if self._gathering and self.session.waiting_bytes < bound:
-            return
-        self._flush()
-        if not self._gathering:
-            self._gathering = True
-            asyncio.get_running_loop().call_soon(self._turn_over)
-
-    def _turn_over(self) -> None:
-        self._gathering = False
-        self._flush()
+        if session.answered_all or session.waiting_bytes >= bound:
+            self._flush()
 
     def _flush(self) -> None:
         """Write what the session has to send, now."""
