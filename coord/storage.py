@@ -225,7 +225,10 @@ class _Writer(threading.Thread):
                 work = []  # _retry resolved them
             for _, _, future in work:
                 future.set_result(None)
-            with self._cond:  # only now may a caller write: its done comes after these
+            # Only now may a caller write: these are on disk, though their
+            # reports may reach the loop after its own (the driver sends in
+            # write order whatever order the reports come in).
+            with self._cond:
                 self._busy = False
 
     def _write_round(self, work: list[tuple[Ops, bool, Future]]) -> None:

@@ -49,6 +49,18 @@ class QuietDisk(HeldDisk):
             done(None)
 
 
+class LateReportDisk(HeldDisk):
+    """A Store whose first write's report is held while the next lands
+    within its call: the storage's writer thread has written one and its
+    report is on its way to the loop when the loop writes the next itself."""
+
+    def persist_acceptor(self, promised, entries, truncate, done: Done) -> None:
+        if self.waiting:
+            done(None)
+        else:
+            super().persist_acceptor(promised, entries, truncate, done)
+
+
 class Wire:
     def __init__(self) -> None:
         self.sent: list[Message] = []
@@ -116,6 +128,15 @@ def test_a_write_done_within_its_call_sends_and_counts_at_once() -> None:
     driver.receive([Prepare(3, 1, Ballot(5, 3), 2)])
     assert [(type(m), m.dst) for m in wire.sent[1:]] == [(Promise, 3)]
     assert not disk.waiting
+
+
+def test_a_write_reported_within_its_call_sends_behind_an_earlier_one() -> None:
+    driver, disk, wire, _ = member(disk=LateReportDisk())
+    driver.receive([Prepare(2, 1, Ballot(5, 2), 1)])  # its report is held
+    driver.receive([Accept(2, 1, Ballot(5, 2), 1, (b"v",), 0, 1)])  # reported at once
+    assert wire.sent == []
+    assert disk.land() == "acceptor"
+    assert [type(m) for m in wire.sent] == [Promise, Accepted]
 
 
 def test_what_is_chosen_while_a_snapshot_installs_waits_for_it() -> None:
