@@ -19,22 +19,16 @@ any message that reveals them leaves.
 The state a batch of applies produced and the applied position go to disk in
 one atomic LevelDB batch, so a restart neither loses nor replays a change.
 
-Writes go through one writer thread that merges whatever queued while it
-was busy into one LevelDB batch, synced if any part asked for it: group
-commit, and a busy member's event loop never waits on an fsync. A small
-acceptor write that finds the writer idle (nothing queued, nothing under
-way: a quiet member) is written in the caller's thread instead, so that it
-waits for no thread's wake and its messages go out in the same turn
-(BENCHMARKS.md, session 12); the event loop then waits for that one fsync.
-
-A write that fails (a full disk, an I/O error) is never reported done and
-never skipped: the writer reopens the database (LevelDB refuses every write
-after a failed one, and the log it was appending to may end in a torn
-record, which recovery drops) and writes again, with backoff, everything
-not known synced, until it succeeds. So what the disk holds is always a
-prefix of what was asked, a future resolves only once its write is on disk,
-and the member resumes by itself when space returns. ``failure`` says why
-writes are stuck meanwhile.
+Every write goes through the writer (coord/storage_writer.py): one thread
+that merges what queued into one LevelDB batch (group commit), or, on a
+quiet member, the caller's thread for a small acceptor write. A write that
+fails (a full disk, an I/O error) is never reported done and never
+skipped: the writer reopens the database (LevelDB refuses every write after
+a failed one, and the log it was appending to may end in a torn record,
+which recovery drops) and writes again until it succeeds. So what the disk
+holds is always a prefix of what was asked, a future resolves only once
+its write is on disk, and the member resumes by itself when space returns.
+``failure`` says why writes are stuck meanwhile.
 """
 
 from __future__ import annotations
@@ -45,13 +39,11 @@ import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import plyvel
 from google.protobuf.message import DecodeError
 
-from coord import trace
 from coord.acl import OPEN_ACL
 from coord.member.ports import DiskEvents
 from coord.paxos.ballot import ZERO, Ballot
@@ -82,53 +74,17 @@ from coord.records import (
     encode_znode,
     log_key,
 )  # fmt: skip
+from coord.storage_writer import RESTORE_HINT, DropRange, Ops, StorageError, Writer, describe, text
 from coord.tree import Session, Tree
 
 log = logging.getLogger(__name__)
 
-RETRY_FIRST_S = 0.05
-RETRY_MAX_S = 2.0
-# Unsynced batches are kept to be written again after a failure; past this
-# many, the next write is synced so that the list stays short.
-MAX_UNSYNCED = 64
 # An acceptor write this small (a request or a few: what a quiet member
 # writes) may be made in the caller's thread when the writer is idle; a
 # larger one (a busy member's batch), or one that drops a range (a read of
 # the keys in it), always goes to the writer, so the event loop never
 # waits on much.
 QUIET_WRITE_BYTES = 4096
-RESTORE_HINT = (
-    "restore it from a backup, or move it away and start the member empty "
-    "so it resyncs from its peers"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class DropRange:
-    """Delete every key in [start, stop) as of this point in the writes:
-    resolved in the writer thread, so that no other thread reads the
-    database while the writer may be reopening it."""
-
-    start: bytes
-    stop: bytes
-
-
-# (key, value), (key, None) to delete, or a range to delete
-Ops = list[tuple[bytes, bytes | None] | DropRange]
-
-
-class StorageError(Exception):
-    """The data directory cannot be used; the message says why, in one line."""
-
-
-def _log_slots(work: list[tuple[Ops, bool, Future]]) -> list[int]:
-    """The log slots a writer's round writes (for trace marks)."""
-    return [
-        U64.unpack_from(op[0], len(LOG))[0]
-        for ops, _, _ in work
-        for op in ops
-        if isinstance(op, tuple) and op[0].startswith(LOG)
-    ]
 
 
 def _replies_of(session_id: int) -> DropRange:
@@ -136,159 +92,9 @@ def _replies_of(session_id: int) -> DropRange:
     return DropRange(prefix, prefix + b"\xff" * (U64.size + 1))
 
 
-def _text(err: Exception) -> str:
-    """An error's message (plyvel's are bytes)."""
-    if err.args and isinstance(err.args[0], bytes):
-        return err.args[0].decode(errors="replace")
-    return str(err) or type(err).__name__
-
-
 def _corrupted(data_dir: Path, err: Exception) -> StorageError:
-    what = _text(err) if isinstance(err, plyvel.Error) else f"a record does not decode: {err}"
+    what = text(err) if isinstance(err, plyvel.Error) else f"a record does not decode: {err}"
     return StorageError(f"data dir {data_dir} is corrupted ({what}): {RESTORE_HINT}")
-
-
-def _describe(err: Exception) -> str:
-    """Why a write failed, in words an operator acts on."""
-    text = _text(err)
-    if isinstance(err, plyvel.CorruptionError):
-        return f"it is corrupted ({text}): {RESTORE_HINT}"
-    return "the disk is full" if "No space left" in text else text
-
-
-class _Writer(threading.Thread):
-    """The thread that writes: merges queued batches, syncs once, and after
-    a failure retries until the disk takes the writes again; while it is
-    idle a caller may write one batch itself (write_now), never beside it."""
-
-    def __init__(self, storage: Storage) -> None:
-        super().__init__(name="coord-storage-writer", daemon=True)
-        self._storage = storage
-        self._cond = threading.Condition()
-        self._queue: list[tuple[Ops, bool, Future]] = []
-        self._closed = False
-        # Written since the last sync: a failure may have lost them.
-        self._unsynced: list[Ops] = []
-        self._busy = False  # a write is under way (here or in a caller's thread)
-        self.syncs = 0  # written by whoever holds _busy
-
-    def write_now(self, ops: Ops, sync: bool) -> Future:
-        """Write in the caller's thread if nothing is queued or under way:
-        a write on a quiet member then waits for no thread's wake; else, or
-        if it fails, the thread takes it (and retries) as `submit` would."""
-        with self._cond:
-            if self._closed or self._queue or self._busy:
-                idle = False
-            else:
-                idle = self._busy = True
-        if not idle:
-            return self.submit(ops, sync)
-        future: Future = Future()
-        try:
-            self._write_round([(ops, sync, future)])
-        except Exception:  # the writer thread retries it, with every rule it keeps
-            with self._cond:
-                self._queue.insert(0, (ops, sync, future))
-                self._busy = False
-                self._cond.notify()
-            return future
-        with self._cond:
-            self._busy = False
-            if self._queue:
-                self._cond.notify()
-        future.set_result(None)
-        return future
-
-    def submit(self, ops: Ops, sync: bool) -> Future:
-        future: Future = Future()
-        with self._cond:
-            if self._closed:
-                raise StorageError("storage is closed")
-            self._queue.append((ops, sync, future))
-            self._cond.notify()
-        return future
-
-    def run(self) -> None:
-        while True:
-            with self._cond:
-                while (not self._queue or self._busy) and not self._closed:
-                    self._cond.wait()
-                work, self._queue = self._queue, []
-                if not work and self._closed:
-                    return
-                self._busy = True
-            try:
-                self._write_round(work)
-            except Exception as err:  # whatever failed, the writes must still land
-                if not self._retry(work, err):
-                    return
-                work = []  # _retry resolved them
-            for _, _, future in work:
-                future.set_result(None)
-            # Only now may a caller write: these are on disk, though their
-            # reports may reach the loop after its own (the driver sends in
-            # write order whatever order the reports come in).
-            with self._cond:
-                self._busy = False
-
-    def _write_round(self, work: list[tuple[Ops, bool, Future]]) -> None:
-        """One batch of queued writes, synced if any asked for it (or too
-        many went unsynced); raises if the disk refused it."""
-        sync = any(sync for _, sync, _ in work) or len(self._unsynced) >= MAX_UNSYNCED
-        if trace.ON:
-            trace.slots("fsync_start", _log_slots(work))
-        self._storage._write([ops for ops, _, _ in work], sync)
-        if trace.ON:
-            trace.slots("fsync_end", _log_slots(work))
-        self.syncs += sync
-        if sync:
-            self._unsynced.clear()
-        else:
-            self._unsynced.extend(ops for ops, _, _ in work)
-
-    def _retry(self, work: list[tuple[Ops, bool, Future]], err: Exception) -> bool:
-        """Reopen and write again, with backoff, until it works; False if
-        the storage was closed first (the writes then fail). Each new
-        reason is logged once."""
-        storage = self._storage
-        delay = RETRY_FIRST_S
-        while True:
-            reason = _describe(err)
-            if reason != storage.failure:
-                log.error(
-                    "cannot write the data dir %s: %s; writes are refused until it "
-                    "can be written again (retrying on its own)",
-                    storage.data_dir, reason,
-                )  # fmt: skip
-                storage._set_failure(reason)
-            with self._cond:
-                self._cond.wait_for(lambda: self._closed, delay)
-                work += self._queue
-                self._queue = []
-                if self._closed:
-                    for _, _, future in work:
-                        future.set_exception(StorageError(f"not written: {reason}"))
-                    return False
-            try:
-                storage._reopen()
-                storage._write([*self._unsynced, *(ops for ops, _, _ in work)], sync=True)
-            except Exception as again:  # still failing, perhaps for a new reason
-                err = again
-                delay = min(2 * delay, RETRY_MAX_S)
-                continue
-            self.syncs += 1
-            self._unsynced.clear()
-            log.warning("data dir %s can be written again: writes resume", storage.data_dir)
-            storage._set_failure(None)
-            for _, _, future in work:
-                future.set_result(None)
-            return True
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-        self.join()
 
 
 class Storage:
@@ -307,7 +113,7 @@ class Storage:
         # Paths with an ``a/`` record: only those need one deleted when their
         # node goes or its ACL becomes the open one again.
         self._acl_paths: set[str] = set()
-        self._writer = _Writer(self)
+        self._writer = Writer(self)
         self._writer.start()
 
     @staticmethod
@@ -323,10 +129,10 @@ class Storage:
         except plyvel.CorruptionError as err:
             raise _corrupted(data_dir, err) from None
         except plyvel.IOError as err:
-            reason = "in use by another process" if "lock" in str(err).lower() else _describe(err)
+            reason = "in use by another process" if "lock" in str(err).lower() else describe(err)
             raise StorageError(f"cannot open data dir {data_dir}: {reason}") from None
         except (plyvel.Error, OSError) as err:
-            raise StorageError(f"cannot open data dir {data_dir}: {_text(err)}") from None
+            raise StorageError(f"cannot open data dir {data_dir}: {text(err)}") from None
         try:
             found = db.get(FORMAT_KEY, verify_checksums=True)
         except plyvel.CorruptionError as err:  # its table block is damaged

@@ -40,7 +40,7 @@ class HeldDisk:
 
 class QuietDisk(HeldDisk):
     """A Store whose acceptor writes land within the call while none waits
-    (as coord/storage.py's write_now on a quiet member)."""
+    (as coord/storage_writer.py's write_now on a quiet member)."""
 
     def persist_acceptor(self, promised, entries, truncate, done: Done) -> None:
         if self.waiting:

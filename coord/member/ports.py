@@ -19,7 +19,7 @@ from coord.wire import admin_pb2
 
 # Called once a write is on disk (None) or can never be (the error), on
 # the driver's thread: later, or within the call that asked for the write
-# (a quiet disk's write done in the caller's thread, coord/storage.py).
+# (a quiet disk's write done in the caller's thread, coord/storage_writer.py).
 Done = Callable[[BaseException | None], None]
 
 
