@@ -101,7 +101,7 @@ def test_a_frame_whose_answers_outgrow_the_unread_limit_is_answered_in_full(serv
     --max-unread-bytes 64 KiB. A client that reads gets them all: the
     member writes while it takes the frame, rather than cutting it off."""
     member = server_factory("--max-unread-bytes", str(64 << 10))
-    session = RawSession(member.address, framed=framed)
+    session = RawSession(member.address, framed=True)
     try:
         created = session.call(1, create=pb.CreateRequest(path="/big", data=b"x" * 1000))
         assert created.WhichOneof("result") == "create", created
@@ -115,6 +115,35 @@ def test_a_frame_whose_answers_outgrow_the_unread_limit_is_answered_in_full(serv
         session.drop()
     assert [m.response.xid for m in answered] == list(range(2, 402))
     assert all(m.response.get_data.data == b"x" * 1000 for m in answered)
+    assert own_status(member.address).unread_streams_cut == 0
+
+
+def test_answers_gathered_behind_a_write_then_a_large_one_reach_a_reading_client(server_factory):
+    """A set, then 20 gets of a 1 KB node and one of a 50 KB node, in one
+    frame, against --max-unread-bytes 64 KiB: the gets wait behind the
+    set, so its apply answers all 22 in one turn, 20 KB gathered for the
+    turn's end when the large one comes. What waits is written before the
+    answer that would take it over the limit: a client that reads is
+    answered in full, not cut off."""
+    member = server_factory("--max-unread-bytes", str(64 << 10))
+    session = RawSession(member.address, framed=True)
+    try:
+        for xid, path, size in ((1, "/small", 1000), (2, "/large", 50_000)):
+            created = session.call(xid, create=pb.CreateRequest(path=path, data=b"x" * size))
+            assert created.WhichOneof("result") == "create", created
+        requests = [pb.Request(xid=3, set_data=pb.SetDataRequest(path="/small", data=b"y" * 1000))]
+        requests += [
+            pb.Request(xid=xid, get_data=pb.GetDataRequest(path="/small")) for xid in range(4, 24)
+        ]
+        requests.append(pb.Request(xid=24, get_data=pb.GetDataRequest(path="/large")))
+        session.send(*(pb.ClientMessage(request=request) for request in requests))
+        answered = [session.next_message() for _ in requests]
+    finally:
+        session.drop()
+    assert [m.response.xid for m in answered] == list(range(3, 25))
+    assert answered[0].response.WhichOneof("result") == "set_data", answered[0]
+    assert all(m.response.get_data.data == b"y" * 1000 for m in answered[1:-1])
+    assert answered[-1].response.get_data.data == b"x" * 50_000
     assert own_status(member.address).unread_streams_cut == 0
 
 

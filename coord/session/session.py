@@ -92,13 +92,23 @@ class Session:
         # Called after each message queued to be sent (the door may start
         # writing it at once).
         self.on_send: Callable[[], None] | None = None
+        # Called before a message that would take what waits over
+        # --max-unread-bytes: a door whose connection buffers behind the
+        # outbox (a TCP door's) writes what waits there, so that only a
+        # client that does not read is cut off, not one whose answers
+        # waited to go together.
+        self.on_full: Callable[[], None] | None = None
 
     def send(self, message: pb.ServerMessage) -> None:
         if self.cut.is_set():
             return  # the connection is being cut off; the client learns it on reconnect
+        size = message.ByteSize()
+        limit = self.member.limits.max_unread_bytes
+        if self._outbox and self._outbox_bytes + size > limit and self.on_full is not None:
+            self.on_full()
         self._outbox.append(message)
-        self._outbox_bytes += message.ByteSize()
-        if self._outbox_bytes > self.member.limits.max_unread_bytes and len(self._outbox) > 1:
+        self._outbox_bytes += size
+        if self._outbox_bytes > limit and len(self._outbox) > 1:
             # Nothing more is read or answered: the client resends what it
             # is owed on its next connection.
             self._outbox = []

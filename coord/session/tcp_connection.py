@@ -32,6 +32,7 @@ class TcpConnection(ABC):
         self.door = door  # its name in the log
         self._closed = False
         session.on_send = self._on_send
+        session.on_full = self._flush
 
     async def serve(self, reading: Coroutine) -> None:
         """Write what the session sends while `reading` hands it the client's
