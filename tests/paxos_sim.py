@@ -10,8 +10,10 @@ Everything that could vary comes from one seeded ``random.Random``: message
 loss, duplication, delay (and so reordering), disk latency, partitions and
 their healing, crashes back to the durable state (the writes in flight
 landing or not; some crashes while a write is in flight, some right after
-it landed and before the driver heard of it), restarts, truncation and snapshot catch-up, and client
-proposals. The same seed replays the same run exactly.
+it landed and before the driver heard of it), restarts, pauses (a member
+stalls, then handles its backlog in some order: a leader may wake still
+believing it leads), truncation and snapshot catch-up, and client
+proposals and reads. The same seed replays the same run exactly.
 
 After every step the world checks its invariants:
 - no slot has two different chosen values (from the acceptors' disks: a
@@ -20,7 +22,9 @@ After every step the world checks its invariants:
 - every member's applied sequence is a prefix of one history;
 - no acceptor's promise ever goes down, across crashes too;
 - what an acceptor told a peer (the ballot it promised or accepted in)
-  survives its crash: its disk holds that promise.
+  survives its crash: its disk holds that promise;
+- a read index (sync) covers every slot some member applied before the
+  read was asked for.
 Then faults stop, everything heals, and every member must converge and
 every proposal made after the healing must be chosen.
 
@@ -63,6 +67,8 @@ TICK = 0.02
 RETRY_AFTER = 2.0
 SETTLE_LIMIT = 60.0  # simulated seconds the healed cluster gets to converge
 QUIET_DELAY = 0.005
+READ_RATE = 0.3  # of the clients' turns, those that also read
+PAUSE_JITTER = 0.01  # a paused member's backlog is handled within this, in any order
 
 
 INTRUDER = 0  # the identity an intruder's link proves: no member's
@@ -82,13 +88,21 @@ class World:
         self.driver_class = driver  # the tests plant bugs in a subclass
         self.size = size
         self.rng = random.Random(seed)
-        self.faults = faults if faults is not None else Faults.draw(self.rng)
+        # Pauses have a generator of their own, for the same reason.
+        self.pauser = random.Random(seed * 19 + 7)
+        if faults is None:
+            pause_every = self.pauser.choice([0.0, 1.0, 3.0])
+            faults = replace(Faults.draw(self.rng), pause_every=pause_every)
+        self.faults = faults
         # Drawn apart from self.rng, so the schedules stay what they were.
         self.config = COMBINED if random.Random(seed * 7 + 1).random() < 0.5 else CONFIG
         # The intruder has a generator of its own, for the same reason.
         self.intruder = random.Random(seed * 13 + 5)
         self.forge_rate = self.intruder.choice([0.0, 0.02, 0.1])
         self.authenticate = authenticate
+        # Reads (read indexes) are drawn from a generator of their own too.
+        self.reader = random.Random(seed * 17 + 3)
+        self.reads: dict[int, int] = {}  # request -> the slot its index must reach
         self.now = 0.0
         self._events: list[tuple[float, int, str, object]] = []
         self._seq = 0
@@ -144,6 +158,8 @@ class World:
 
     def _on_tick(self, member_id: int) -> None:
         member = self.members[member_id]
+        if self._deferred(member, "tick", member_id):
+            return
         if member.alive:
             member.driver.tick(self.now)
             tail = self.faults.truncate_tail
@@ -157,6 +173,8 @@ class World:
             self.counts["forged refused"] += 1
             return
         member = self.members[msg.dst]
+        if self._deferred(member, "deliver", payload):
+            return
         if member.alive:
             member.driver.receive([msg])
 
@@ -175,10 +193,65 @@ class World:
         overdue = [v for v, due in self.unchosen.items() if due < self.now]
         for v in [*fresh, *overdue]:
             self.unchosen[v] = self.now + RETRY_AFTER
-            alive = [m for m in self.members.values() if m.alive]
+            alive = self._serving()
             if alive:
                 self.rng.choice(alive).driver.propose(v, float("inf"))
+        if fresh and self.reader.random() < READ_RATE:
+            self._read()
         self._at(self.now + self.rng.expovariate(1 / 0.03), "client", None)
+
+    def _read(self) -> None:
+        """A client asks a member for a read index (a sync): every value a
+        member applied before it asked (one a client may have seen) must lie
+        at or below the index it gets."""
+        alive = [m for m in self.members.values() if m.alive]
+        if alive:
+            request = len(self.reads) + 1
+            self.reads[request] = len(self.history)
+            self._on_read((self.reader.choice(alive).id, request))
+
+    def _on_read(self, payload: tuple[int, int]) -> None:
+        """A read reaches its member (a stalled one handles it with its
+        backlog, once its pause ends)."""
+        member_id, request = payload
+        member = self.members[member_id]
+        if not self._deferred(member, "read", payload) and member.alive:
+            member.driver.read_index(request)
+
+    def answered(self, member: Member, request: int, index: int) -> None:
+        self.counts["reads answered"] += 1
+        must = self.reads[request]
+        if index < must:
+            raise InvariantViolation(
+                f"member {member.id} got read index {index} for read {request}, "
+                f"but slot {must} was applied before the read began"
+            )
+
+    def _serving(self) -> list[Member]:
+        """The members a client can reach: alive and not paused (a client
+        of a stalled member times out and goes to another)."""
+        return [m for m in self.members.values() if m.alive and m.paused_until <= self.now]
+
+    def _deferred(self, member: Member, kind: str, payload: object) -> bool:
+        """Whether the event waits for the member's pause to end (it is
+        handled then, in some order among the others that waited)."""
+        if member.paused_until <= self.now:
+            return False
+        self._at(member.paused_until + self.pauser.uniform(0, PAUSE_JITTER), kind, payload)
+        return True
+
+    def _on_pause(self, member_id: int) -> None:
+        member = self.members[member_id]
+        if self.faulty and member.alive:
+            member.paused_until = self.now + self.pauser.uniform(0.1, 1.0)
+            self.counts["pauses"] += 1
+        self._schedule_pause()
+
+    def _schedule_pause(self) -> None:
+        if self.faults.pause_every and self.faulty:
+            victim = self.pauser.choice(self.ids)
+            when = self.now + self.pauser.expovariate(1 / self.faults.pause_every)
+            self._at(when, "pause", victim)
 
     def _on_crash(self, member_id: int) -> None:
         if self.faulty:
@@ -213,6 +286,8 @@ class World:
     def _on_snapshot(self, payload) -> None:
         dst, values = payload
         member = self.members[dst]
+        if self._deferred(member, "snapshot", payload):
+            return
         if member.alive:
             member.driver.install_snapshot(len(values), 0, list(values), self._installed)
 
@@ -224,7 +299,7 @@ class World:
         then, before its driver hears of it (and so before it sends)."""
         member_id, incarnation = payload
         member = self.members[member_id]
-        if member.incarnation != incarnation:
+        if member.incarnation != incarnation or self._deferred(member, "written", payload):
             return
         land, done = member.writes.popleft()
         land()
@@ -239,6 +314,7 @@ class World:
 
     def _boot(self, member: Member) -> None:
         above = MemberAbove(self, member)
+        member.paused_until = 0.0  # a new process
         member.applied = list(member.disk.applied)
         member.driver = self.driver_class(
             member.id, self.ids, self.config, random.Random(self.rng.random()), self.now,
@@ -447,6 +523,7 @@ class World:
         if self.faults.partition_every:
             self._at(self.rng.expovariate(1 / self.faults.partition_every), "partition", None)
         self._schedule_crash()
+        self._schedule_pause()
 
     def _schedule_crash(self) -> None:
         if self.faults.crash_every and self.faulty:
@@ -457,6 +534,7 @@ class World:
         self.faulty = False
         self.blocked = set()
         for member in self.members.values():
+            member.paused_until = min(member.paused_until, self.now)
             if not member.alive:
                 self._boot(member)
 

@@ -24,6 +24,11 @@ class Faults:
     # chance an acceptor write finding none in flight lands within the call,
     # as coord/storage_writer.py writes on a quiet member (write_now)
     disk_at_once: float
+    # mean seconds between pauses of a member (a stall: no tick, message or
+    # disk completion is handled until it ends; then its backlog, in some
+    # order); 0: none. Drawn apart from the rest (World), so the other
+    # faults' schedules stay what they were.
+    pause_every: float = 0.0
 
     @classmethod
     def draw(cls, rng: random.Random) -> Faults:

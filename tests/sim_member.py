@@ -40,6 +40,7 @@ class Member:
     writes: deque[tuple[Callable[[], None], Done]] = field(default_factory=deque)
     disk_free_at: float = 0.0
     incarnation: int = 0  # events of an earlier life are ignored
+    paused_until: float = 0.0  # its events wait till then (a stalled process)
     revealed: Ballot = ZERO  # the highest ballot it told a peer it promised
     # slot -> the highest ballot it told a peer it accepted that slot in
     revealed_entries: dict[int, Ballot] = field(default_factory=dict)
@@ -113,4 +114,4 @@ class MemberAbove:
         pass
 
     def answered(self, request: int, index: int) -> None:
-        pass
+        self._world.answered(self._member, request, index)

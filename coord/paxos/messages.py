@@ -109,6 +109,9 @@ class ReadIndex:
     src: int
     dst: int
     request: int
+    # The asker's promise when it asked: if it is the leader's ballot, the
+    # asker counts toward the quorum that confirms the index (reads.py).
+    ballot: Ballot
 
 
 @dataclass(frozen=True, slots=True)

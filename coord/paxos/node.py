@@ -221,7 +221,6 @@ class Node(Elections, Acceptor, Proposer, Reads):
                             self._send_appends(peer)
                     else:
                         self._send_appends(peer, heartbeat=True)
-                self._confirm_reads()
             elif self._appends_due or self._commit_due:
                 # New slots go out; where there are none, a moved commit point
                 # goes out alone, so followers answer their clients promptly.
@@ -239,7 +238,7 @@ class Node(Elections, Acceptor, Proposer, Reads):
             # Ask the leader we follow now, again if we asked an earlier one.
             stale = [(t, r) for r, (t, ldr, _) in self._asked_reads.items() if ldr != self.leader]
             for asked_at, request in [*stale, *self._unasked_reads]:
-                self._send(ReadIndex(self.id, self.leader, request))
+                self._send(ReadIndex(self.id, self.leader, request, self.promised))
                 self._asked_reads[request] = (asked_at, self.leader, self.now)
             self._unasked_reads = []
         out, self._out = self._out, Ready()

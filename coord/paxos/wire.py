@@ -50,6 +50,7 @@ def encode(msg: core.Message) -> pb.PeerMessage:
             out.forward.values.extend(msg.values)
         case core.ReadIndex():
             out.read_index.request = msg.request
+            out.read_index.ballot.CopyFrom(_ballot(msg.ballot))
         case core.ReadIndexReply():
             out.read_index_reply.request = msg.request
             out.read_index_reply.index = msg.index
@@ -85,7 +86,7 @@ def decode(m: pb.PeerMessage) -> core.Message | None:
     if kind == "forward":
         return core.Forward(src, dst, tuple(m.forward.values))
     if kind == "read_index":
-        return core.ReadIndex(src, dst, m.read_index.request)
+        return core.ReadIndex(src, dst, m.read_index.request, _from_ballot(m.read_index.ballot))
     if kind == "read_index_reply":
         return core.ReadIndexReply(src, dst, m.read_index_reply.request, m.read_index_reply.index)
     return None

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from coord_api.wire import client_pb2 as coord_dot_v1_dot_client__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x63oord/v1/peer.proto\x12\x08\x63oord.v1\x1a\x15\x63oord/v1/client.proto\"\'\n\x06\x42\x61llot\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0e\n\x06member\x18\x02 \x01(\r\"I\n\x08LogEntry\x12\x0c\n\x04slot\x18\x01 \x01(\x04\x12 \n\x06\x62\x61llot\x18\x02 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\r\n\x05value\x18\x03 \x01(\x0c\"&\n\x05Probe\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0e\n\x06\x63ommit\x18\x02 \x01(\x04\",\n\nProbeReply\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0f\n\x07granted\x18\x02 \x01(\x08\">\n\x07Prepare\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\x11\n\tfrom_slot\x18\x02 \x01(\x04\"s\n\x07Promise\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12#\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x12.coord.v1.LogEntry\x12\x0e\n\x06\x63ommit\x18\x03 \x01(\x04\x12\x11\n\tlog_start\x18\x04 \x01(\x04\"N\n\x06Reject\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\"\n\x08promised\x18\x02 \x01(\x0b\x32\x10.coord.v1.Ballot\"f\n\x06\x41\x63\x63\x65pt\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\r\n\x05start\x18\x02 \x01(\x04\x12\x0e\n\x06values\x18\x03 \x03(\x0c\x12\x0e\n\x06\x63ommit\x18\x04 \x01(\x04\x12\x0b\n\x03seq\x18\x05 \x01(\x04\"W\n\x08\x41\x63\x63\x65pted\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\r\n\x05start\x18\x02 \x01(\x04\x12\r\n\x05match\x18\x03 \x01(\x04\x12\x0b\n\x03seq\x18\x04 \x01(\x04\"\x19\n\x07\x46orward\x12\x0e\n\x06values\x18\x01 \x03(\x0c\"\x1c\n\tReadIndex\x12\x0f\n\x07request\x18\x01 \x01(\x04\"0\n\x0eReadIndexReply\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\r\n\x05index\x18\x02 \x01(\x04\"$\n\rTouchSessions\x12\x13\n\x0bsession_ids\x18\x01 \x03(\x03\"\xf4\x03\n\x0bPeerMessage\x12\x0b\n\x03src\x18\x01 \x01(\r\x12\x0b\n\x03\x64st\x18\x02 \x01(\r\x12 \n\x05probe\x18\x03 \x01(\x0b\x32\x0f.coord.v1.ProbeH\x00\x12+\n\x0bprobe_reply\x18\x04 \x01(\x0b\x32\x14.coord.v1.ProbeReplyH\x00\x12$\n\x07prepare\x18\x05 \x01(\x0b\x32\x11.coord.v1.PrepareH\x00\x12$\n\x07promise\x18\x06 \x01(\x0b\x32\x11.coord.v1.PromiseH\x00\x12\"\n\x06reject\x18\x07 \x01(\x0b\x32\x10.coord.v1.RejectH\x00\x12\"\n\x06\x61\x63\x63\x65pt\x18\x08 \x01(\x0b\x32\x10.coord.v1.AcceptH\x00\x12&\n\x08\x61\x63\x63\x65pted\x18\t \x01(\x0b\x32\x12.coord.v1.AcceptedH\x00\x12$\n\x07\x66orward\x18\n \x01(\x0b\x32\x11.coord.v1.ForwardH\x00\x12)\n\nread_index\x18\x0b \x01(\x0b\x32\x13.coord.v1.ReadIndexH\x00\x12\x34\n\x10read_index_reply\x18\x0c \x01(\x0b\x32\x18.coord.v1.ReadIndexReplyH\x00\x12\x31\n\x0etouch_sessions\x18\r \x01(\x0b\x32\x17.coord.v1.TouchSessionsH\x00\x42\x06\n\x04kind\"A\n\tPeerFrame\x12\'\n\x08messages\x18\x01 \x03(\x0b\x32\x15.coord.v1.PeerMessage\x12\x0b\n\x03src\x18\x02 \x01(\r\"\r\n\x0bLinkRequest\"\x1b\n\x0bLinkAddress\x12\x0c\n\x04port\x18\x01 \x01(\r\"h\n\tLinkHello\x12-\n\x05proof\x18\x01 \x03(\x0b\x32\x1e.coord.v1.LinkHello.ProofEntry\x1a,\n\nProofEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1e\n\x0bLinkWelcome\x12\x0f\n\x07refused\x18\x01 \x01(\t\"d\n\rSnapshotChunk\x12\x0b\n\x03src\x18\x01 \x01(\r\x12\x0c\n\x04slot\x18\x02 \x01(\x04\x12\x0c\n\x04zxid\x18\x03 \x01(\x04\x12\x0c\n\x04keys\x18\x04 \x03(\x0c\x12\x0e\n\x06values\x18\x05 \x03(\x0c\x12\x0c\n\x04last\x18\x06 \x01(\x08\" \n\x0bSnapshotAck\x12\x11\n\tinstalled\x18\x01 \x01(\x08\"\x15\n\x13MemberStatusRequest2\xc2\x01\n\x04Peer\x12\x34\n\x04Link\x12\x15.coord.v1.LinkRequest\x1a\x15.coord.v1.LinkAddress\x12\x43\n\x0fInstallSnapshot\x12\x17.coord.v1.SnapshotChunk\x1a\x15.coord.v1.SnapshotAck(\x01\x12?\n\x06Status\x12\x1d.coord.v1.MemberStatusRequest\x1a\x16.coord.v1.MemberStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x63oord/v1/peer.proto\x12\x08\x63oord.v1\x1a\x15\x63oord/v1/client.proto\"\'\n\x06\x42\x61llot\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0e\n\x06member\x18\x02 \x01(\r\"I\n\x08LogEntry\x12\x0c\n\x04slot\x18\x01 \x01(\x04\x12 \n\x06\x62\x61llot\x18\x02 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\r\n\x05value\x18\x03 \x01(\x0c\"&\n\x05Probe\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0e\n\x06\x63ommit\x18\x02 \x01(\x04\",\n\nProbeReply\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0f\n\x07granted\x18\x02 \x01(\x08\">\n\x07Prepare\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\x11\n\tfrom_slot\x18\x02 \x01(\x04\"s\n\x07Promise\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12#\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x12.coord.v1.LogEntry\x12\x0e\n\x06\x63ommit\x18\x03 \x01(\x04\x12\x11\n\tlog_start\x18\x04 \x01(\x04\"N\n\x06Reject\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\"\n\x08promised\x18\x02 \x01(\x0b\x32\x10.coord.v1.Ballot\"f\n\x06\x41\x63\x63\x65pt\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\r\n\x05start\x18\x02 \x01(\x04\x12\x0e\n\x06values\x18\x03 \x03(\x0c\x12\x0e\n\x06\x63ommit\x18\x04 \x01(\x04\x12\x0b\n\x03seq\x18\x05 \x01(\x04\"W\n\x08\x41\x63\x63\x65pted\x12 \n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x10.coord.v1.Ballot\x12\r\n\x05start\x18\x02 \x01(\x04\x12\r\n\x05match\x18\x03 \x01(\x04\x12\x0b\n\x03seq\x18\x04 \x01(\x04\"\x19\n\x07\x46orward\x12\x0e\n\x06values\x18\x01 \x03(\x0c\">\n\tReadIndex\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12 \n\x06\x62\x61llot\x18\x02 \x01(\x0b\x32\x10.coord.v1.Ballot\"0\n\x0eReadIndexReply\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\r\n\x05index\x18\x02 \x01(\x04\"$\n\rTouchSessions\x12\x13\n\x0bsession_ids\x18\x01 \x03(\x03\"\xf4\x03\n\x0bPeerMessage\x12\x0b\n\x03src\x18\x01 \x01(\r\x12\x0b\n\x03\x64st\x18\x02 \x01(\r\x12 \n\x05probe\x18\x03 \x01(\x0b\x32\x0f.coord.v1.ProbeH\x00\x12+\n\x0bprobe_reply\x18\x04 \x01(\x0b\x32\x14.coord.v1.ProbeReplyH\x00\x12$\n\x07prepare\x18\x05 \x01(\x0b\x32\x11.coord.v1.PrepareH\x00\x12$\n\x07promise\x18\x06 \x01(\x0b\x32\x11.coord.v1.PromiseH\x00\x12\"\n\x06reject\x18\x07 \x01(\x0b\x32\x10.coord.v1.RejectH\x00\x12\"\n\x06\x61\x63\x63\x65pt\x18\x08 \x01(\x0b\x32\x10.coord.v1.AcceptH\x00\x12&\n\x08\x61\x63\x63\x65pted\x18\t \x01(\x0b\x32\x12.coord.v1.AcceptedH\x00\x12$\n\x07\x66orward\x18\n \x01(\x0b\x32\x11.coord.v1.ForwardH\x00\x12)\n\nread_index\x18\x0b \x01(\x0b\x32\x13.coord.v1.ReadIndexH\x00\x12\x34\n\x10read_index_reply\x18\x0c \x01(\x0b\x32\x18.coord.v1.ReadIndexReplyH\x00\x12\x31\n\x0etouch_sessions\x18\r \x01(\x0b\x32\x17.coord.v1.TouchSessionsH\x00\x42\x06\n\x04kind\"A\n\tPeerFrame\x12\'\n\x08messages\x18\x01 \x03(\x0b\x32\x15.coord.v1.PeerMessage\x12\x0b\n\x03src\x18\x02 \x01(\r\"\r\n\x0bLinkRequest\"\x1b\n\x0bLinkAddress\x12\x0c\n\x04port\x18\x01 \x01(\r\"h\n\tLinkHello\x12-\n\x05proof\x18\x01 \x03(\x0b\x32\x1e.coord.v1.LinkHello.ProofEntry\x1a,\n\nProofEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1e\n\x0bLinkWelcome\x12\x0f\n\x07refused\x18\x01 \x01(\t\"d\n\rSnapshotChunk\x12\x0b\n\x03src\x18\x01 \x01(\r\x12\x0c\n\x04slot\x18\x02 \x01(\x04\x12\x0c\n\x04zxid\x18\x03 \x01(\x04\x12\x0c\n\x04keys\x18\x04 \x03(\x0c\x12\x0e\n\x06values\x18\x05 \x03(\x0c\x12\x0c\n\x04last\x18\x06 \x01(\x08\" \n\x0bSnapshotAck\x12\x11\n\tinstalled\x18\x01 \x01(\x08\"\x15\n\x13MemberStatusRequest2\xc2\x01\n\x04Peer\x12\x34\n\x04Link\x12\x15.coord.v1.LinkRequest\x1a\x15.coord.v1.LinkAddress\x12\x43\n\x0fInstallSnapshot\x12\x17.coord.v1.SnapshotChunk\x1a\x15.coord.v1.SnapshotAck(\x01\x12?\n\x06Status\x12\x1d.coord.v1.MemberStatusRequest\x1a\x16.coord.v1.MemberStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,31 +55,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FORWARD']._serialized_start=712
   _globals['_FORWARD']._serialized_end=737
   _globals['_READINDEX']._serialized_start=739
-  _globals['_READINDEX']._serialized_end=767
-  _globals['_READINDEXREPLY']._serialized_start=769
-  _globals['_READINDEXREPLY']._serialized_end=817
-  _globals['_TOUCHSESSIONS']._serialized_start=819
-  _globals['_TOUCHSESSIONS']._serialized_end=855
-  _globals['_PEERMESSAGE']._serialized_start=858
-  _globals['_PEERMESSAGE']._serialized_end=1358
-  _globals['_PEERFRAME']._serialized_start=1360
-  _globals['_PEERFRAME']._serialized_end=1425
-  _globals['_LINKREQUEST']._serialized_start=1427
-  _globals['_LINKREQUEST']._serialized_end=1440
-  _globals['_LINKADDRESS']._serialized_start=1442
-  _globals['_LINKADDRESS']._serialized_end=1469
-  _globals['_LINKHELLO']._serialized_start=1471
-  _globals['_LINKHELLO']._serialized_end=1575
-  _globals['_LINKHELLO_PROOFENTRY']._serialized_start=1531
-  _globals['_LINKHELLO_PROOFENTRY']._serialized_end=1575
-  _globals['_LINKWELCOME']._serialized_start=1577
-  _globals['_LINKWELCOME']._serialized_end=1607
-  _globals['_SNAPSHOTCHUNK']._serialized_start=1609
-  _globals['_SNAPSHOTCHUNK']._serialized_end=1709
-  _globals['_SNAPSHOTACK']._serialized_start=1711
-  _globals['_SNAPSHOTACK']._serialized_end=1743
-  _globals['_MEMBERSTATUSREQUEST']._serialized_start=1745
-  _globals['_MEMBERSTATUSREQUEST']._serialized_end=1766
-  _globals['_PEER']._serialized_start=1769
-  _globals['_PEER']._serialized_end=1963
+  _globals['_READINDEX']._serialized_end=801
+  _globals['_READINDEXREPLY']._serialized_start=803
+  _globals['_READINDEXREPLY']._serialized_end=851
+  _globals['_TOUCHSESSIONS']._serialized_start=853
+  _globals['_TOUCHSESSIONS']._serialized_end=889
+  _globals['_PEERMESSAGE']._serialized_start=892
+  _globals['_PEERMESSAGE']._serialized_end=1392
+  _globals['_PEERFRAME']._serialized_start=1394
+  _globals['_PEERFRAME']._serialized_end=1459
+  _globals['_LINKREQUEST']._serialized_start=1461
+  _globals['_LINKREQUEST']._serialized_end=1474
+  _globals['_LINKADDRESS']._serialized_start=1476
+  _globals['_LINKADDRESS']._serialized_end=1503
+  _globals['_LINKHELLO']._serialized_start=1505
+  _globals['_LINKHELLO']._serialized_end=1609
+  _globals['_LINKHELLO_PROOFENTRY']._serialized_start=1565
+  _globals['_LINKHELLO_PROOFENTRY']._serialized_end=1609
+  _globals['_LINKWELCOME']._serialized_start=1611
+  _globals['_LINKWELCOME']._serialized_end=1641
+  _globals['_SNAPSHOTCHUNK']._serialized_start=1643
+  _globals['_SNAPSHOTCHUNK']._serialized_end=1743
+  _globals['_SNAPSHOTACK']._serialized_start=1745
+  _globals['_SNAPSHOTACK']._serialized_end=1777
+  _globals['_MEMBERSTATUSREQUEST']._serialized_start=1779
+  _globals['_MEMBERSTATUSREQUEST']._serialized_end=1800
+  _globals['_PEER']._serialized_start=1803
+  _globals['_PEER']._serialized_end=1997
 # @@protoc_insertion_point(module_scope)

@@ -102,10 +102,12 @@ class Forward(_message.Message):
     def __init__(self, values: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class ReadIndex(_message.Message):
-    __slots__ = ("request",)
+    __slots__ = ("request", "ballot")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
+    BALLOT_FIELD_NUMBER: _ClassVar[int]
     request: int
-    def __init__(self, request: _Optional[int] = ...) -> None: ...
+    ballot: Ballot
+    def __init__(self, request: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ...) -> None: ...
 
 class ReadIndexReply(_message.Message):
     __slots__ = ("request", "index")
