@@ -15,7 +15,7 @@ stalls, then handles its backlog in some order: a leader may wake still
 believing it leads), truncation and snapshot catch-up, and client
 proposals and reads. The same seed replays the same run exactly.
 
-After every step the world checks its invariants:
+After every step the world checks its invariants (tests/sim_invariants.py):
 - no slot has two different chosen values (from the acceptors' disks: a
   value held by a quorum in one ballot is chosen; and from what members
   applied);
@@ -47,21 +47,16 @@ from functools import partial
 
 from coord.member.driver import Driver
 from coord.member.ports import Done
-from coord.paxos import NOOP, Ballot, Config, Message
+from coord.paxos import Ballot, Config, Message
 from coord.paxos.messages import Accept, Accepted, Entry, Promise, Reject
 from coord.rpc.peer_auth import in_own_name
 from tests.sim_faults import Faults
+from tests.sim_invariants import SEPARATOR, Invariants, InvariantViolation
 from tests.sim_member import Disk, Member, MemberAbove, MemberNetwork, MemberStore
-
-
-class InvariantViolation(AssertionError):
-    pass
-
 
 CONFIG = Config(heartbeat=0.05, election_timeout=0.3, window=8, max_batch=4)
 # Half the seeds run with combined slots (as the runtime does): a busy leader
 # joins queued values into one slot; the checks split them again.
-SEPARATOR = b"|"
 COMBINED = replace(CONFIG, combine=SEPARATOR.join, combine_after=2, combine_bytes=40)
 TICK = 0.02
 RETRY_AFTER = 2.0
@@ -75,7 +70,7 @@ INTRUDER = 0  # the identity an intruder's link proves: no member's
 FORGED = b"forged"
 
 
-class World:
+class World(Invariants):
     def __init__(
         self,
         seed: int,
@@ -217,15 +212,6 @@ class World:
         member = self.members[member_id]
         if not self._deferred(member, "read", payload) and member.alive:
             member.driver.read_index(request)
-
-    def answered(self, member: Member, request: int, index: int) -> None:
-        self.counts["reads answered"] += 1
-        must = self.reads[request]
-        if index < must:
-            raise InvariantViolation(
-                f"member {member.id} got read index {index} for read {request}, "
-                f"but slot {must} was applied before the read began"
-            )
 
     def _serving(self) -> list[Member]:
         """The members a client can reach: alive and not paused (a client
@@ -448,74 +434,6 @@ class World:
     def land_applied(self, member: Member, slot: int, value: bytes) -> None:
         if len(member.disk.applied) == slot - 1:  # not already in a snapshot
             member.disk.applied.append(value)
-
-    # ------------------------------------------------------------ invariants
-
-    def _check_prefix(self, member_id: int, applied) -> None:
-        n = len(applied)
-        if n == 0:
-            return
-        if n > len(self.history):
-            if list(applied[: len(self.history)]) != self.history:
-                raise InvariantViolation(f"member {member_id} diverged before slot {n}")
-            for value in applied[len(self.history) :]:
-                self._check_proposed(value)
-                self.history.append(value)
-                for proposal in value.split(SEPARATOR):
-                    self.unchosen.pop(proposal, None)
-        elif applied[n - 1] != self.history[n - 1]:
-            raise InvariantViolation(
-                f"slot {n}: member {member_id} applied {applied[n - 1]!r}, "
-                f"history has {self.history[n - 1]!r}"
-            )
-
-    def _check_revealed(self, member: Member) -> None:
-        """After a crash: what the member told its peers is on its disk."""
-        disk = member.disk
-        if member.revealed > disk.promised:
-            raise InvariantViolation(
-                f"member {member.id} told a peer it promised {member.revealed}, "
-                f"but after its crash its disk holds {disk.promised}"
-            )
-        revealed = member.revealed_entries
-        for slot in [s for s in revealed if s < disk.log_start]:
-            del revealed[slot]
-        for slot, ballot in revealed.items():
-            held = disk.accepted.get(slot)
-            if held is None or held[0] < ballot:
-                raise InvariantViolation(
-                    f"member {member.id} told a peer it accepted slot {slot} in {ballot}, "
-                    f"but after its crash its disk holds {held and held[0]}"
-                )
-
-    def _check_proposed(self, value: bytes) -> None:
-        if value == NOOP:
-            return
-        for proposal in value.split(SEPARATOR):
-            if proposal not in self._proposed_set:
-                raise InvariantViolation(f"applied {proposal!r}, which no client proposed")
-
-    def _check_quorum_choice(self, slot: int) -> None:
-        holders: dict[tuple[Ballot, bytes], int] = defaultdict(int)
-        for member in self.members.values():
-            record = member.disk.accepted.get(slot)
-            if record is not None:
-                holders[record] += 1
-        quorum = self.size // 2 + 1
-        for (_, value), count in holders.items():
-            if count >= quorum:
-                chosen = self.quorum_chosen.setdefault(slot, value)
-                if chosen != value:
-                    raise InvariantViolation(f"slot {slot} chosen twice: {chosen!r} and {value!r}")
-
-    def _check_converged(self, first_quiet: int) -> None:
-        lengths = {m.id: len(m.applied) for m in self.members.values()}
-        if len(set(lengths.values())) != 1:
-            raise InvariantViolation(f"members did not converge: applied {lengths}")
-        chosen = {p for v in self.history if v != NOOP for p in v.split(SEPARATOR)}
-        lost = [v for v in self.proposed[first_quiet:] if v not in chosen]
-        if lost:
-            raise InvariantViolation(f"{len(lost)} proposals after healing not chosen: {lost[:3]}")
 
     # ----------------------------------------------------------------- chaos
 
