@@ -83,7 +83,8 @@ class World(Invariants):
         self.driver_class = driver  # the tests plant bugs in a subclass
         self.size = size
         self.rng = random.Random(seed)
-        # Pauses have a generator of their own, for the same reason.
+        # Pauses are drawn from a generator of their own, so that the other
+        # faults' schedules stay what they were without them.
         self.pauser = random.Random(seed * 19 + 7)
         if faults is None:
             pause_every = self.pauser.choice([0.0, 1.0, 3.0])

@@ -3,8 +3,9 @@ simulator.
 
 Hundreds of seeded runs of 3 and 5 members with loss, duplication, delay,
 disk latency, partitions, crashes (some between persisting and sending),
-truncation and snapshot catch-up; every step checks safety, and the end of
-every run checks that the healed cluster converged. Planted bugs, in the
+pauses, truncation and snapshot catch-up, and clients' reads; every step
+checks safety (read indexes included), and the end of every run checks
+that the healed cluster converged. Planted bugs, in the
 core and in the driver, prove the checks bite. A failing seed prints the
 one command that replays it.
 """
