@@ -101,7 +101,7 @@ def test_a_frame_whose_answers_outgrow_the_unread_limit_is_answered_in_full(serv
     --max-unread-bytes 64 KiB. A client that reads gets them all: the
     member writes while it takes the frame, rather than cutting it off."""
     member = server_factory("--max-unread-bytes", str(64 << 10))
-    session = RawSession(member.address, framed=True)
+    session = RawSession(member.address, framed=framed)
     try:
         created = session.call(1, create=pb.CreateRequest(path="/big", data=b"x" * 1000))
         assert created.WhichOneof("result") == "create", created
