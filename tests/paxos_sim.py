@@ -189,9 +189,9 @@ class World(Invariants):
         overdue = [v for v, due in self.unchosen.items() if due < self.now]
         for v in [*fresh, *overdue]:
             self.unchosen[v] = self.now + RETRY_AFTER
-            alive = self._serving()
-            if alive:
-                self.rng.choice(alive).driver.propose(v, float("inf"))
+            serving = self._serving()
+            if serving:
+                self.rng.choice(serving).driver.propose(v, float("inf"))
         if fresh and self.reader.random() < READ_RATE:
             self._read()
         self._at(self.now + self.rng.expovariate(1 / 0.03), "client", None)
