@@ -152,6 +152,8 @@ def run_to_end(tmp_path: Path, *flags: str, timeout: float = 110) -> dict:
     assert report["errors"] == {}
     assert report["mode"] == "tiny" and report["machine"]["cores"] >= 1
     assert number(report["machine"]["fsync"]["median_ms"])
+    assert number(report["machine"]["fsync"]["cpu_us"])
+    assert number(report["machine"]["wake"]["rtt_p50_us"])
     return report
 
 

@@ -1,12 +1,17 @@
 """What the bench reads off processes and the machine: CPU time and RSS from
-/proc (so servers and load generators are charged separately), the cores, and
-the disk's fsync latency that bounds every acknowledged write."""
+/proc (so servers and load generators are charged separately), the cores,
+the disk's fsync latency that bounds every acknowledged write and the CPU
+it takes, and what waking a sleeping process costs (every hop of a request
+one at a time wakes one)."""
 
 from __future__ import annotations
 
 import os
 import platform
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -109,19 +114,77 @@ class CpuMeter:
 
 def fsync_latency_ms(directory: Path, rounds: int = 200) -> dict[str, float]:
     """Median and p99 of a 100-byte append + fsync: the floor under every
-    acknowledged write of both systems (each fsyncs before it acknowledges)."""
+    acknowledged write of both systems (each fsyncs before it acknowledges);
+    and the CPU each takes in the caller (the file system's work, paid on
+    the cores the servers share)."""
     times = []
+    cpu_began = time.process_time()
     with tempfile.NamedTemporaryFile(dir=directory) as f:
         for _ in range(rounds):
             os.write(f.fileno(), b"x" * 100)
             began = time.perf_counter()
             os.fsync(f.fileno())
             times.append(time.perf_counter() - began)
+    cpu = time.process_time() - cpu_began
     times.sort()
     return {
         "median_ms": round(statistics.median(times) * 1000, 3),
         "p99_ms": round(times[int(len(times) * 0.99)] * 1000, 3),
+        "cpu_us": round(cpu / rounds * 1e6, 1),
     }
+
+
+# The sleeper of wake_latency_us: echoes on the listening socket whose file
+# descriptor it is handed.
+_ECHO = """
+import socket, sys
+listener = socket.socket(fileno=int(sys.argv[1]))
+conn, _ = listener.accept()
+conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+while data := conn.recv(64):
+    conn.sendall(data)
+"""
+
+
+def wake_latency_us(rounds: int = 2000) -> dict[str, float | int | None]:
+    """Round trips of 64 bytes over loopback TCP to a process that sleeps
+    in recv between them: what a hop costs when the process it reaches is
+    asleep (each member and client is, between the hops of a request one
+    at a time). On a virtual machine whose idle cores halt, the wake of a
+    halted core is most of it."""
+    times = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        echo = subprocess.Popen(
+            [sys.executable, "-c", _ECHO, str(listener.fileno())], pass_fds=(listener.fileno(),)
+        )
+        try:
+            with socket.create_connection(listener.getsockname()) as conn:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for _ in range(rounds):
+                    began = time.perf_counter()
+                    conn.sendall(b"x" * 64)
+                    received = 0
+                    while received < 64:
+                        received += len(conn.recv(64 - received))
+                    times.append(time.perf_counter() - began)
+        finally:
+            echo.kill()
+            echo.wait()
+    times.sort()
+    return {
+        "rtt_p50_us": round(statistics.median(times) * 1e6, 1),
+        "rtt_p90_us": round(times[int(len(times) * 0.9)] * 1e6, 1),
+        "halt_poll_ns": _halt_poll_ns(),
+    }
+
+
+def _halt_poll_ns() -> int | None:
+    """How long an idle core of a guest polls before it halts (None: not
+    a guest with the haltpoll idle driver)."""
+    try:
+        return int(Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def machine_info(data_dir: Path) -> dict[str, object]:
@@ -147,4 +210,5 @@ def machine_info(data_dir: Path) -> dict[str, object]:
         "python": platform.python_version(),
         "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
         "fsync": fsync_latency_ms(data_dir),
+        "wake": wake_latency_us(),
     }
