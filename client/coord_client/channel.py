@@ -31,6 +31,14 @@ def parse_hosts(hosts: str) -> list[str]:
     return addresses
 
 
+def close_soon(channel: grpc.Channel) -> None:
+    """Close `channel` in a thread of its own. A channel whose connectivity
+    was watched (as a Dial's is) takes 0.2 s to close (measured,
+    BENCHMARKS.md "Session 14"): a session moving to another member must
+    not wait for the channel it no longer uses."""
+    threading.Thread(target=channel.close, name="coord-channel-close", daemon=True).start()
+
+
 def open_channel(address: str, tls: ClientTLS | None = None, timeout: float = 5.0) -> grpc.Channel:
     """A channel to `address`, with TLS when `tls` is given (OSError when an
     unverified member's certificate cannot be fetched within `timeout`)."""
@@ -69,12 +77,17 @@ class Dial:
         return self._state is grpc.ChannelConnectivity.TRANSIENT_FAILURE
 
     def finish(self, keep: bool = True) -> grpc.Channel | None:
-        """The channel if it is ready and wanted (the caller owns it now); else
-        it is closed."""
+        """The channel if it is ready and wanted (the caller owns it now);
+        else it is closed: at once if not wanted (the client stops), in
+        the background if the member could not be reached (the session
+        goes on to the next)."""
         self.channel.unsubscribe(self._on_state)
         if keep and self.ready:
             return self.channel
-        self.channel.close()
+        if keep:
+            close_soon(self.channel)
+        else:
+            self.channel.close()
         return None
 
     def _on_state(self, state: grpc.ChannelConnectivity) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import grpc
 
 from coord_client.base import ClientBase, Listener, twin, with_twins
-from coord_client.channel import Dial
+from coord_client.channel import Dial, close_soon
 from coord_client.events import KazooState
 from coord_client.exceptions import CoordError, NodeExistsError
 from coord_client.framed import FramedStream, Wire, connect, session_port
@@ -212,7 +212,7 @@ class Client(RecipesMixin, ClientBase):
             if wire is None:
                 self._stream = Stream(channel, protocol.opening(), timeout, handshake)
             else:
-                channel.close()
+                close_soon(channel)
                 self._stream = FramedStream(wire, protocol.opening(), timeout, handshake)
             return self._stream
 
