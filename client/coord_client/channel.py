@@ -6,6 +6,8 @@ import threading
 
 import grpc
 
+from coord_api.wire import client_pb2 as pb
+from coord_api.wire.client_pb2_grpc import CoordStub
 from coord_client.tls import ClientTLS
 
 DEFAULT_PORT = 7181
@@ -31,14 +33,6 @@ def parse_hosts(hosts: str) -> list[str]:
     return addresses
 
 
-def close_soon(channel: grpc.Channel) -> None:
-    """Close `channel` in a thread of its own. A channel whose connectivity
-    was watched (as a Dial's is) takes 0.2 s to close (measured,
-    BENCHMARKS.md "Session 14"): a session moving to another member must
-    not wait for the channel it no longer uses."""
-    threading.Thread(target=channel.close, name="coord-channel-close", daemon=True).start()
-
-
 def open_channel(address: str, tls: ClientTLS | None = None, timeout: float = 5.0) -> grpc.Channel:
     """A channel to `address`, with TLS when `tls` is given (OSError when an
     unverified member's certificate cannot be fetched within `timeout`)."""
@@ -48,49 +42,66 @@ def open_channel(address: str, tls: ClientTLS | None = None, timeout: float = 5.
     return grpc.secure_channel(address, credentials, options=[*CHANNEL_OPTIONS, *options])
 
 
+# The connectivity states a connecting channel stops at (the asyncio
+# client's dial watches them: an asyncio channel closes at once).
 SETTLED = (
     grpc.ChannelConnectivity.READY,
     grpc.ChannelConnectivity.TRANSIENT_FAILURE,
     grpc.ChannelConnectivity.SHUTDOWN,
 )
 
+# What a first call's failure says of the member: not reached or not
+# connected (a dead member refuses at once), or no answer in time.
+NOT_CONNECTED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
 
 class Dial:
-    """A channel to one member while it connects. `settled` is set as soon as it
-    is ready or has failed, so that a dead member (connection refused) costs no
-    wait; gRPC itself would keep retrying it quietly. Whoever waits may set
-    `settled` too, to stop waiting."""
+    """A channel to one member while it connects, proven by the member's
+    answer to a first call (`SessionPort`): `settled` is set as soon as it
+    answered or the call failed, so that a dead member (connection
+    refused) costs no wait; whoever waits may set `settled` too, to stop
+    waiting. Not by watching the channel's connectivity: a watched channel
+    takes 0.2 s to close (measured, BENCHMARKS.md "Session 14"), which
+    every connection and every move to another member waited for."""
 
     def __init__(self, address: str, tls: ClientTLS | None, timeout: float) -> None:
         self.channel = open_channel(address, tls, timeout)
         self.settled = threading.Event()
-        self._state: grpc.ChannelConnectivity | None = None
-        self.channel.subscribe(self._on_state, try_to_connect=True)
+        self._call = CoordStub(self.channel).SessionPort.future(
+            pb.SessionPortRequest(), timeout=timeout
+        )
+        self._call.add_done_callback(lambda _: self.settled.set())
+
+    def _error(self) -> grpc.RpcError | None:
+        return self._call.exception()  # type: ignore[return-value]
 
     @property
     def ready(self) -> bool:
-        return self._state is grpc.ChannelConnectivity.READY
+        """The member answered (a member with no session port, or one that
+        does not know the call, answers too)."""
+        if not self._call.done() or self._call.cancelled():
+            return False
+        error = self._error()
+        return error is None or error.code() not in NOT_CONNECTED
 
     @property
     def failed(self) -> bool:
         """The member was reached or refused, and the connection failed."""
-        return self._state is grpc.ChannelConnectivity.TRANSIENT_FAILURE
+        if not self._call.done() or self._call.cancelled():
+            return False
+        error = self._error()
+        return error is not None and error.code() is grpc.StatusCode.UNAVAILABLE
+
+    @property
+    def port(self) -> int:
+        """The member's session port; 0 when it offers none."""
+        return self._call.result().port if self.ready and self._error() is None else 0
 
     def finish(self, keep: bool = True) -> grpc.Channel | None:
-        """The channel if it is ready and wanted (the caller owns it now);
-        else it is closed: at once if not wanted (the client stops), in
-        the background if the member could not be reached (the session
-        goes on to the next)."""
-        self.channel.unsubscribe(self._on_state)
+        """The channel if it is ready and wanted (the caller owns it now); else
+        it is closed."""
         if keep and self.ready:
             return self.channel
-        if keep:
-            close_soon(self.channel)
-        else:
-            self.channel.close()
+        self._call.cancel()
+        self.channel.close()
         return None
-
-    def _on_state(self, state: grpc.ChannelConnectivity) -> None:
-        self._state = state
-        if state in SETTLED:
-            self.settled.set()

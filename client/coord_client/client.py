@@ -24,10 +24,10 @@ from typing import Any
 import grpc
 
 from coord_client.base import ClientBase, Listener, twin, with_twins
-from coord_client.channel import Dial, close_soon
+from coord_client.channel import Dial
 from coord_client.events import KazooState
 from coord_client.exceptions import CoordError, NodeExistsError
-from coord_client.framed import FramedStream, Wire, connect, session_port
+from coord_client.framed import FramedStream, Wire, connect
 from coord_client.handler import AsyncResult, CallbackThread
 from coord_client.ops import Watcher
 from coord_client.protocol import Phase, Protocol
@@ -200,7 +200,7 @@ class Client(RecipesMixin, ClientBase):
             if refused:  # reached but not connected: find out whether TLS is why
                 self._dial_failed(redial, diagnose(address, self._tls, patience))
             return None
-        wire = self._session_port(channel, address, lambda: patience - (time.monotonic() - began))
+        wire = self._session_port(dial.port, address, lambda: patience - (time.monotonic() - began))
         with self._lock:
             if self._stopping.is_set():
                 if wire is not None:
@@ -212,20 +212,15 @@ class Client(RecipesMixin, ClientBase):
             if wire is None:
                 self._stream = Stream(channel, protocol.opening(), timeout, handshake)
             else:
-                close_soon(channel)
+                channel.close()
                 self._stream = FramedStream(wire, protocol.opening(), timeout, handshake)
             return self._stream
 
-    def _session_port(
-        self, channel: grpc.Channel, address: str, time_left: Callable[[], float]
-    ) -> Wire | None:
-        """A connection to the member's session port, if it offers one and
-        it can be made in half the time left (the rest is the Session
-        stream's, if not)."""
-        if not self._tries_session_port(address):
-            return None
-        port = session_port(channel, max(time_left(), 0.0))
-        if not port:
+    def _session_port(self, port: int, address: str, time_left: Callable[[], float]) -> Wire | None:
+        """A connection to the member's session port (`port`, 0 if it
+        offers none), if it can be made in half the time left (the rest is
+        the Session stream's, if not)."""
+        if not port or not self._tries_session_port(address):
             return None
         wire = connect(address, port, self._tls, max(time_left() / 2, 0.0))
         if wire is None:

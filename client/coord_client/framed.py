@@ -22,12 +22,10 @@ import ssl
 import threading
 from collections.abc import Iterator
 
-import grpc
 from google.protobuf.message import DecodeError
 
 from coord_api.frames import LENGTH, frame
 from coord_api.wire import client_pb2 as pb
-from coord_api.wire.client_pb2_grpc import CoordStub
 from coord_client.stream import SessionStream
 from coord_client.tls import ClientTLS, split_address
 
@@ -36,15 +34,6 @@ log = logging.getLogger("coord_client")
 MAX_SERVER_FRAME_BYTES = 64 << 20  # as a gRPC channel's receive limit (channel.py)
 DIRECT_MAX_BYTES = 16 << 10  # a request written by its caller: within any socket's buffer
 READ_BYTES = 1 << 16
-
-
-def session_port(channel: grpc.Channel, timeout: float) -> int:
-    """The port on which the member at the other end of `channel` takes
-    sessions without gRPC; 0 when it offers none (or cannot say in time)."""
-    try:
-        return CoordStub(channel).SessionPort(pb.SessionPortRequest(), timeout=timeout).port
-    except grpc.RpcError:
-        return 0
 
 
 def connect(address: str, port: int, tls: ClientTLS | None, timeout: float) -> Wire | None:

@@ -28,7 +28,6 @@ import grpc
 
 from coord_api.wire import client_pb2 as pb
 from coord_api.wire.client_pb2_grpc import CoordStub
-from coord_client.channel import close_soon
 from coord_client.protocol import PING
 
 # Under a member's --max-request-bytes (1 MiB + 1 KiB by default); a
@@ -247,7 +246,7 @@ class Stream(SessionStream):
     def close(self) -> None:
         self.end()
         self._call.cancel()
-        close_soon(self._channel)  # the session goes on to the next member meanwhile
+        self._channel.close()
 
     def messages(self) -> Iterator[pb.ServerMessage]:
         """What the member sends, until the stream ends; grpc.RpcError when it breaks."""
