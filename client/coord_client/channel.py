@@ -72,30 +72,30 @@ class Dial:
         )
         self._call.add_done_callback(lambda _: self.settled.set())
 
-    def _error(self) -> grpc.RpcError | None:
-        return self._call.exception()  # type: ignore[return-value]
+    def _outcome(self) -> grpc.StatusCode | None:
+        """How the first call ended (OK: answered); None while it runs, or
+        once it was cancelled."""
+        if not self._call.done() or self._call.cancelled():
+            return None
+        error = self._call.exception()
+        return grpc.StatusCode.OK if error is None else error.code()  # type: ignore[attr-defined]
 
     @property
     def ready(self) -> bool:
         """The member answered (a member with no session port, or one that
         does not know the call, answers too)."""
-        if not self._call.done() or self._call.cancelled():
-            return False
-        error = self._error()
-        return error is None or error.code() not in NOT_CONNECTED
+        outcome = self._outcome()
+        return outcome is not None and outcome not in NOT_CONNECTED
 
     @property
     def failed(self) -> bool:
         """The member was reached or refused, and the connection failed."""
-        if not self._call.done() or self._call.cancelled():
-            return False
-        error = self._error()
-        return error is not None and error.code() is grpc.StatusCode.UNAVAILABLE
+        return self._outcome() is grpc.StatusCode.UNAVAILABLE
 
     @property
     def port(self) -> int:
         """The member's session port; 0 when it offers none."""
-        return self._call.result().port if self.ready and self._error() is None else 0
+        return self._call.result().port if self._outcome() is grpc.StatusCode.OK else 0
 
     def finish(self, keep: bool = True) -> grpc.Channel | None:
         """The channel if it is ready and wanted (the caller owns it now); else
